@@ -1,0 +1,963 @@
+//! The config file (spec §3, stable): TOML with one `[accounts.NAME]` table per account, like
+//! rclone remotes. Secrets are inline or read from the environment via `<key>_env`. Every
+//! error names the file, the account and the key, and is a configuration error (exit 2).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use reqwest::Url;
+
+use crate::error::{Error, Result};
+use crate::model::ProviderId;
+
+/// A secret value. It never prints: `Debug` and `Display` show `(redacted)`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(redacted)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(redacted)")
+    }
+}
+
+/// Where a secret came from, for `backups accounts` (which never shows the value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    /// Written in the config file.
+    Inline,
+    /// Read from this environment variable.
+    Env(String),
+    /// Built into the demo emulator.
+    Demo,
+    /// Another file (e.g. the cf CLI's config.json).
+    File(PathBuf),
+}
+
+impl fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Inline => f.write_str("inline in config"),
+            SecretSource::Env(var) => write!(f, "env ${var}"),
+            SecretSource::Demo => f.write_str("demo credentials"),
+            SecretSource::File(p) => write!(f, "file {}", p.display()),
+        }
+    }
+}
+
+/// Where an account was defined.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountOrigin {
+    /// A table in this config file.
+    File(PathBuf),
+    /// Credentials found in the environment (`env-<provider>` accounts).
+    Environment,
+    /// The built-in demo emulator.
+    Demo,
+}
+
+impl fmt::Display for AccountOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountOrigin::File(p) => write!(f, "{}", p.display()),
+            AccountOrigin::Environment => f.write_str("environment"),
+            AccountOrigin::Demo => f.write_str("demo"),
+        }
+    }
+}
+
+/// One configured account.
+#[derive(Clone, Debug)]
+pub struct Account {
+    /// The account name (the TOML table name).
+    pub name: String,
+    /// Where it was defined.
+    pub origin: AccountOrigin,
+    /// Plain `http` to a non-loopback host is allowed (off by default).
+    pub allow_insecure_http: bool,
+    /// Per-account freshness threshold for `audit` (`audit_max_age = "8d"`).
+    pub audit_max_age: Option<chrono::Duration>,
+    /// Where each secret key came from, for `backups accounts`.
+    pub secret_sources: Vec<(String, SecretSource)>,
+    /// Provider-specific settings.
+    pub settings: Settings,
+}
+
+impl Account {
+    /// Which provider this account uses.
+    pub fn provider(&self) -> ProviderId {
+        match &self.settings {
+            Settings::Oracle(_) => ProviderId::Oracle,
+            Settings::Zcom(_) => ProviderId::Zcom,
+            Settings::Huawei(_) => ProviderId::Huawei,
+            Settings::Cf(_) => ProviderId::Cf,
+            Settings::Bycloud(_) => ProviderId::Bycloud,
+        }
+    }
+
+    /// The main endpoint, for `backups accounts`.
+    pub fn endpoint(&self) -> String {
+        match &self.settings {
+            Settings::Oracle(c) => c.endpoint.to_string(),
+            Settings::Zcom(c) => c
+                .compute_endpoint
+                .as_ref()
+                .unwrap_or(&c.identity_endpoint)
+                .to_string(),
+            Settings::Huawei(c) => c.endpoint.to_string(),
+            Settings::Cf(c) => c.api.to_string(),
+            Settings::Bycloud(c) => c.endpoint.to_string(),
+        }
+    }
+}
+
+/// Provider-specific account settings.
+#[derive(Clone, Debug)]
+pub enum Settings {
+    /// Oracle Compute Classic.
+    Oracle(OracleConfig),
+    /// Z.com.
+    Zcom(ZcomConfig),
+    /// Huawei Cloud CBR.
+    Huawei(HuaweiConfig),
+    /// Cloud Foundry.
+    Cf(CfConfig),
+    /// ByCloud.
+    Bycloud(BycloudConfig),
+}
+
+/// Oracle Compute Classic account.
+#[derive(Clone, Debug)]
+pub struct OracleConfig {
+    /// REST endpoint, e.g. `https://api-z999.compute.us0.oraclecloud.com` (no default).
+    pub endpoint: Url,
+    /// `/Compute-<identity domain>/<user>`.
+    pub user: String,
+    /// Password.
+    pub password: Secret,
+}
+
+/// Z.com account.
+#[derive(Clone, Debug)]
+pub struct ZcomConfig {
+    /// Region such as `tyo1`; also the `location` of every row.
+    pub region: Option<String>,
+    /// Keystone v2.0 base, e.g. `https://identity.tyo1.cloud.z.com/v2.0`.
+    pub identity_endpoint: Url,
+    /// Compute base without the tenant, e.g. `https://compute.tyo1.cloud.z.com/v2`; when
+    /// absent the token's service catalog gives it.
+    pub compute_endpoint: Option<Url>,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// How to authenticate.
+    pub auth: ZcomAuth,
+}
+
+/// Z.com credentials.
+#[derive(Clone, Debug)]
+pub enum ZcomAuth {
+    /// Keystone v2 password credentials.
+    Password {
+        /// API user name.
+        username: String,
+        /// Password.
+        password: Secret,
+    },
+    /// A token obtained elsewhere.
+    Token(Secret),
+}
+
+/// Huawei Cloud CBR account.
+#[derive(Clone, Debug)]
+pub struct HuaweiConfig {
+    /// Region id such as `ap-southeast-1`.
+    pub region: Option<String>,
+    /// CBR endpoint; only scheme, host and port matter (the official SDK drops any path).
+    pub endpoint: Url,
+    /// IAM endpoint (token requests).
+    pub iam_endpoint: Url,
+    /// Project id.
+    pub project_id: String,
+    /// How to authenticate.
+    pub auth: HuaweiAuth,
+}
+
+/// Huawei credentials.
+#[derive(Clone, Debug)]
+pub enum HuaweiAuth {
+    /// AK/SK request signing (`SDK-HMAC-SHA256`).
+    AkSk {
+        /// Access key id.
+        access_key: Secret,
+        /// Secret access key.
+        secret_key: Secret,
+        /// STS security token, for temporary credentials.
+        security_token: Option<Secret>,
+    },
+    /// An IAM token (`X-Subject-Token`) obtained elsewhere.
+    Token(Secret),
+    /// An IAM user's password, exchanged for a token (and again when it expires).
+    Password {
+        /// IAM user name.
+        user: String,
+        /// Password.
+        password: Secret,
+        /// Account (domain) name.
+        domain: String,
+    },
+}
+
+/// Cloud Foundry account.
+#[derive(Clone, Debug)]
+pub struct CfConfig {
+    /// Cloud Controller API, e.g. `https://api.example.local`.
+    pub api: Url,
+    /// How to authenticate.
+    pub auth: CfAuth,
+    /// Service instance guids to list; empty means every instance the user can see.
+    pub service_instances: Vec<String>,
+}
+
+/// Cloud Foundry credentials.
+#[derive(Clone, Debug)]
+pub enum CfAuth {
+    /// UAA password grant with the cf CLI's client (`cf`, empty secret).
+    Password {
+        /// User name.
+        username: String,
+        /// Password.
+        password: Secret,
+    },
+    /// UAA client credentials grant.
+    ClientCredentials {
+        /// Client id.
+        client_id: String,
+        /// Client secret.
+        client_secret: Secret,
+    },
+    /// A bearer token obtained elsewhere, optionally with a refresh token to renew it.
+    Token {
+        /// Access token (without the `bearer ` prefix).
+        access_token: Secret,
+        /// Refresh token, used when the access token is rejected.
+        refresh_token: Option<Secret>,
+    },
+}
+
+/// ByCloud account.
+#[derive(Clone, Debug)]
+pub struct BycloudConfig {
+    /// Region such as `spo1`; also the `location` of every row.
+    pub region: Option<String>,
+    /// API endpoint, e.g. `https://api.spo1.mycloud.com`.
+    pub endpoint: Url,
+    /// How to authenticate.
+    pub auth: BycloudAuth,
+}
+
+/// ByCloud credentials.
+#[derive(Clone, Debug)]
+pub enum BycloudAuth {
+    /// `Authorization: Bearer <token>`.
+    Bearer(Secret),
+    /// `X-Api-Key: <id>:<secret>` (service accounts).
+    ApiKey {
+        /// Access key id.
+        id: String,
+        /// Secret access key.
+        secret: Secret,
+    },
+}
+
+/// The loaded configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// The file it came from, if any.
+    pub path: Option<PathBuf>,
+    /// Accounts in file order.
+    pub accounts: Vec<Account>,
+}
+
+/// Which config file to read: `--config`, else `$BACKUPS_CONFIG`, else
+/// `$XDG_CONFIG_HOME/backups/config.toml`, else `~/.config/backups/config.toml`.
+/// The flag also reports whether the path was asked for explicitly (then it must exist).
+pub fn config_path(
+    flag: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<(PathBuf, bool)> {
+    if let Some(p) = flag {
+        return Some((p.to_path_buf(), true));
+    }
+    if let Some(p) = env("BACKUPS_CONFIG").filter(|s| !s.is_empty()) {
+        return Some((PathBuf::from(p), true));
+    }
+    if let Some(x) = env("XDG_CONFIG_HOME").filter(|s| !s.is_empty()) {
+        return Some((Path::new(&x).join("backups").join("config.toml"), false));
+    }
+    env("HOME").filter(|s| !s.is_empty()).map(|h| {
+        (
+            Path::new(&h)
+                .join(".config")
+                .join("backups")
+                .join("config.toml"),
+            false,
+        )
+    })
+}
+
+/// Reads the config file: a missing file is an error only when asked for explicitly.
+pub fn load(path: &Path, explicit: bool, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|_| Error::config(format!("{}: not valid UTF-8", path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(Config::default());
+        }
+        Err(e) => {
+            return Err(Error::config(format!(
+                "{}: cannot read: {e}",
+                path.display()
+            )));
+        }
+    };
+    warn_if_exposed(path, &text);
+    parse(&text, path, env)
+}
+
+/// Warns when a config file holding inline secrets can be read by group or others.
+fn warn_if_exposed(path: &Path, text: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.permissions().mode() & 0o077 == 0 {
+            return;
+        }
+        let Ok(table) = text.parse::<toml::Table>() else {
+            return;
+        };
+        let inline = table
+            .get("accounts")
+            .and_then(|a| a.as_table())
+            .map(|accounts| {
+                accounts
+                    .values()
+                    .filter_map(|a| a.as_table())
+                    .any(|a| a.keys().any(|k| SECRET_KEYS.contains(&k.as_str())))
+            })
+            .unwrap_or(false);
+        if inline {
+            eprintln!(
+                "backups: warning: {} holds inline secrets and is readable by others; run `chmod 600 {}` or use `*_env` keys",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, text);
+}
+
+/// Keys that hold secrets (each also accepted as `<key>_env`).
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "token",
+    "access_key",
+    "secret_key",
+    "security_token",
+    "client_secret",
+    "api_key_secret",
+    "refresh_token",
+];
+
+/// Parses config text. `path` is only used in messages.
+pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+    let file = path.display().to_string();
+    let root: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let msg = e.message().to_string();
+        let at = e
+            .span()
+            .map(|s| {
+                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                format!(" (line {line})")
+            })
+            .unwrap_or_default();
+        Error::config(format!("{file}: invalid TOML{at}: {msg}"))
+    })?;
+    for key in root.keys() {
+        if key != "accounts" {
+            return Err(Error::config(format!(
+                "{file}: unknown top-level key `{key}` (accounts go in [accounts.NAME] tables)"
+            )));
+        }
+    }
+    let mut accounts = Vec::new();
+    if let Some(value) = root.get("accounts") {
+        let table = value.as_table().ok_or_else(|| {
+            Error::config(format!(
+                "{file}: `accounts` must be a table of [accounts.NAME] tables"
+            ))
+        })?;
+        for (name, value) in table {
+            let t = value.as_table().ok_or_else(|| {
+                Error::config(format!(
+                    "{file}: account `{name}`: must be a table ([accounts.{name}])"
+                ))
+            })?;
+            let keys = Keys {
+                file: &file,
+                account: name,
+                table: t,
+                used: BTreeSet::new(),
+                sources: Vec::new(),
+                env,
+            };
+            accounts.push(account(keys, AccountOrigin::File(path.to_path_buf()))?);
+        }
+    }
+    Ok(Config {
+        path: Some(path.to_path_buf()),
+        accounts,
+    })
+}
+
+/// Reads one account's keys, remembering which were used so leftovers are reported.
+struct Keys<'a> {
+    file: &'a str,
+    account: &'a str,
+    table: &'a toml::Table,
+    used: BTreeSet<String>,
+    sources: Vec<(String, SecretSource)>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Keys<'_> {
+    fn err(&self, key: &str, msg: impl fmt::Display) -> Error {
+        Error::config(format!(
+            "{}: account `{}`: key `{key}`: {msg}",
+            self.file, self.account
+        ))
+    }
+
+    fn string(&mut self, key: &str) -> Result<Option<String>> {
+        self.used.insert(key.to_string());
+        match self.table.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) if s.trim().is_empty() => {
+                Err(self.err(key, "must not be empty"))
+            }
+            Some(toml::Value::String(s)) => Ok(Some(s.trim().to_string())),
+            Some(other) => {
+                Err(self.err(key, format!("must be a string, not {}", other.type_str())))
+            }
+        }
+    }
+
+    fn required(&mut self, key: &str) -> Result<String> {
+        self.string(key)?
+            .ok_or_else(|| self.err(key, "is required"))
+    }
+
+    fn boolean(&mut self, key: &str) -> Result<bool> {
+        self.used.insert(key.to_string());
+        match self.table.get(key) {
+            None => Ok(false),
+            Some(toml::Value::Boolean(b)) => Ok(*b),
+            Some(other) => Err(self.err(
+                key,
+                format!("must be true or false, not {}", other.type_str()),
+            )),
+        }
+    }
+
+    fn string_list(&mut self, key: &str) -> Result<Vec<String>> {
+        self.used.insert(key.to_string());
+        match self.table.get(key) {
+            None => Ok(Vec::new()),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+                    _ => Err(self.err(key, "must be a list of non-empty strings")),
+                })
+                .collect(),
+            Some(other) => Err(self.err(
+                key,
+                format!("must be a list of strings, not {}", other.type_str()),
+            )),
+        }
+    }
+
+    /// A secret given inline as `key` or from the environment as `key_env`.
+    fn secret(&mut self, key: &str) -> Result<Option<Secret>> {
+        let env_key = format!("{key}_env");
+        let inline = self.string(key)?;
+        let var = self.string(&env_key)?;
+        match (inline, var) {
+            (Some(_), Some(_)) => {
+                Err(self.err(key, format!("give either `{key}` or `{env_key}`, not both")))
+            }
+            (Some(v), None) => {
+                self.sources.push((key.to_string(), SecretSource::Inline));
+                Ok(Some(Secret::new(v)))
+            }
+            (None, Some(var)) => match (self.env)(&var) {
+                Some(v) if !v.is_empty() => {
+                    self.sources.push((key.to_string(), SecretSource::Env(var)));
+                    Ok(Some(Secret::new(v)))
+                }
+                _ => Err(self.err(&env_key, format!("environment variable {var} is not set"))),
+            },
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn url(&mut self, key: &str, allow_http: bool) -> Result<Option<Url>> {
+        let Some(raw) = self.string(key)? else {
+            return Ok(None);
+        };
+        let url = Url::parse(&raw).map_err(|e| self.err(key, format!("not a URL ({e}): {raw}")))?;
+        check_url(&url, allow_http).map_err(|m| self.err(key, m))?;
+        Ok(Some(url))
+    }
+
+    fn finish(self) -> Result<Vec<(String, SecretSource)>> {
+        for key in self.table.keys() {
+            if !self.used.contains(key) {
+                return Err(self.err(key, "unknown key"));
+            }
+        }
+        Ok(self.sources)
+    }
+}
+
+/// Refuses URLs that would carry credentials in the clear (spec §7): `http` only to loopback
+/// unless allowed, and only `http`/`https` at all.
+pub fn check_url(url: &Url, allow_http: bool) -> std::result::Result<(), String> {
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_http || crate::http::is_loopback(url) => {}
+        "http" => {
+            return Err(format!(
+                "plain http to {} would send credentials in the clear; use https or set allow_insecure_http = true",
+                url.host_str().unwrap_or("?")
+            ))
+        }
+        other => return Err(format!("unsupported URL scheme `{other}` (use https)")),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("URL has no host".into());
+    }
+    Ok(())
+}
+
+/// Parses a default URL built from a region (`https://cbr.{region}.myhuaweicloud.com`).
+fn region_url(keys: &Keys<'_>, key: &str, template: &str, region: &str) -> Result<Url> {
+    Url::parse(&template.replace("{region}", region))
+        .map_err(|_| keys.err(key, format!("region `{region}` does not make a valid URL")))
+}
+
+fn account(mut k: Keys<'_>, origin: AccountOrigin) -> Result<Account> {
+    let provider_name = k.required("provider")?;
+    let provider = ProviderId::parse(&provider_name).ok_or_else(|| {
+        k.err(
+            "provider",
+            format!(
+                "unknown provider `{provider_name}` (expected one of: {})",
+                ProviderId::ALL.map(|p| p.as_str()).join(", ")
+            ),
+        )
+    })?;
+    let allow = k.boolean("allow_insecure_http")?;
+    let audit_max_age = match k.string("audit_max_age")? {
+        None => None,
+        Some(s) => Some(crate::duration::parse(&s).ok_or_else(|| {
+            k.err(
+                "audit_max_age",
+                format!("`{s}` is not a duration like 26h or 8d"),
+            )
+        })?),
+    };
+    let settings = match provider {
+        ProviderId::Oracle => {
+            let endpoint = k.url("endpoint", allow)?.ok_or_else(|| {
+                k.err(
+                    "endpoint",
+                    "is required (e.g. https://api-z999.compute.us0.oraclecloud.com)",
+                )
+            })?;
+            let user = k.required("user")?;
+            let password = k
+                .secret("password")?
+                .ok_or_else(|| k.err("password", "is required (or password_env)"))?;
+            Settings::Oracle(OracleConfig {
+                endpoint,
+                user,
+                password,
+            })
+        }
+        ProviderId::Zcom => {
+            let region = k.string("region")?;
+            let identity = k.url("identity_endpoint", allow)?;
+            let compute = k.url("compute_endpoint", allow)?;
+            let tenant_id = k.required("tenant_id")?;
+            let username = k.string("username")?;
+            let password = k.secret("password")?;
+            let token = k.secret("token")?;
+            let identity_endpoint = match (identity, &region) {
+                (Some(u), _) => u,
+                (None, Some(r)) => region_url(
+                    &k,
+                    "region",
+                    "https://identity.{region}.cloud.z.com/v2.0",
+                    r,
+                )?,
+                (None, None) => {
+                    return Err(k.err("region", "is required unless identity_endpoint is set"))
+                }
+            };
+            let compute_endpoint = match (compute, &region) {
+                (Some(u), _) => Some(u),
+                (None, Some(r)) => Some(region_url(
+                    &k,
+                    "region",
+                    "https://compute.{region}.cloud.z.com/v2",
+                    r,
+                )?),
+                (None, None) => None,
+            };
+            let auth = match (username, password, token) {
+                (Some(username), Some(password), None) => ZcomAuth::Password { username, password },
+                (None, None, Some(t)) => ZcomAuth::Token(t),
+                (Some(_), None, None) => {
+                    return Err(k.err("password", "is required with username (or password_env)"))
+                }
+                (None, Some(_), None) => return Err(k.err("username", "is required with password")),
+                (None, None, None) => {
+                    return Err(k.err("username", "give username + password(_env), or token(_env)"))
+                }
+                _ => {
+                    return Err(k.err(
+                        "token",
+                        "give either username + password or token, not both",
+                    ))
+                }
+            };
+            Settings::Zcom(ZcomConfig {
+                region,
+                identity_endpoint,
+                compute_endpoint,
+                tenant_id,
+                auth,
+            })
+        }
+        ProviderId::Huawei => {
+            let region = k.string("region")?;
+            let endpoint = match (k.url("endpoint", allow)?, &region) {
+                (Some(u), _) => u,
+                (None, Some(r)) => {
+                    region_url(&k, "region", "https://cbr.{region}.myhuaweicloud.com", r)?
+                }
+                (None, None) => return Err(k.err("region", "is required unless endpoint is set")),
+            };
+            let iam_endpoint = match (k.url("iam_endpoint", allow)?, &region) {
+                (Some(u), _) => u,
+                (None, Some(r)) => {
+                    region_url(&k, "region", "https://iam.{region}.myhuaweicloud.com", r)?
+                }
+                (None, None) => Url::parse("https://iam.myhuaweicloud.com").expect("static URL"),
+            };
+            let project_id = k.required("project_id")?;
+            let access_key = k.secret("access_key")?;
+            let secret_key = k.secret("secret_key")?;
+            let security_token = k.secret("security_token")?;
+            let token = k.secret("token")?;
+            let user = k.string("user")?;
+            let password = k.secret("password")?;
+            let domain = k.string("domain")?;
+            let auth = match (access_key, secret_key, token, user, password) {
+                (Some(access_key), Some(secret_key), None, None, None) => HuaweiAuth::AkSk {
+                    access_key,
+                    secret_key,
+                    security_token: security_token.clone(),
+                },
+                (Some(_), None, ..) => return Err(k.err("secret_key", "is required with access_key (or secret_key_env)")),
+                (None, Some(_), ..) => return Err(k.err("access_key", "is required with secret_key (or access_key_env)")),
+                (None, None, Some(t), None, None) => HuaweiAuth::Token(t),
+                (None, None, None, Some(user), Some(password)) => HuaweiAuth::Password {
+                    user,
+                    password,
+                    domain: domain.clone().ok_or_else(|| k.err("domain", "is required with user and password (the account name)"))?,
+                },
+                (None, None, None, None, None) => {
+                    return Err(k.err("access_key", "give access_key + secret_key (AK/SK), token, or user + password + domain"))
+                }
+                _ => return Err(k.err("token", "give one way to authenticate: access_key + secret_key, token, or user + password")),
+            };
+            if security_token.is_some() && !matches!(auth, HuaweiAuth::AkSk { .. }) {
+                return Err(k.err("security_token", "only applies to AK/SK credentials"));
+            }
+            if domain.is_some() && !matches!(auth, HuaweiAuth::Password { .. }) {
+                return Err(k.err("domain", "only applies to user + password"));
+            }
+            Settings::Huawei(HuaweiConfig {
+                region,
+                endpoint,
+                iam_endpoint,
+                project_id,
+                auth,
+            })
+        }
+        ProviderId::Cf => {
+            let api = k
+                .url("api", allow)?
+                .ok_or_else(|| k.err("api", "is required (e.g. https://api.example.com)"))?;
+            let username = k.string("username")?;
+            let password = k.secret("password")?;
+            let client_id = k.string("client_id")?;
+            let client_secret = k.secret("client_secret")?;
+            let token = k.secret("token")?;
+            let refresh_token = k.secret("refresh_token")?;
+            let service_instances = k.string_list("service_instances")?;
+            let auth = match (username, password, client_id, client_secret, token) {
+                (Some(username), Some(password), None, None, None) => CfAuth::Password { username, password },
+                (None, None, Some(client_id), Some(client_secret), None) => CfAuth::ClientCredentials { client_id, client_secret },
+                (None, None, None, None, Some(access_token)) => CfAuth::Token { access_token, refresh_token: refresh_token.clone() },
+                (Some(_), None, None, None, None) => return Err(k.err("password", "is required with username (or password_env)")),
+                (None, None, Some(_), None, None) => return Err(k.err("client_secret", "is required with client_id (or client_secret_env)")),
+                (None, None, None, None, None) => {
+                    return Err(k.err("username", "give username + password, client_id + client_secret, or token"))
+                }
+                _ => return Err(k.err("token", "give one way to authenticate: username + password, client_id + client_secret, or token")),
+            };
+            if refresh_token.is_some() && !matches!(auth, CfAuth::Token { .. }) {
+                return Err(k.err("refresh_token", "only applies with token"));
+            }
+            Settings::Cf(CfConfig {
+                api,
+                auth,
+                service_instances,
+            })
+        }
+        ProviderId::Bycloud => {
+            let region = k.string("region")?;
+            let endpoint = match (k.url("endpoint", allow)?, &region) {
+                (Some(u), _) => u,
+                (None, Some(r)) => region_url(&k, "region", "https://api.{region}.mycloud.com", r)?,
+                (None, None) => return Err(k.err("region", "is required unless endpoint is set")),
+            };
+            let token = k.secret("token")?;
+            let key_id = k.string("api_key_id")?;
+            let key_secret = k.secret("api_key_secret")?;
+            let auth = match (token, key_id, key_secret) {
+                (Some(t), None, None) => BycloudAuth::Bearer(t),
+                (None, Some(id), Some(secret)) => BycloudAuth::ApiKey { id, secret },
+                (None, Some(_), None) => {
+                    return Err(k.err(
+                        "api_key_secret",
+                        "is required with api_key_id (or api_key_secret_env)",
+                    ))
+                }
+                (None, None, Some(_)) => {
+                    return Err(k.err("api_key_id", "is required with api_key_secret"))
+                }
+                (None, None, None) => {
+                    return Err(k.err(
+                        "token",
+                        "give token(_env), or api_key_id + api_key_secret(_env)",
+                    ))
+                }
+                _ => {
+                    return Err(k.err(
+                        "token",
+                        "give either token or api_key_id + api_key_secret, not both",
+                    ))
+                }
+            };
+            Settings::Bycloud(BycloudConfig {
+                region,
+                endpoint,
+                auth,
+            })
+        }
+    };
+    let name = k.account.to_string();
+    let secret_sources = k.finish()?;
+    Ok(Account {
+        name,
+        origin,
+        allow_insecure_http: allow,
+        audit_max_age,
+        secret_sources,
+        settings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(var: &str) -> Option<String> {
+        match var {
+            "HW_AK" => Some("AKVALUE".into()),
+            "HW_SK" => Some("SKVALUE".into()),
+            _ => None,
+        }
+    }
+
+    fn parse_str(text: &str) -> Result<Config> {
+        parse(text, Path::new("/etc/b.toml"), &env)
+    }
+
+    #[test]
+    fn reads_the_spec_example() {
+        let cfg = parse_str(
+            r#"
+[accounts.hw-prod]
+provider = "huawei"
+region = "ap-southeast-1"
+project_id = "0605767b5780d5762fc5c0118072a564"
+access_key_env = "HW_AK"
+secret_key_env = "HW_SK"
+
+[accounts.bycloud-spo]
+provider = "bycloud"
+region = "spo1"
+token = "tok"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.accounts.len(), 2);
+        let hw = &cfg.accounts[0];
+        assert_eq!(hw.name, "hw-prod");
+        let Settings::Huawei(h) = &hw.settings else {
+            panic!()
+        };
+        assert_eq!(
+            h.endpoint.as_str(),
+            "https://cbr.ap-southeast-1.myhuaweicloud.com/"
+        );
+        assert_eq!(
+            h.iam_endpoint.as_str(),
+            "https://iam.ap-southeast-1.myhuaweicloud.com/"
+        );
+        let HuaweiAuth::AkSk {
+            access_key,
+            secret_key,
+            ..
+        } = &h.auth
+        else {
+            panic!()
+        };
+        assert_eq!(access_key.expose(), "AKVALUE");
+        assert_eq!(secret_key.expose(), "SKVALUE");
+        assert_eq!(
+            hw.secret_sources,
+            vec![
+                ("access_key".to_string(), SecretSource::Env("HW_AK".into())),
+                ("secret_key".to_string(), SecretSource::Env("HW_SK".into()))
+            ]
+        );
+        let by = &cfg.accounts[1];
+        assert_eq!(by.endpoint(), "https://api.spo1.mycloud.com/");
+        assert!(
+            !format!("{:?}", by).contains("tok\""),
+            "secret leaked into Debug"
+        );
+    }
+
+    #[test]
+    fn errors_name_file_account_and_key() {
+        let cases = [
+            ("[accounts.a]\nprovider = \"nope\"", "/etc/b.toml: account `a`: key `provider`: unknown provider `nope` (expected one of: oracle, zcom, huawei, cf, bycloud)"),
+            ("[accounts.a]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"t\"\ncolour = 1", "/etc/b.toml: account `a`: key `colour`: unknown key"),
+            ("[accounts.a]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken_env = \"NOPE\"", "/etc/b.toml: account `a`: key `token_env`: environment variable NOPE is not set"),
+            ("[accounts.a]\nprovider = \"oracle\"\nuser = \"/Compute-a/b\"\npassword = \"p\"", "/etc/b.toml: account `a`: key `endpoint`: is required (e.g. https://api-z999.compute.us0.oraclecloud.com)"),
+            ("[accounts.a]\nregion = \"x\"", "/etc/b.toml: account `a`: key `provider`: is required"),
+            ("[accounts.a]\nprovider = \"bycloud\"\nendpoint = \"http://api.example.com\"\ntoken = \"t\"", "/etc/b.toml: account `a`: key `endpoint`: plain http to api.example.com would send credentials in the clear; use https or set allow_insecure_http = true"),
+            ("[accounts.a]\nprovider = \"huawei\"\nregion = \"r\"\nproject_id = \"p\"\naccess_key = \"a\"", "/etc/b.toml: account `a`: key `secret_key`: is required with access_key (or secret_key_env)"),
+            ("[accounts.a]\nprovider = \"bycloud\"\nregion = 5\ntoken = \"t\"", "/etc/b.toml: account `a`: key `region`: must be a string, not integer"),
+            ("accounts = 3", "/etc/b.toml: `accounts` must be a table of [accounts.NAME] tables"),
+            ("[acounts.a]\nprovider = \"cf\"", "/etc/b.toml: unknown top-level key `acounts` (accounts go in [accounts.NAME] tables)"),
+        ];
+        for (text, want) in cases {
+            let err = parse_str(text).unwrap_err();
+            assert_eq!(err.to_string(), want, "{text}");
+            assert_eq!(err.exit_code(), 2);
+        }
+    }
+
+    #[test]
+    fn invalid_toml_names_the_line() {
+        let err = parse_str("[accounts.a]\nprovider = \n").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/etc/b.toml: invalid TOML (line 2): "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_fine_on_loopback_or_when_allowed() {
+        let cfg = parse_str(
+            "[accounts.a]\nprovider = \"bycloud\"\nendpoint = \"http://127.0.0.1:9/\"\ntoken = \"t\"\n\
+             [accounts.b]\nprovider = \"bycloud\"\nendpoint = \"http://10.1.1.1/\"\ntoken = \"t\"\nallow_insecure_http = true",
+        )
+        .unwrap();
+        assert_eq!(cfg.accounts.len(), 2);
+    }
+
+    #[test]
+    fn config_path_lookup_order() {
+        let e = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let flag = Path::new("/x.toml");
+        assert_eq!(
+            config_path(Some(flag), &e(&[("BACKUPS_CONFIG", "/y")])),
+            Some((flag.into(), true))
+        );
+        assert_eq!(
+            config_path(None, &e(&[("BACKUPS_CONFIG", "/y"), ("HOME", "/h")])),
+            Some(("/y".into(), true))
+        );
+        assert_eq!(
+            config_path(None, &e(&[("XDG_CONFIG_HOME", "/xdg"), ("HOME", "/h")])),
+            Some(("/xdg/backups/config.toml".into(), false))
+        );
+        assert_eq!(
+            config_path(None, &e(&[("HOME", "/h")])),
+            Some(("/h/.config/backups/config.toml".into(), false))
+        );
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?} {s}"), "(redacted) (redacted)");
+    }
+}

@@ -1,0 +1,229 @@
+//! The library's error type: a `kind` that decides the exit code and whether a retry may help,
+//! plus the context a user needs in one line (account, request, HTTP status, cause).
+
+use std::fmt;
+
+/// What went wrong, coarsely: decides the exit code (spec §6) and retry (spec §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad command-line usage (exit 2).
+    Usage,
+    /// Bad or missing configuration (exit 2).
+    Config,
+    /// Credentials rejected or session expired (HTTP 401, vendor auth codes).
+    Auth,
+    /// Authenticated but not allowed (HTTP 403).
+    Forbidden,
+    /// The resource or route does not exist (HTTP 404).
+    NotFound,
+    /// Throttled (HTTP 429).
+    RateLimited,
+    /// Another 4xx the server blamed on the request.
+    Client,
+    /// The server failed (5xx).
+    Server,
+    /// Connecting, sending or receiving failed.
+    Network,
+    /// The request did not complete within `--timeout`.
+    Timeout,
+    /// The body did not match the vendor's schema, or was too large.
+    Protocol,
+    /// Paging went wrong: a repeated cursor, an offset that does not advance, too many pages.
+    Paging,
+    /// A request that would leak credentials was refused (another origin, plain http).
+    Insecure,
+    /// Writing output or another local I/O failure.
+    Io,
+}
+
+impl ErrorKind {
+    /// The process exit code for an error of this kind (spec §6).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Usage | ErrorKind::Config => 2,
+            _ => 3,
+        }
+    }
+}
+
+/// An error with the context to print it as one line:
+/// `<account>: <METHOD> <path>: HTTP <status>: <message>`.
+#[derive(Debug)]
+pub struct Error {
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// The account it happened in, if any.
+    pub account: Option<String>,
+    /// The request, as `GET /v3/p1/backups` (never a query string: it can hold secrets).
+    pub request: Option<String>,
+    /// The HTTP status, if a response arrived.
+    pub status: Option<u16>,
+    /// The cause, in words.
+    pub message: String,
+    /// The underlying error, for `-v`.
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A new error of `kind` with a message and no context yet.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            account: None,
+            request: None,
+            status: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A usage error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Usage, message)
+    }
+
+    /// A configuration error (exit 2).
+    pub fn config(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Config, message)
+    }
+
+    /// A response body that does not match the vendor's schema.
+    pub fn protocol(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Protocol, message)
+    }
+
+    /// Sets the account unless one is set already.
+    pub fn with_account(mut self, account: &str) -> Error {
+        if self.account.is_none() {
+            self.account = Some(account.to_string());
+        }
+        self
+    }
+
+    /// Sets the request (`METHOD /path`) and HTTP status unless set already.
+    pub fn with_request(mut self, request: &str, status: Option<u16>) -> Error {
+        if self.request.is_none() {
+            self.request = Some(request.to_string());
+        }
+        if self.status.is_none() {
+            self.status = status;
+        }
+        self
+    }
+
+    /// Attaches the underlying error.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Error {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Whether trying again later may succeed (throttling, 502/503/504, network, timeout).
+    pub fn is_temporary(&self) -> bool {
+        match self.kind {
+            ErrorKind::RateLimited | ErrorKind::Network | ErrorKind::Timeout => true,
+            ErrorKind::Server => matches!(self.status, Some(502..=504)),
+            _ => false,
+        }
+    }
+
+    /// Whether this is a write to a closed pipe (`| head`): success, not an error.
+    pub fn is_broken_pipe(&self) -> bool {
+        self.kind == ErrorKind::Io
+            && self
+                .source
+                .as_deref()
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
+    /// The exit code for this error (spec §6).
+    pub fn exit_code(&self) -> i32 {
+        self.kind.exit_code()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(account) = &self.account {
+            write!(f, "{account}: ")?;
+        }
+        if let Some(request) = &self.request {
+            write!(f, "{request}: ")?;
+        }
+        if let Some(status) = self.status {
+            write!(f, "HTTP {status}: ")?;
+        }
+        // One line, always: vendor messages sometimes carry newlines.
+        let mut first = true;
+        for line in self
+            .message
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
+            if !first {
+                f.write_str(" ")?;
+            }
+            f.write_str(line)?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::new(ErrorKind::Io, e.to_string()).with_source(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_as_one_line_with_context() {
+        let e = Error::new(
+            ErrorKind::Auth,
+            "APIGW.0301: Incorrect IAM\nauthentication information",
+        )
+        .with_account("hw-prod")
+        .with_request("GET /v3/p1/backups", Some(401));
+        assert_eq!(
+            e.to_string(),
+            "hw-prod: GET /v3/p1/backups: HTTP 401: APIGW.0301: Incorrect IAM authentication information"
+        );
+        assert_eq!(e.exit_code(), 3);
+    }
+
+    #[test]
+    fn exit_codes_follow_the_spec() {
+        assert_eq!(Error::usage("x").exit_code(), 2);
+        assert_eq!(Error::config("x").exit_code(), 2);
+        assert_eq!(Error::protocol("x").exit_code(), 3);
+    }
+
+    #[test]
+    fn only_transient_failures_are_temporary() {
+        let server = |s| {
+            let mut e = Error::new(ErrorKind::Server, "x");
+            e.status = Some(s);
+            e
+        };
+        assert!(server(503).is_temporary());
+        assert!(!server(500).is_temporary());
+        assert!(Error::new(ErrorKind::RateLimited, "x").is_temporary());
+        assert!(!Error::new(ErrorKind::Auth, "x").is_temporary());
+    }
+}

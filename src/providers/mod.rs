@@ -1,0 +1,658 @@
+//! The provider abstraction (after object_store): each adapter implements *one page* and
+//! `authenticate`; the paging loop, session renewal, paging guards and per-account concurrency
+//! are shared here, so every provider gets them the same way.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures_util::stream::{FuturesOrdered, StreamExt};
+use reqwest::Url;
+use tokio::sync::Mutex;
+
+use crate::config::{Account, Settings};
+use crate::error::{Error, ErrorKind, Result};
+use crate::filter::Filter;
+use crate::http::Http;
+use crate::model::{Backup, ProviderId};
+
+pub mod bycloud;
+pub mod cf;
+pub mod huawei;
+pub mod oracle;
+pub mod zcom;
+
+/// A boxed future, so the trait stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where the next page starts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Cursor {
+    /// Offset paging (Huawei): rows to skip.
+    Offset(u64),
+    /// Marker paging (ByCloud, Huawei): the last id of the previous page.
+    Marker(String),
+    /// A `next` link (Cloud Foundry): must stay on the account's origin.
+    Url(Url),
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cursor::Offset(o) => write!(f, "offset {o}"),
+            Cursor::Marker(m) => write!(f, "marker {m}"),
+            Cursor::Url(u) => write!(f, "next link {}", u.path()),
+        }
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// The rows, already mapped to the model.
+    pub rows: Vec<Backup>,
+    /// Where the next page starts; `None` ends the listing.
+    pub next: Option<Cursor>,
+    /// The total row count, when the server states it and it can be trusted as a hint for
+    /// fetching the remaining offset pages in parallel (never to stop early).
+    pub total: Option<u64>,
+}
+
+/// What a provider can do, declared by its adapter: `backups providers` prints this.
+#[derive(Clone, Copy, Debug)]
+pub struct Capabilities {
+    /// The provider.
+    pub provider: ProviderId,
+    /// Authentication methods.
+    pub auth: &'static [&'static str],
+    /// Filters sent to the server (the rest is filtered on the client).
+    pub filters: &'static [&'static str],
+    /// How pages are fetched.
+    pub paging: &'static str,
+    /// Model fields this provider fills (others are always null).
+    pub fields: &'static [&'static str],
+}
+
+/// Settings of a listing shared by every account.
+#[derive(Clone, Debug)]
+pub struct ListOptions {
+    /// Stop with an error after this many pages of one account (a loop guard).
+    pub max_pages: u64,
+    /// Pages fetched at once per account where the API allows it (Huawei offsets, CF instances).
+    pub parallel: usize,
+}
+
+impl Default for ListOptions {
+    fn default() -> ListOptions {
+        ListOptions {
+            max_pages: 100_000,
+            parallel: 8,
+        }
+    }
+}
+
+/// One account's adapter.
+pub trait Provider: Send + Sync {
+    /// The config account name.
+    fn account(&self) -> &str;
+
+    /// Gets a session (cookie, token) if the provider needs one. With `renew`, the current
+    /// session was rejected and a new one is needed. Static credentials do nothing.
+    fn authenticate<'a>(&'a self, http: &'a Http, renew: bool) -> BoxFuture<'a, Result<()>>;
+
+    /// Fetches one page starting at `cursor` (`None` = the first page).
+    fn list_page<'a>(
+        &'a self,
+        run: &'a Run<'a>,
+        cursor: Option<&'a Cursor>,
+    ) -> BoxFuture<'a, Result<Page>>;
+
+    /// The whole listing. The default is the shared paging loop over [`Provider::list_page`];
+    /// providers whose API is not one paged list (Cloud Foundry) override it.
+    fn list<'a>(&'a self, run: &'a Run<'a>) -> BoxFuture<'a, Result<Vec<Backup>>> {
+        Box::pin(list_pages(self, run))
+    }
+}
+
+/// Per-account state of one listing: the shared client, the filter, and the renewal gate.
+pub struct Run<'a> {
+    /// The shared HTTP client.
+    pub http: &'a Http,
+    /// The user's filters (for server-side push-down; always re-applied afterwards).
+    pub filter: &'a Filter,
+    /// Listing settings.
+    pub options: &'a ListOptions,
+    /// Incremented each time the session is renewed.
+    generation: Mutex<u64>,
+}
+
+impl<'a> Run<'a> {
+    /// A run for one account.
+    pub fn new(http: &'a Http, filter: &'a Filter, options: &'a ListOptions) -> Run<'a> {
+        Run {
+            http,
+            filter,
+            options,
+            generation: Mutex::new(0),
+        }
+    }
+
+    /// Runs `call`; if the session was rejected (401), renews it once and runs `call` again.
+    /// Concurrent calls that fail together share one renewal. A request is retried at most
+    /// once, so a server that keeps refusing fails instead of looping.
+    pub async fn with_renewal<P, T, F, Fut>(&self, provider: &P, call: F) -> Result<T>
+    where
+        P: Provider + ?Sized,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let seen = *self.generation.lock().await;
+        match call().await {
+            Err(e) if e.kind == ErrorKind::Auth => {
+                {
+                    let mut generation = self.generation.lock().await;
+                    if *generation == seen {
+                        tracing::info!(
+                            "{}: session rejected, authenticating again",
+                            provider.account()
+                        );
+                        provider.authenticate(self.http, true).await?;
+                        *generation += 1;
+                    }
+                }
+                call().await
+            }
+            other => other,
+        }
+    }
+}
+
+/// The shared paging loop: fetches pages until one is empty or has no next cursor, with
+/// guards against servers that loop (a repeated cursor, an offset that does not advance, a
+/// page of only rows already seen, more than `max_pages` pages). Rows repeated across pages
+/// are dropped by id, with a warning. When the first offset page states a total, the rest
+/// of the offsets are fetched in parallel (bounded by `parallel`).
+pub async fn list_pages<'a, P: Provider + ?Sized>(
+    provider: &'a P,
+    run: &'a Run<'a>,
+) -> Result<Vec<Backup>> {
+    let account = provider.account();
+    let mut out = Collector::new(account);
+    let mut cursor: Option<Cursor> = None;
+    let mut seen_cursors: HashSet<Cursor> = HashSet::new();
+    let mut pages: u64 = 0;
+    loop {
+        pages += 1;
+        if pages > run.options.max_pages {
+            return Err(paging_error(format!(
+                "stopped after {} pages (the page limit); the server may be looping",
+                run.options.max_pages
+            )));
+        }
+        let at = cursor.clone();
+        let page = run
+            .with_renewal(provider, || provider.list_page(run, at.as_ref()))
+            .await?;
+        let Page { rows, next, total } = page;
+        if rows.is_empty() {
+            break;
+        }
+        let len = rows.len() as u64;
+        out.add(rows, at.as_ref())?;
+        let Some(next) = next else { break };
+        match (&at, &next) {
+            (prev, Cursor::Offset(o)) => {
+                let prev_offset = match prev {
+                    Some(Cursor::Offset(p)) => *p,
+                    _ => 0,
+                };
+                if *o <= prev_offset {
+                    return Err(paging_error(format!(
+                        "offset did not advance past {prev_offset}"
+                    )));
+                }
+                // First page with a stated total: fetch the remaining pages in parallel.
+                if let (Some(total), true) = (total, prev.is_none() && run.options.parallel > 1) {
+                    if total > *o {
+                        let next_start =
+                            parallel_offsets(provider, run, &mut out, *o, len, total, &mut pages)
+                                .await?;
+                        match next_start {
+                            Some(off) => {
+                                cursor = Some(Cursor::Offset(off));
+                                continue;
+                            }
+                            None => break,
+                        }
+                    }
+                }
+            }
+            _ => {
+                if !seen_cursors.insert(next.clone()) {
+                    return Err(paging_error(format!(
+                        "the server repeated the {next}; stopped instead of looping"
+                    )));
+                }
+            }
+        }
+        cursor = Some(next);
+    }
+    Ok(out.rows)
+}
+
+/// Fetches offsets `start, start+stride, …` up to `total` (plus one page past it, since a
+/// stated count is only a hint) with up to `parallel` requests in flight. Returns the offset
+/// to continue from sequentially if the last page was not empty (the count was low), or
+/// `None` when an empty page ended the listing.
+async fn parallel_offsets<'a, P: Provider + ?Sized>(
+    provider: &'a P,
+    run: &'a Run<'a>,
+    out: &mut Collector,
+    start: u64,
+    stride: u64,
+    total: u64,
+    pages: &mut u64,
+) -> Result<Option<u64>> {
+    let stride = stride.max(1);
+    let count = (total - start).div_ceil(stride) + 1;
+    if *pages + count > run.options.max_pages {
+        return Err(paging_error(format!(
+            "the server reports {total} rows, more than {} pages; stopped (the page limit)",
+            run.options.max_pages
+        )));
+    }
+    let offsets: Vec<Cursor> = (0..count)
+        .map(|i| Cursor::Offset(start + i * stride))
+        .collect();
+    let mut inflight = FuturesOrdered::new();
+    let mut queue = offsets.iter();
+    let mut last_len = 0usize;
+    let mut last_offset = start;
+    let mut ended = false;
+    loop {
+        while inflight.len() < run.options.parallel {
+            let Some(c) = queue.next() else { break };
+            inflight.push_back(async move {
+                let page = run
+                    .with_renewal(provider, || provider.list_page(run, Some(c)))
+                    .await;
+                (c, page)
+            });
+        }
+        let Some((c, page)) = inflight.next().await else {
+            break;
+        };
+        *pages += 1;
+        let page = page?;
+        let Cursor::Offset(o) = c else {
+            unreachable!("only offsets are queued")
+        };
+        last_offset = *o;
+        last_len = page.rows.len();
+        if page.rows.is_empty() {
+            ended = true;
+            continue;
+        }
+        if ended {
+            return Err(paging_error(format!(
+                "rows at offset {o} after an empty page at a lower offset; the listing is inconsistent"
+            )));
+        }
+        out.add(page.rows, Some(c))?;
+    }
+    if ended || last_len == 0 {
+        Ok(None)
+    } else {
+        Ok(Some(last_offset + last_len as u64))
+    }
+}
+
+/// Accumulates rows, dropping ids already seen.
+struct Collector {
+    account: String,
+    rows: Vec<Backup>,
+    ids: HashSet<String>,
+}
+
+impl Collector {
+    fn new(account: &str) -> Collector {
+        Collector {
+            account: account.to_string(),
+            rows: Vec::new(),
+            ids: HashSet::new(),
+        }
+    }
+
+    fn add(&mut self, rows: Vec<Backup>, at: Option<&Cursor>) -> Result<()> {
+        let n = rows.len();
+        let mut fresh = 0;
+        for row in rows {
+            if self.ids.insert(row.id.clone()) {
+                self.rows.push(row);
+                fresh += 1;
+            }
+        }
+        let at = at.map_or("the first page".to_string(), |c| c.to_string());
+        if fresh == 0 {
+            return Err(paging_error(format!(
+                "the page at {at} held only rows already seen; stopped instead of looping"
+            )));
+        }
+        if fresh < n {
+            tracing::warn!(
+                "{}: dropped {} rows repeated across pages (at {at})",
+                self.account,
+                n - fresh
+            );
+        }
+        Ok(())
+    }
+}
+
+fn paging_error(message: String) -> Error {
+    Error::new(ErrorKind::Paging, message)
+}
+
+/// Builds the adapter for an account: the one registry of providers.
+pub fn adapter(account: &Account) -> Arc<dyn Provider> {
+    let name = account.name.clone();
+    match &account.settings {
+        Settings::Oracle(c) => Arc::new(oracle::Oracle::new(name, c.clone())),
+        Settings::Zcom(c) => Arc::new(zcom::Zcom::new(name, c.clone())),
+        Settings::Huawei(c) => Arc::new(huawei::Huawei::new(name, c.clone())),
+        Settings::Cf(c) => Arc::new(cf::Cf::new(name, c.clone())),
+        Settings::Bycloud(c) => Arc::new(bycloud::Bycloud::new(name, c.clone())),
+    }
+}
+
+/// The capability table, from each adapter's declaration.
+pub fn capabilities() -> [Capabilities; 5] {
+    [
+        oracle::CAPABILITIES,
+        zcom::CAPABILITIES,
+        huawei::CAPABILITIES,
+        cf::CAPABILITIES,
+        bycloud::CAPABILITIES,
+    ]
+}
+
+/// The outcome of listing one account.
+#[derive(Debug)]
+pub struct AccountResult {
+    /// The account name.
+    pub account: String,
+    /// Its rows (already filtered), or why it failed.
+    pub result: Result<Vec<Backup>>,
+}
+
+/// Lists every account concurrently: one slow or failing account never hides the others.
+/// Results come back in the order of `accounts`; rows are filtered but not sorted.
+pub async fn run_all(
+    http: &Http,
+    accounts: &[Account],
+    filter: &Filter,
+    options: &ListOptions,
+) -> Vec<AccountResult> {
+    let futures = accounts.iter().map(|account| {
+        let provider = adapter(account);
+        async move {
+            let run = Run::new(http, filter, options);
+            let result = async {
+                provider.authenticate(http, false).await?;
+                provider.list(&run).await
+            }
+            .await
+            .map(|mut rows| {
+                rows.retain(|r| filter.matches(r));
+                rows
+            })
+            .map_err(|e| e.with_account(&account.name));
+            AccountResult {
+                account: account.name.clone(),
+                result,
+            }
+        }
+    });
+    futures_util::future::join_all(futures).await
+}
+
+/// Checks one account: authenticates and fetches the first page (what `accounts --check` runs).
+pub async fn check(
+    http: &Http,
+    account: &Account,
+    filter: &Filter,
+    options: &ListOptions,
+) -> Result<()> {
+    let provider = adapter(account);
+    let run = Run::new(http, filter, options);
+    async {
+        provider.authenticate(http, false).await?;
+        run.with_renewal(&*provider, || provider.list_page(&run, None))
+            .await?;
+        Ok(())
+    }
+    .await
+    .map_err(|e: Error| e.with_account(&account.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::HttpOptions;
+    use crate::model::Status;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A canned page: the cursor it answers, its ids, its next cursor, its stated total.
+    type CannedPage = (
+        Option<Cursor>,
+        Vec<&'static str>,
+        Option<Cursor>,
+        Option<u64>,
+    );
+
+    /// A fake provider serving canned pages keyed by cursor.
+    struct Fake {
+        pages: Vec<CannedPage>,
+        calls: AtomicUsize,
+        fail_first_with_401: bool,
+        auths: AtomicUsize,
+    }
+
+    impl Fake {
+        fn new(pages: Vec<CannedPage>) -> Fake {
+            Fake {
+                pages,
+                calls: AtomicUsize::new(0),
+                fail_first_with_401: false,
+                auths: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    impl Provider for Fake {
+        fn account(&self) -> &str {
+            "fake"
+        }
+        fn authenticate<'a>(&'a self, _http: &'a Http, _renew: bool) -> BoxFuture<'a, Result<()>> {
+            self.auths.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        }
+        fn list_page<'a>(
+            &'a self,
+            _run: &'a Run<'a>,
+            cursor: Option<&'a Cursor>,
+        ) -> BoxFuture<'a, Result<Page>> {
+            Box::pin(async move {
+                let n = self.calls.fetch_add(1, Ordering::SeqCst);
+                if self.fail_first_with_401 && n == 0 {
+                    return Err(Error::new(ErrorKind::Auth, "expired"));
+                }
+                let (_, ids, next, total) = self
+                    .pages
+                    .iter()
+                    .find(|(c, ..)| c.as_ref() == cursor)
+                    .ok_or_else(|| {
+                        Error::new(ErrorKind::NotFound, format!("no page at {cursor:?}"))
+                    })?;
+                Ok(Page {
+                    rows: ids
+                        .iter()
+                        .map(|id| {
+                            Backup::new(
+                                ProviderId::Huawei,
+                                "fake",
+                                id.to_string(),
+                                Status::Available,
+                            )
+                        })
+                        .collect(),
+                    next: next.clone(),
+                    total: *total,
+                })
+            })
+        }
+    }
+
+    async fn list(fake: &Fake, options: ListOptions) -> Result<Vec<String>> {
+        let http = Http::new(HttpOptions::default()).unwrap();
+        let filter = Filter::default();
+        let run = Run::new(&http, &filter, &options);
+        let rows = fake.list(&run).await?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
+    fn m(s: &str) -> Option<Cursor> {
+        Some(Cursor::Marker(s.into()))
+    }
+
+    #[tokio::test]
+    async fn follows_markers_until_the_last_page() {
+        let fake = Fake::new(vec![
+            (None, vec!["a", "b"], m("b"), None),
+            (m("b"), vec!["c"], m("c"), None),
+            (m("c"), vec![], None, None),
+        ]);
+        assert_eq!(
+            list(&fake, ListOptions::default()).await.unwrap(),
+            ["a", "b", "c"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_repeated_marker_is_an_error_not_a_loop() {
+        let fake = Fake::new(vec![
+            (None, vec!["a"], m("x"), None),
+            (m("x"), vec!["b"], m("x"), None),
+        ]);
+        let err = list(&fake, ListOptions::default()).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Paging);
+        assert_eq!(
+            err.to_string(),
+            "the server repeated the marker x; stopped instead of looping"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_page_of_only_seen_rows_is_an_error() {
+        let fake = Fake::new(vec![
+            (None, vec!["a"], m("x"), None),
+            (m("x"), vec!["a"], m("y"), None),
+        ]);
+        let err = list(&fake, ListOptions::default()).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the page at marker x held only rows already seen; stopped instead of looping"
+        );
+    }
+
+    #[tokio::test]
+    async fn rows_repeated_across_pages_are_dropped() {
+        let fake = Fake::new(vec![
+            (None, vec!["a", "b"], m("b"), None),
+            (m("b"), vec!["b", "c"], None, None),
+        ]);
+        assert_eq!(
+            list(&fake, ListOptions::default()).await.unwrap(),
+            ["a", "b", "c"]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_page_cap_stops_runaway_listings() {
+        let fake = Fake::new(vec![
+            (None, vec!["a"], m("1"), None),
+            (m("1"), vec!["b"], m("2"), None),
+            (m("2"), vec!["c"], m("3"), None),
+        ]);
+        let err = list(
+            &fake,
+            ListOptions {
+                max_pages: 2,
+                parallel: 1,
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Paging);
+    }
+
+    #[tokio::test]
+    async fn offsets_in_parallel_after_the_first_page() {
+        let o = |n| Some(Cursor::Offset(n));
+        let fake = Fake::new(vec![
+            (None, vec!["a", "b"], o(2), Some(5)),
+            (o(2), vec!["c", "d"], o(4), Some(5)),
+            (o(4), vec!["e"], o(5), Some(5)),
+            (o(6), vec![], None, Some(5)),
+        ]);
+        assert_eq!(
+            list(&fake, ListOptions::default()).await.unwrap(),
+            ["a", "b", "c", "d", "e"]
+        );
+        // Sequentially the same rows.
+        let seq = Fake::new(vec![
+            (None, vec!["a", "b"], o(2), Some(5)),
+            (o(2), vec!["c", "d"], o(4), Some(5)),
+            (o(4), vec!["e"], o(5), Some(5)),
+            (o(5), vec![], None, Some(5)),
+        ]);
+        assert_eq!(
+            list(
+                &seq,
+                ListOptions {
+                    max_pages: 100,
+                    parallel: 1
+                }
+            )
+            .await
+            .unwrap(),
+            ["a", "b", "c", "d", "e"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_low_count_does_not_truncate() {
+        let o = |n| Some(Cursor::Offset(n));
+        // The server says 2 rows but has 5: parallel fetch covers offset 2, then continues.
+        let fake = Fake::new(vec![
+            (None, vec!["a", "b"], o(2), Some(3)),
+            (o(2), vec!["c", "d"], o(4), Some(3)),
+            (o(4), vec!["e"], o(5), Some(3)),
+            (o(5), vec![], None, Some(3)),
+        ]);
+        assert_eq!(
+            list(&fake, ListOptions::default()).await.unwrap(),
+            ["a", "b", "c", "d", "e"]
+        );
+    }
+
+    #[tokio::test]
+    async fn renews_an_expired_session_once() {
+        let mut fake = Fake::new(vec![(None, vec!["a"], None, None)]);
+        fake.fail_first_with_401 = true;
+        assert_eq!(list(&fake, ListOptions::default()).await.unwrap(), ["a"]);
+        assert_eq!(fake.auths.load(Ordering::SeqCst), 1);
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 2);
+    }
+}

@@ -1,0 +1,123 @@
+//! Renderers: pure functions from rows to bytes. The terminal width, colour choice and `now`
+//! are passed in, so golden tests pin them.
+
+use std::io::{self, Write};
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+use crate::model::Backup;
+
+mod csv;
+mod json;
+mod table;
+
+pub use json::{write_json_array, write_ndjson_row};
+pub use table::{human_age, human_size};
+
+/// Output formats (spec §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned, human table.
+    Table,
+    /// One JSON array.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// Tab-separated values with a header row.
+    Tsv,
+}
+
+/// Everything a renderer needs besides the rows.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The format.
+    pub format: Format,
+    /// Columns for table/csv/tsv (validated model field names); `None` = the format's default.
+    pub columns: Option<Vec<String>>,
+    /// Terminal width for the table; `None` = no wrapping.
+    pub width: Option<u16>,
+    /// Colour the table.
+    pub color: bool,
+    /// "Now", for relative ages.
+    pub now: DateTime<Utc>,
+}
+
+/// Checks `--columns` against the model's fields; the error lists the valid names.
+pub fn parse_columns(items: &[String]) -> Result<Option<Vec<String>>> {
+    let cols: Vec<String> = items
+        .iter()
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    if cols.is_empty() {
+        return Ok(None);
+    }
+    for c in &cols {
+        if !Backup::FIELDS.contains(&c.as_str()) {
+            return Err(Error::usage(format!(
+                "--columns: unknown field `{c}` (valid: {})",
+                Backup::FIELDS.join(", ")
+            )));
+        }
+    }
+    Ok(Some(cols))
+}
+
+/// Renders `rows` to `out` in the chosen format.
+pub fn render(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result<()> {
+    match opts.format {
+        Format::Table => table::write(out, rows, opts),
+        Format::Json => write_json_array(out, rows),
+        Format::Ndjson => {
+            for row in rows {
+                write_ndjson_row(out, row)?;
+            }
+            Ok(())
+        }
+        Format::Csv => csv::write(out, rows, opts.columns.as_deref(), b','),
+        Format::Tsv => csv::write(out, rows, opts.columns.as_deref(), b'\t'),
+    }
+}
+
+/// The columns csv and tsv print by default: every field but `extra`.
+pub fn default_flat_columns() -> Vec<String> {
+    Backup::FIELDS
+        .iter()
+        .filter(|f| **f != "extra")
+        .map(|f| f.to_string())
+        .collect()
+}
+
+/// The terminal's width, when stdout is one.
+pub fn terminal_width() -> Option<u16> {
+    comfy_table::Table::new().width()
+}
+
+/// A plain aligned table for small listings (`accounts`, `providers`).
+pub fn simple_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let n = cells.len();
+        let mut s = String::new();
+        for (i, c) in cells.into_iter().enumerate() {
+            s.push_str(c);
+            if i + 1 < n {
+                s.extend(std::iter::repeat_n(' ', widths[i] - c.chars().count() + 2));
+            }
+        }
+        s
+    };
+    writeln!(out, "{}", line(header.to_vec()))?;
+    for row in rows {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
