@@ -1,9 +1,408 @@
-//! `backups audit`: freshness and failure findings for cron (spec §5). (Lands with its issue.)
+//! `backups audit`: freshness and failure findings for cron (spec §5, exit codes §6).
+//!
+//! Resources are keyed by (account, resource): `resource_id`, else `resource_name`, else the
+//! account's unattributed bucket `-`. For each resource:
+//! - `stale`: the newest `available` backup is older than the max age, or there is none;
+//!   when newer backups are still in progress, the message says since when.
+//! - `failed`: a backup in `error` or `cancelled` created within the window (now - max age).
+//! - `unknown_age`: the resource's backups carry no creation time (Oracle reports none), so
+//!   freshness cannot be proven; an unknown age is never taken as healthy. A failed backup
+//!   without a time is reported as `failed` too, since it may be recent.
+//! - `account_failed`: the account could not be listed; exit 3, never silence.
 
-use crate::cli::{AuditArgs, GlobalArgs};
+use std::collections::BTreeMap;
+use std::io::{self, BufWriter, IsTerminal, Write};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::app;
+use crate::cli::{AuditArgs, Format as CliFormat, GlobalArgs};
+use crate::config::Account;
+use crate::duration;
 use crate::error::{Error, Result};
+use crate::model::{Backup, ProviderId, Status};
+use crate::providers::{self, ListOptions};
 
-/// Runs the audit.
-pub async fn run(_g: &GlobalArgs, _args: &AuditArgs) -> Result<u8> {
-    Err(Error::usage("audit is not available yet"))
+/// The default freshness threshold.
+pub const DEFAULT_MAX_AGE_HOURS: i64 = 26;
+
+/// What is wrong with a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// The account could not be listed.
+    AccountFailed,
+    /// A backup failed or was cancelled within the window.
+    Failed,
+    /// No available backup younger than the max age.
+    Stale,
+    /// No creation times, so freshness cannot be checked.
+    UnknownAge,
+}
+
+/// One finding: a line of output, or an object in `-o json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// The provider.
+    pub provider: ProviderId,
+    /// The account.
+    pub account: String,
+    /// The resource key (`resource_id`, else `resource_name`, else `-`); null for account failures.
+    pub resource: Option<String>,
+    /// The resource's name, when known.
+    pub resource_name: Option<String>,
+    /// What is wrong.
+    pub kind: FindingKind,
+    /// In words.
+    pub message: String,
+    /// The backup the finding is about (the failed one), if any.
+    pub backup_id: Option<String>,
+    /// The newest available backup's id, if any.
+    pub newest_available_id: Option<String>,
+    /// Its creation time.
+    pub newest_available_at: Option<String>,
+    /// Its age in seconds at audit time.
+    pub newest_available_age_seconds: Option<i64>,
+    /// The threshold applied, in seconds.
+    pub max_age_seconds: i64,
+}
+
+/// The audit's result for `-o json`.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// When the audit ran (RFC 3339).
+    pub audited_at: String,
+    /// Findings, ordered by provider, account, resource and kind.
+    pub findings: Vec<Finding>,
+    /// Counts.
+    pub summary: Summary,
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Accounts audited.
+    pub accounts: usize,
+    /// Accounts that could not be listed.
+    pub failed_accounts: usize,
+    /// Resources judged.
+    pub resources: usize,
+    /// Findings.
+    pub findings: usize,
+}
+
+/// Judges one account's rows. Pure: `now` and the threshold are passed in.
+pub fn judge(rows: &[Backup], max_age: Duration, now: DateTime<Utc>) -> (Vec<Finding>, usize) {
+    let mut groups: BTreeMap<(String, String), Vec<&Backup>> = BTreeMap::new();
+    for b in rows {
+        let key = b
+            .resource_id
+            .clone()
+            .or_else(|| b.resource_name.clone())
+            .unwrap_or_else(|| "-".to_string());
+        groups.entry((b.account.clone(), key)).or_default().push(b);
+    }
+    let window_start = now - max_age;
+    let mut findings = Vec::new();
+    for ((account, resource), backups) in &groups {
+        let first = backups[0];
+        let newest_available = backups
+            .iter()
+            .filter(|b| b.status == Status::Available && b.created_at.is_some())
+            .max_by_key(|b| b.created_at.map(|t| t.utc()));
+        let resource_name = backups.iter().find_map(|b| b.resource_name.clone());
+        let base = |kind, message: String, backup_id: Option<String>| Finding {
+            provider: first.provider,
+            account: account.clone(),
+            resource: Some(resource.clone()),
+            resource_name: resource_name.clone(),
+            kind,
+            message,
+            backup_id,
+            newest_available_id: newest_available.map(|b| b.id.clone()),
+            newest_available_at: newest_available.and_then(|b| b.created_at).map(|t| t.to_string()),
+            newest_available_age_seconds: newest_available
+                .and_then(|b| b.created_at)
+                .map(|t| (now - t.utc()).num_seconds()),
+            max_age_seconds: max_age.num_seconds(),
+        };
+        for b in backups.iter().filter(|b| matches!(b.status, Status::Error | Status::Cancelled)) {
+            let when = match b.created_at {
+                Some(t) if t.utc() >= window_start => format!("{} ago", duration::human(now - t.utc())),
+                Some(_) => continue,
+                None => "at an unknown time".to_string(),
+            };
+            findings.push(base(
+                FindingKind::Failed,
+                format!("backup {} {} {when}", b.id, if b.status == Status::Error { "failed" } else { "was cancelled" }),
+                Some(b.id.clone()),
+            ));
+        }
+        let all_timeless = backups.iter().all(|b| b.created_at.is_none());
+        if all_timeless {
+            let available = backups.iter().filter(|b| b.status == Status::Available).count();
+            findings.push(base(
+                FindingKind::UnknownAge,
+                format!("{available} available backups but none has a creation time; freshness cannot be checked"),
+                None,
+            ));
+            continue;
+        }
+        let fresh = newest_available.and_then(|b| b.created_at).is_some_and(|t| now - t.utc() <= max_age);
+        if !fresh {
+            let mut message = match newest_available.and_then(|b| b.created_at) {
+                Some(t) => format!(
+                    "newest available backup is {} old (max {})",
+                    duration::human(now - t.utc()),
+                    duration::human(max_age)
+                ),
+                None => "no available backup".to_string(),
+            };
+            let in_progress = backups
+                .iter()
+                .filter(|b| b.status == Status::Creating)
+                .filter_map(|b| b.created_at)
+                .min_by_key(|t| t.utc());
+            if let Some(t) = in_progress {
+                message.push_str(&format!("; a backup has been in progress for {}", duration::human(now - t.utc())));
+            }
+            findings.push(base(FindingKind::Stale, message, None));
+        }
+    }
+    (findings, groups.len())
+}
+
+fn max_age_for(flag: Option<Duration>, account: &Account) -> Duration {
+    flag.or(account.audit_max_age)
+        .unwrap_or_else(|| Duration::hours(DEFAULT_MAX_AGE_HOURS))
+}
+
+/// Runs `backups audit`.
+pub async fn run(g: &GlobalArgs, args: &AuditArgs) -> Result<u8> {
+    let now = app::now();
+    let flag = args
+        .max_age
+        .as_deref()
+        .map(|s| {
+            duration::parse(s)
+                .filter(|d| *d > Duration::zero())
+                .ok_or_else(|| Error::usage(format!("--max-age `{s}`: not a duration like 26h or 8d")))
+        })
+        .transpose()?;
+    let json = match args.output {
+        None | Some(CliFormat::Table) => false,
+        Some(CliFormat::Json) | Some(CliFormat::Ndjson) => true,
+        Some(other) => return Err(Error::usage(format!("audit -o {other:?}: use table, json or ndjson").to_lowercase())),
+    };
+    let ndjson = args.output == Some(CliFormat::Ndjson);
+    let filter = app::build_filter(&args.selection, now)?;
+    let (accounts, _emulator) = app::resolve_accounts(g, &args.selection).await?;
+    let http = app::http_client(g)?;
+    let results = providers::run_all(&http, &accounts, &filter, &ListOptions::default()).await;
+    let mut findings = Vec::new();
+    let mut summary = Summary {
+        accounts: accounts.len(),
+        ..Summary::default()
+    };
+    let mut failures = Vec::new();
+    for (account, r) in accounts.iter().zip(results) {
+        let max_age = max_age_for(flag, account);
+        match r.result {
+            Ok(rows) => {
+                let (f, resources) = judge(&rows, max_age, now);
+                summary.resources += resources;
+                findings.extend(f);
+            }
+            Err(e) => {
+                summary.failed_accounts += 1;
+                findings.push(Finding {
+                    provider: account.provider(),
+                    account: account.name.clone(),
+                    resource: None,
+                    resource_name: None,
+                    kind: FindingKind::AccountFailed,
+                    message: format!("could not be listed: {e}"),
+                    backup_id: None,
+                    newest_available_id: None,
+                    newest_available_at: None,
+                    newest_available_age_seconds: None,
+                    max_age_seconds: max_age.num_seconds(),
+                });
+                failures.push(e);
+            }
+        }
+    }
+    findings.sort_by(|a, b| {
+        (a.provider, &a.account, &a.resource, a.kind, &a.backup_id).cmp(&(b.provider, &b.account, &b.resource, b.kind, &b.backup_id))
+    });
+    summary.findings = findings.len();
+    let any_findings = summary.findings > 0;
+    let stdout = io::stdout();
+    let tty = stdout.is_terminal();
+    let mut out = BufWriter::new(stdout.lock());
+    if ndjson {
+        for f in &findings {
+            serde_json::to_writer(&mut out, f).map_err(io::Error::from)?;
+            writeln!(out)?;
+        }
+    } else if json {
+        let report = Report {
+            audited_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            findings,
+            summary,
+        };
+        serde_json::to_writer_pretty(&mut out, &report).map_err(io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        write_lines(&mut out, &findings, &summary, now)?;
+        // Silent when healthy, so cron mails only when something is wrong; a person at a
+        // terminal still gets the summary.
+        if !findings.is_empty() || tty {
+            writeln!(out, "{}", summary_line(&summary))?;
+        }
+    }
+    out.flush()?;
+    drop(out);
+    app::report_failures(&failures);
+    Ok(if !failures.is_empty() {
+        3
+    } else if any_findings {
+        1
+    } else {
+        0
+    })
+}
+
+/// One line per finding: provider, account, resource, kind, what is wrong, newest good backup.
+pub fn write_lines(out: &mut dyn Write, findings: &[Finding], _summary: &Summary, now: DateTime<Utc>) -> io::Result<()> {
+    for f in findings {
+        let resource = match (&f.resource, &f.resource_name) {
+            (Some(r), Some(n)) if n != r => format!("{r} ({n})"),
+            (Some(r), _) => r.clone(),
+            (None, _) => "-".to_string(),
+        };
+        let good = match (&f.newest_available_id, &f.newest_available_at) {
+            (Some(id), Some(at)) => {
+                let age = DateTime::parse_from_rfc3339(at)
+                    .map(|t| duration::human(now - t.with_timezone(&Utc)))
+                    .unwrap_or_default();
+                format!("newest good: {id} at {at} ({age} ago)")
+            }
+            _ if f.kind == FindingKind::AccountFailed => String::new(),
+            _ => "newest good: none".to_string(),
+        };
+        let kind = serde_json::to_value(f.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let mut line = format!("{}\t{}\t{}\t{}\t{}", f.provider, f.account, resource, kind, f.message);
+        if !good.is_empty() {
+            line.push('\t');
+            line.push_str(&good);
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// `audit: 3 findings in 42 resources of 5 accounts (1 account failed)`.
+pub fn summary_line(s: &Summary) -> String {
+    let mut line = format!(
+        "audit: {} finding{} in {} resource{} of {} account{}",
+        s.findings,
+        if s.findings == 1 { "" } else { "s" },
+        s.resources,
+        if s.resources == 1 { "" } else { "s" },
+        s.accounts,
+        if s.accounts == 1 { "" } else { "s" }
+    );
+    if s.failed_accounts > 0 {
+        line.push_str(&format!(
+            " ({} account{} could not be listed)",
+            s.failed_accounts,
+            if s.failed_accounts == 1 { "" } else { "s" }
+        ));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Timestamp;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-23T12:00:00Z".parse().unwrap()
+    }
+
+    fn b(id: &str, resource: Option<&str>, status: Status, hours_ago: Option<i64>) -> Backup {
+        let mut row = Backup::new(ProviderId::Huawei, "hw", id.into(), status);
+        row.resource_id = resource.map(String::from);
+        row.created_at = hours_ago.map(|h| Timestamp::new(now() - Duration::hours(h), 0));
+        row
+    }
+
+    fn kinds(rows: &[Backup]) -> Vec<(Option<String>, FindingKind)> {
+        judge(rows, Duration::hours(26), now())
+            .0
+            .into_iter()
+            .map(|f| (f.resource, f.kind))
+            .collect()
+    }
+
+    #[test]
+    fn a_fresh_resource_is_healthy() {
+        assert_eq!(kinds(&[b("1", Some("r"), Status::Available, Some(2))]), vec![]);
+    }
+
+    #[test]
+    fn stale_and_missing_available_backups_are_findings() {
+        assert_eq!(
+            kinds(&[b("1", Some("r"), Status::Available, Some(30))]),
+            vec![(Some("r".into()), FindingKind::Stale)]
+        );
+        let (f, n) = judge(&[b("1", Some("r"), Status::Creating, Some(40))], Duration::hours(26), now());
+        assert_eq!(n, 1);
+        assert_eq!(f[0].message, "no available backup; a backup has been in progress for 40h");
+    }
+
+    #[test]
+    fn failures_within_the_window_only() {
+        let rows = [
+            b("ok", Some("r"), Status::Available, Some(1)),
+            b("bad", Some("r"), Status::Error, Some(3)),
+            b("old-bad", Some("r"), Status::Error, Some(72)),
+            b("cx", Some("r"), Status::Cancelled, Some(5)),
+        ];
+        let (f, _) = judge(&rows, Duration::hours(26), now());
+        let ids: Vec<_> = f.iter().map(|x| (x.kind, x.backup_id.clone().unwrap())).collect();
+        assert_eq!(ids, vec![(FindingKind::Failed, "bad".into()), (FindingKind::Failed, "cx".into())]);
+        assert_eq!(f[0].message, "backup bad failed 3h ago");
+        assert_eq!(f[0].newest_available_id.as_deref(), Some("ok"));
+        assert_eq!(f[0].newest_available_age_seconds, Some(3600));
+    }
+
+    #[test]
+    fn unknown_age_is_never_healthy() {
+        let rows = [b("1", Some("vol"), Status::Available, None), b("2", Some("vol"), Status::Error, None)];
+        assert_eq!(
+            kinds(&rows),
+            vec![(Some("vol".into()), FindingKind::Failed), (Some("vol".into()), FindingKind::UnknownAge)]
+        );
+    }
+
+    #[test]
+    fn rows_without_a_resource_share_one_bucket() {
+        let rows = [b("1", None, Status::Available, Some(1)), b("2", None, Status::Available, Some(50))];
+        assert_eq!(kinds(&rows), vec![]);
+    }
+
+    #[test]
+    fn summary_wording() {
+        let s = Summary {
+            accounts: 5,
+            failed_accounts: 1,
+            resources: 42,
+            findings: 1,
+        };
+        assert_eq!(summary_line(&s), "audit: 1 finding in 42 resources of 5 accounts (1 account could not be listed)");
+    }
 }

@@ -1,0 +1,396 @@
+//! The built binary against the emulator: stdout, stderr and exit codes of `list`, `audit`,
+//! `accounts` and friends, as a user would run them.
+
+mod support;
+
+use serde_json::Value;
+use support::{assert_golden, backups, run, stderr, stdout, EmulatorProcess, NOW};
+
+const FIELDS: [&str; 18] = [
+    "provider",
+    "account",
+    "id",
+    "name",
+    "status",
+    "provider_status",
+    "resource_type",
+    "resource_id",
+    "resource_name",
+    "size_bytes",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "incremental",
+    "description",
+    "location",
+    "parent_id",
+    "extra",
+];
+
+fn demo_json(args: &[&str]) -> Vec<Value> {
+    let o = run(backups().args(["list", "--demo", "-o", "json"]).args(args));
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("stdout is one JSON document");
+    v.as_array().expect("a JSON array").clone()
+}
+
+fn field<'a>(row: &'a Value, key: &str) -> &'a Value {
+    row.get(key).unwrap_or_else(|| panic!("row has no `{key}`: {row}"))
+}
+
+fn str_field(row: &Value, key: &str) -> Option<String> {
+    field(row, key).as_str().map(String::from)
+}
+
+#[test]
+fn demo_json_rows_have_every_key_in_order_from_all_five_providers() {
+    let rows = demo_json(&[]);
+    assert!(rows.len() >= 200, "a few hundred demo backups, got {}", rows.len());
+    for row in &rows {
+        let keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, FIELDS, "{row}");
+        assert!(field(row, "extra").is_object());
+        let created = field(row, "created_at");
+        if let Some(t) = created.as_str() {
+            assert!(t.ends_with('Z') && t.len() >= 20, "RFC 3339 UTC: {t}");
+        }
+        assert_ne!(field(row, "description"), &Value::String(String::new()), "empty description must be null");
+    }
+    let mut providers: Vec<String> = rows.iter().filter_map(|r| str_field(r, "provider")).collect();
+    providers.sort();
+    providers.dedup();
+    assert_eq!(providers, ["bycloud", "cf", "huawei", "oracle", "zcom"]);
+    let mut statuses: Vec<String> = rows.iter().filter_map(|r| str_field(r, "status")).collect();
+    statuses.sort();
+    statuses.dedup();
+    assert_eq!(
+        statuses,
+        ["available", "cancelled", "creating", "deleted", "deleting", "error", "restoring", "unknown"],
+        "the demo covers every normalised status"
+    );
+}
+
+#[test]
+fn list_is_newest_first_with_timeless_rows_last() {
+    let rows = demo_json(&[]);
+    let times: Vec<Option<String>> = rows.iter().map(|r| str_field(r, "created_at")).collect();
+    let first_none = times.iter().position(Option::is_none).unwrap_or(times.len());
+    assert!(times[first_none..].iter().all(Option::is_none), "rows without created_at sort last");
+    let parsed: Vec<chrono::DateTime<chrono::Utc>> = times[..first_none]
+        .iter()
+        .map(|t| t.as_deref().unwrap().parse().unwrap())
+        .collect();
+    assert!(parsed.windows(2).all(|w| w[0] >= w[1]), "newest first");
+}
+
+#[test]
+fn standalone_emulator_config_lists_the_same_rows_as_demo() {
+    let emu = EmulatorProcess::start(&[]);
+    let o = run(backups().args(["list", "-o", "json", "--config"]).arg(&emu.config));
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let from_config: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let demo = demo_json(&[]);
+    assert_eq!(from_config.len(), demo.len());
+    // Only the listener ports differ (they appear in some vendor fields).
+    let strip = |rows: &[Value]| -> Vec<(String, String, String)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    str_field(r, "account").unwrap(),
+                    str_field(r, "id").unwrap(),
+                    str_field(r, "status").unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(strip(&from_config), strip(&demo));
+}
+
+#[test]
+fn provider_and_account_selection() {
+    let rows = demo_json(&["--provider", "huawei"]);
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| str_field(r, "provider").as_deref() == Some("huawei")));
+    let rows = demo_json(&["-p", "huawei,bycloud"]);
+    assert!(rows.iter().any(|r| str_field(r, "provider").as_deref() == Some("bycloud")));
+    assert!(rows
+        .iter()
+        .all(|r| matches!(str_field(r, "provider").as_deref(), Some("huawei" | "bycloud"))));
+    let all = demo_json(&[]);
+    let one = str_field(&all[0], "account").unwrap();
+    let rows = demo_json(&["--account", &one]);
+    assert_eq!(rows.len(), all.iter().filter(|r| str_field(r, "account").as_deref() == Some(&one)).count());
+}
+
+#[test]
+fn status_filter_matches_client_side_selection() {
+    let all = demo_json(&[]);
+    for status in ["error", "available", "creating", "unknown"] {
+        let want = all.iter().filter(|r| str_field(r, "status").as_deref() == Some(status)).count();
+        let rows = demo_json(&["--status", status]);
+        assert!(want > 0, "demo has {status} rows");
+        assert_eq!(rows.len(), want, "--status {status}");
+    }
+    let two = demo_json(&["--status", "error", "--status", "deleted"]);
+    let want = all
+        .iter()
+        .filter(|r| matches!(str_field(r, "status").as_deref(), Some("error" | "deleted")))
+        .count();
+    assert_eq!(two.len(), want);
+}
+
+#[test]
+fn since_and_until_bound_created_at_and_skip_timeless_rows() {
+    let now: chrono::DateTime<chrono::Utc> = NOW.parse().unwrap();
+    let all = demo_json(&[]);
+    let cut = now - chrono::Duration::hours(36);
+    let created = |r: &Value| str_field(r, "created_at").map(|t| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+    let want = all.iter().filter(|r| created(r).is_some_and(|t| t >= cut)).count();
+    let rows = demo_json(&["--since", "36h"]);
+    assert!(want > 0);
+    assert_eq!(rows.len(), want);
+    let until = "2026-11-20T00:00:00Z";
+    let cut: chrono::DateTime<chrono::Utc> = until.parse().unwrap();
+    let want = all.iter().filter(|r| created(r).is_some_and(|t| t <= cut)).count();
+    assert_eq!(demo_json(&["--until", until]).len(), want);
+    assert!(want > 0);
+}
+
+#[test]
+fn name_glob_and_resource_match_client_side_selection() {
+    let all = demo_json(&[]);
+    let name = all.iter().find_map(|r| str_field(r, "name")).expect("some row has a name");
+    let prefix: String = name.chars().take(4).collect();
+    let pattern = format!("{prefix}*");
+    let want = all
+        .iter()
+        .filter(|r| str_field(r, "name").is_some_and(|n| n.starts_with(&prefix)))
+        .count();
+    assert_eq!(demo_json(&["--name", &pattern]).len(), want);
+    assert_eq!(demo_json(&["--name", &name]).len(), all.iter().filter(|r| str_field(r, "name").as_deref() == Some(&name)).count());
+
+    let resource = all.iter().find_map(|r| str_field(r, "resource_id")).unwrap();
+    let want = all
+        .iter()
+        .filter(|r| str_field(r, "resource_id").as_deref() == Some(&resource) || str_field(r, "resource_name").as_deref() == Some(&resource))
+        .count();
+    assert_eq!(demo_json(&["--resource", &resource]).len(), want);
+    let rname = all.iter().find_map(|r| str_field(r, "resource_name")).unwrap();
+    let want = all
+        .iter()
+        .filter(|r| str_field(r, "resource_id").as_deref() == Some(&rname) || str_field(r, "resource_name").as_deref() == Some(&rname))
+        .count();
+    assert_eq!(demo_json(&["--resource", &rname]).len(), want);
+}
+
+#[test]
+fn sort_and_limit() {
+    let rows = demo_json(&["--sort", "name", "--limit", "7"]);
+    assert_eq!(rows.len(), 7);
+    let names: Vec<String> = rows.iter().map(|r| str_field(r, "name").expect("named rows first")).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    let rows = demo_json(&["--sort", "-size", "--limit", "5"]);
+    let sizes: Vec<u64> = rows.iter().map(|r| field(r, "size_bytes").as_u64().unwrap()).collect();
+    assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+}
+
+#[test]
+fn ndjson_is_one_object_per_line() {
+    let all = demo_json(&[]);
+    let o = run(backups().args(["list", "--demo", "-o", "ndjson"]));
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), all.len());
+    let first: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(first, all[0]);
+}
+
+#[test]
+fn csv_and_tsv_have_a_header_of_field_names() {
+    let o = run(backups().args(["list", "--demo", "-p", "huawei", "-o", "csv", "--columns", "id,status,size_bytes,extra", "--limit", "2"]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,status,size_bytes,extra"));
+    assert_eq!(text.lines().count(), 3);
+    // Not a TTY: tsv by default, every field but extra.
+    let o = run(backups().args(["list", "--demo", "--limit", "1"]));
+    let text = stdout(&o);
+    assert_eq!(text.lines().next().unwrap(), FIELDS[..17].join("\t"));
+}
+
+#[test]
+fn unknown_column_is_a_usage_error_listing_valid_names() {
+    let o = run(backups().args(["list", "--demo", "--columns", "id,colour"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!("backups: --columns: unknown field `colour` (valid: {})\n", FIELDS.join(", "))
+    );
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for (args, want) in [
+        (vec!["--status", "done"], "backups: --status `done`: unknown status"),
+        (vec!["--since", "last week"], "backups: --since `last week`: not a time"),
+        (vec!["--sort", "colour"], "backups: --sort `colour`: unknown key"),
+        (vec!["--provider", "aws"], "backups: --provider `aws`: unknown provider"),
+        (vec!["--account", "nope"], "backups: --account `nope`: no such account in the demo"),
+        (vec!["--name", "[x"], "backups: --name `[x`: invalid glob"),
+    ] {
+        let o = run(backups().args(["list", "--demo"]).args(&args));
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).starts_with(want), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn bad_config_names_file_account_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "[accounts.hw]\nprovider = \"huawei\"\nregion = \"ap-southeast-1\"\nproject_id = \"p\"\naccess_key_env = \"NO_SUCH_AK\"\nsecret_key = \"x\"\n").unwrap();
+    let o = run(backups().args(["list", "--config"]).arg(&path));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "backups: {}: account `hw`: key `access_key_env`: environment variable NO_SUCH_AK is not set\n",
+            path.display()
+        )
+    );
+    let o = run(backups().args(["list", "--config", "/nonexistent/config.toml"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).starts_with("backups: /nonexistent/config.toml: cannot read"), "{}", stderr(&o));
+    // No config at all: a hint, exit 2.
+    let o = run(&mut backups().arg("list"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("try `backups list --demo`"), "{}", stderr(&o));
+}
+
+#[test]
+fn partial_failure_exits_3_and_still_prints_the_other_accounts() {
+    let emu = EmulatorProcess::start(&[]);
+    let text = emu.config_text();
+    // Break exactly one account's credentials.
+    let broken = text.replacen("token = \"", "token = \"wrong-", 1);
+    assert_ne!(broken, text, "the demo config has a token account");
+    let path = emu.write_config("broken.toml", &broken);
+    let o = run(backups().args(["list", "-o", "json", "--config"]).arg(&path));
+    assert_eq!(o.status.code(), Some(3), "stderr: {}", stderr(&o));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line per failed account: {err}");
+    assert!(lines[0].starts_with("backups: "), "{err}");
+    assert!(lines[0].contains("HTTP 401"), "{err}");
+    let rows: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let failed = lines[0].trim_start_matches("backups: ").split(':').next().unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| str_field(r, "account").as_deref() != Some(failed)));
+    assert!(!err.contains("wrong-"), "secrets never appear in errors: {err}");
+}
+
+#[test]
+fn a_closed_pipe_is_success() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = backups()
+        .args(["list", "--demo", "-o", "ndjson"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // The reader is dropped here, like `| head -1`.
+    assert!(first.starts_with("{\"provider\":"));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
+fn table_output_is_stable() {
+    let o = run(backups()
+        .env("COLUMNS", "120")
+        .args(["list", "--demo", "-o", "table", "-p", "huawei,bycloud,oracle", "--limit", "12"]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_golden("list-table.txt", &stdout(&o));
+    let o = run(backups()
+        .env("COLUMNS", "120")
+        .args(["list", "--demo", "-o", "table", "-p", "oracle", "--limit", "3"]));
+    assert_golden("list-table-oracle.txt", &stdout(&o));
+}
+
+#[test]
+fn accounts_show_sources_never_secrets() {
+    let emu = EmulatorProcess::start(&[]);
+    let o = run(backups().args(["accounts", "--config"]).arg(&emu.config));
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert!(text.starts_with("NAME"), "{text}");
+    assert!(text.contains("inline in config"), "{text}");
+    let config = emu.config_text();
+    for line in config.lines() {
+        if let Some(v) = line.split_once("password = ").or_else(|| line.split_once("token = ")).map(|(_, v)| v.trim_matches('"')) {
+            assert!(!text.contains(v), "secret {v} printed");
+        }
+    }
+    let o = run(backups().args(["accounts", "--demo", "-o", "json"]));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.as_array().unwrap().len() >= 5);
+}
+
+#[test]
+fn emulator_prints_its_base_url_first_and_writes_a_config() {
+    let emu = EmulatorProcess::start(&[]);
+    let cfg = emu.config_text();
+    for provider in ["oracle", "zcom", "huawei", "cf", "bycloud"] {
+        assert!(cfg.contains(&format!("provider = \"{provider}\"")), "{provider} in config:\n{cfg}");
+    }
+}
+
+#[test]
+fn audit_reports_findings_and_exit_codes() {
+    let o = run(backups().args(["audit", "--demo"]));
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.lines().last().unwrap().starts_with("audit: "), "{text}");
+    assert!(text.contains("\tstale\t"), "{text}");
+    assert!(text.contains("\tfailed\t"), "{text}");
+
+    let o = run(backups().args(["audit", "--demo", "-o", "json"]));
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["audited_at"], NOW);
+    assert!(v["summary"]["findings"].as_u64().unwrap() > 0);
+
+    // Only available backups, a generous max age, providers with timestamps: healthy, silent.
+    let o = run(backups().args(["audit", "--demo", "-p", "huawei,bycloud", "--status", "available", "--max-age", "30d"]));
+    assert_eq!(o.status.code(), Some(0), "stdout: {}", stdout(&o));
+    assert_eq!(stdout(&o), "", "silent when healthy, for cron");
+
+    let emu = EmulatorProcess::start(&[]);
+    let broken = emu.config_text().replacen("token = \"", "token = \"wrong-", 1);
+    let path = emu.write_config("broken.toml", &broken);
+    let o = run(backups().args(["audit", "--status", "available", "--max-age", "30d", "--config"]).arg(&path));
+    assert_eq!(o.status.code(), Some(3), "an unreachable account never looks healthy");
+    assert!(stdout(&o).contains("\taccount_failed\t"), "{}", stdout(&o));
+}
+
+#[test]
+fn completions_man_and_version() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let o = run(backups().args(["completions", shell]));
+        assert_eq!(o.status.code(), Some(0));
+        assert!(stdout(&o).contains("backups"), "{shell}");
+    }
+    let o = run(&mut backups().arg("man"));
+    assert!(stdout(&o).starts_with(".ie") || stdout(&o).contains(".TH backups"), "{}", &stdout(&o)[..80]);
+    let o = run(&mut backups().arg("--version"));
+    assert_eq!(stdout(&o), format!("backups {}\n", env!("CARGO_PKG_VERSION")));
+}

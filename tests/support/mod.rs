@@ -1,0 +1,143 @@
+//! Helpers for the integration tests: run the built binary, start a standalone emulator.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The pinned "now" every test uses, so demo data and ages are deterministic.
+pub const NOW: &str = "2026-11-23T12:00:00Z";
+
+/// The built `backups` binary with a clean environment: no config, pinned time, no colour.
+pub fn backups() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_backups"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent-home-for-tests")
+        .env("BACKUPS_NOW", NOW)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs a command with a time bound, returning its output.
+pub fn run(cmd: &mut Command) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn backups");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        stdout.read_to_end(&mut v).unwrap();
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        stderr.read_to_end(&mut v).unwrap();
+        v
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("backups did not finish within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out_t.join().unwrap(),
+        stderr: err_t.join().unwrap(),
+    }
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// A standalone `backups emulator` child process, killed on drop.
+pub struct EmulatorProcess {
+    child: Child,
+    /// The base URL it printed.
+    pub base: String,
+    /// The config it wrote for its demo accounts.
+    pub config: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl EmulatorProcess {
+    /// Starts `backups emulator --port 0 --write-config <tmp>` plus `extra` flags.
+    pub fn start(extra: &[&str]) -> EmulatorProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        let mut child = backups()
+            .args(["emulator", "--port", "0", "--write-config"])
+            .arg(&config)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn emulator");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let base = first.trim().to_string();
+        assert!(base.starts_with("http://127.0.0.1:"), "first line is the base URL: {base:?}");
+        EmulatorProcess {
+            child,
+            base,
+            config,
+            _dir: dir,
+        }
+    }
+
+    /// The written config's text.
+    pub fn config_text(&self) -> String {
+        std::fs::read_to_string(&self.config).unwrap()
+    }
+
+    /// Writes `text` as a config next to the emulator's and returns its path.
+    pub fn write_config(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.config.parent().unwrap().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Path of a golden file under tests/golden.
+pub fn golden(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name)
+}
+
+/// Compares `actual` with a golden file; `UPDATE_GOLDEN=1` rewrites it instead.
+pub fn assert_golden(name: &str, actual: &str) {
+    let path = golden(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert_eq!(actual, want, "output differs from {} (UPDATE_GOLDEN=1 to accept)", path.display());
+}
