@@ -103,7 +103,10 @@ pub async fn resolve_accounts(
         let (path, explicit) = config::config_path(g.config.as_deref(), &env).ok_or_else(|| {
             Error::config("no config file: set --config, $BACKUPS_CONFIG or $HOME")
         })?;
-        let cfg = config::load(&path, explicit, &env)?;
+        let mut cfg = config::load(&path, explicit, &env)?;
+        // Credentials users already have, for providers the config does not cover.
+        let configured: Vec<ProviderId> = cfg.accounts.iter().map(Account::provider).collect();
+        cfg.accounts.extend(config::env_accounts(&configured, &env)?);
         if cfg.accounts.is_empty() {
             return Err(Error::config(format!(
                 "no accounts configured in {} (see the README for the format), or try `backups list --demo`",

@@ -961,3 +961,238 @@ token = "tok"
         assert_eq!(format!("{s:?} {s}"), "(redacted) (redacted)");
     }
 }
+
+/// Accounts from credentials users already have (spec §3), one `env-<provider>` account per
+/// provider that has no account in the config: Huawei SDK variables, OpenStack `OS_*`
+/// variables for Z.com, the cf CLI's `config.json`, `BYCLOUD_TOKEN`, Oracle `OPC_*`.
+/// `BACKUPS_<PROVIDER>_ENDPOINT` overrides the default URL of such an account.
+pub fn env_accounts(configured: &[ProviderId], env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Account>> {
+    let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    let mut out = Vec::new();
+    let bad = |var: &str, msg: &str| Error::config(format!("environment: {var}: {msg}"));
+    let url = |var: &str, raw: String| -> Result<Url> {
+        let u = Url::parse(&raw).map_err(|e| bad(var, &format!("not a URL ({e})")))?;
+        check_url(&u, false).map_err(|m| bad(var, &m))?;
+        Ok(u)
+    };
+    let endpoint_var = |p: ProviderId| format!("BACKUPS_{}_ENDPOINT", p.as_str().to_uppercase());
+    let mk = |provider: ProviderId, sources: Vec<(&str, &str)>, settings: Settings| Account {
+        name: format!("env-{provider}"),
+        origin: AccountOrigin::Environment,
+        allow_insecure_http: false,
+        audit_max_age: None,
+        secret_sources: sources
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), SecretSource::Env(v.to_string())))
+            .collect(),
+        settings,
+    };
+    let wanted = |p: ProviderId| !configured.contains(&p);
+
+    if wanted(ProviderId::Huawei) {
+        if let (Some(ak), Some(sk)) = (get("HUAWEICLOUD_SDK_AK"), get("HUAWEICLOUD_SDK_SK")) {
+            let project_id = get("HUAWEICLOUD_SDK_PROJECT_ID")
+                .ok_or_else(|| bad("HUAWEICLOUD_SDK_PROJECT_ID", "is required with HUAWEICLOUD_SDK_AK and _SK"))?;
+            let region = get("HUAWEICLOUD_SDK_REGION");
+            let ev = endpoint_var(ProviderId::Huawei);
+            let endpoint = match (get(&ev), &region) {
+                (Some(e), _) => url(&ev, e)?,
+                (None, Some(r)) => url("HUAWEICLOUD_SDK_REGION", format!("https://cbr.{r}.myhuaweicloud.com"))?,
+                (None, None) => return Err(bad("HUAWEICLOUD_SDK_REGION", &format!("is required unless {ev} is set"))),
+            };
+            let iam_endpoint = match (get("HUAWEICLOUD_SDK_IAM_ENDPOINT"), &region) {
+                (Some(e), _) => url("HUAWEICLOUD_SDK_IAM_ENDPOINT", e)?,
+                (None, Some(r)) => url("HUAWEICLOUD_SDK_REGION", format!("https://iam.{r}.myhuaweicloud.com"))?,
+                (None, None) => endpoint.clone(),
+            };
+            let security_token = get("HUAWEICLOUD_SDK_SECURITY_TOKEN").map(Secret::new);
+            out.push(mk(
+                ProviderId::Huawei,
+                vec![("access_key", "HUAWEICLOUD_SDK_AK"), ("secret_key", "HUAWEICLOUD_SDK_SK")],
+                Settings::Huawei(HuaweiConfig {
+                    region,
+                    endpoint,
+                    iam_endpoint,
+                    project_id,
+                    auth: HuaweiAuth::AkSk {
+                        access_key: Secret::new(ak),
+                        secret_key: Secret::new(sk),
+                        security_token,
+                    },
+                }),
+            ));
+        }
+    }
+    if wanted(ProviderId::Zcom) {
+        if let (Some(auth_url), Some(username), Some(password)) = (get("OS_AUTH_URL"), get("OS_USERNAME"), get("OS_PASSWORD")) {
+            let tenant_id = get("OS_TENANT_ID")
+                .or_else(|| get("OS_PROJECT_ID"))
+                .ok_or_else(|| bad("OS_TENANT_ID", "is required (or OS_PROJECT_ID) with OS_AUTH_URL"))?;
+            let ev = endpoint_var(ProviderId::Zcom);
+            let compute_endpoint = get(&ev).map(|e| url(&ev, e)).transpose()?;
+            out.push(mk(
+                ProviderId::Zcom,
+                vec![("password", "OS_PASSWORD")],
+                Settings::Zcom(ZcomConfig {
+                    region: get("OS_REGION_NAME"),
+                    identity_endpoint: url("OS_AUTH_URL", auth_url)?,
+                    compute_endpoint,
+                    tenant_id,
+                    auth: ZcomAuth::Password {
+                        username,
+                        password: Secret::new(password),
+                    },
+                }),
+            ));
+        }
+    }
+    if wanted(ProviderId::Cf) {
+        if let Some(account) = cf_cli_account(&get)? {
+            out.push(account);
+        }
+    }
+    if wanted(ProviderId::Bycloud) {
+        if let Some(token) = get("BYCLOUD_TOKEN") {
+            let region = get("BYCLOUD_REGION");
+            let ev = endpoint_var(ProviderId::Bycloud);
+            let endpoint = match (get(&ev), &region) {
+                (Some(e), _) => url(&ev, e)?,
+                (None, Some(r)) => url("BYCLOUD_REGION", format!("https://api.{r}.mycloud.com"))?,
+                (None, None) => return Err(bad("BYCLOUD_REGION", &format!("is required with BYCLOUD_TOKEN unless {ev} is set"))),
+            };
+            out.push(mk(
+                ProviderId::Bycloud,
+                vec![("token", "BYCLOUD_TOKEN")],
+                Settings::Bycloud(BycloudConfig {
+                    region,
+                    endpoint,
+                    auth: BycloudAuth::Bearer(Secret::new(token)),
+                }),
+            ));
+        }
+    }
+    if wanted(ProviderId::Oracle) {
+        if let (Some(endpoint), Some(user), Some(password)) = (get("OPC_ENDPOINT"), get("OPC_USER"), get("OPC_PASSWORD")) {
+            let ev = endpoint_var(ProviderId::Oracle);
+            let endpoint = match get(&ev) {
+                Some(e) => url(&ev, e)?,
+                None => url("OPC_ENDPOINT", endpoint)?,
+            };
+            out.push(mk(
+                ProviderId::Oracle,
+                vec![("password", "OPC_PASSWORD")],
+                Settings::Oracle(OracleConfig {
+                    endpoint,
+                    user,
+                    password: Secret::new(password),
+                }),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The cf CLI's login (`$CF_HOME/.cf/config.json`, else `~/.cf/config.json`) as an account:
+/// its target, access token and refresh token. `None` when there is no such file or no login.
+fn cf_cli_account(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Account>> {
+    let Some(home) = get("CF_HOME").or_else(|| get("HOME")) else {
+        return Ok(None);
+    };
+    let path = Path::new(&home).join(".cf").join("config.json");
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(None);
+    };
+    let bad = |msg: String| Error::config(format!("{}: {msg}", path.display()));
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::trim).filter(|s| !s.is_empty());
+    let (Some(target), Some(access)) = (field("Target"), field("AccessToken")) else {
+        return Ok(None); // Not logged in: nothing to reuse.
+    };
+    let api = Url::parse(target).map_err(|e| bad(format!("Target: not a URL ({e})")))?;
+    check_url(&api, false).map_err(|m| bad(format!("Target: {m}")))?;
+    let token = access
+        .strip_prefix("bearer ")
+        .or_else(|| access.strip_prefix("Bearer "))
+        .unwrap_or(access)
+        .to_string();
+    let refresh = field("RefreshToken").map(Secret::new);
+    let src = SecretSource::File(path.clone());
+    let mut secret_sources = vec![("token".to_string(), src.clone())];
+    if refresh.is_some() {
+        secret_sources.push(("refresh_token".to_string(), src));
+    }
+    Ok(Some(Account {
+        name: "env-cf".into(),
+        origin: AccountOrigin::Environment,
+        allow_insecure_http: false,
+        audit_max_age: None,
+        secret_sources,
+        settings: Settings::Cf(CfConfig {
+            api,
+            auth: CfAuth::Token {
+                access_token: Secret::new(token),
+                refresh_token: refresh,
+            },
+            service_instances: Vec::new(),
+        }),
+    }))
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+
+    fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn huawei_sdk_variables_make_an_env_account() {
+        let env = vars(&[
+            ("HUAWEICLOUD_SDK_AK", "AK"),
+            ("HUAWEICLOUD_SDK_SK", "SK"),
+            ("HUAWEICLOUD_SDK_PROJECT_ID", "p1"),
+            ("HUAWEICLOUD_SDK_REGION", "ap-southeast-1"),
+            ("BYCLOUD_TOKEN", "t"),
+            ("BACKUPS_BYCLOUD_ENDPOINT", "http://127.0.0.1:9"),
+        ]);
+        let accounts = env_accounts(&[], &env).unwrap();
+        let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["env-huawei", "env-bycloud"]);
+        assert_eq!(accounts[0].endpoint(), "https://cbr.ap-southeast-1.myhuaweicloud.com/");
+        assert_eq!(accounts[1].endpoint(), "http://127.0.0.1:9/");
+        // A configured provider wins over the environment.
+        assert_eq!(env_accounts(&[ProviderId::Huawei, ProviderId::Bycloud], &env).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn incomplete_environment_names_the_variable() {
+        let env = vars(&[("HUAWEICLOUD_SDK_AK", "AK"), ("HUAWEICLOUD_SDK_SK", "SK")]);
+        assert_eq!(
+            env_accounts(&[], &env).unwrap_err().to_string(),
+            "environment: HUAWEICLOUD_SDK_PROJECT_ID: is required with HUAWEICLOUD_SDK_AK and _SK"
+        );
+        let env = vars(&[("BYCLOUD_TOKEN", "t"), ("BACKUPS_BYCLOUD_ENDPOINT", "http://api.example.com")]);
+        assert!(env_accounts(&[], &env).unwrap_err().to_string().contains("plain http"));
+    }
+
+    #[test]
+    fn cf_cli_config_is_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".cf")).unwrap();
+        std::fs::write(
+            dir.path().join(".cf/config.json"),
+            r#"{"ConfigVersion":3,"Target":"https://api.example.com","AccessToken":"bearer abc","RefreshToken":"r1","UaaEndpoint":"https://uaa.example.com"}"#,
+        )
+        .unwrap();
+        let home = dir.path().to_str().unwrap().to_string();
+        let env = move |k: &str| (k == "HOME").then(|| home.clone());
+        let accounts = env_accounts(&[], &env).unwrap();
+        assert_eq!(accounts.len(), 1);
+        let Settings::Cf(cf) = &accounts[0].settings else { panic!() };
+        let CfAuth::Token { access_token, refresh_token } = &cf.auth else { panic!() };
+        assert_eq!(access_token.expose(), "abc");
+        assert_eq!(refresh_token.as_ref().map(Secret::expose), Some("r1"));
+        assert_eq!(accounts[0].secret_sources.len(), 2);
+    }
+}
