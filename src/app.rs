@@ -106,7 +106,8 @@ pub async fn resolve_accounts(
         let mut cfg = config::load(&path, explicit, &env)?;
         // Credentials users already have, for providers the config does not cover.
         let configured: Vec<ProviderId> = cfg.accounts.iter().map(Account::provider).collect();
-        cfg.accounts.extend(config::env_accounts(&configured, &env)?);
+        cfg.accounts
+            .extend(config::env_accounts(&configured, &env)?);
         if cfg.accounts.is_empty() {
             return Err(Error::config(format!(
                 "no accounts configured in {} (see the README for the format), or try `backups list --demo`",

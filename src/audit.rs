@@ -121,27 +121,45 @@ pub fn judge(rows: &[Backup], max_age: Duration, now: DateTime<Utc>) -> (Vec<Fin
             message,
             backup_id,
             newest_available_id: newest_available.map(|b| b.id.clone()),
-            newest_available_at: newest_available.and_then(|b| b.created_at).map(|t| t.to_string()),
+            newest_available_at: newest_available
+                .and_then(|b| b.created_at)
+                .map(|t| t.to_string()),
             newest_available_age_seconds: newest_available
                 .and_then(|b| b.created_at)
                 .map(|t| (now - t.utc()).num_seconds()),
             max_age_seconds: max_age.num_seconds(),
         };
-        for b in backups.iter().filter(|b| matches!(b.status, Status::Error | Status::Cancelled)) {
+        for b in backups
+            .iter()
+            .filter(|b| matches!(b.status, Status::Error | Status::Cancelled))
+        {
             let when = match b.created_at {
-                Some(t) if t.utc() >= window_start => format!("{} ago", duration::human(now - t.utc())),
+                Some(t) if t.utc() >= window_start => {
+                    format!("{} ago", duration::human(now - t.utc()))
+                }
                 Some(_) => continue,
                 None => "at an unknown time".to_string(),
             };
             findings.push(base(
                 FindingKind::Failed,
-                format!("backup {} {} {when}", b.id, if b.status == Status::Error { "failed" } else { "was cancelled" }),
+                format!(
+                    "backup {} {} {when}",
+                    b.id,
+                    if b.status == Status::Error {
+                        "failed"
+                    } else {
+                        "was cancelled"
+                    }
+                ),
                 Some(b.id.clone()),
             ));
         }
         let all_timeless = backups.iter().all(|b| b.created_at.is_none());
         if all_timeless {
-            let available = backups.iter().filter(|b| b.status == Status::Available).count();
+            let available = backups
+                .iter()
+                .filter(|b| b.status == Status::Available)
+                .count();
             findings.push(base(
                 FindingKind::UnknownAge,
                 format!("{available} available backups but none has a creation time; freshness cannot be checked"),
@@ -149,7 +167,9 @@ pub fn judge(rows: &[Backup], max_age: Duration, now: DateTime<Utc>) -> (Vec<Fin
             ));
             continue;
         }
-        let fresh = newest_available.and_then(|b| b.created_at).is_some_and(|t| now - t.utc() <= max_age);
+        let fresh = newest_available
+            .and_then(|b| b.created_at)
+            .is_some_and(|t| now - t.utc() <= max_age);
         if !fresh {
             let mut message = match newest_available.and_then(|b| b.created_at) {
                 Some(t) => format!(
@@ -165,7 +185,10 @@ pub fn judge(rows: &[Backup], max_age: Duration, now: DateTime<Utc>) -> (Vec<Fin
                 .filter_map(|b| b.created_at)
                 .min_by_key(|t| t.utc());
             if let Some(t) = in_progress {
-                message.push_str(&format!("; a backup has been in progress for {}", duration::human(now - t.utc())));
+                message.push_str(&format!(
+                    "; a backup has been in progress for {}",
+                    duration::human(now - t.utc())
+                ));
             }
             findings.push(base(FindingKind::Stale, message, None));
         }
@@ -187,13 +210,19 @@ pub async fn run(g: &GlobalArgs, args: &AuditArgs) -> Result<u8> {
         .map(|s| {
             duration::parse(s)
                 .filter(|d| *d > Duration::zero())
-                .ok_or_else(|| Error::usage(format!("--max-age `{s}`: not a duration like 26h or 8d")))
+                .ok_or_else(|| {
+                    Error::usage(format!("--max-age `{s}`: not a duration like 26h or 8d"))
+                })
         })
         .transpose()?;
     let json = match args.output {
         None | Some(CliFormat::Table) => false,
         Some(CliFormat::Json) | Some(CliFormat::Ndjson) => true,
-        Some(other) => return Err(Error::usage(format!("audit -o {other:?}: use table, json or ndjson").to_lowercase())),
+        Some(other) => {
+            return Err(Error::usage(
+                format!("audit -o {other:?}: use table, json or ndjson").to_lowercase(),
+            ))
+        }
     };
     let ndjson = args.output == Some(CliFormat::Ndjson);
     let filter = app::build_filter(&args.selection, now)?;
@@ -234,7 +263,13 @@ pub async fn run(g: &GlobalArgs, args: &AuditArgs) -> Result<u8> {
         }
     }
     findings.sort_by(|a, b| {
-        (a.provider, &a.account, &a.resource, a.kind, &a.backup_id).cmp(&(b.provider, &b.account, &b.resource, b.kind, &b.backup_id))
+        (a.provider, &a.account, &a.resource, a.kind, &a.backup_id).cmp(&(
+            b.provider,
+            &b.account,
+            &b.resource,
+            b.kind,
+            &b.backup_id,
+        ))
     });
     summary.findings = findings.len();
     let any_findings = summary.findings > 0;
@@ -275,7 +310,12 @@ pub async fn run(g: &GlobalArgs, args: &AuditArgs) -> Result<u8> {
 }
 
 /// One line per finding: provider, account, resource, kind, what is wrong, newest good backup.
-pub fn write_lines(out: &mut dyn Write, findings: &[Finding], _summary: &Summary, now: DateTime<Utc>) -> io::Result<()> {
+pub fn write_lines(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    _summary: &Summary,
+    now: DateTime<Utc>,
+) -> io::Result<()> {
     for f in findings {
         let resource = match (&f.resource, &f.resource_name) {
             (Some(r), Some(n)) if n != r => format!("{r} ({n})"),
@@ -292,8 +332,14 @@ pub fn write_lines(out: &mut dyn Write, findings: &[Finding], _summary: &Summary
             _ if f.kind == FindingKind::AccountFailed => String::new(),
             _ => "newest good: none".to_string(),
         };
-        let kind = serde_json::to_value(f.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        let mut line = format!("{}\t{}\t{}\t{}\t{}", f.provider, f.account, resource, kind, f.message);
+        let kind = serde_json::to_value(f.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let mut line = format!(
+            "{}\t{}\t{}\t{}\t{}",
+            f.provider, f.account, resource, kind, f.message
+        );
         if !good.is_empty() {
             line.push('\t');
             line.push_str(&good);
@@ -350,7 +396,10 @@ mod tests {
 
     #[test]
     fn a_fresh_resource_is_healthy() {
-        assert_eq!(kinds(&[b("1", Some("r"), Status::Available, Some(2))]), vec![]);
+        assert_eq!(
+            kinds(&[b("1", Some("r"), Status::Available, Some(2))]),
+            vec![]
+        );
     }
 
     #[test]
@@ -359,9 +408,16 @@ mod tests {
             kinds(&[b("1", Some("r"), Status::Available, Some(30))]),
             vec![(Some("r".into()), FindingKind::Stale)]
         );
-        let (f, n) = judge(&[b("1", Some("r"), Status::Creating, Some(40))], Duration::hours(26), now());
+        let (f, n) = judge(
+            &[b("1", Some("r"), Status::Creating, Some(40))],
+            Duration::hours(26),
+            now(),
+        );
         assert_eq!(n, 1);
-        assert_eq!(f[0].message, "no available backup; a backup has been in progress for 40h");
+        assert_eq!(
+            f[0].message,
+            "no available backup; a backup has been in progress for 40h"
+        );
     }
 
     #[test]
@@ -373,8 +429,17 @@ mod tests {
             b("cx", Some("r"), Status::Cancelled, Some(5)),
         ];
         let (f, _) = judge(&rows, Duration::hours(26), now());
-        let ids: Vec<_> = f.iter().map(|x| (x.kind, x.backup_id.clone().unwrap())).collect();
-        assert_eq!(ids, vec![(FindingKind::Failed, "bad".into()), (FindingKind::Failed, "cx".into())]);
+        let ids: Vec<_> = f
+            .iter()
+            .map(|x| (x.kind, x.backup_id.clone().unwrap()))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                (FindingKind::Failed, "bad".into()),
+                (FindingKind::Failed, "cx".into())
+            ]
+        );
         assert_eq!(f[0].message, "backup bad failed 3h ago");
         assert_eq!(f[0].newest_available_id.as_deref(), Some("ok"));
         assert_eq!(f[0].newest_available_age_seconds, Some(3600));
@@ -382,16 +447,25 @@ mod tests {
 
     #[test]
     fn unknown_age_is_never_healthy() {
-        let rows = [b("1", Some("vol"), Status::Available, None), b("2", Some("vol"), Status::Error, None)];
+        let rows = [
+            b("1", Some("vol"), Status::Available, None),
+            b("2", Some("vol"), Status::Error, None),
+        ];
         assert_eq!(
             kinds(&rows),
-            vec![(Some("vol".into()), FindingKind::Failed), (Some("vol".into()), FindingKind::UnknownAge)]
+            vec![
+                (Some("vol".into()), FindingKind::Failed),
+                (Some("vol".into()), FindingKind::UnknownAge)
+            ]
         );
     }
 
     #[test]
     fn rows_without_a_resource_share_one_bucket() {
-        let rows = [b("1", None, Status::Available, Some(1)), b("2", None, Status::Available, Some(50))];
+        let rows = [
+            b("1", None, Status::Available, Some(1)),
+            b("2", None, Status::Available, Some(50)),
+        ];
         assert_eq!(kinds(&rows), vec![]);
     }
 
@@ -403,6 +477,9 @@ mod tests {
             resources: 42,
             findings: 1,
         };
-        assert_eq!(summary_line(&s), "audit: 1 finding in 42 resources of 5 accounts (1 account could not be listed)");
+        assert_eq!(
+            summary_line(&s),
+            "audit: 1 finding in 42 resources of 5 accounts (1 account could not be listed)"
+        );
     }
 }

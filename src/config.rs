@@ -966,7 +966,10 @@ token = "tok"
 /// provider that has no account in the config: Huawei SDK variables, OpenStack `OS_*`
 /// variables for Z.com, the cf CLI's `config.json`, `BYCLOUD_TOKEN`, Oracle `OPC_*`.
 /// `BACKUPS_<PROVIDER>_ENDPOINT` overrides the default URL of such an account.
-pub fn env_accounts(configured: &[ProviderId], env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Account>> {
+pub fn env_accounts(
+    configured: &[ProviderId],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Account>> {
     let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
     let mut out = Vec::new();
     let bad = |var: &str, msg: &str| Error::config(format!("environment: {var}: {msg}"));
@@ -991,24 +994,42 @@ pub fn env_accounts(configured: &[ProviderId], env: &dyn Fn(&str) -> Option<Stri
 
     if wanted(ProviderId::Huawei) {
         if let (Some(ak), Some(sk)) = (get("HUAWEICLOUD_SDK_AK"), get("HUAWEICLOUD_SDK_SK")) {
-            let project_id = get("HUAWEICLOUD_SDK_PROJECT_ID")
-                .ok_or_else(|| bad("HUAWEICLOUD_SDK_PROJECT_ID", "is required with HUAWEICLOUD_SDK_AK and _SK"))?;
+            let project_id = get("HUAWEICLOUD_SDK_PROJECT_ID").ok_or_else(|| {
+                bad(
+                    "HUAWEICLOUD_SDK_PROJECT_ID",
+                    "is required with HUAWEICLOUD_SDK_AK and _SK",
+                )
+            })?;
             let region = get("HUAWEICLOUD_SDK_REGION");
             let ev = endpoint_var(ProviderId::Huawei);
             let endpoint = match (get(&ev), &region) {
                 (Some(e), _) => url(&ev, e)?,
-                (None, Some(r)) => url("HUAWEICLOUD_SDK_REGION", format!("https://cbr.{r}.myhuaweicloud.com"))?,
-                (None, None) => return Err(bad("HUAWEICLOUD_SDK_REGION", &format!("is required unless {ev} is set"))),
+                (None, Some(r)) => url(
+                    "HUAWEICLOUD_SDK_REGION",
+                    format!("https://cbr.{r}.myhuaweicloud.com"),
+                )?,
+                (None, None) => {
+                    return Err(bad(
+                        "HUAWEICLOUD_SDK_REGION",
+                        &format!("is required unless {ev} is set"),
+                    ))
+                }
             };
             let iam_endpoint = match (get("HUAWEICLOUD_SDK_IAM_ENDPOINT"), &region) {
                 (Some(e), _) => url("HUAWEICLOUD_SDK_IAM_ENDPOINT", e)?,
-                (None, Some(r)) => url("HUAWEICLOUD_SDK_REGION", format!("https://iam.{r}.myhuaweicloud.com"))?,
+                (None, Some(r)) => url(
+                    "HUAWEICLOUD_SDK_REGION",
+                    format!("https://iam.{r}.myhuaweicloud.com"),
+                )?,
                 (None, None) => endpoint.clone(),
             };
             let security_token = get("HUAWEICLOUD_SDK_SECURITY_TOKEN").map(Secret::new);
             out.push(mk(
                 ProviderId::Huawei,
-                vec![("access_key", "HUAWEICLOUD_SDK_AK"), ("secret_key", "HUAWEICLOUD_SDK_SK")],
+                vec![
+                    ("access_key", "HUAWEICLOUD_SDK_AK"),
+                    ("secret_key", "HUAWEICLOUD_SDK_SK"),
+                ],
                 Settings::Huawei(HuaweiConfig {
                     region,
                     endpoint,
@@ -1024,10 +1045,17 @@ pub fn env_accounts(configured: &[ProviderId], env: &dyn Fn(&str) -> Option<Stri
         }
     }
     if wanted(ProviderId::Zcom) {
-        if let (Some(auth_url), Some(username), Some(password)) = (get("OS_AUTH_URL"), get("OS_USERNAME"), get("OS_PASSWORD")) {
+        if let (Some(auth_url), Some(username), Some(password)) =
+            (get("OS_AUTH_URL"), get("OS_USERNAME"), get("OS_PASSWORD"))
+        {
             let tenant_id = get("OS_TENANT_ID")
                 .or_else(|| get("OS_PROJECT_ID"))
-                .ok_or_else(|| bad("OS_TENANT_ID", "is required (or OS_PROJECT_ID) with OS_AUTH_URL"))?;
+                .ok_or_else(|| {
+                    bad(
+                        "OS_TENANT_ID",
+                        "is required (or OS_PROJECT_ID) with OS_AUTH_URL",
+                    )
+                })?;
             let ev = endpoint_var(ProviderId::Zcom);
             let compute_endpoint = get(&ev).map(|e| url(&ev, e)).transpose()?;
             out.push(mk(
@@ -1058,7 +1086,12 @@ pub fn env_accounts(configured: &[ProviderId], env: &dyn Fn(&str) -> Option<Stri
             let endpoint = match (get(&ev), &region) {
                 (Some(e), _) => url(&ev, e)?,
                 (None, Some(r)) => url("BYCLOUD_REGION", format!("https://api.{r}.mycloud.com"))?,
-                (None, None) => return Err(bad("BYCLOUD_REGION", &format!("is required with BYCLOUD_TOKEN unless {ev} is set"))),
+                (None, None) => {
+                    return Err(bad(
+                        "BYCLOUD_REGION",
+                        &format!("is required with BYCLOUD_TOKEN unless {ev} is set"),
+                    ))
+                }
             };
             out.push(mk(
                 ProviderId::Bycloud,
@@ -1072,7 +1105,9 @@ pub fn env_accounts(configured: &[ProviderId], env: &dyn Fn(&str) -> Option<Stri
         }
     }
     if wanted(ProviderId::Oracle) {
-        if let (Some(endpoint), Some(user), Some(password)) = (get("OPC_ENDPOINT"), get("OPC_USER"), get("OPC_PASSWORD")) {
+        if let (Some(endpoint), Some(user), Some(password)) =
+            (get("OPC_ENDPOINT"), get("OPC_USER"), get("OPC_PASSWORD"))
+        {
             let ev = endpoint_var(ProviderId::Oracle);
             let endpoint = match get(&ev) {
                 Some(e) => url(&ev, e)?,
@@ -1103,8 +1138,14 @@ fn cf_cli_account(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Account
         return Ok(None);
     };
     let bad = |msg: String| Error::config(format!("{}: {msg}", path.display()));
-    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::trim).filter(|s| !s.is_empty());
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
     let (Some(target), Some(access)) = (field("Target"), field("AccessToken")) else {
         return Ok(None); // Not logged in: nothing to reuse.
     };
@@ -1143,7 +1184,12 @@ mod env_tests {
     use super::*;
 
     fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -1159,10 +1205,18 @@ mod env_tests {
         let accounts = env_accounts(&[], &env).unwrap();
         let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["env-huawei", "env-bycloud"]);
-        assert_eq!(accounts[0].endpoint(), "https://cbr.ap-southeast-1.myhuaweicloud.com/");
+        assert_eq!(
+            accounts[0].endpoint(),
+            "https://cbr.ap-southeast-1.myhuaweicloud.com/"
+        );
         assert_eq!(accounts[1].endpoint(), "http://127.0.0.1:9/");
         // A configured provider wins over the environment.
-        assert_eq!(env_accounts(&[ProviderId::Huawei, ProviderId::Bycloud], &env).unwrap().len(), 0);
+        assert_eq!(
+            env_accounts(&[ProviderId::Huawei, ProviderId::Bycloud], &env)
+                .unwrap()
+                .len(),
+            0
+        );
     }
 
     #[test]
@@ -1172,8 +1226,14 @@ mod env_tests {
             env_accounts(&[], &env).unwrap_err().to_string(),
             "environment: HUAWEICLOUD_SDK_PROJECT_ID: is required with HUAWEICLOUD_SDK_AK and _SK"
         );
-        let env = vars(&[("BYCLOUD_TOKEN", "t"), ("BACKUPS_BYCLOUD_ENDPOINT", "http://api.example.com")]);
-        assert!(env_accounts(&[], &env).unwrap_err().to_string().contains("plain http"));
+        let env = vars(&[
+            ("BYCLOUD_TOKEN", "t"),
+            ("BACKUPS_BYCLOUD_ENDPOINT", "http://api.example.com"),
+        ]);
+        assert!(env_accounts(&[], &env)
+            .unwrap_err()
+            .to_string()
+            .contains("plain http"));
     }
 
     #[test]
@@ -1189,8 +1249,16 @@ mod env_tests {
         let env = move |k: &str| (k == "HOME").then(|| home.clone());
         let accounts = env_accounts(&[], &env).unwrap();
         assert_eq!(accounts.len(), 1);
-        let Settings::Cf(cf) = &accounts[0].settings else { panic!() };
-        let CfAuth::Token { access_token, refresh_token } = &cf.auth else { panic!() };
+        let Settings::Cf(cf) = &accounts[0].settings else {
+            panic!()
+        };
+        let CfAuth::Token {
+            access_token,
+            refresh_token,
+        } = &cf.auth
+        else {
+            panic!()
+        };
         assert_eq!(access_token.expose(), "abc");
         assert_eq!(refresh_token.as_ref().map(Secret::expose), Some("r1"));
         assert_eq!(accounts[0].secret_sources.len(), 2);

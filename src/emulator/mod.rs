@@ -21,9 +21,11 @@ use tokio::task::JoinHandle;
 
 use crate::config::{self, Account, AccountOrigin};
 use crate::error::{Error, ErrorKind, Result};
+use faults::{Faults, Vendor};
 
 pub mod bycloud;
 pub mod cf;
+pub mod faults;
 pub mod huawei;
 pub mod oracle;
 pub mod zcom;
@@ -174,20 +176,39 @@ impl Emulator {
             base: base.clone(),
             shared: shared.clone(),
         };
-        let layer = |router: Router| {
+        let faulty = shared.options.faults;
+        // Latency applies first (outermost), then faults, then the vendor's routes.
+        let layer = |router: Router, vendor: Option<Vendor>| {
+            let router = match vendor {
+                Some(v) => router.layer(middleware::from_fn_with_state(
+                    Faults::new(v, faulty),
+                    faults::layer,
+                )),
+                None => router,
+            };
             router.layer(middleware::from_fn_with_state(shared.clone(), common_layer))
         };
         let index = index_json(&urls);
+        let index_router = Router::new().route("/", get(move || async move { Json(index) }));
         let tasks = vec![
+            serve(base_listener, layer(index_router, None)),
             serve(
-                base_listener,
-                layer(Router::new().route("/", get(move || async move { Json(index) }))),
+                oracle_l,
+                layer(oracle::router(ctx(&urls.oracle)), Some(Vendor::Oracle)),
             ),
-            serve(oracle_l, layer(oracle::router(ctx(&urls.oracle)))),
-            serve(zcom_l, layer(zcom::router(ctx(&urls.zcom)))),
-            serve(huawei_l, layer(huawei::router(ctx(&urls.huawei)))),
-            serve(cf_l, layer(cf::router(ctx(&urls.cf)))),
-            serve(bycloud_l, layer(bycloud::router(ctx(&urls.bycloud)))),
+            serve(
+                zcom_l,
+                layer(zcom::router(ctx(&urls.zcom)), Some(Vendor::Zcom)),
+            ),
+            serve(
+                huawei_l,
+                layer(huawei::router(ctx(&urls.huawei)), Some(Vendor::Huawei)),
+            ),
+            serve(cf_l, layer(cf::router(ctx(&urls.cf)), Some(Vendor::Cf))),
+            serve(
+                bycloud_l,
+                layer(bycloud::router(ctx(&urls.bycloud)), Some(Vendor::Bycloud)),
+            ),
         ];
         Ok(Emulator {
             base,
@@ -217,6 +238,15 @@ impl Emulator {
         ] {
             out.push('\n');
             out.push_str(&part);
+        }
+        if self.shared.options.faults {
+            out.push_str(&format!(
+                "\n# --faults: an account with bad credentials, and one whose server repeats its paging marker.\n\
+                 [accounts.bycloud-demo-badcreds]\nprovider = \"bycloud\"\nendpoint = \"{b}\"\ntoken = \"demo-wrong-token\"\n\n\
+                 [accounts.bycloud-demo-loop]\nprovider = \"bycloud\"\nendpoint = \"{b}\"\ntoken = \"{t}\"\n",
+                b = self.urls.bycloud,
+                t = faults::LOOP_TOKEN,
+            ));
         }
         out
     }

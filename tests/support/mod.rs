@@ -97,7 +97,10 @@ impl EmulatorProcess {
             .read_line(&mut first)
             .unwrap();
         let base = first.trim().to_string();
-        assert!(base.starts_with("http://127.0.0.1:"), "first line is the base URL: {base:?}");
+        assert!(
+            base.starts_with("http://127.0.0.1:"),
+            "first line is the base URL: {base:?}"
+        );
         EmulatorProcess {
             child,
             base,
@@ -128,7 +131,9 @@ impl Drop for EmulatorProcess {
 
 /// Path of a golden file under tests/golden.
 pub fn golden(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
 }
 
 /// Compares `actual` with a golden file; `UPDATE_GOLDEN=1` rewrites it instead.
@@ -138,6 +143,12 @@ pub fn assert_golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
-    assert_eq!(actual, want, "output differs from {} (UPDATE_GOLDEN=1 to accept)", path.display());
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert_eq!(
+        actual,
+        want,
+        "output differs from {} (UPDATE_GOLDEN=1 to accept)",
+        path.display()
+    );
 }
