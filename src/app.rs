@@ -312,6 +312,23 @@ async fn list(g: &GlobalArgs, args: &cli::ListArgs) -> Result<u8> {
         max_pages: args.max_pages,
         parallel: usize::from(args.parallel),
     };
+    // ndjson with no sort or limit asked for streams rows as pages arrive, in bounded
+    // memory; everything else needs all rows first.
+    if format == Format::Ndjson && args.sort.is_none() && args.limit.is_none() {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let writer = std::thread::spawn(move || write_stream(rx));
+        let results = providers::run_all_into(&http, &accounts, &filter, &options, Some(tx)).await;
+        let failures: Vec<Error> = results.into_iter().filter_map(|r| r.result.err()).collect();
+        let written = writer
+            .join()
+            .map_err(|_| Error::new(ErrorKind::Io, "the output thread failed"))?;
+        match written {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(0),
+            other => other?,
+        }
+        report_failures(&failures);
+        return Ok(if failures.is_empty() { 0 } else { 3 });
+    }
     let results = providers::run_all(&http, &accounts, &filter, &options).await;
     let mut rows = Vec::new();
     let mut failures = Vec::new();
@@ -343,6 +360,20 @@ async fn list(g: &GlobalArgs, args: &cli::ListArgs) -> Result<u8> {
     }
     report_failures(&failures);
     Ok(if failures.is_empty() { 0 } else { 3 })
+}
+
+/// Writes streamed rows as JSON lines until every sender is gone; flushes per page so a
+/// reader sees rows as they arrive. Stops reading (and so stops the output) on a write error.
+fn write_stream(mut rx: tokio::sync::mpsc::Receiver<Vec<crate::model::Backup>>) -> io::Result<()> {
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    while let Some(rows) = rx.blocking_recv() {
+        for row in &rows {
+            render::write_ndjson_row(&mut out, row)?;
+        }
+        out.flush()?;
+    }
+    Ok(())
 }
 
 /// One stderr line per failed account (spec §6).

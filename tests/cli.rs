@@ -278,15 +278,36 @@ fn sort_and_limit() {
 }
 
 #[test]
-fn ndjson_is_one_object_per_line() {
+fn ndjson_streams_one_object_per_line_and_sorts_when_asked() {
     let all = demo_json(&[]);
+    let ids = |rows: &[Value]| {
+        let mut v: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    str_field(r, "account").unwrap(),
+                    str_field(r, "id").unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    // No sort asked for: streamed as pages arrive, same rows in arrival order.
     let o = run(backups().args(["list", "--demo", "-o", "ndjson"]));
-    assert_eq!(o.status.code(), Some(0));
-    let text = stdout(&o);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), all.len());
-    let first: Value = serde_json::from_str(lines[0]).unwrap();
-    assert_eq!(first, all[0]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let streamed: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ids(&streamed), ids(&all));
+    // With --sort: exactly the json array's order.
+    let o = run(backups().args(["list", "--demo", "-o", "ndjson", "--sort", "created_at"]));
+    let sorted: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(sorted, all);
 }
 
 #[test]

@@ -125,7 +125,12 @@ pub struct Run<'a> {
     pub options: &'a ListOptions,
     /// Incremented each time the session is renewed.
     generation: Mutex<u64>,
+    /// Where rows go as pages arrive, when streaming (`-o ndjson` without sorting).
+    sink: Option<RowSink>,
 }
+
+/// A channel that receives each page's new, filtered rows as they arrive.
+pub type RowSink = tokio::sync::mpsc::Sender<Vec<Backup>>;
 
 impl<'a> Run<'a> {
     /// A run for one account.
@@ -135,6 +140,26 @@ impl<'a> Run<'a> {
             filter,
             options,
             generation: Mutex::new(0),
+            sink: None,
+        }
+    }
+
+    /// Streams rows to `sink` as pages arrive instead of collecting them.
+    pub fn streaming(mut self, sink: Option<RowSink>) -> Run<'a> {
+        self.sink = sink;
+        self
+    }
+
+    /// Hands fresh rows on: to the sink when streaming, else into `out`.
+    async fn emit(&self, out: &mut Vec<Backup>, rows: Vec<Backup>) {
+        match &self.sink {
+            // A closed receiver (stdout went away) just stops the output.
+            Some(sink) => {
+                if !rows.is_empty() {
+                    let _ = sink.send(rows).await;
+                }
+            }
+            None => out.extend(rows),
         }
     }
 
@@ -178,7 +203,8 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
     run: &'a Run<'a>,
 ) -> Result<Vec<Backup>> {
     let account = provider.account();
-    let mut out = Collector::new(account);
+    let mut out = Collector::new(account, run.filter);
+    let mut rows_out = Vec::new();
     let mut cursor: Option<Cursor> = None;
     let mut seen_cursors: HashSet<Cursor> = HashSet::new();
     let mut pages: u64 = 0;
@@ -199,7 +225,8 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
             break;
         }
         let len = rows.len() as u64;
-        out.add(rows, at.as_ref())?;
+        let fresh = out.add(rows, at.as_ref())?;
+        run.emit(&mut rows_out, fresh).await;
         let Some(next) = next else { break };
         match (&at, &next) {
             (prev, Cursor::Offset(o)) => {
@@ -215,9 +242,14 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
                 // First page with a stated total: fetch the remaining pages in parallel.
                 if let (Some(total), true) = (total, prev.is_none() && run.options.parallel > 1) {
                     if total > *o {
-                        let next_start =
-                            parallel_offsets(provider, run, &mut out, *o, len, total, &mut pages)
-                                .await?;
+                        let next_start = parallel_offsets(
+                            provider,
+                            run,
+                            (&mut out, &mut rows_out),
+                            (*o, len, total),
+                            &mut pages,
+                        )
+                        .await?;
                         match next_start {
                             Some(off) => {
                                 cursor = Some(Cursor::Offset(off));
@@ -238,7 +270,7 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
         }
         cursor = Some(next);
     }
-    Ok(out.rows)
+    Ok(rows_out)
 }
 
 /// Fetches offsets `start, start+stride, …` up to `total` (plus one page past it, since a
@@ -248,10 +280,8 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
 async fn parallel_offsets<'a, P: Provider + ?Sized>(
     provider: &'a P,
     run: &'a Run<'a>,
-    out: &mut Collector,
-    start: u64,
-    stride: u64,
-    total: u64,
+    (out, rows_out): (&mut Collector<'_>, &mut Vec<Backup>),
+    (start, stride, total): (u64, u64, u64),
     pages: &mut u64,
 ) -> Result<Option<u64>> {
     let stride = stride.max(1);
@@ -299,7 +329,8 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
                 "rows at offset {o} after an empty page at a lower offset; the listing is inconsistent"
             )));
         }
-        out.add(page.rows, Some(c))?;
+        let fresh = out.add(page.rows, Some(c))?;
+        run.emit(rows_out, fresh).await;
     }
     if ended || last_len == 0 {
         Ok(None)
@@ -308,45 +339,50 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
     }
 }
 
-/// Accumulates rows, dropping ids already seen.
-struct Collector {
+/// Tracks ids across pages: drops rows already seen and keeps those the filter selects.
+struct Collector<'f> {
     account: String,
-    rows: Vec<Backup>,
+    filter: &'f Filter,
     ids: HashSet<String>,
 }
 
-impl Collector {
-    fn new(account: &str) -> Collector {
+impl<'f> Collector<'f> {
+    fn new(account: &str, filter: &'f Filter) -> Collector<'f> {
         Collector {
             account: account.to_string(),
-            rows: Vec::new(),
+            filter,
             ids: HashSet::new(),
         }
     }
 
-    fn add(&mut self, rows: Vec<Backup>, at: Option<&Cursor>) -> Result<()> {
+    /// The page's rows not seen before that pass the filter. A page of only rows already
+    /// seen is an error: the server is looping.
+    fn add(&mut self, rows: Vec<Backup>, at: Option<&Cursor>) -> Result<Vec<Backup>> {
         let n = rows.len();
-        let mut fresh = 0;
+        let mut fresh = Vec::with_capacity(n);
+        let mut new_ids = 0;
         for row in rows {
             if self.ids.insert(row.id.clone()) {
-                self.rows.push(row);
-                fresh += 1;
+                new_ids += 1;
+                if self.filter.matches(&row) {
+                    fresh.push(row);
+                }
             }
         }
         let at = at.map_or("the first page".to_string(), |c| c.to_string());
-        if fresh == 0 {
+        if new_ids == 0 {
             return Err(paging_error(format!(
                 "the page at {at} held only rows already seen; stopped instead of looping"
             )));
         }
-        if fresh < n {
+        if new_ids < n {
             tracing::warn!(
                 "{}: dropped {} rows repeated across pages (at {at})",
                 self.account,
-                n - fresh
+                n - new_ids
             );
         }
-        Ok(())
+        Ok(fresh)
     }
 }
 
@@ -394,20 +430,38 @@ pub async fn run_all(
     filter: &Filter,
     options: &ListOptions,
 ) -> Vec<AccountResult> {
+    run_all_into(http, accounts, filter, options, None).await
+}
+
+/// [`run_all`], streaming rows to `sink` (when given) as pages arrive; the results then hold
+/// only each account's outcome.
+pub async fn run_all_into(
+    http: &Http,
+    accounts: &[Account],
+    filter: &Filter,
+    options: &ListOptions,
+    sink: Option<RowSink>,
+) -> Vec<AccountResult> {
     let futures = accounts.iter().map(|account| {
         let provider = adapter(account);
+        let sink = sink.clone();
         async move {
-            let run = Run::new(http, filter, options);
+            let run = Run::new(http, filter, options).streaming(sink.clone());
             let result = async {
                 provider.authenticate(http, false).await?;
-                provider.list(&run).await
+                let mut rows = provider.list(&run).await?;
+                rows.retain(|r| filter.matches(r));
+                // Adapters that override `list` return their rows at the end: pass them on.
+                match &sink {
+                    Some(s) if !rows.is_empty() => {
+                        let _ = s.send(std::mem::take(&mut rows)).await;
+                    }
+                    _ => {}
+                }
+                Ok(rows)
             }
             .await
-            .map(|mut rows| {
-                rows.retain(|r| filter.matches(r));
-                rows
-            })
-            .map_err(|e| e.with_account(&account.name));
+            .map_err(|e: Error| e.with_account(&account.name));
             AccountResult {
                 account: account.name.clone(),
                 result,
