@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Benchmark `backups list` against the emulator on loopback, side by side with the official
+Huawei Python SDK, and print a Markdown table.
+
+    python3 bench/run.py                      # N = 1k, 10k, 100k at 0 ms and 50 ms
+    python3 bench/run.py --sizes 10000 --latencies 50 --no-sdk
+
+For each (N, latency) it starts `backups emulator --scale N --latency-ms M`, lists the
+AK/SK demo account `huawei-demo-sg` (N backups, pages of 1000) with `-o ndjson` to /dev/null,
+and reports wall time, CPU time and peak RSS (from /usr/bin/time), the round-trip floors and
+the ratio to them, then the same listing through huaweicloudsdkcbr (installed into
+target/bench-venv on first use). Everything runs on 127.0.0.1 and stops by itself.
+"""
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "backups")
+VENV = os.path.join(ROOT, "target", "bench-venv")
+PAGE = 1000
+PARALLEL = 8
+ACCOUNT = "huawei-demo-sg"
+
+
+def timed(cmd, env=None):
+    """Runs cmd under /usr/bin/time; returns (wall s, cpu s, peak RSS MiB, stdout)."""
+    fmt = "%e %U %S %M"
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        t0 = time.perf_counter()
+        out = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", fmt] + cmd,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=600)
+        wall = time.perf_counter() - t0
+        if out.returncode != 0:
+            sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr.decode()[-2000:]}")
+        fields = tf.read().strip().splitlines()[-1].split()
+        _, user, system, rss_kib = fields
+        return wall, float(user) + float(system), int(rss_kib) / 1024, out.stdout
+
+
+def start_emulator(n, latency, cfg):
+    proc = subprocess.Popen([BIN, "emulator", "--port", "0", "--scale", str(n), "--latency-ms", str(latency),
+                             "--write-config", cfg], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc.stdout.readline()  # the base URL: the listeners are up
+    return proc
+
+
+def sdk_python():
+    py = os.path.join(VENV, "bin", "python")
+    if not os.path.exists(py):
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", "huaweicloudsdkcbr"], check=True)
+    return py
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--latencies", default="0,50")
+    ap.add_argument("--runs", type=int, default=3, help="runs per point; the best is reported")
+    ap.add_argument("--no-sdk", action="store_true")
+    args = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    py = None if args.no_sdk else sdk_python()
+    rows = []
+    for latency in [int(x) for x in args.latencies.split(",")]:
+        for n in [int(x) for x in args.sizes.split(",")]:
+            with tempfile.TemporaryDirectory() as d:
+                cfg = os.path.join(d, "config.toml")
+                emu = start_emulator(n, latency, cfg)
+                try:
+                    acct = tomllib.load(open(cfg, "rb"))["accounts"][ACCOUNT]
+                    cmd = [BIN, "list", "--config", cfg, "--account", ACCOUNT, "-o", "ndjson"]
+                    best = min((timed(cmd) for _ in range(args.runs)), key=lambda r: r[0])
+                    count = best[3].count(b"\n")
+                    if count != n:
+                        sys.exit(f"backups listed {count} rows, expected {n}")
+                    sdk = None
+                    if py:
+                        scmd = [py, os.path.join(ROOT, "bench", "huawei_sdk.py"), acct["endpoint"],
+                                acct["access_key"], acct["secret_key"], acct["project_id"], str(PAGE)]
+                        sdk = min((timed(scmd) for _ in range(max(1, args.runs - 1))), key=lambda r: r[0])
+                        if int(sdk[3].strip()) != n:
+                            sys.exit(f"the SDK listed {sdk[3].strip()} rows, expected {n}")
+                finally:
+                    emu.kill()
+                    emu.wait()
+            requests = math.ceil(n / PAGE) + 1  # every page, then the empty page that ends it
+            seq_floor = requests * latency / 1000
+            par_floor = (1 + math.ceil((requests - 1) / PARALLEL)) * latency / 1000
+            rows.append((n, latency, best, seq_floor, par_floor, sdk))
+    print(f"| backups | latency | wall | CPU | peak RSS | floor seq / par({PARALLEL}) | wall / par floor | SDK wall | SDK RSS | SDK / backups |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, latency, (wall, cpu, rss, _), seq, par, sdk in rows:
+        ratio = f"{wall / par:.2f}x" if par > 0 else "-"
+        s_wall = f"{sdk[0]:.3f} s" if sdk else "-"
+        s_rss = f"{sdk[2]:.0f} MiB" if sdk else "-"
+        speed = f"{sdk[0] / wall:.1f}x" if sdk else "-"
+        print(f"| {n:,} | {latency} ms | {wall:.3f} s | {cpu:.3f} s | {rss:.1f} MiB | {seq:.2f} / {par:.2f} s | {ratio} | {s_wall} | {s_rss} | {speed} |")
+
+
+if __name__ == "__main__":
+    main()
