@@ -308,9 +308,12 @@ async fn list(g: &GlobalArgs, args: &cli::ListArgs) -> Result<u8> {
     }
     let (accounts, _emulator) = resolve_accounts(g, &args.selection).await?;
     let http = http_client(g)?;
+    let progress = (format == Format::Table && io::stderr().is_terminal())
+        .then(|| std::sync::Arc::new(providers::Progress::default()));
     let options = ListOptions {
         max_pages: args.max_pages,
         parallel: usize::from(args.parallel),
+        progress: progress.clone(),
     };
     // ndjson with no sort or limit asked for streams rows as pages arrive, in bounded
     // memory; everything else needs all rows first.
@@ -329,7 +332,13 @@ async fn list(g: &GlobalArgs, args: &cli::ListArgs) -> Result<u8> {
         report_failures(&failures);
         return Ok(if failures.is_empty() { 0 } else { 3 });
     }
+    let ticker = progress.map(|p| tokio::spawn(show_progress(p, accounts.len())));
     let results = providers::run_all(&http, &accounts, &filter, &options).await;
+    if let Some(t) = ticker {
+        t.abort();
+        let _ = t.await;
+        eprint!("\r\x1b[2K");
+    }
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for r in results {
@@ -376,6 +385,23 @@ fn write_stream(mut rx: tokio::sync::mpsc::Receiver<Vec<crate::model::Backup>>) 
     Ok(())
 }
 
+/// After a second, a one-line progress display on stderr (a terminal only; the caller checks),
+/// redrawn until aborted.
+async fn show_progress(p: std::sync::Arc<providers::Progress>, accounts: usize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let spinner = ['|', '/', '-', '\\'];
+    for i in 0.. {
+        eprint!(
+            "\r\x1b[2K{} listing: {} of {accounts} accounts done, {} backups so far",
+            spinner[i % spinner.len()],
+            p.accounts_done.load(Relaxed),
+            p.rows.load(Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
+}
+
 /// One stderr line per failed account (spec §6).
 pub fn report_failures(failures: &[Error]) {
     let stderr = io::stderr();
@@ -396,6 +422,7 @@ async fn accounts(g: &GlobalArgs, args: &cli::AccountsArgs) -> Result<u8> {
         let options = ListOptions {
             max_pages: 1,
             parallel: 1,
+            progress: None,
         };
         let futures = accounts
             .iter()

@@ -81,6 +81,8 @@ pub struct ListOptions {
     pub max_pages: u64,
     /// Pages fetched at once per account where the API allows it (Huawei offsets, CF instances).
     pub parallel: usize,
+    /// Counters for a progress display, if one is shown.
+    pub progress: Option<Arc<Progress>>,
 }
 
 impl Default for ListOptions {
@@ -88,8 +90,18 @@ impl Default for ListOptions {
         ListOptions {
             max_pages: 100_000,
             parallel: 8,
+            progress: None,
         }
     }
+}
+
+/// Live counters of a listing, for the progress line on a terminal.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Accounts finished (listed or failed).
+    pub accounts_done: std::sync::atomic::AtomicUsize,
+    /// Rows received so far.
+    pub rows: std::sync::atomic::AtomicUsize,
 }
 
 /// One account's adapter.
@@ -152,6 +164,10 @@ impl<'a> Run<'a> {
 
     /// Hands fresh rows on: to the sink when streaming, else into `out`.
     async fn emit(&self, out: &mut Vec<Backup>, rows: Vec<Backup>) {
+        if let Some(p) = &self.options.progress {
+            p.rows
+                .fetch_add(rows.len(), std::sync::atomic::Ordering::Relaxed);
+        }
         match &self.sink {
             // A closed receiver (stdout went away) just stops the output.
             Some(sink) => {
@@ -462,6 +478,10 @@ pub async fn run_all_into(
             }
             .await
             .map_err(|e: Error| e.with_account(&account.name));
+            if let Some(p) = &options.progress {
+                p.accounts_done
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             AccountResult {
                 account: account.name.clone(),
                 result,
@@ -644,6 +664,7 @@ mod tests {
             ListOptions {
                 max_pages: 2,
                 parallel: 1,
+                ..ListOptions::default()
             },
         )
         .await
@@ -675,8 +696,8 @@ mod tests {
             list(
                 &seq,
                 ListOptions {
-                    max_pages: 100,
-                    parallel: 1
+                    parallel: 1,
+                    ..ListOptions::default()
                 }
             )
             .await
