@@ -358,6 +358,10 @@ impl Provider for Bycloud {
         Box::pin(async { Ok(()) })
     }
 
+    fn renewable(&self) -> bool {
+        false // A token or API key is configuration: there is no session to renew.
+    }
+
     fn list_page<'a>(
         &'a self,
         run: &'a Run<'a>,

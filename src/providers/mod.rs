@@ -113,6 +113,13 @@ pub trait Provider: Send + Sync {
     /// session was rejected and a new one is needed. Static credentials do nothing.
     fn authenticate<'a>(&'a self, http: &'a Http, renew: bool) -> BoxFuture<'a, Result<()>>;
 
+    /// Whether `authenticate(renew = true)` can get a new session. Static credentials (AK/SK,
+    /// API keys, a given token without a refresh token) cannot: a 401 then fails at once
+    /// instead of costing a second identical request.
+    fn renewable(&self) -> bool {
+        true
+    }
+
     /// Fetches one page starting at `cursor` (`None` = the first page).
     fn list_page<'a>(
         &'a self,
@@ -190,7 +197,7 @@ impl<'a> Run<'a> {
     {
         let seen = *self.generation.lock().await;
         match call().await {
-            Err(e) if e.kind == ErrorKind::Auth => {
+            Err(e) if e.kind == ErrorKind::Auth && provider.renewable() => {
                 {
                     let mut generation = self.generation.lock().await;
                     if *generation == seen {
