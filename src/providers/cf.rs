@@ -366,9 +366,7 @@ impl Cf {
     /// A configured instance, by guid: `None` (with a warning) when it does not exist.
     async fn configured_instance(&self, run: &Run<'_>, guid: &str) -> Result<Option<Instance>> {
         let url = self.api_url(&["v3", "service_instances", guid]);
-        let resp = run
-            .with_renewal(self, || self.get(run.http, &url))
-            .await?;
+        let resp = run.with_renewal(self, || self.get(run.http, &url)).await?;
         if resp.status == 404 {
             tracing::warn!(
                 "{}: service instance {guid} (from service_instances) does not exist or is not visible; skipped",
@@ -388,9 +386,7 @@ impl Cf {
     async fn instance_backups(&self, run: &Run<'_>, instance: &Instance) -> Result<Vec<Backup>> {
         // Never `limit`: it truncates with no way to get the rest (providers.md §4.3).
         let url = self.api_url(&["v3", "service_instances", &instance.guid, "backups"]);
-        let resp = run
-            .with_renewal(self, || self.get(run.http, &url))
-            .await?;
+        let resp = run.with_renewal(self, || self.get(run.http, &url)).await?;
         if matches!(resp.status, 404 | 422) {
             tracing::info!(
                 "{}: service instance {} has no OSMAPI backups ({}); skipped",
@@ -465,9 +461,7 @@ enum Grant<'a> {
 fn check_auth_server(auth: &Url, api: &Url) -> Result<()> {
     let ok = match auth.scheme() {
         "https" => true,
-        "http" => {
-            http::is_loopback(auth) || (api.scheme() == "http" && api.host() == auth.host())
-        }
+        "http" => http::is_loopback(auth) || (api.scheme() == "http" && api.host() == auth.host()),
         _ => false,
     };
     if ok {
@@ -557,7 +551,11 @@ struct InstanceBackup {
 }
 
 impl InstanceBackup {
-    fn into_backup(self, account: &str, instance: &Instance) -> std::result::Result<Backup, String> {
+    fn into_backup(
+        self,
+        account: &str,
+        instance: &Instance,
+    ) -> std::result::Result<Backup, String> {
         let created_at = created_at(&self.created_at)
             .map_err(|m| format!("backup {}: created_at {m}", self.id))?;
         Ok(Backup {
@@ -569,12 +567,12 @@ impl InstanceBackup {
             resource_name: instance.name.clone(),
             size_bytes: None, // OSMAPI reports no size
             created_at,
-            updated_at: None, // not reported
-            expires_at: None, // not reported
+            updated_at: None,  // not reported
+            expires_at: None,  // not reported
             incremental: None, // not reported
             description: None, // not reported
-            location: None, // CF accounts have no region
-            parent_id: None, // no backup hierarchy in OSMAPI
+            location: None,    // CF accounts have no region
+            parent_id: None,   // no backup hierarchy in OSMAPI
             extra: self.rest,
             ..Backup::new(ProviderId::Cf, account, self.id, Status::Available)
         })
@@ -809,7 +807,10 @@ mod tests {
             assert!(map(body).is_err(), "{}", String::from_utf8_lossy(body));
         }
         let err = map(br#"{"backups":[{"id":"a","created_at":9223372036854775807}]}"#).unwrap_err();
-        assert_eq!(err, "backup a: created_at is out of range: 9223372036854775807");
+        assert_eq!(
+            err,
+            "backup a: created_at is out of range: 9223372036854775807"
+        );
     }
 
     #[test]
@@ -838,18 +839,55 @@ mod tests {
     #[test]
     fn vendor_codes_refine_the_kind() {
         let table: [(&[u8], ErrorKind, ErrorKind); 9] = [
-            (br#"{"errors":[{"code":1000,"title":"CF-InvalidAuthToken"}]}"#, ErrorKind::Client, ErrorKind::Auth),
-            (br#"{"errors":[{"code":10002,"title":"CF-NotAuthenticated"}]}"#, ErrorKind::Client, ErrorKind::Auth),
-            (br#"{"errors":[{"code":10003,"title":"CF-NotAuthorized"}]}"#, ErrorKind::Client, ErrorKind::Forbidden),
-            (br#"{"errors":[{"code":10013,"title":"CF-RateLimitExceeded"}]}"#, ErrorKind::Client, ErrorKind::RateLimited),
-            (br#"{"errors":[{"code":10014}]}"#, ErrorKind::Client, ErrorKind::RateLimited),
-            (br#"{"errors":[{"code":10008,"title":"CF-UnprocessableEntity"}]}"#, ErrorKind::Client, ErrorKind::Client),
-            (br#"{"error":"invalid_grant","error_description":"x"}"#, ErrorKind::Client, ErrorKind::Auth),
-            (br#"{"error":"invalid_token"}"#, ErrorKind::Client, ErrorKind::Auth),
+            (
+                br#"{"errors":[{"code":1000,"title":"CF-InvalidAuthToken"}]}"#,
+                ErrorKind::Client,
+                ErrorKind::Auth,
+            ),
+            (
+                br#"{"errors":[{"code":10002,"title":"CF-NotAuthenticated"}]}"#,
+                ErrorKind::Client,
+                ErrorKind::Auth,
+            ),
+            (
+                br#"{"errors":[{"code":10003,"title":"CF-NotAuthorized"}]}"#,
+                ErrorKind::Client,
+                ErrorKind::Forbidden,
+            ),
+            (
+                br#"{"errors":[{"code":10013,"title":"CF-RateLimitExceeded"}]}"#,
+                ErrorKind::Client,
+                ErrorKind::RateLimited,
+            ),
+            (
+                br#"{"errors":[{"code":10014}]}"#,
+                ErrorKind::Client,
+                ErrorKind::RateLimited,
+            ),
+            (
+                br#"{"errors":[{"code":10008,"title":"CF-UnprocessableEntity"}]}"#,
+                ErrorKind::Client,
+                ErrorKind::Client,
+            ),
+            (
+                br#"{"error":"invalid_grant","error_description":"x"}"#,
+                ErrorKind::Client,
+                ErrorKind::Auth,
+            ),
+            (
+                br#"{"error":"invalid_token"}"#,
+                ErrorKind::Client,
+                ErrorKind::Auth,
+            ),
             (b"not json", ErrorKind::Server, ErrorKind::Server),
         ];
         for (body, from, want) in table {
-            assert_eq!(refine_kind(body, from), want, "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                refine_kind(body, from),
+                want,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 
@@ -877,7 +915,10 @@ mod tests {
     #[test]
     fn the_root_document_names_the_login_server_even_with_null_links() {
         let root: RootInfo = http::parse_json(&fixture("root.json")).unwrap();
-        assert_eq!(root.links.login.unwrap().href, "https://login.example.local");
+        assert_eq!(
+            root.links.login.unwrap().href,
+            "https://login.example.local"
+        );
         let root: RootInfo =
             http::parse_json(br#"{"links":{"uaa":{"href":"https://uaa.x"},"login":null}}"#)
                 .unwrap();
@@ -890,7 +931,10 @@ mod tests {
         let page: ListServiceInstances =
             http::parse_json(&fixture("list_service_instances.json")).unwrap();
         assert_eq!(page.resources.len(), 2);
-        assert_eq!(page.resources[1].name.as_deref(), Some("my-user-provided-instance"));
+        assert_eq!(
+            page.resources[1].name.as_deref(),
+            Some("my-user-provided-instance")
+        );
         assert_eq!(
             page.pagination.unwrap().next.unwrap().href,
             "https://api.example.local/v3/service_instances?page=2&per_page=2"
@@ -935,11 +979,19 @@ mod tests {
             )
         };
         assert_eq!(
-            cf("https://api.x").api_url(&["v3", "service_instances", "a/b?c", "backups"]).as_str(),
+            cf("https://api.x")
+                .api_url(&["v3", "service_instances", "a/b?c", "backups"])
+                .as_str(),
             "https://api.x/v3/service_instances/a%2Fb%3Fc/backups"
         );
-        assert_eq!(cf("https://api.x/cf/").api_url(&[""]).as_str(), "https://api.x/cf/");
-        assert_eq!(cf("https://api.x").api_url(&[""]).as_str(), "https://api.x/");
+        assert_eq!(
+            cf("https://api.x/cf/").api_url(&[""]).as_str(),
+            "https://api.x/cf/"
+        );
+        assert_eq!(
+            cf("https://api.x").api_url(&[""]).as_str(),
+            "https://api.x/"
+        );
     }
 
     /// A fake Cloud Controller whose instance list misbehaves, for the paging guards.
