@@ -1084,6 +1084,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_configured_guid_that_does_not_exist_is_skipped() {
+        let (_emu, accounts) = default_emulator().await;
+        let mut account = accounts[1].clone();
+        let Settings::Cf(c) = &mut account.settings else {
+            unreachable!()
+        };
+        // An unknown guid and another principal's instance: both 404, both skipped with a warning.
+        c.service_instances = vec![
+            "00000000-0000-4000-8000-000000000000".into(),
+            guid("orders-db"),
+            guid("analytics-db"),
+        ];
+        let rows = list_accounts(&[account], &Filter::default()).await;
+        assert!(!rows[0].is_empty());
+        assert!(rows[0]
+            .iter()
+            .all(|r| r.resource_name.as_deref() == Some("analytics-db")));
+    }
+
+    #[tokio::test]
     async fn a_bad_password_is_an_auth_error_naming_the_account() {
         let (_emu, accounts) = default_emulator().await;
         let mut account = accounts[0].clone();

@@ -382,7 +382,8 @@ impl Cf {
         }))
     }
 
-    /// One instance's backups; `None` when its offering has no backups (404/422).
+    /// One instance's backups; none (with an info note, shown under `-v`) when its offering
+    /// has no OSMAPI backups (404 or 422): that is no failure.
     async fn instance_backups(&self, run: &Run<'_>, instance: &Instance) -> Result<Vec<Backup>> {
         // Never `limit`: it truncates with no way to get the rest (providers.md §4.3).
         let url = self.api_url(&["v3", "service_instances", &instance.guid, "backups"]);
