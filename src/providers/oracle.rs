@@ -102,9 +102,8 @@ impl Oracle {
         if !resp.is_success() {
             return Err(resp.error(error_message(&resp.body)));
         }
-        let cookie = session_cookie(&resp).ok_or_else(|| {
-            resp.protocol_error("the response set no nimbula session cookie")
-        })?;
+        let cookie = session_cookie(&resp)
+            .ok_or_else(|| resp.protocol_error("the response set no nimbula session cookie"))?;
         *self.session.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((cookie.clone(), Instant::now()));
         Ok(cookie)
@@ -239,9 +238,9 @@ fn to_backup(item: BackupItem, account: &str) -> std::result::Result<Backup, Str
     };
     let size_bytes = match item.snapshot_size.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(s) => Some(
-            parse_size(s).map_err(|e| format!("backup {}: snapshotSize {e}", item.name))?,
-        ),
+        Some(s) => {
+            Some(parse_size(s).map_err(|e| format!("backup {}: snapshotSize {e}", item.name))?)
+        }
     };
     let resource_id = volume_uri.as_deref().and_then(volume_name);
     let mut b = Backup::new(
@@ -281,9 +280,7 @@ fn status(state: &str) -> Status {
 
 /// The last non-empty `/` segment.
 fn last_segment(path: &str) -> Option<String> {
-    path.rsplit('/')
-        .find(|s| !s.is_empty())
-        .map(str::to_string)
+    path.rsplit('/').find(|s| !s.is_empty()).map(str::to_string)
 }
 
 /// The volume's object name from a `volumeUri`: `/storage/volume/Compute-a/u/vol1` or
@@ -361,7 +358,9 @@ mod tests {
 
     #[test]
     fn maps_the_vendor_page_example_exactly() {
-        let got = rows_json(include_bytes!("../../fixtures/oracle/list_backups_seed.json"));
+        let got = rows_json(include_bytes!(
+            "../../fixtures/oracle/list_backups_seed.json"
+        ));
         let want = json!([
             {
                 "provider": "oracle",
@@ -652,7 +651,9 @@ mod tests {
             .append(SET_COOKIE, "other=1; Path=/".parse().unwrap());
         r.headers.append(
             SET_COOKIE,
-            "nimbula=eyJpZGVudGl0eSI6; Path=/; Max-Age=1800".parse().unwrap(),
+            "nimbula=eyJpZGVudGl0eSI6; Path=/; Max-Age=1800"
+                .parse()
+                .unwrap(),
         );
         assert_eq!(
             session_cookie(&r).map(|c| c.expose().to_string()),
