@@ -243,7 +243,7 @@ async fn list_or_get(
     }
     let user = match check(&api, &headers) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let name = format!("/{rest}");
     match api.users[&user].items.iter().find(|i| i.name == name) {
@@ -256,25 +256,25 @@ async fn list_or_get(
 }
 
 /// The checks every read makes: an acceptable `Accept` (406), a live cookie (401).
-fn check(api: &Api, headers: &HeaderMap) -> Result<String, Response> {
+fn check(api: &Api, headers: &HeaderMap) -> Result<String, Box<Response>> {
     if !acceptable(headers) {
-        return Err(reply(
+        return Err(Box::new(reply(
             StatusCode::NOT_ACCEPTABLE,
             message("Not Acceptable: supported media types are application/oracle-compute-v3+json, application/json"),
-        ));
+        )));
     }
     session_user(api, headers).ok_or_else(|| {
-        reply(
+        Box::new(reply(
             StatusCode::UNAUTHORIZED,
             message("Authentication required: missing, unknown or expired nimbula cookie"),
-        )
+        ))
     })
 }
 
 fn list(api: &Api, headers: &HeaderMap, query: Option<&str>, container: &str) -> Response {
     let user = match check(api, headers) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut configuration = None;
     let mut unknown = Vec::new();

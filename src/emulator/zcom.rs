@@ -298,8 +298,14 @@ async fn tokens(State(api): State<Arc<Api>>, body: Bytes) -> Response {
 }
 
 /// The tenant of a live token for `tenant_id`, or the vendor's refusal.
-fn authorize(api: &Api, headers: &HeaderMap, tenant_id: &str) -> Result<usize, Response> {
-    let unauthorized = || keystone_error(StatusCode::UNAUTHORIZED, "Unauthorized", UNAUTHORIZED);
+fn authorize(api: &Api, headers: &HeaderMap, tenant_id: &str) -> Result<usize, Box<Response>> {
+    let unauthorized = || {
+        Box::new(keystone_error(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            UNAUTHORIZED,
+        ))
+    };
     let token = headers
         .get("X-Auth-Token")
         .and_then(|v| v.to_str().ok())
@@ -313,11 +319,11 @@ fn authorize(api: &Api, headers: &HeaderMap, tenant_id: &str) -> Result<usize, R
         t.tenant
     };
     if api.tenants[tenant].id != tenant_id {
-        return Err(nova_error(
+        return Err(Box::new(nova_error(
             StatusCode::NOT_FOUND,
             "itemNotFound",
             &format!("Tenant {tenant_id} could not be found."),
-        ));
+        )));
     }
     Ok(tenant)
 }
@@ -340,7 +346,7 @@ async fn list(
 ) -> Response {
     match authorize(&api, &headers, &tenant) {
         Ok(t) => html_reply(api.tenants[t].listing.clone()),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -352,7 +358,7 @@ async fn show(
 ) -> Response {
     let t = match authorize(&api, &headers, &tenant) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match api.tenants[t].groups.iter().find(|g| g.id == id) {
         Some(g) => html_reply(body(std::iter::once(g.text.as_str()))),
