@@ -28,6 +28,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     filters: &[],
     paging: "none (one response)",
     fields: &[
+        "provider",
+        "account",
         "id",
         "name",
         "status",

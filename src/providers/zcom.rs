@@ -32,6 +32,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     filters: &[],
     paging: "none (one response)",
     fields: &[
+        "provider",
+        "account",
         "id",
         "status",
         "provider_status",
