@@ -220,6 +220,11 @@ impl Zcom {
 }
 
 impl Provider for Zcom {
+    fn renewable(&self) -> bool {
+        // A configured token cannot be renewed; a password login can.
+        matches!(self.config.auth, ZcomAuth::Password { .. })
+    }
+
     fn account(&self) -> &str {
         &self.account
     }
