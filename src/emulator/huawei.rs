@@ -269,12 +269,15 @@ impl Tenant {
                         .map_or("available", |k| SPECIALS[k % SPECIALS.len()]),
                     resource: p.resource,
                     created,
-                    updated: created
+                    // Never after `now`: a recent backup was updated at most up to now.
+                    updated: (created
                         + chrono::Duration::seconds(180 + rng.below(2400) as i64)
-                        + chrono::Duration::microseconds(rng.below(1_000_000) as i64),
+                        + chrono::Duration::microseconds(rng.below(1_000_000) as i64))
+                    .min(now),
                     expired: (i % 5 != 0).then(|| created + chrono::Duration::days(30)),
                     replication,
-                    incremental: i >= count,
+                    // `plan` goes back in time: each resource's oldest backup is the full one.
+                    incremental: i + count < n,
                     incremental_top: i % 2 == 0,
                     description: match i % 4 {
                         0 | 3 => Some(""),
@@ -782,6 +785,8 @@ fn list(tenant: &Tenant, raw_query: &str) -> Result<Value, VendorError> {
     let mut matching: Vec<usize> = (0..tenant.rows.len())
         .filter(|&i| keep(&tenant.rows[i]))
         .collect();
+    // (A plain listing still scans every row: O(n) per page is cheap next to the rendering
+    // and keeps one code path for every filter combination.)
     if let Some((key, desc)) = &q.sort {
         if !(key == "created_at" && *desc) {
             let rows = &tenant.rows;
@@ -889,14 +894,18 @@ async fn issue_token(State(cbr): State<Arc<Cbr>>, req: Request) -> Response {
         Rng::seeded(&request_id()).hex32(),
         request_id()
     );
-    cbr.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(
-        token.clone(),
-        Issued {
-            tenant,
-            expires,
-            uses: 0,
-        },
-    );
+    {
+        let mut tokens = cbr.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        tokens.retain(|_, t| t.expires > issued_at);
+        tokens.insert(
+            token.clone(),
+            Issued {
+                tenant,
+                expires,
+                uses: 0,
+            },
+        );
+    }
     let stamp = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
     let domain_json = json!({"id": t.domain_id, "name": domain});
     let mut body = json!({
@@ -1057,7 +1066,7 @@ mod tests {
             "resource_type": "server",
             "resource_name": "ecs-web-01",
             "size_bytes": 42_949_672_960u64,
-            "incremental": false,
+            "incremental": true,
             "description": null,
             "location": "ap-southeast-1a",
             "parent_id": null,
