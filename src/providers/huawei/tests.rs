@@ -1,0 +1,506 @@
+//! Unit tests of the Huawei adapter: fixtures to exact rows, status table, push-down query,
+//! vendor errors, and the page-size fallback against a tiny local server.
+
+use serde_json::json;
+
+use super::*;
+use crate::filter::NameGlob;
+
+const SEED: &str = include_str!("../../../fixtures/huawei/list-backups-seed.json");
+const EDGE: &str = include_str!("../../../fixtures/huawei/list-backups-edge.json");
+
+fn rows(body: &str) -> Vec<Value> {
+    let list: ListBackupsResponse = serde_json::from_str(body).unwrap();
+    list.backups
+        .into_iter()
+        .map(|b| serde_json::to_value(b.into_backup("hw").unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn seed_example_maps_to_exact_rows() {
+    let got = rows(SEED);
+    let want = json!([
+        {
+            "provider": "huawei",
+            "account": "hw",
+            "id": "b1c4afd9-e7a6-4888-9010-c2bac3aa7910",
+            "name": "autobk_b629",
+            "status": "available",
+            "provider_status": "available",
+            "resource_type": "server",
+            "resource_id": "1a503932-ee8f-4dd5-8248-8dfb57e584c5",
+            "resource_name": "test001-02",
+            "size_bytes": 42_949_672_960u64,
+            "created_at": "2020-02-21T07:00:54.065135Z",
+            "updated_at": "2020-02-21T07:07:25.113761Z",
+            "expires_at": "2020-05-21T07:00:54.060493Z",
+            "incremental": null,
+            "description": null,
+            "location": "br-iaas-odin1a",
+            "parent_id": null,
+            "extra": {
+                "provider_id": "0daac4c5-6707-4851-97ba-169e36266b66",
+                "checkpoint_id": "1fced58b-2a31-4851-bcbb-96216f83ce99",
+                "vault_id": "cca85ea5-00a4-418d-9222-bd83985bc515",
+                "image_type": "backup",
+                "children": [],
+                "extend_info": {
+                    "auto_trigger": true,
+                    "supported_restore_mode": "backup",
+                    "contain_system_disk": true,
+                    "support_lld": true,
+                    "architecture": "x86_64",
+                    "system_disk": false,
+                    "app_consistency": {
+                        "app_consistency_error_code": "0",
+                        "app_consistency_status": "0",
+                        "app_consistency_error_message": "",
+                        "app_consistency": "0"
+                    }
+                },
+                "project_id": "0605767b5780d5762fc5c0118072a564",
+                "replication_records": []
+            }
+        },
+        {
+            "provider": "huawei",
+            "account": "hw",
+            "id": "5606aab5-2dc2-4498-8144-dc848d099af5",
+            "name": "autobk_6809",
+            "status": "available",
+            "provider_status": "available",
+            "resource_type": "volume",
+            "resource_id": "54f7ccbc-072f-4ec5-a7b7-b24dabdb4539",
+            "resource_name": "qsy_000",
+            "size_bytes": 42_949_672_960u64,
+            "created_at": "2020-02-21T07:00:34.882174Z",
+            "updated_at": "2020-02-21T07:09:37.767084Z",
+            "expires_at": "2020-03-22T07:00:34.877896Z",
+            "incremental": null,
+            "description": null,
+            "location": "br-iaas-odin1a",
+            "parent_id": null,
+            "extra": {
+                "provider_id": "d1603440-187d-4516-af25-121250c7cc97",
+                "checkpoint_id": "f64c351f-769f-4c04-8806-fd90a59e9b12",
+                "vault_id": "79bd9daa-884f-4f84-b8fe-235d58cd927d",
+                "image_type": "backup",
+                "children": [],
+                "extend_info": {
+                    "auto_trigger": true,
+                    "snapshot_id": "e3def9a8-e4b4-4c12-b132-f4ba8ce9a34f",
+                    "bootable": true,
+                    "progress": 100,
+                    "support_lld": true,
+                    "encrypted": false,
+                    "system_disk": false
+                },
+                "project_id": "0605767b5780d5762fc5c0118072a564",
+                "replication_records": []
+            }
+        }
+    ]);
+    assert_eq!(Value::Array(got), want);
+}
+
+#[test]
+fn edge_cases_map_to_exact_rows() {
+    let got = rows(EDGE);
+    let want = json!([
+        {
+            "provider": "huawei",
+            "account": "hw",
+            "id": "0e4c5b2a-1f0d-4d7e-9a53-6b0c1f2e3d4a",
+            "name": "manual-db",
+            "status": "restoring",
+            "provider_status": "WAITING_RESTORE",
+            "resource_type": "OS::Ironic::BareMetalServer",
+            "resource_id": "7d1c9a52-3b8e-4f61-a2d4-5e6f7a8b9c0d",
+            "resource_name": "bms-01",
+            "size_bytes": 0,
+            "created_at": "2020-02-21T07:07:25.114Z",
+            "updated_at": "2020-02-21T07:07:25.5Z",
+            "expires_at": null,
+            // Top level wins over extend_info.
+            "incremental": true,
+            "description": null,
+            "location": "ap-southeast-1b",
+            "parent_id": "b1c4afd9-e7a6-4888-9010-c2bac3aa7910",
+            "extra": {
+                "image_type": "backup",
+                "children": null,
+                "extend_info": {
+                    "incremental": false,
+                    "auto_trigger": null,
+                    "bootable": null,
+                    "os_images_data": null,
+                    "progress": null
+                },
+                "version": 2
+            }
+        },
+        {
+            "provider": "huawei",
+            "account": "hw",
+            "id": "5f2a8c3e-7b1d-4c9e-8f6a-0d3b2e1c4a5f",
+            "name": "autobk_rep1",
+            "status": "unknown",
+            "provider_status": "frozen",
+            "resource_type": "volume",
+            "resource_id": "c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f",
+            "resource_name": "data-vol",
+            "size_bytes": 107_374_182_400u64,
+            "created_at": "2020-02-05T10:38:34.209782Z",
+            "updated_at": null,
+            "expires_at": null,
+            // Null at the top level: extend_info decides.
+            "incremental": true,
+            "description": "copied from cn-north-4",
+            "location": "ap-southeast-1a",
+            "parent_id": null,
+            "extra": {
+                "expired_at": "not a time",
+                "image_type": "replication",
+                "replication_records": [{
+                    "id": "r-1",
+                    "status": "success",
+                    "source_region": "cn-north-4",
+                    "destination_region": "ap-southeast-1",
+                    "destinatio_vault_id": "79bd9daa-884f-4f84-b8fe-235d58cd927d",
+                    "extra_info": {"progress": 100, "fail_code": null, "fail_reason": null, "auto_trigger": true}
+                }],
+                "extend_info": {"incremental": true, "encrypted": false}
+            }
+        },
+        {
+            "provider": "huawei",
+            "account": "hw",
+            "id": "minimal-row",
+            "name": null,
+            "status": "unknown",
+            "provider_status": null,
+            "resource_type": null,
+            "resource_id": null,
+            "resource_name": null,
+            "size_bytes": null,
+            "created_at": null,
+            "updated_at": null,
+            "expires_at": null,
+            "incremental": null,
+            "description": null,
+            "location": null,
+            "parent_id": null,
+            "extra": {}
+        }
+    ]);
+    assert_eq!(Value::Array(got), want);
+}
+
+#[test]
+fn absurd_sizes_and_wrong_types_are_errors_not_wraps() {
+    let body = json!({"backups": [{"id": "x", "resource_size": u64::MAX / 2}]}).to_string();
+    let list: ListBackupsResponse = serde_json::from_str(&body).unwrap();
+    let err = list
+        .backups
+        .into_iter()
+        .next()
+        .unwrap()
+        .into_backup("hw")
+        .unwrap_err();
+    assert!(err.contains("does not fit"), "{err}");
+    for bad in [
+        r#"{"backups": [{"id": "x", "resource_size": -1}]}"#,
+        r#"{"backups": [{"id": "x", "resource_size": "40"}]}"#,
+        r#"{"backups": [{"id": 7}]}"#,
+        r#"{"backups": null}"#,
+        r#"{"count": 3}"#,
+        r#"{"backups": [{"id": "x", "incremental": "yes"}]}"#,
+    ] {
+        assert!(
+            crate::http::parse_json::<ListBackupsResponse>(bad.as_bytes()).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn status_table_follows_the_spec() {
+    let table = [
+        ("available", Status::Available),
+        ("AVAILABLE", Status::Available),
+        ("protecting", Status::Creating),
+        ("waiting_protect", Status::Creating),
+        ("restoring", Status::Restoring),
+        ("Waiting_Restore", Status::Restoring),
+        ("deleting", Status::Deleting),
+        ("waiting_delete", Status::Deleting),
+        ("error", Status::Error),
+        ("deleted", Status::Unknown),
+        ("", Status::Unknown),
+        ("frozen", Status::Unknown),
+    ];
+    for (raw, want) in table {
+        assert_eq!(map_status(raw), want, "{raw}");
+    }
+    // Every pushed-down value normalises back to the status it was asked for.
+    for status in Status::ALL {
+        for raw in huawei_statuses(status) {
+            assert_eq!(map_status(raw), status, "{raw}");
+        }
+    }
+}
+
+fn filter() -> Filter {
+    Filter::default()
+}
+
+fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn pushes_down_only_what_gives_identical_results() {
+    assert_eq!(
+        list_query(&filter(), 1000, 0),
+        q(&[("limit", "1000"), ("offset", "0")])
+    );
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let f = Filter {
+        statuses: vec![Status::Creating, Status::Error, Status::Available],
+        since: Some(at("2026-11-01T10:00:00.900Z")),
+        until: Some(at("2026-11-02T10:00:00.100Z")),
+        name: Some(NameGlob::new("db backup").unwrap()),
+        resource: Some("550e8400-e29b-41d4-a716-446655440000".into()),
+    };
+    assert_eq!(
+        list_query(&f, 100, 200),
+        q(&[
+            ("limit", "100"),
+            ("offset", "200"),
+            ("status", "available"),
+            ("status", "error"),
+            ("status", "protecting"),
+            ("status", "waiting_protect"),
+            ("start_time", "2026-11-01T10:00:00Z"),
+            ("end_time", "2026-11-02T10:00:01Z"),
+            ("name", "db backup"),
+            ("resource_id", "550e8400-e29b-41d4-a716-446655440000"),
+        ])
+    );
+    // Whole seconds stay as they are.
+    let f = Filter {
+        until: Some(at("2026-11-02T10:00:00Z")),
+        ..filter()
+    };
+    assert_eq!(list_query(&f, 1, 0)[2].1, "2026-11-02T10:00:00Z");
+    // Not pushed: globs, resource names, `unknown`, statuses CBR has no value for.
+    for f in [
+        Filter {
+            name: Some(NameGlob::new("web-*").unwrap()),
+            ..filter()
+        },
+        Filter {
+            resource: Some("web-01".into()),
+            ..filter()
+        },
+        Filter {
+            statuses: vec![Status::Available, Status::Unknown],
+            ..filter()
+        },
+        Filter {
+            statuses: vec![Status::Deleted, Status::Cancelled],
+            ..filter()
+        },
+        Filter {
+            statuses: vec![Status::Error, Status::Deleted],
+            ..filter()
+        },
+    ] {
+        assert_eq!(list_query(&f, 5, 0).len(), 2, "{f:?}");
+    }
+}
+
+#[test]
+fn vendor_errors_become_one_line_and_a_kind() {
+    let table: [(u16, &str, &str, ErrorKind); 9] = [
+        (
+            401,
+            r#"{"error_msg":"Incorrect IAM authentication information: verify aksk signature fail","error_code":"APIGW.0301","request_id":"abc123"}"#,
+            "APIGW.0301: Incorrect IAM authentication information: verify aksk signature fail (request id abc123)",
+            ErrorKind::Auth,
+        ),
+        (
+            401,
+            r#"{"error_msg":"Incorrect app authentication information: signature expired","error_code":"APIG.0303"}"#,
+            "APIG.0303: Incorrect app authentication information: signature expired",
+            ErrorKind::Auth,
+        ),
+        (
+            // The gateway's code decides, whatever the status.
+            400,
+            r#"{"error_msg":"Incorrect IAM authentication information: decrypt token fail","error_code":"APIGW.0301"}"#,
+            "APIGW.0301: Incorrect IAM authentication information: decrypt token fail",
+            ErrorKind::Auth,
+        ),
+        (
+            429,
+            r#"{"error_msg":"The throttling threshold has been reached","error_code":"APIGW.0308"}"#,
+            "APIGW.0308: The throttling threshold has been reached",
+            ErrorKind::RateLimited,
+        ),
+        (
+            404,
+            r#"{"error_msg":"The API does not exist or has not been published in the environment","error_code":"APIGW.0101"}"#,
+            "APIGW.0101: The API does not exist or has not been published in the environment",
+            ErrorKind::NotFound,
+        ),
+        (
+            400,
+            r#"{"errorCode":"BackupService.7007","errorMsg":"Invalid limit"}"#,
+            "BackupService.7007: Invalid limit",
+            ErrorKind::Client,
+        ),
+        (
+            403,
+            r#"{"code":"CBR.0001","message":"Forbidden project"}"#,
+            "CBR.0001: Forbidden project",
+            ErrorKind::Forbidden,
+        ),
+        (
+            401,
+            r#"{"error":{"code":401,"message":"The username or password is wrong.","title":"Unauthorized"}}"#,
+            "401: The username or password is wrong.",
+            ErrorKind::Auth,
+        ),
+        (
+            500,
+            "<html><body>Internal error</body></html>",
+            "an HTML error page",
+            ErrorKind::Server,
+        ),
+    ];
+    for (status, body, message, kind) in table {
+        let resp = Response {
+            status,
+            headers: Default::default(),
+            body: body.as_bytes().to_vec(),
+            request: "GET /v3/p1/backups".into(),
+            retries: 0,
+        };
+        let err = vendor_error(&resp);
+        assert_eq!(err.message, message, "{body}");
+        assert_eq!(err.kind, kind, "{body}");
+        assert_eq!(err.status, Some(status));
+    }
+}
+
+#[test]
+fn endpoint_paths_are_dropped_and_ports_kept() {
+    let u = |s: &str| Url::parse(s).unwrap();
+    assert_eq!(
+        origin_and_host(&u(
+            "https://cbr.ap-southeast-1.myhuaweicloud.com/v3/ignored"
+        )),
+        (
+            "https://cbr.ap-southeast-1.myhuaweicloud.com".to_string(),
+            "cbr.ap-southeast-1.myhuaweicloud.com".to_string()
+        )
+    );
+    assert_eq!(
+        origin_and_host(&u("http://127.0.0.1:38517/")),
+        (
+            "http://127.0.0.1:38517".to_string(),
+            "127.0.0.1:38517".to_string()
+        )
+    );
+    assert_eq!(origin_and_host(&u("https://h:443/")).1, "h");
+    // The wire query is the signed string, byte for byte.
+    let url = list_url(
+        "http://127.0.0.1:1",
+        "/v3/p/backups",
+        "name=a%20b&start_time=2026-11-01T00%3A00%3A00Z",
+    )
+    .unwrap();
+    assert_eq!(
+        url.query(),
+        Some("name=a%20b&start_time=2026-11-01T00%3A00%3A00Z")
+    );
+}
+
+/// Against a local server that refuses `limit=1000`, like a deployment with a lower maximum.
+#[cfg(feature = "emulator")]
+mod against_a_local_server {
+    use std::sync::Arc;
+
+    use axum::extract::{RawQuery, State};
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    use axum::Router;
+
+    use super::*;
+    use crate::http::HttpOptions;
+    use crate::providers::ListOptions;
+
+    fn param(query: &str, key: &str) -> Option<u64> {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+    }
+
+    async fn backups(
+        State(limits): State<Arc<Mutex<Vec<u64>>>>,
+        RawQuery(query): RawQuery,
+    ) -> axum::response::Response {
+        let query = query.unwrap_or_default();
+        let limit = param(&query, "limit").unwrap_or(10);
+        let offset = param(&query, "offset").unwrap_or(0);
+        limits.lock().unwrap().push(limit);
+        if limit > 100 {
+            let body = json!({"error_code": "BackupService.7007", "error_msg": "Invalid parameter: limit"});
+            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        }
+        let total = 250u64;
+        let rows: Vec<Value> = (offset..total.min(offset + limit))
+            .map(|i| json!({"id": format!("b{i:04}"), "status": "available"}))
+            .collect();
+        axum::Json(json!({"backups": rows, "count": total})).into_response()
+    }
+
+    #[tokio::test]
+    async fn falls_back_to_limit_100_when_1000_is_refused() {
+        let limits = Arc::new(Mutex::new(Vec::new()));
+        let app = Router::new()
+            .route("/v3/p1/backups", get(backups))
+            .with_state(limits.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let config = HuaweiConfig {
+            region: None,
+            endpoint: Url::parse(&format!("http://{addr}/some/path")).unwrap(),
+            iam_endpoint: Url::parse(&format!("http://{addr}/")).unwrap(),
+            project_id: "p1".into(),
+            auth: HuaweiAuth::Token(Secret::new("t")),
+        };
+        let hw = Huawei::new("hw".into(), config);
+        let http = Http::new(HttpOptions::default()).unwrap();
+        let filter = Filter::default();
+        let options = ListOptions::default();
+        let run = Run::new(&http, &filter, &options);
+        let rows = hw.list(&run).await.unwrap();
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let want: Vec<String> = (0..250).map(|i| format!("b{i:04}")).collect();
+        assert_eq!(ids, want);
+        let mut limits = limits.lock().unwrap().clone();
+        assert_eq!(limits.remove(0), 1000, "asks for 1000 first");
+        assert!(limits.iter().all(|&l| l == 100), "{limits:?}");
+        // 100, 200 and the empty page at 300 (parallel), after the refused first try.
+        assert_eq!(limits.len(), 4, "{limits:?}");
+    }
+}
