@@ -568,10 +568,12 @@ async fn emulator(args: &cli::EmulatorArgs) -> Result<u8> {
     })
     .await?;
     if let Some(path) = &args.write_config {
-        std::fs::write(path, emu.config_toml())
+        write_private(path, &emu.config_toml())
             .map_err(|e| Error::usage(format!("--write-config {}: {e}", path.display())))?;
     }
-    {
+    // The URLs go to stdout; a reader that takes only the first line (`| head -1`) and
+    // closes the pipe must not stop the emulator, so write errors are ignored here.
+    let _ = (|| -> io::Result<()> {
         let stdout = io::stdout();
         let mut out = stdout.lock();
         writeln!(out, "{}", emu.base)?;
@@ -584,11 +586,25 @@ async fn emulator(args: &cli::EmulatorArgs) -> Result<u8> {
         writeln!(out, "huawei  {}", emu.urls.huawei)?;
         writeln!(out, "cf      {}", emu.urls.cf)?;
         writeln!(out, "bycloud {}", emu.urls.bycloud)?;
-        out.flush()?;
-    }
+        out.flush()
+    })();
     eprintln!("backups: emulator running; press Ctrl-C to stop");
     tokio::signal::ctrl_c().await?;
     Ok(0)
+}
+
+/// Writes a file only its owner can read: it holds (demo) credentials.
+#[cfg(feature = "emulator")]
+fn write_private(path: &std::path::Path, text: &str) -> io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())
 }
 
 #[cfg(not(feature = "emulator"))]

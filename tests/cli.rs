@@ -4,7 +4,9 @@
 mod support;
 
 use serde_json::Value;
-use support::{assert_golden, backups, run, stderr, stdout, EmulatorProcess, NOW};
+use support::{
+    assert_golden, backups, run, stderr, stdout, without_ports, write_private, EmulatorProcess, NOW,
+};
 
 const FIELDS: [&str; 18] = [
     "provider",
@@ -27,10 +29,12 @@ const FIELDS: [&str; 18] = [
     "extra",
 ];
 
+/// `list --demo -o json` rows, with the emulator's ports normalised so runs compare equal.
 fn demo_json(args: &[&str]) -> Vec<Value> {
     let o = run(backups().args(["list", "--demo", "-o", "json"]).args(args));
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).expect("stdout is one JSON document");
+    let v: Value =
+        serde_json::from_str(&without_ports(&stdout(&o))).expect("stdout is one JSON document");
     v.as_array().expect("a JSON array").clone()
 }
 
@@ -296,18 +300,18 @@ fn ndjson_streams_one_object_per_line_and_sorts_when_asked() {
     // No sort asked for: streamed as pages arrive, same rows in arrival order.
     let o = run(backups().args(["list", "--demo", "-o", "ndjson"]));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let streamed: Vec<Value> = stdout(&o)
+    let streamed: Vec<Value> = without_ports(&stdout(&o))
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(ids(&streamed), ids(&all));
     // With --sort: exactly the json array's order.
     let o = run(backups().args(["list", "--demo", "-o", "ndjson", "--sort", "created_at"]));
-    let sorted: Vec<Value> = stdout(&o)
+    let sorted: Vec<Value> = without_ports(&stdout(&o))
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(sorted, all);
+    assert!(sorted == all, "ndjson --sort differs from json");
 }
 
 #[test]
@@ -384,7 +388,7 @@ fn bad_flags_are_usage_errors() {
 fn bad_config_names_file_account_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.toml");
-    std::fs::write(&path, "[accounts.hw]\nprovider = \"huawei\"\nregion = \"ap-southeast-1\"\nproject_id = \"p\"\naccess_key_env = \"NO_SUCH_AK\"\nsecret_key = \"x\"\n").unwrap();
+    write_private(&path, "[accounts.hw]\nprovider = \"huawei\"\nregion = \"ap-southeast-1\"\nproject_id = \"p\"\naccess_key_env = \"NO_SUCH_AK\"\nsecret_key = \"x\"\n");
     let o = run(backups().args(["list", "--config"]).arg(&path));
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
@@ -409,6 +413,29 @@ fn bad_config_names_file_account_and_key() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn a_config_with_inline_secrets_readable_by_others_gets_a_warning() {
+    let emu = EmulatorProcess::start(&[]);
+    let path = emu.write_config("open.toml", &emu.config_text());
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let o = run(backups()
+        .args(["list", "-p", "bycloud", "-o", "json", "--config"])
+        .arg(&path));
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "backups: warning: {p} holds inline secrets and is readable by others; run `chmod 600 {p}` or use `*_env` keys\n",
+            p = path.display()
+        )
+    );
+    // The emulator writes its own config private.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&emu.config).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
 }
 
 #[test]

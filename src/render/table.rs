@@ -106,7 +106,7 @@ impl Column {
             Column::Size => b.size_bytes.map_or_else(|| "-".into(), human_size),
             Column::Age => match b.created_at {
                 Some(t) => human_age(t.utc(), opts.now),
-                None => "no time".into(),
+                None => "no timestamp".into(),
             },
             Column::Field(f) if f == "size_bytes" => {
                 b.size_bytes.map_or_else(|| "-".into(), human_size)

@@ -72,6 +72,8 @@ pub fn stderr(o: &Output) -> String {
 /// A standalone `backups emulator` child process, killed on drop.
 pub struct EmulatorProcess {
     child: Child,
+    /// Kept open: the emulator must not see its stdout close.
+    _stdout: BufReader<std::process::ChildStdout>,
     /// The base URL it printed.
     pub base: String,
     /// The config it wrote for its demo accounts.
@@ -93,9 +95,8 @@ impl EmulatorProcess {
             .spawn()
             .expect("spawn emulator");
         let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut first).unwrap();
         let base = first.trim().to_string();
         assert!(
             base.starts_with("http://127.0.0.1:"),
@@ -103,6 +104,7 @@ impl EmulatorProcess {
         );
         EmulatorProcess {
             child,
+            _stdout: stdout,
             base,
             config,
             _dir: dir,
@@ -117,7 +119,7 @@ impl EmulatorProcess {
     /// Writes `text` as a config next to the emulator's and returns its path.
     pub fn write_config(&self, name: &str, text: &str) -> PathBuf {
         let p = self.config.parent().unwrap().join(name);
-        std::fs::write(&p, text).unwrap();
+        write_private(&p, text);
         p
     }
 }
@@ -151,4 +153,29 @@ pub fn assert_golden(name: &str, actual: &str) {
         "output differs from {} (UPDATE_GOLDEN=1 to accept)",
         path.display()
     );
+}
+
+/// Writes a file readable by its owner only, as a config with secrets should be.
+pub fn write_private(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+/// Replaces every `127.0.0.1:<port>` with `127.0.0.1:PORT`: two emulators differ only there.
+pub fn without_ports(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("127.0.0.1:") {
+        out.push_str(&rest[..i + 10]);
+        rest = &rest[i + 10..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(if digits > 0 { "PORT" } else { "" });
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -205,6 +205,11 @@ impl Huawei {
 }
 
 impl Provider for Huawei {
+    fn renewable(&self) -> bool {
+        // AK/SK signatures and a given token have no session; an IAM password login does.
+        matches!(self.config.auth, HuaweiAuth::Password { .. })
+    }
+
     fn account(&self) -> &str {
         &self.account
     }
