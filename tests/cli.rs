@@ -621,3 +621,100 @@ fn completions_man_and_version() {
         format!("backups {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// Every secret value in a config text (`password = "…"`, `token = "…"`, …).
+fn secrets_in(config: &str) -> Vec<String> {
+    config
+        .lines()
+        .filter_map(|l| l.split_once(" = "))
+        .filter(|(k, _)| {
+            [
+                "password",
+                "token",
+                "secret_key",
+                "access_key",
+                "client_secret",
+                "api_key_secret",
+            ]
+            .contains(&k.trim())
+        })
+        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+        .collect()
+}
+
+#[test]
+fn under_faults_healthy_accounts_list_exactly_the_rows_of_a_clean_run() {
+    let clean = demo_json(&[]);
+    let emu = EmulatorProcess::start(&["--faults"]);
+    let o = run(backups()
+        .args(["list", "-o", "json", "-v", "--config"])
+        .arg(&emu.config));
+    assert_eq!(o.status.code(), Some(3), "the two broken accounts fail");
+    let err = stderr(&o);
+    let failures: Vec<&str> = err.lines().filter(|l| l.starts_with("backups: ")).collect();
+    assert_eq!(failures.len(), 2, "{err}");
+    assert!(
+        failures[0].starts_with("backups: bycloud-demo-badcreds: GET /v1/backups: HTTP 401: "),
+        "{}",
+        failures[0]
+    );
+    assert_eq!(
+        failures[1],
+        "backups: bycloud-demo-loop: the server repeated the marker 7d0c3a38-2f4b-4c55-9a61-6b3f0e9d1c2a; stopped instead of looping"
+    );
+    let rows: Vec<Value> = serde_json::from_str(&without_ports(&stdout(&o))).unwrap();
+    let key = |r: &Value| {
+        (
+            str_field(r, "account").unwrap(),
+            str_field(r, "id").unwrap(),
+        )
+    };
+    let looped: Vec<&Value> = rows
+        .iter()
+        .filter(|r| str_field(r, "account").as_deref() == Some("bycloud-demo-loop"))
+        .collect();
+    assert!(looped.is_empty(), "a failed account's rows are not printed");
+    assert!(
+        rows == clean,
+        "rows under faults differ from the clean run: {} vs {}",
+        rows.len(),
+        clean.len()
+    );
+    let unique: std::collections::HashSet<_> = rows.iter().map(key).collect();
+    assert_eq!(unique.len(), rows.len(), "no duplicate rows");
+    // The faults really happened: retries and renewals show in the -v log.
+    assert!(err.contains("-> 429"), "no 429 in the log");
+    assert!(err.contains("-> 503"), "no 503 in the log");
+    assert!(
+        err.contains("session rejected, authenticating again"),
+        "no renewal in the log"
+    );
+    for secret in secrets_in(&emu.config_text()) {
+        assert!(!err.contains(&secret), "secret {secret} in the log");
+    }
+}
+
+#[test]
+fn verbose_logs_show_each_request_and_never_a_secret() {
+    let emu = EmulatorProcess::start(&[]);
+    let o = run(backups()
+        .args(["list", "-vv", "-o", "json", "--config"])
+        .arg(&emu.config));
+    assert_eq!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    assert!(err.contains("huawei-demo-sg: GET /v3/"), "{err}");
+    assert!(err.contains("-> 200 in "), "{err}");
+    assert!(
+        err.contains("oracle-demo: POST /authenticate/ -> 204"),
+        "{err}"
+    );
+    let secrets = secrets_in(&emu.config_text());
+    assert!(secrets.len() >= 5, "{secrets:?}");
+    for secret in secrets {
+        assert!(!err.contains(&secret), "secret {secret} in the log");
+        assert!(
+            !stdout(&o).contains(&secret),
+            "secret {secret} in the output"
+        );
+    }
+}

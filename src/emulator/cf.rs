@@ -10,13 +10,12 @@
 //! counts the grants served by type.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -36,10 +35,10 @@ const DEMO_CLIENT_ID: &str = "backups-demo";
 const DEMO_CLIENT_SECRET: &str = "cf-demo-client-secret";
 /// Access token lifetime: the `cf` client's default in UAA (12 h, minus a second).
 const TOKEN_TTL: Duration = Duration::from_secs(43_199);
-/// With `--faults`, an access token dies after this many uses (an expiring session). More
-/// than a client's usual parallelism, so the calls in flight when it dies can all be retried
-/// with the next token.
-const FAULT_TOKEN_USES: u32 = 16;
+/// With `--faults`, an access token dies after this many uses (an expiring session): fewer
+/// than a demo listing makes, so every listing meets one expiry, and as many as a client's
+/// default parallelism, so the calls in flight when it dies can all be retried with the next.
+const FAULT_TOKEN_USES: u32 = 8;
 /// CC's page size default and maximum.
 const DEFAULT_PER_PAGE: usize = 50;
 const MAX_PER_PAGE: usize = 5000;
@@ -92,7 +91,6 @@ struct CfState {
     tokens: Mutex<Tokens>,
     rng: Mutex<Rng>,
     faults: bool,
-    requests: AtomicU64,
 }
 
 /// The demo instances: name, owner, offering supports backups, `created_at` sent in
@@ -222,7 +220,6 @@ pub fn router(ctx: ApiCtx) -> Router {
         tokens: Mutex::new(Tokens::default()),
         rng: Mutex::new(Rng::seeded(&format!("cf-tokens-{}", ctx.base))),
         faults: ctx.shared.options.faults,
-        requests: AtomicU64::new(0),
     });
     Router::new()
         .route("/", get(root_info))
@@ -325,25 +322,6 @@ async fn not_found_route() -> Response {
         "CF-NotFound",
         "Unknown request",
     )
-}
-
-/// CC's rate-limit answer (`--faults`): epoch `Retry-After` and a JSON body as text/plain.
-fn rate_limited() -> Response {
-    let reset = Utc::now().timestamp() + 1;
-    let body = json!({"errors": [{"code": 10013, "title": "CF-RateLimitExceeded",
-        "detail": "Rate Limit Exceeded"}]});
-    let mut resp = (StatusCode::TOO_MANY_REQUESTS, body.to_string()).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    let reset = HeaderValue::from(reset);
-    h.insert(header::RETRY_AFTER, reset.clone());
-    h.insert("x-ratelimit-reset", reset);
-    h.insert("x-ratelimit-limit", HeaderValue::from(20_000));
-    h.insert("x-ratelimit-remaining", HeaderValue::from(0));
-    resp
 }
 
 // ---- auth ------------------------------------------------------------------------------
@@ -809,9 +787,6 @@ async fn list_backups(
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
-    if st.faults && st.requests.fetch_add(1, Ordering::Relaxed) % 10 == 7 {
-        return rate_limited();
-    }
     let mut limit = None;
     for (k, v) in query_pairs(&q) {
         match (k.as_str(), v.parse::<usize>()) {

@@ -1,21 +1,23 @@
 //! `--faults`: misbehaviour injected in front of every API, in each vendor's own shape, so the
 //! client's resilience can be proven against it (spec §7):
-//! - every 5th listing request is throttled: 429 with `Retry-After` as delta seconds (Huawei,
-//!   ByCloud), an HTTP date (Oracle, Z.com) or a Unix epoch (Cloud Foundry, as `text/plain`);
-//! - every 7th listing request fails with 503 (an HTML page, as gateways send);
-//! - the first session of each login (Oracle cookie, Z.com and IAM tokens, UAA tokens)
-//!   expires after [`SESSION_USES`] listing requests: the vendor modules ask
-//!   [`session_expired`] and answer with their own 401, so the client must authenticate again
-//!   in mid-listing;
+//! - the first try of every listing request (by method and URI) fails, alternately throttled
+//!   (429 with `Retry-After` as delta seconds for Huawei and ByCloud, an HTTP date for Oracle
+//!   and Z.com, a Unix epoch for Cloud Foundry, as `text/plain`) and unavailable (503 with an
+//!   HTML page, as gateways send); its retry succeeds;
+//! - sessions expire in mid-listing: that is decided by the vendor modules, which own their
+//!   sessions (Oracle cookies and Z.com tokens: every other one per user is dead on arrival;
+//!   IAM tokens after 3 listing calls; UAA tokens after 8 uses), answering with their own 401;
 //! - the ByCloud API-key demo account is slow ([`SLOW_DELAY`] per request).
 //!
-//! Authentication requests are never faulted, and one request never fails more than twice in a
-//! row, so a client with the default retry policy lists exactly the rows of a clean run.
+//! Authentication requests are never faulted, and a request never fails twice in a row (the
+//! count is per URI, so concurrency cannot stack faults on one request), so a client with the
+//! default retry policy lists exactly the rows of a clean run.
 //! The demo config gains two accounts under faults: one with bad credentials and one whose
 //! server repeats its paging marker (see the ByCloud module).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
@@ -24,21 +26,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-/// Listing requests the first session of a login may make before it expires.
-pub const SESSION_USES: u64 = 1;
-
 /// The bearer token of the demo account whose server repeats its paging marker.
 pub const LOOP_TOKEN: &str = "demo-marker-loop-token";
 
-/// Whether a session must be refused as expired: under `--faults`, the first session of each
-/// login (`generation` 0) expires after [`SESSION_USES`] listing requests (`uses` counts this
-/// one); later sessions never do, so one renewal always recovers.
-pub fn session_expired(enabled: bool, generation: u64, uses: u64) -> bool {
-    enabled && generation == 0 && uses > SESSION_USES
-}
-
 /// Extra delay per request of the slow demo account.
-pub const SLOW_DELAY: Duration = Duration::from_millis(1500);
+pub const SLOW_DELAY: Duration = Duration::from_millis(1000);
 
 /// Which vendor a listener imitates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +52,10 @@ pub enum Vendor {
 pub struct Faults {
     vendor: Vendor,
     enabled: bool,
-    listings: AtomicU64,
+    /// Tries seen per listing URI: odd tries fail, even ones pass.
+    tries: Mutex<HashMap<String, u64>>,
+    /// Faults served, to alternate 429 and 503.
+    faulted: AtomicU64,
 }
 
 impl Faults {
@@ -69,7 +64,8 @@ impl Faults {
         Arc::new(Faults {
             vendor,
             enabled,
-            listings: AtomicU64::new(0),
+            tries: Mutex::new(HashMap::new()),
+            faulted: AtomicU64::new(0),
         })
     }
 }
@@ -181,12 +177,20 @@ pub async fn layer(State(faults): State<Arc<Faults>>, req: Request, next: Next) 
     if vendor == Vendor::Bycloud && bearer(req.headers()) == Some(LOOP_TOKEN) {
         return marker_loop(req.uri());
     }
-    let n = faults.listings.fetch_add(1, Ordering::Relaxed) + 1;
-    if n % 5 == 0 {
-        return throttled(vendor);
-    }
-    if n % 7 == 0 {
-        return unavailable();
+    let first_try = {
+        let mut tries = faults.tries.lock().unwrap_or_else(|e| e.into_inner());
+        let n = tries
+            .entry(format!("{} {}", req.method(), req.uri()))
+            .or_insert(0);
+        *n += 1;
+        *n % 2 == 1
+    };
+    if first_try {
+        return if faults.faulted.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+            throttled(vendor)
+        } else {
+            unavailable()
+        };
     }
     next.run(req).await
 }
@@ -231,14 +235,6 @@ fn marker_loop(uri: &axum::http::Uri) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_the_first_session_expires() {
-        assert!(!session_expired(false, 0, 5));
-        assert!(!session_expired(true, 0, 1));
-        assert!(session_expired(true, 0, 2));
-        assert!(!session_expired(true, 1, 100));
-    }
 
     #[test]
     fn listings_are_recognised_per_vendor() {

@@ -9,7 +9,6 @@
 //! statuses). Nothing here is shared with the adapter.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -67,8 +66,6 @@ const STATUSES: [&str; 8] = [
 const MAX_LIMIT: usize = 1000;
 /// With faults on, an IAM token is refused after this many list calls (an expiring session).
 const FAULT_TOKEN_USES: u64 = 3;
-/// With faults on, every this-many list calls answer 429 `APIGW.0308`.
-const FAULT_THROTTLE_EVERY: u64 = 5;
 
 /// The routes: CBR and IAM on one listener, at its root.
 pub fn router(ctx: ApiCtx) -> Router {
@@ -170,7 +167,6 @@ struct Cbr {
     ctx: ApiCtx,
     tenants: Vec<Tenant>,
     tokens: Mutex<HashMap<String, Issued>>,
-    list_calls: AtomicU64,
 }
 
 impl Cbr {
@@ -206,7 +202,6 @@ impl Cbr {
             ctx,
             tenants,
             tokens: Mutex::new(HashMap::new()),
-            list_calls: AtomicU64::new(0),
         }
     }
 }
@@ -658,15 +653,6 @@ async fn list_backups(
             StatusCode::FORBIDDEN,
             "BackupService.0003",
             "The project in the URL does not match the authorized project",
-        )
-        .into_response();
-    }
-    let calls = cbr.list_calls.fetch_add(1, Ordering::Relaxed) + 1;
-    if cbr.ctx.shared.options.faults && calls % FAULT_THROTTLE_EVERY == 0 {
-        return vendor_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "APIGW.0308",
-            "The throttling threshold has been reached: policy user over ratelimit,limit:50,time:1 minute",
         )
         .into_response();
     }

@@ -605,8 +605,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows.len(), DEFAULT_BACKUPS);
-        // auth, list (401), auth, list.
-        assert_eq!(emu.shared().requests(), 4);
+        // auth, list (the fault layer's 429), list (401: dead on arrival), auth,
+        // list (the fault layer's 503: a first try of that URI again), list.
+        assert_eq!(emu.shared().requests(), 6);
     }
 
     /// A raw client, to check the vendor side of the wire.
