@@ -542,18 +542,38 @@ fn providers_table(args: &cli::ProvidersArgs) -> Result<u8> {
                         c.filters.join(", ")
                     },
                     c.paging.to_string(),
-                    c.fields.len().to_string(),
+                    never_filled(c.fields),
                 ]
             })
             .collect();
         render::simple_table(
             &mut out,
-            &["PROVIDER", "AUTH", "SERVER FILTERS", "PAGING", "FIELDS"],
+            &[
+                "PROVIDER",
+                "AUTH",
+                "SERVER FILTERS",
+                "PAGING",
+                "ALWAYS NULL",
+            ],
             &rows,
         )?;
     }
     out.flush()?;
     Ok(0)
+}
+
+/// The model fields a provider never fills (`provider` and `account` always are).
+fn never_filled(fields: &[&str]) -> String {
+    let missing: Vec<&str> = crate::model::Backup::FIELDS
+        .iter()
+        .copied()
+        .filter(|f| !["provider", "account"].contains(f) && !fields.contains(f))
+        .collect();
+    if missing.is_empty() {
+        "-".into()
+    } else {
+        missing.join(", ")
+    }
 }
 
 #[cfg(feature = "emulator")]

@@ -718,3 +718,151 @@ fn verbose_logs_show_each_request_and_never_a_secret() {
         );
     }
 }
+
+#[test]
+fn providers_table_comes_from_the_adapters() {
+    let o = run(backups().args(["providers", "-o", "json"]));
+    assert_eq!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let arr = v.as_array().unwrap();
+    let names: Vec<&str> = arr
+        .iter()
+        .map(|p| p["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["oracle", "zcom", "huawei", "cf", "bycloud"]);
+    for p in arr {
+        let keys: Vec<&str> = p.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["provider", "auth", "filters", "paging", "fields"]);
+        assert!(!p["auth"].as_array().unwrap().is_empty(), "{p}");
+        for f in p["fields"].as_array().unwrap() {
+            assert!(FIELDS.contains(&f.as_str().unwrap()), "{f}");
+        }
+    }
+    let huawei = &arr[2];
+    assert!(huawei["filters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "status"));
+    let o = run(backups().arg("providers"));
+    let text = stdout(&o);
+    assert!(text.starts_with("PROVIDER  AUTH"), "{text}");
+    assert_eq!(text.lines().count(), 6);
+}
+
+#[test]
+fn accounts_check_tries_each_login() {
+    let emu = EmulatorProcess::start(&[]);
+    let o = run(backups()
+        .args(["accounts", "--check", "--config"])
+        .arg(&emu.config));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.lines().next().unwrap().ends_with("CHECK"), "{text}");
+    assert_eq!(
+        text.lines().skip(1).filter(|l| l.ends_with("ok")).count(),
+        text.lines().count() - 1,
+        "{text}"
+    );
+    let broken = emu
+        .config_text()
+        .replacen("password = \"", "password = \"wrong-", 1);
+    let path = emu.write_config("broken.toml", &broken);
+    let o = run(backups()
+        .args(["accounts", "--check", "--config"])
+        .arg(&path));
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(
+        stdout(&o).lines().filter(|l| l.ends_with("FAILED")).count(),
+        1
+    );
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("HTTP 401"), "{}", stderr(&o));
+}
+
+#[test]
+fn credentials_from_the_environment_make_env_accounts() {
+    let emu = EmulatorProcess::start(&[]);
+    let config = emu.config_text();
+    // The ByCloud bearer demo account's token and endpoint, as a user would export them.
+    let section = config.split("[accounts.bycloud-demo-spo]").nth(1).unwrap();
+    let value = |key: &str| {
+        section
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+            .unwrap()
+            .trim_matches('"')
+            .to_string()
+    };
+    let empty = emu.write_config("empty.toml", "");
+    let o = run(backups()
+        .env("BYCLOUD_TOKEN", value("token"))
+        .env("BACKUPS_BYCLOUD_ENDPOINT", value("endpoint"))
+        .args(["list", "-o", "json", "--config"])
+        .arg(&empty));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows
+        .iter()
+        .all(|r| str_field(r, "account").as_deref() == Some("env-bycloud")));
+    let o = run(backups()
+        .env("BYCLOUD_TOKEN", value("token"))
+        .env("BACKUPS_BYCLOUD_ENDPOINT", value("endpoint"))
+        .args(["accounts", "--config"])
+        .arg(&empty));
+    let text = stdout(&o);
+    assert!(
+        text.contains("env-bycloud")
+            && text.contains("token: env $BYCLOUD_TOKEN")
+            && text.contains("environment"),
+        "{text}"
+    );
+}
+
+#[test]
+fn cf_cli_login_is_reused_and_refreshed() {
+    let emu = EmulatorProcess::start(&[]);
+    let config = emu.config_text();
+    let section = config.split("[accounts.cf-demo]").nth(1).unwrap();
+    let get = |key: &str| {
+        section
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+            .unwrap()
+            .trim_matches('"')
+            .to_string()
+    };
+    let api = get("api");
+    // Log in as the cf CLI would, then write its config.json with a stale access token.
+    let body = format!(
+        "grant_type=password&username={}&password={}",
+        get("username"),
+        get("password")
+    );
+    let token = support::uaa_password_token(&api, &body);
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".cf")).unwrap();
+    std::fs::write(
+        home.path().join(".cf/config.json"),
+        serde_json::json!({
+            "ConfigVersion": 3,
+            "Target": api.trim_end_matches('/'),
+            "AccessToken": "bearer not-a-valid-token",
+            "RefreshToken": token["refresh_token"],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let empty = emu.write_config("empty.toml", "");
+    let o = run(backups()
+        .env("HOME", home.path())
+        .args(["list", "-o", "json", "--config"])
+        .arg(&empty));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows
+        .iter()
+        .all(|r| str_field(r, "account").as_deref() == Some("env-cf")));
+}

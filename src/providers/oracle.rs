@@ -28,8 +28,6 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     filters: &[],
     paging: "none (one response)",
     fields: &[
-        "provider",
-        "account",
         "id",
         "name",
         "status",

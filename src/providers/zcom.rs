@@ -32,8 +32,6 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     filters: &[],
     paging: "none (one response)",
     fields: &[
-        "provider",
-        "account",
         "id",
         "status",
         "provider_status",

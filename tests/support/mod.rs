@@ -179,3 +179,27 @@ pub fn without_ports(text: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// A UAA password-grant token from the emulator's Cloud Foundry login server, as the cf CLI
+/// gets one (client `cf`, empty secret).
+pub fn uaa_password_token(api: &str, form: &str) -> serde_json::Value {
+    let url = format!("{}/login/oauth/token", api.trim_end_matches('/'));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let resp = reqwest::Client::new()
+            .post(url)
+            .header("authorization", "Basic Y2Y6")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(form.to_string())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap()
+    })
+}
