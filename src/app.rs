@@ -318,7 +318,8 @@ async fn list(g: &GlobalArgs, args: &cli::ListArgs) -> Result<u8> {
     // ndjson with no sort or limit asked for streams rows as pages arrive, in bounded
     // memory; everything else needs all rows first.
     if format == Format::Ndjson && args.sort.is_none() && args.limit.is_none() {
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        // A few pages of slack: enough to keep the writer busy, little enough to bound memory.
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
         let writer = std::thread::spawn(move || write_stream(rx));
         let results = providers::run_all_into(&http, &accounts, &filter, &options, Some(tx)).await;
         let failures: Vec<Error> = results.into_iter().filter_map(|r| r.result.err()).collect();

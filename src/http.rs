@@ -361,6 +361,27 @@ impl Response {
         parse_json(&self.body).map_err(|e| self.protocol_error(e))
     }
 
+    /// Decodes the body with `decode`, on a blocking thread when the body is large: every
+    /// request of a listing is driven from one task, so parsing big pages there would use one
+    /// core while the others idle. Errors become protocol errors naming the request.
+    pub async fn decode<T, F>(&mut self, decode: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&[u8]) -> std::result::Result<T, String> + Send + 'static,
+    {
+        const OFF_THREAD: usize = 128 << 10;
+        let result = if self.body.len() >= OFF_THREAD {
+            let body = std::mem::take(&mut self.body);
+            tokio::task::spawn_blocking(move || decode(&body))
+                .await
+                .map_err(|e| format!("decoding the response failed: {e}"))
+                .and_then(|r| r)
+        } else {
+            decode(&self.body)
+        };
+        result.map_err(|e| self.protocol_error(e))
+    }
+
     /// A protocol error (body does not match the schema) with this response's context.
     pub fn protocol_error(&self, message: impl Into<String>) -> Error {
         Error::protocol(message).with_request(&self.request, Some(self.status))

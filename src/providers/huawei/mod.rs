@@ -258,18 +258,23 @@ impl Provider for Huawei {
             if !resp.is_success() {
                 return Err(vendor_error(&resp));
             }
-            let list: ListBackupsResponse = resp.json()?;
-            let rows = list
-                .backups
-                .into_iter()
-                .map(|b| b.into_backup(&self.account))
-                .collect::<std::result::Result<Vec<_>, String>>()
-                .map_err(|e| resp.protocol_error(e))?;
+            let account = self.account.clone();
+            let (count, rows) = resp
+                .decode(move |body| {
+                    let list: ListBackupsResponse = crate::http::parse_json(body)?;
+                    let rows = list
+                        .backups
+                        .into_iter()
+                        .map(|b| b.into_backup(&account))
+                        .collect::<std::result::Result<Vec<_>, String>>()?;
+                    Ok((list.count, rows))
+                })
+                .await?;
             let len = rows.len() as u64;
             // `count` is unreliable (total or page size, unstated): only a hint for fetching
             // the remaining offsets in parallel, given on the first page when it says more
             // rows exist. The loop always ends on an empty page.
-            let total = list.count.filter(|&c| offset == 0 && c > len);
+            let total = count.filter(|&c| offset == 0 && c > len);
             let next = (len > 0).then(|| Cursor::Offset(offset + len));
             Ok(Page { rows, next, total })
         })
