@@ -510,6 +510,16 @@ fn table_output_is_stable() {
         "list", "--demo", "-o", "table", "-p", "oracle", "--limit", "3",
     ]));
     assert_golden("list-table-oracle.txt", &stdout(&o));
+    // A narrow terminal: long ids are cut with `…`, every line fits.
+    let o = run(backups()
+        .env("COLUMNS", "80")
+        .args(["list", "--demo", "-o", "table", "--limit", "12"]));
+    assert!(
+        stdout(&o).lines().all(|l| l.chars().count() <= 80),
+        "{}",
+        stdout(&o)
+    );
+    assert_golden("list-table-80.txt", &stdout(&o));
 }
 
 #[test]

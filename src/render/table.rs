@@ -15,6 +15,18 @@ pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result
     if rows.is_empty() {
         return Ok(());
     }
+    let columns: Vec<Column> = match &opts.columns {
+        Some(cols) => cols.iter().map(|c| Column::Field(c.clone())).collect(),
+        None => DEFAULT.to_vec(),
+    };
+    let headers: Vec<String> = columns.iter().map(Column::header).collect();
+    let mut cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| columns.iter().map(|c| c.text(row, opts)).collect())
+        .collect();
+    if let Some(width) = opts.width {
+        fit(&columns, &headers, &mut cells, usize::from(width));
+    }
     let mut table = Table::new();
     table.load_preset(presets::NOTHING);
     if opts.color {
@@ -22,38 +34,70 @@ pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result
     } else {
         table.force_no_tty();
     }
-    match opts.width {
-        Some(w) => {
-            table.set_width(w);
-            table.set_content_arrangement(ContentArrangement::Dynamic);
-        }
-        None => {
-            table.set_content_arrangement(ContentArrangement::Disabled);
-        }
-    }
-    let columns: Vec<Column> = match &opts.columns {
-        Some(cols) => cols.iter().map(|c| Column::Field(c.clone())).collect(),
-        None => DEFAULT.to_vec(),
-    };
-    table.set_header(columns.iter().map(|c| {
-        let cell = Cell::new(c.header());
+    // Cells are already cut to the width: long ids are truncated with `…`, never wrapped
+    // onto a second line that breaks `grep` and the eye alike.
+    table.set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(headers.iter().map(|h| {
+        let cell = Cell::new(h);
         if opts.color {
             cell.add_attribute(Attribute::Bold)
         } else {
             cell
         }
     }));
-    for row in rows {
-        table.add_row(columns.iter().map(|c| c.cell(row, opts)));
+    for (row, texts) in rows.iter().zip(cells) {
+        table.add_row(columns.iter().zip(texts).map(|(c, text)| match c {
+            Column::Status => status_cell(row.status, opts.color),
+            Column::Field(f) if f == "status" => status_cell(row.status, opts.color),
+            _ => Cell::new(text),
+        }));
     }
     let n = columns.len();
     for (i, col) in table.column_iter_mut().enumerate() {
-        col.set_padding((0, if i + 1 < n { 2 } else { 0 }));
+        col.set_padding((0, if i + 1 < n { GAP as u16 } else { 0 }));
     }
     for line in table.lines() {
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
+}
+
+/// Spaces between columns.
+const GAP: usize = 2;
+/// A truncated column keeps at least this many characters.
+const MIN_WIDTH: usize = 8;
+
+/// Shrinks the widest truncatable columns until the table fits `width`, cutting their cells
+/// with `…`. Fixed columns (provider, status, size, age) are never cut; if the table cannot
+/// fit even then, it is left wider than the terminal.
+fn fit(columns: &[Column], headers: &[String], cells: &mut [Vec<String>], width: usize) {
+    let chars = |s: &str| s.chars().count();
+    let mut widths: Vec<usize> = headers.iter().map(|h| chars(h)).collect();
+    for row in cells.iter() {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(chars(c));
+        }
+    }
+    let total =
+        |widths: &[usize]| widths.iter().sum::<usize>() + GAP * widths.len().saturating_sub(1);
+    while total(&widths) > width {
+        let widest = (0..columns.len())
+            .filter(|&i| columns[i].truncatable() && widths[i] > MIN_WIDTH.max(chars(&headers[i])))
+            .max_by_key(|&i| widths[i]);
+        let Some(i) = widest else { break };
+        let floor = MIN_WIDTH.max(chars(&headers[i]));
+        let excess = total(&widths) - width;
+        widths[i] = widths[i].saturating_sub(excess).max(floor);
+    }
+    for row in cells.iter_mut() {
+        for (i, cell) in row.iter_mut().enumerate() {
+            if chars(cell) > widths[i] {
+                let mut cut: String = cell.chars().take(widths[i].saturating_sub(1)).collect();
+                cut.push('…');
+                *cell = cut;
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -92,12 +136,20 @@ impl Column {
         }
     }
 
-    fn cell(&self, b: &Backup, opts: &Options) -> Cell {
-        let text = match self {
+    /// Whether the column may be cut to fit the terminal.
+    fn truncatable(&self) -> bool {
+        matches!(
+            self,
+            Column::Account | Column::NameOrId | Column::Resource | Column::Field(_)
+        )
+    }
+
+    fn text(&self, b: &Backup, opts: &Options) -> String {
+        match self {
             Column::Provider => b.provider.to_string(),
             Column::Account => b.account.clone(),
             Column::NameOrId => b.name.clone().unwrap_or_else(|| b.id.clone()),
-            Column::Status => return status_cell(b.status, opts.color),
+            Column::Status => b.status.to_string(),
             Column::Resource => b
                 .resource_name
                 .clone()
@@ -111,10 +163,8 @@ impl Column {
             Column::Field(f) if f == "size_bytes" => {
                 b.size_bytes.map_or_else(|| "-".into(), human_size)
             }
-            Column::Field(f) if f == "status" => return status_cell(b.status, opts.color),
             Column::Field(f) => b.field_text(f).unwrap_or_else(|| "-".into()),
-        };
-        Cell::new(text)
+        }
     }
 }
 
@@ -158,6 +208,46 @@ pub fn human_age(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn opts(width: Option<u16>) -> Options {
+        Options {
+            format: super::super::Format::Table,
+            columns: None,
+            width,
+            color: false,
+            now: "2026-11-23T12:00:00Z".parse().unwrap(),
+        }
+    }
+
+    fn row() -> Backup {
+        let mut b = Backup::new(
+            crate::model::ProviderId::Cf,
+            "cf-prod",
+            "9acc15a2-8277-4991-8b14-a8d77fbd3f81".into(),
+            Status::Available,
+        );
+        b.resource_name = Some("orders-db".into());
+        b.created_at = crate::model::Timestamp::parse_vendor("2026-11-23T09:00:00Z");
+        b
+    }
+
+    #[test]
+    fn long_ids_are_cut_to_the_width_not_wrapped() {
+        let mut out = Vec::new();
+        write(&mut out, &[row()], &opts(Some(60))).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "PROVIDER  ACCOUNT  NAME/ID   STATUS     RESOURCE   SIZE  AGE\n\
+             cf        cf-prod  9acc15a…  available  orders-db  -     3h\n"
+        );
+        assert!(text.lines().all(|l| l.chars().count() <= 60));
+        let mut out = Vec::new();
+        write(&mut out, &[row()], &opts(None)).unwrap();
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("9acc15a2-8277-4991-8b14-a8d77fbd3f81"));
+    }
 
     #[test]
     fn sizes() {
