@@ -333,12 +333,16 @@ async fn list(g: &GlobalArgs, args: &cli::ListArgs) -> Result<u8> {
         report_failures(&failures);
         return Ok(if failures.is_empty() { 0 } else { 3 });
     }
-    let ticker = progress.map(|p| tokio::spawn(show_progress(p, accounts.len())));
+    let ticker = progress
+        .clone()
+        .map(|p| tokio::spawn(show_progress(p, accounts.len())));
     let results = providers::run_all(&http, &accounts, &filter, &options).await;
     if let Some(t) = ticker {
         t.abort();
         let _ = t.await;
-        eprint!("\r\x1b[2K");
+        if progress.is_some_and(|p| p.drawn.load(std::sync::atomic::Ordering::Relaxed)) {
+            eprint!("\r\x1b[2K");
+        }
     }
     let mut rows = Vec::new();
     let mut failures = Vec::new();
@@ -392,6 +396,7 @@ async fn show_progress(p: std::sync::Arc<providers::Progress>, accounts: usize) 
     use std::sync::atomic::Ordering::Relaxed;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let spinner = ['|', '/', '-', '\\'];
+    p.drawn.store(true, Relaxed);
     for i in 0.. {
         eprint!(
             "\r\x1b[2K{} listing: {} of {accounts} accounts done, {} backups so far",

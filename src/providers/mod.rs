@@ -102,6 +102,8 @@ pub struct Progress {
     pub accounts_done: std::sync::atomic::AtomicUsize,
     /// Rows received so far.
     pub rows: std::sync::atomic::AtomicUsize,
+    /// Whether the progress line has been drawn (and so must be cleared).
+    pub drawn: std::sync::atomic::AtomicBool,
 }
 
 /// One account's adapter.

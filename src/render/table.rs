@@ -80,14 +80,21 @@ fn fit(columns: &[Column], headers: &[String], cells: &mut [Vec<String>], width:
     }
     let total =
         |widths: &[usize]| widths.iter().sum::<usize>() + GAP * widths.len().saturating_sub(1);
+    // One character at a time from the widest column, so equally long columns (names and
+    // resource ids) are cut evenly rather than one of them to the bone.
     while total(&widths) > width {
+        // Account names are cut last: they say whose backup it is.
         let widest = (0..columns.len())
             .filter(|&i| columns[i].truncatable() && widths[i] > MIN_WIDTH.max(chars(&headers[i])))
-            .max_by_key(|&i| widths[i]);
+            .max_by_key(|&i| {
+                (
+                    !matches!(columns[i], Column::Account),
+                    widths[i],
+                    std::cmp::Reverse(i),
+                )
+            });
         let Some(i) = widest else { break };
-        let floor = MIN_WIDTH.max(chars(&headers[i]));
-        let excess = total(&widths) - width;
-        widths[i] = widths[i].saturating_sub(excess).max(floor);
+        widths[i] -= 1;
     }
     for row in cells.iter_mut() {
         for (i, cell) in row.iter_mut().enumerate() {
