@@ -876,3 +876,36 @@ fn cf_cli_login_is_reused_and_refreshed() {
         .iter()
         .all(|r| str_field(r, "account").as_deref() == Some("env-cf")));
 }
+
+#[test]
+fn audit_max_age_per_account_unless_the_flag_overrides_it() {
+    let emu = EmulatorProcess::start(&[]);
+    let args = [
+        "audit",
+        "-a",
+        "bycloud-demo-spo",
+        "--status",
+        "available",
+        "--config",
+    ];
+    // The demo has a resource whose newest backup is four days old: stale at 26h.
+    let o = run(backups().args(args).arg(&emu.config));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("\tstale\tnewest available backup is 4d old (max 26h)"),
+        "{}",
+        stdout(&o)
+    );
+    // A weekly account: `audit_max_age = "8d"` makes it healthy.
+    let weekly = emu.config_text().replace(
+        "[accounts.bycloud-demo-spo]\n",
+        "[accounts.bycloud-demo-spo]\naudit_max_age = \"8d\"\n",
+    );
+    let path = emu.write_config("weekly.toml", &weekly);
+    let o = run(backups().args(args).arg(&path));
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(stdout(&o), "");
+    // The flag wins over the account's setting.
+    let o = run(backups().args(args).arg(&path).args(["--max-age", "26h"]));
+    assert_eq!(o.status.code(), Some(1));
+}
