@@ -312,7 +312,15 @@ impl Http {
 }
 
 fn too_large(max: usize) -> Error {
-    Error::protocol(format!("response body larger than {} MiB", max >> 20))
+    // In the largest whole unit: a cap below 1 MiB (tests, a small `--max-body`) is not "0 MiB".
+    let cap = if max >= 1 << 20 && max % (1 << 20) == 0 {
+        format!("{} MiB", max >> 20)
+    } else if max >= 1 << 10 && max % (1 << 10) == 0 {
+        format!("{} KiB", max >> 10)
+    } else {
+        format!("{max} bytes")
+    };
+    Error::protocol(format!("response body larger than {cap}"))
 }
 
 /// The innermost cause of a transport error, without the URL (which may carry a query).
@@ -394,12 +402,25 @@ impl Response {
 }
 
 /// Parses JSON with a message fit for one line: what is wrong and where.
+///
+/// JSON is UTF-8 (RFC 8259 §8.1), and a body that is not is no vendor's schema. serde_json
+/// checks only the strings it keeps, so a bad byte in a field the adapter skips would pass
+/// unnoticed: the whole body is checked once instead, then parsed as text (which spares
+/// serde_json checking each string again).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<T, String> {
-    serde_json::from_slice(body).map_err(|e| {
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        Err(_) if looks_like_html(body) => return Err("an HTML page instead of JSON".into()),
+        Err(e) => {
+            return Err(format!(
+                "invalid UTF-8 in the response body at byte {}",
+                e.valid_up_to()
+            ))
+        }
+    };
+    serde_json::from_str(text).map_err(|e| {
         let what = if looks_like_html(body) {
             "an HTML page instead of JSON".to_string()
-        } else if std::str::from_utf8(body).is_err() && e.is_syntax() {
-            "invalid UTF-8 or malformed JSON".to_string()
         } else if body.iter().all(u8::is_ascii_whitespace) {
             "an empty body instead of JSON".to_string()
         } else {
@@ -536,5 +557,30 @@ mod tests {
         assert_eq!(body_excerpt(b"\n  oops \nmore"), "oops");
         let e = parse_json::<serde_json::Value>(b"<!DOCTYPE html><p>").unwrap_err();
         assert!(e.starts_with("an HTML page instead of JSON"), "{e}");
+    }
+
+    #[test]
+    fn the_size_cap_is_named_in_a_whole_unit() {
+        let msg = |max| too_large(max).message;
+        assert_eq!(msg(DEFAULT_MAX_BODY), "response body larger than 64 MiB");
+        assert_eq!(msg(4096), "response body larger than 4 KiB");
+        assert_eq!(msg(1000), "response body larger than 1000 bytes");
+    }
+
+    #[test]
+    fn invalid_utf8_anywhere_in_the_body_is_an_error() {
+        #[derive(serde::Deserialize, Debug)]
+        struct OnlyId {
+            #[allow(dead_code)]
+            id: String,
+        }
+        // In a field the target type skips: serde_json alone would accept this.
+        let body = b"{\"id\": \"a\", \"note\": \"x\xff\xfe\"}";
+        assert!(serde_json::from_slice::<OnlyId>(body).is_ok());
+        assert_eq!(
+            parse_json::<OnlyId>(body).unwrap_err(),
+            "invalid UTF-8 in the response body at byte 22"
+        );
+        assert!(parse_json::<OnlyId>(br#"{"id": "\u00e9t\u00e9"}"#).is_ok());
     }
 }

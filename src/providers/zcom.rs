@@ -453,6 +453,10 @@ fn resource_type(kind: &str) -> Option<String> {
 /// before `}` and `]` removed (the vendor's documented example has them). A body that is
 /// still not JSON reports the strict error; one that is JSON but the wrong shape reports that.
 fn parse_lenient<T: DeserializeOwned>(resp: &Response) -> Result<T> {
+    // serde_json checks UTF-8 only in the strings it keeps; the shared parser checks it all.
+    if std::str::from_utf8(&resp.body).is_err() {
+        return resp.json();
+    }
     match serde_json::from_slice::<T>(&resp.body) {
         Ok(v) => Ok(v),
         Err(e) if e.classify() == serde_json::error::Category::Syntax => {
