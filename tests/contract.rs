@@ -363,6 +363,9 @@ enum Case {
     Redirect(String),
     /// A 302 to this server's own `/redirected{path}?{query}`.
     RedirectHere,
+    /// The authentication POSTs get a 307 (which keeps method and body) to `{to}{path}`;
+    /// everything else is fair.
+    RedirectLogin(String),
     /// The first listing call gets a 429 with this `Retry-After`, later ones a fair answer.
     Throttle(fn() -> String),
     /// Fair answers (the target of a same-origin redirect uses it too).
@@ -468,6 +471,7 @@ struct Seen {
     method: Method,
     path: String,
     headers: HeaderMap,
+    body: Bytes,
     /// Whether it got a hostile (non-fair) answer.
     hostile: bool,
 }
@@ -548,10 +552,21 @@ async fn answer(State(s): State<Arc<ServerState>>, req: Request) -> Response {
             method: method.clone(),
             path: path.clone(),
             headers: headers.clone(),
+            body: body.clone(),
             hostile,
         });
     };
     if let Some(resp) = auth_answer(s.p, &s.base, &method, &path, &body) {
+        // Only the calls that carry credentials (CF's `GET /` discovery carries none).
+        if let (Case::RedirectLogin(to), &Method::POST) = (&s.case, &method) {
+            record(true);
+            let location = format!("{to}{path}");
+            return (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(header::LOCATION, location)],
+            )
+                .into_response();
+        }
         record(false);
         return resp;
     }
@@ -570,13 +585,15 @@ async fn answer(State(s): State<Arc<ServerState>>, req: Request) -> Response {
     }
     let n = s.listings.fetch_add(1, Ordering::SeqCst);
     let hostile = match &s.case {
-        Case::Fair => false,
+        Case::Fair | Case::RedirectLogin(_) => false,
         Case::Throttle(_) => n == 0,
         _ => true,
     };
     record(hostile);
     match &s.case {
-        Case::Fair => json_response(StatusCode::OK, fair.to_string().into_bytes()),
+        Case::Fair | Case::RedirectLogin(_) => {
+            json_response(StatusCode::OK, fair.to_string().into_bytes())
+        }
         Case::Throttle(retry_after) if n == 0 => (
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, retry_after())],
@@ -1127,6 +1144,47 @@ async fn a_redirect_to_another_origin_is_refused_and_gets_no_credentials() {
             || format!("{p}: the listing carried no credentials, so the test proves nothing"),
         );
     }
+    f.assert_none();
+}
+
+#[tokio::test]
+async fn a_login_redirected_to_another_origin_sends_it_no_credentials() {
+    let emu = emulator(None, false).await;
+    let (_, _, secrets) = with_wrong_secrets(&emu.config_toml());
+    let http = small_http();
+    let mut f = Failures::default();
+    let mut logins_redirected = 0;
+    for p in ProviderId::ALL {
+        let elsewhere = Server::start(p, Case::Fair, false).await;
+        let server = Server::start(p, Case::RedirectLogin(elsewhere.base.clone()), false).await;
+        for r in list(&http, &accounts_at(&emu, p, &server)).await {
+            // Static credentials (AK/SK, API keys, bearer tokens) make no login call and list.
+            if let Err(e) = &r.result {
+                let line = e.to_string();
+                f.check(e.kind == ErrorKind::Insecure, || {
+                    format!("{line}: kind {:?}", e.kind)
+                });
+                f.check(line.contains("HTTP 307"), || format!("{line}: no HTTP 307"));
+            }
+        }
+        logins_redirected += server.seen().iter().filter(|s| s.hostile).count();
+        for s in elsewhere.seen() {
+            let body = String::from_utf8_lossy(&s.body);
+            let leaked: Vec<&String> = secrets
+                .iter()
+                .filter(|x| body.contains(x.as_str()))
+                .collect();
+            f.0.push(format!(
+                "{p}: {} {} reached the other origin (credential headers {:?}, secrets in the body {leaked:?})",
+                s.method,
+                s.path,
+                credential_headers(&s.headers)
+            ));
+        }
+    }
+    f.check(logins_redirected > 0, || {
+        "no login was redirected: the test proves nothing".into()
+    });
     f.assert_none();
 }
 
