@@ -1263,4 +1263,101 @@ mod env_tests {
         assert_eq!(refresh_token.as_ref().map(Secret::expose), Some("r1"));
         assert_eq!(accounts[0].secret_sources.len(), 2);
     }
+
+    /// Property tests: no config text panics the reader; each is a config or a config error.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Config-shaped text: account tables with known and unknown keys and values of every
+        /// TOML type, including URLs that are not URLs and `*_env` names that are not set.
+        fn config_text() -> impl Strategy<Value = String> {
+            let key = prop::sample::select(
+                &[
+                    "provider",
+                    "endpoint",
+                    "api",
+                    "region",
+                    "user",
+                    "username",
+                    "password",
+                    "password_env",
+                    "token",
+                    "token_env",
+                    "access_key",
+                    "secret_key",
+                    "project_id",
+                    "iam_endpoint",
+                    "identity_endpoint",
+                    "compute_endpoint",
+                    "tenant_id",
+                    "domain",
+                    "client_id",
+                    "client_secret",
+                    "refresh_token",
+                    "service_instances",
+                    "api_key_id",
+                    "api_key_secret",
+                    "allow_insecure_http",
+                    "audit_max_age",
+                    "bogus",
+                ][..],
+            );
+            let value = prop_oneof![
+                prop::sample::select(
+                    &[
+                        "\"oracle\"",
+                        "\"zcom\"",
+                        "\"huawei\"",
+                        "\"cf\"",
+                        "\"bycloud\"",
+                        "\"https://api.example\"",
+                        "\"http://10.0.0.1\"",
+                        "\"http://127.0.0.1:1/\"",
+                        "\"ftp://x\"",
+                        "\"not a url\"",
+                        "\"\"",
+                        "true",
+                        "1",
+                        "-1",
+                        "1e300",
+                        "[\"a\", 1]",
+                        "[]",
+                        "{ a = 1 }",
+                        "\"8d\"",
+                        "\"-5h\"",
+                        "\"UNSET_VAR\"",
+                    ][..]
+                )
+                .prop_map(str::to_string),
+                any::<String>().prop_map(|s| format!("{s:?}")),
+            ];
+            let table = (
+                "[a-z0-9-]{1,10}",
+                prop::collection::vec((key, value), 0..10),
+            )
+                .prop_map(|(name, kv)| {
+                    let mut t = format!("[accounts.{name}]\n");
+                    for (k, v) in kv {
+                        t.push_str(&format!("{k} = {v}\n"));
+                    }
+                    t
+                });
+            prop::collection::vec(table, 0..4).prop_map(|t| t.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_text_gives_a_config_or_a_config_error(
+                text in prop_oneof![any::<String>(), config_text()]
+            ) {
+                let env = |k: &str| (k == "SET_VAR").then(|| "v".to_string());
+                if let Err(e) = parse(&text, Path::new("c.toml"), &env) {
+                    prop_assert_eq!(e.kind, crate::error::ErrorKind::Config, "{}", e);
+                }
+            }
+        }
+    }
 }

@@ -50,7 +50,14 @@ impl RetryPolicy {
             .saturating_mul(2u32.saturating_pow(retry.min(20)))
             .min(self.max_delay);
         let half = exp / 2;
-        half + half.mul_f64(jitter.clamp(0.0, 1.0))
+        // `clamp` keeps NaN, and `mul_f64` panics on it.
+        let jitter = if jitter.is_nan() {
+            0.0
+        } else {
+            jitter.clamp(0.0, 1.0)
+        };
+        // `mul_f64` rounds through f64: keep the sum within the cap at any magnitude.
+        (half + half.mul_f64(jitter)).min(exp)
     }
 }
 
@@ -62,15 +69,18 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         .duration_since(SystemTime::UNIX_EPOCH)
         .ok()?
         .as_secs_f64();
+    // A time beyond what a Duration holds (an epoch near u64::MAX seen from a clock near
+    // 1970) saturates instead of panicking: the retry budget turns it down either way.
+    let until =
+        |at: f64| Duration::try_from_secs_f64((at - now_secs).max(0.0)).unwrap_or(Duration::MAX);
     if let Ok(n) = value.parse::<u64>() {
         if n > 1_000_000_000 {
-            return Some(Duration::from_secs_f64((n as f64 - now_secs).max(0.0)));
+            return Some(until(n as f64));
         }
         return Some(Duration::from_secs(n));
     }
     let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let at = date.timestamp() as f64;
-    Some(Duration::from_secs_f64((at - now_secs).max(0.0)))
+    Some(until(date.timestamp() as f64))
 }
 
 /// Settings of the shared client.
@@ -253,7 +263,7 @@ impl Http {
                 return result;
             }
             let delay = policy.delay(retry, retry_after, fastrand::f64());
-            if started.elapsed() + delay > policy.budget {
+            if started.elapsed().saturating_add(delay) > policy.budget {
                 return result;
             }
             tracing::debug!(target: "backups::http", "{account}: {what}: retrying in {} ms", delay.as_millis());
@@ -312,7 +322,15 @@ impl Http {
 }
 
 fn too_large(max: usize) -> Error {
-    Error::protocol(format!("response body larger than {} MiB", max >> 20))
+    // In the largest whole unit: a cap below 1 MiB (tests, a small `--max-body`) is not "0 MiB".
+    let cap = if max >= 1 << 20 && max % (1 << 20) == 0 {
+        format!("{} MiB", max >> 20)
+    } else if max >= 1 << 10 && max % (1 << 10) == 0 {
+        format!("{} KiB", max >> 10)
+    } else {
+        format!("{max} bytes")
+    };
+    Error::protocol(format!("response body larger than {cap}"))
 }
 
 /// The innermost cause of a transport error, without the URL (which may carry a query).
@@ -394,12 +412,25 @@ impl Response {
 }
 
 /// Parses JSON with a message fit for one line: what is wrong and where.
+///
+/// JSON is UTF-8 (RFC 8259 §8.1), and a body that is not is no vendor's schema. serde_json
+/// checks only the strings it keeps, so a bad byte in a field the adapter skips would pass
+/// unnoticed: the whole body is checked once instead, then parsed as text (which spares
+/// serde_json checking each string again).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<T, String> {
-    serde_json::from_slice(body).map_err(|e| {
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        Err(_) if looks_like_html(body) => return Err("an HTML page instead of JSON".into()),
+        Err(e) => {
+            return Err(format!(
+                "invalid UTF-8 in the response body at byte {}",
+                e.valid_up_to()
+            ))
+        }
+    };
+    serde_json::from_str(text).map_err(|e| {
         let what = if looks_like_html(body) {
             "an HTML page instead of JSON".to_string()
-        } else if std::str::from_utf8(body).is_err() && e.is_syntax() {
-            "invalid UTF-8 or malformed JSON".to_string()
         } else if body.iter().all(u8::is_ascii_whitespace) {
             "an empty body instead of JSON".to_string()
         } else {
@@ -536,5 +567,97 @@ mod tests {
         assert_eq!(body_excerpt(b"\n  oops \nmore"), "oops");
         let e = parse_json::<serde_json::Value>(b"<!DOCTYPE html><p>").unwrap_err();
         assert!(e.starts_with("an HTML page instead of JSON"), "{e}");
+    }
+
+    #[test]
+    fn the_size_cap_is_named_in_a_whole_unit() {
+        let msg = |max| too_large(max).message;
+        assert_eq!(msg(DEFAULT_MAX_BODY), "response body larger than 64 MiB");
+        assert_eq!(msg(4096), "response body larger than 4 KiB");
+        assert_eq!(msg(1000), "response body larger than 1000 bytes");
+    }
+
+    #[test]
+    fn invalid_utf8_anywhere_in_the_body_is_an_error() {
+        #[derive(serde::Deserialize, Debug)]
+        struct OnlyId {
+            #[allow(dead_code)]
+            id: String,
+        }
+        // In a field the target type skips: serde_json alone would accept this.
+        let body = b"{\"id\": \"a\", \"note\": \"x\xff\xfe\"}";
+        assert!(serde_json::from_slice::<OnlyId>(body).is_ok());
+        assert_eq!(
+            parse_json::<OnlyId>(body).unwrap_err(),
+            "invalid UTF-8 in the response body at byte 22"
+        );
+        assert!(parse_json::<OnlyId>(br#"{"id": "\u00e9t\u00e9"}"#).is_ok());
+    }
+
+    /// Property tests of the pure pieces of the retry policy.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn now() -> impl Strategy<Value = SystemTime> {
+            prop_oneof![Just(0u64), 0u64..4_000_000_000]
+                .prop_map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
+        }
+
+        /// Header values: numbers of every size (deltas, epochs, overflows), HTTP dates, and
+        /// anything else.
+        fn retry_after() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<u64>().prop_map(|n| n.to_string()),
+                prop_oneof![Just(u64::MAX), (u64::MAX - (1 << 40))..=u64::MAX]
+                    .prop_map(|n| n.to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                "[0-9]{1,40}",
+                "(Mon|Tue|Sun), [0-9]{1,2} (Jan|Nov|Xyz) [0-9]{1,6} [0-9]{2}:[0-9]{2}:[0-9]{2} (GMT|\\+0000|-9999)",
+                any::<String>(),
+            ]
+        }
+
+        fn duration() -> impl Strategy<Value = Duration> {
+            prop_oneof![
+                (0u64..120_000).prop_map(Duration::from_millis),
+                Just(Duration::ZERO),
+                Just(Duration::MAX),
+                any::<u64>().prop_map(Duration::from_secs),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn parse_retry_after_never_panics(value in retry_after(), now in now()) {
+                if let Some(d) = parse_retry_after(&value, now) {
+                    // A small delta is taken as is.
+                    if let Ok(n) = value.trim().parse::<u64>() {
+                        if n <= 1_000_000_000 {
+                            prop_assert_eq!(d, Duration::from_secs(n));
+                        }
+                    }
+                }
+            }
+
+            #[test]
+            fn the_delay_stays_within_its_bounds(
+                base in duration(),
+                max_delay in duration(),
+                retry in any::<u32>(),
+                retry_after in prop::option::of(duration()),
+                jitter in prop_oneof![0.0..1.0f64, Just(f64::NAN), Just(-1.0), any::<f64>()],
+            ) {
+                let policy = RetryPolicy { base, max_delay, ..RetryPolicy::default() };
+                let d = policy.delay(retry, retry_after, jitter);
+                let bound = retry_after.map_or(max_delay, |a| a.max(max_delay));
+                prop_assert!(d <= bound, "{d:?} > {bound:?}");
+                if let Some(after) = retry_after {
+                    prop_assert_eq!(d, after);
+                }
+            }
+        }
     }
 }

@@ -423,4 +423,53 @@ mod tests {
         assert_eq!(gib_to_bytes(40), Some(42_949_672_960));
         assert_eq!(gib_to_bytes(u64::MAX / 2), None);
     }
+
+    /// Property tests: vendor times never panic the parser, and what we print reads back.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the years RFC 3339 can write.
+        const FIRST: i64 = -62_135_596_800;
+        const LAST: i64 = 253_402_300_799;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn parse_vendor_never_panics(
+                s in prop_oneof![
+                    any::<String>(),
+                    "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,15})?(Z|z|[+-][0-9]{2}:?[0-9]{2})?",
+                    "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{0,8}.{0,4}",
+                ]
+            ) {
+                if let Some(t) = Timestamp::parse_vendor(&s) {
+                    prop_assert!(t.frac_digits <= 9);
+                    let _ = t.to_string();
+                }
+            }
+
+            #[test]
+            fn what_is_printed_parses_back_to_the_same_timestamp(
+                secs in FIRST..=LAST,
+                nanos in 0u32..1_000_000_000,
+                digits in 0u8..=9,
+            ) {
+                // Keep only the digits that will be printed, so the round trip is exact.
+                let unit = 10u32.pow(9 - u32::from(digits));
+                let utc = DateTime::<Utc>::from_timestamp(secs, nanos / unit * unit).unwrap();
+                let t = Timestamp::new(utc, digits);
+                let text = t.to_string();
+                prop_assert_eq!(Timestamp::parse_vendor(&text), Some(t), "{}", text);
+            }
+
+            #[test]
+            fn unix_times_never_panic(n in any::<i64>()) {
+                if let Some(t) = Timestamp::from_unix(n) {
+                    let _ = t.to_string();
+                }
+            }
+        }
+    }
 }

@@ -817,4 +817,66 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::Config);
         assert!(!err.to_string().contains("token\n"));
     }
+
+    /// Property tests: no body, however broken, panics the parser or lists silently wrong rows.
+    mod properties {
+        use super::*;
+        use crate::providers::arbitrary::{
+            self, assert_rows_or_protocol_error, bytes, shaped, shaped_bytes,
+        };
+        use proptest::prelude::*;
+
+        fn templates() -> [Value; 3] {
+            [SEED, EDGE, RATE_LIMITED].map(|t| serde_json::from_str(t).unwrap())
+        }
+
+        fn any_template() -> BoxedStrategy<Value> {
+            prop::strategy::Union::new(templates().iter().map(shaped)).boxed()
+        }
+
+        fn any_template_bytes() -> BoxedStrategy<Vec<u8>> {
+            prop::strategy::Union::new(templates().iter().map(shaped_bytes)).boxed()
+        }
+
+        fn check(body: &[u8]) {
+            let resp = Response {
+                body: body.to_vec(),
+                ..response(200, "")
+            };
+            let page = adapter(Some("spo1")).map_page(&resp, 20);
+            if let Ok(page) = &page {
+                // A next page is asked for by a marker, never by anything else.
+                assert!(matches!(page.next, None | Some(Cursor::Marker(_))));
+            }
+            let outcome = page.map(|p| p.rows);
+            assert_rows_or_protocol_error(&outcome, ProviderId::Bycloud, "bc");
+            for status in [400, 401, 429, 500] {
+                let resp = Response {
+                    body: body.to_vec(),
+                    ..response(status, "")
+                };
+                let err = response_error(&resp);
+                assert!(!err.to_string().contains('\n'));
+            }
+        }
+
+        proptest! {
+            #![proptest_config(arbitrary::config())]
+
+            #[test]
+            fn any_bytes_give_rows_or_a_protocol_error(body in bytes()) {
+                check(&body);
+            }
+
+            #[test]
+            fn vendor_shaped_json_gives_rows_or_a_protocol_error(doc in any_template()) {
+                check(&serde_json::to_vec(&doc).unwrap());
+            }
+
+            #[test]
+            fn mangled_vendor_json_gives_rows_or_a_protocol_error(body in any_template_bytes()) {
+                check(&body);
+            }
+        }
+    }
 }

@@ -1078,4 +1078,81 @@ mod tests {
             );
         }
     }
+
+    /// Property tests: no body, however broken, panics a parser or lists silently wrong rows.
+    mod properties {
+        use super::*;
+        use crate::providers::arbitrary::{
+            self, assert_rows_or_protocol_error, bytes, shaped, shaped_bytes,
+        };
+        use proptest::prelude::*;
+
+        /// Every body the adapter parses: backups, instances, the root document, a token, errors.
+        fn templates() -> Vec<Value> {
+            let mut out: Vec<Value> = [
+                "list_backups_seed.json",
+                "list_backups_mixed.json",
+                "list_service_instances.json",
+                "root.json",
+                "error_multiple.json",
+                "uaa_error.json",
+            ]
+            .iter()
+            .map(|f| serde_json::from_slice(&fixture(f)).unwrap())
+            .collect();
+            out.push(json!({"access_token": "a", "token_type": "bearer", "refresh_token": "r"}));
+            out
+        }
+
+        fn any_template() -> BoxedStrategy<Value> {
+            prop::strategy::Union::new(templates().iter().map(shaped)).boxed()
+        }
+
+        fn any_template_bytes() -> BoxedStrategy<Vec<u8>> {
+            prop::strategy::Union::new(templates().iter().map(shaped_bytes)).boxed()
+        }
+
+        fn check(body: &[u8]) {
+            let outcome = map(body).map_err(|m| {
+                Error::protocol(m).with_request("GET /v3/service_instances/g/backups", Some(200))
+            });
+            assert_rows_or_protocol_error(&outcome, ProviderId::Cf, "cf-prod");
+            let _ = http::parse_json::<ListServiceInstances>(body);
+            let _ = http::parse_json::<ServiceInstanceResource>(body);
+            let _ = http::parse_json::<RootInfo>(body);
+            let _ = http::parse_json::<TokenResponse>(body);
+            let _ = vendor_message(body);
+            let _ = refine_kind(body, ErrorKind::Client);
+            if let Ok(v) = serde_json::from_slice::<Value>(body) {
+                let _ = created_at(&v);
+            }
+        }
+
+        proptest! {
+            #![proptest_config(arbitrary::config())]
+
+            #[test]
+            fn any_bytes_give_rows_or_a_protocol_error(body in bytes()) {
+                check(&body);
+            }
+
+            #[test]
+            fn vendor_shaped_json_gives_rows_or_a_protocol_error(doc in any_template()) {
+                check(&serde_json::to_vec(&doc).unwrap());
+            }
+
+            #[test]
+            fn mangled_vendor_json_gives_rows_or_a_protocol_error(body in any_template_bytes()) {
+                check(&body);
+            }
+
+            #[test]
+            fn created_at_numbers_are_times_or_errors(n in any::<i64>(), f in any::<f64>()) {
+                let _ = created_at(&json!(n));
+                if let Some(num) = serde_json::Number::from_f64(f) {
+                    let _ = created_at(&Value::Number(num));
+                }
+            }
+        }
+    }
 }

@@ -17,6 +17,8 @@ use crate::filter::Filter;
 use crate::http::Http;
 use crate::model::{Backup, ProviderId};
 
+#[cfg(test)]
+pub(crate) mod arbitrary;
 pub mod bycloud;
 pub mod cf;
 pub mod huawei;

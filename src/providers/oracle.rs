@@ -664,4 +664,70 @@ mod tests {
             .append(SET_COOKIE, "nimbula=; Path=/".parse().unwrap());
         assert!(session_cookie(&r).is_none());
     }
+
+    /// Property tests: no body, however broken, panics the parser or lists silently wrong rows.
+    mod properties {
+        use super::*;
+        use crate::providers::arbitrary::{
+            self, assert_rows_or_protocol_error, bytes, shaped, shaped_bytes,
+        };
+        use proptest::prelude::*;
+
+        /// The vendor page (a bare array) and the `result` envelope.
+        fn templates() -> [Value; 2] {
+            [
+                serde_json::from_slice(include_bytes!(
+                    "../../fixtures/oracle/list_backups_seed.json"
+                ))
+                .unwrap(),
+                serde_json::from_slice(include_bytes!(
+                    "../../fixtures/oracle/list_backups_result_envelope.json"
+                ))
+                .unwrap(),
+            ]
+        }
+
+        fn check(body: &[u8]) {
+            assert_rows_or_protocol_error(&parse(body), ProviderId::Oracle, "oracle-us");
+            let _ = error_message(body);
+        }
+
+        proptest! {
+            #![proptest_config(arbitrary::config())]
+
+            #[test]
+            fn any_bytes_give_rows_or_a_protocol_error(body in bytes()) {
+                check(&body);
+            }
+
+            #[test]
+            fn vendor_shaped_json_gives_rows_or_a_protocol_error(
+                doc in prop_oneof![shaped(&templates()[0]), shaped(&templates()[1])]
+            ) {
+                check(&serde_json::to_vec(&doc).unwrap());
+            }
+
+            #[test]
+            fn mangled_vendor_json_gives_rows_or_a_protocol_error(
+                body in prop_oneof![shaped_bytes(&templates()[0]), shaped_bytes(&templates()[1])]
+            ) {
+                check(&body);
+            }
+
+            #[test]
+            fn sizes_and_names_never_panic(s in any::<String>(), digits in "[0-9]{1,30}[bBkKmMgGtT]?") {
+                let _ = parse_size(&s);
+                let _ = volume_name(&s);
+                let _ = last_segment(&s);
+                // A size either fits in u64 or is an error: never a wrapped value.
+                if let Ok(n) = parse_size(&digits) {
+                    let number: u128 = digits.trim_end_matches(char::is_alphabetic).parse().unwrap();
+                    let shift = match digits.chars().last().unwrap().to_ascii_lowercase() {
+                        'k' => 10, 'm' => 20, 'g' => 30, 't' => 40, _ => 0,
+                    };
+                    prop_assert_eq!(u128::from(n), number << shift);
+                }
+            }
+        }
+    }
 }

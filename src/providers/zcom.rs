@@ -453,6 +453,10 @@ fn resource_type(kind: &str) -> Option<String> {
 /// before `}` and `]` removed (the vendor's documented example has them). A body that is
 /// still not JSON reports the strict error; one that is JSON but the wrong shape reports that.
 fn parse_lenient<T: DeserializeOwned>(resp: &Response) -> Result<T> {
+    // serde_json checks UTF-8 only in the strings it keeps; the shared parser checks it all.
+    if std::str::from_utf8(&resp.body).is_err() {
+        return resp.json();
+    }
     match serde_json::from_slice::<T>(&resp.body) {
         Ok(v) => Ok(v),
         Err(e) if e.classify() == serde_json::error::Category::Syntax => {
@@ -879,5 +883,79 @@ mod tests {
         assert!(s(Some(now + chrono::Duration::hours(24))).is_fresh(now));
         assert!(!s(Some(now + chrono::Duration::seconds(30))).is_fresh(now));
         assert!(!s(Some(now - chrono::Duration::hours(1))).is_fresh(now));
+    }
+
+    /// Property tests: no body, however broken, panics the parser or lists silently wrong rows.
+    mod properties {
+        use super::*;
+        use crate::providers::arbitrary::{
+            self, assert_rows_or_protocol_error, bytes, shaped, shaped_bytes,
+        };
+        use proptest::prelude::*;
+
+        /// The vendor's documented example (its trailing commas removed to read it).
+        fn listing() -> Value {
+            let seed = include_bytes!("../../fixtures/zcom/list_backup_seed.json");
+            serde_json::from_slice(&strip_trailing_commas(seed)).unwrap()
+        }
+
+        /// A Keystone v2.0 token response with a compute catalog entry.
+        fn token() -> Value {
+            json!({"access": {
+                "token": {"id": "tok", "expires": "2026-11-24T12:00:00Z"},
+                "serviceCatalog": [{"type": "compute", "name": "Compute Service", "endpoints": [
+                    {"region": "tyo1", "publicURL": "https://compute.tyo1.cloud.z.com/v2/t1"}
+                ]}]
+            }})
+        }
+
+        fn check(body: &[u8]) {
+            let outcome = parse(body, Some("tyo1"));
+            assert_rows_or_protocol_error(&outcome, ProviderId::Zcom, "zcom-tokyo");
+            let _ = error_message(body);
+            let _ = strip_trailing_commas(body);
+            // The token response: parsed, then its catalog read, with and without a region.
+            if let Ok(tokens) = http::parse_json::<PostTokensResponse>(body) {
+                for region in [None, Some("tyo1")] {
+                    let z = Zcom::new("z".into(), config(region, None));
+                    let _ = z.catalog_compute(&tokens.access.service_catalog);
+                }
+                let _ = tokens
+                    .access
+                    .token
+                    .expires
+                    .as_deref()
+                    .map(Timestamp::parse_vendor);
+            }
+        }
+
+        proptest! {
+            #![proptest_config(arbitrary::config())]
+
+            #[test]
+            fn any_bytes_give_rows_or_a_protocol_error(body in bytes()) {
+                check(&body);
+            }
+
+            #[test]
+            fn vendor_shaped_json_gives_rows_or_a_protocol_error(
+                doc in prop_oneof![shaped(&listing()), shaped(&token())]
+            ) {
+                check(&serde_json::to_vec(&doc).unwrap());
+            }
+
+            #[test]
+            fn mangled_vendor_json_gives_rows_or_a_protocol_error(
+                body in prop_oneof![shaped_bytes(&listing()), shaped_bytes(&token())]
+            ) {
+                check(&body);
+            }
+
+            #[test]
+            fn removing_trailing_commas_keeps_valid_json_unchanged(doc in shaped(&listing())) {
+                let body = serde_json::to_vec_pretty(&doc).unwrap();
+                prop_assert!(matches!(strip_trailing_commas(&body), Cow::Borrowed(_)));
+            }
+        }
     }
 }

@@ -259,17 +259,7 @@ impl Provider for Huawei {
                 return Err(vendor_error(&resp));
             }
             let account = self.account.clone();
-            let (count, rows) = resp
-                .decode(move |body| {
-                    let list: ListBackupsResponse = crate::http::parse_json(body)?;
-                    let rows = list
-                        .backups
-                        .into_iter()
-                        .map(|b| b.into_backup(&account))
-                        .collect::<std::result::Result<Vec<_>, String>>()?;
-                    Ok((list.count, rows))
-                })
-                .await?;
+            let (count, rows) = resp.decode(move |body| parse_page(body, &account)).await?;
             let len = rows.len() as u64;
             // `count` is unreliable (total or page size, unstated): only a hint for fetching
             // the remaining offsets in parallel, given on the first page when it says more
@@ -279,6 +269,21 @@ impl Provider for Huawei {
             Ok(Page { rows, next, total })
         })
     }
+}
+
+/// Parses and maps one ListBackups page: its `count` and its rows. The error is a message for
+/// a protocol error.
+fn parse_page(
+    body: &[u8],
+    account: &str,
+) -> std::result::Result<(Option<u64>, Vec<Backup>), String> {
+    let list: ListBackupsResponse = crate::http::parse_json(body)?;
+    let rows = list
+        .backups
+        .into_iter()
+        .map(|b| b.into_backup(account))
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    Ok((list.count, rows))
 }
 
 /// `scheme://host[:port]` and `host[:port]` of an endpoint (its path is dropped, as the SDK

@@ -504,3 +504,98 @@ mod against_a_local_server {
         assert_eq!(limits.len(), 4, "{limits:?}");
     }
 }
+
+/// Property tests: no body, however broken, panics the parser or lists silently wrong rows.
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::http::Response;
+    use crate::providers::arbitrary::{
+        self, assert_rows_or_protocol_error, bytes, shaped, shaped_bytes,
+    };
+
+    fn templates() -> [Value; 2] {
+        [
+            serde_json::from_str(SEED).unwrap(),
+            serde_json::from_str(EDGE).unwrap(),
+        ]
+    }
+
+    fn response(status: u16, body: &[u8]) -> Response {
+        Response {
+            status,
+            headers: Default::default(),
+            body: body.to_vec(),
+            request: "GET /v3/p1/backups".into(),
+            retries: 0,
+        }
+    }
+
+    fn check(body: &[u8]) {
+        let ok = response(200, body);
+        let outcome = parse_page(body, "hw")
+            .map(|(_, rows)| rows)
+            .map_err(|m| ok.protocol_error(m));
+        assert_rows_or_protocol_error(&outcome, ProviderId::Huawei, "hw");
+        // The same body as an error response: one line, a kind, never a panic.
+        for status in [400, 401, 429, 500] {
+            let resp = response(status, body);
+            let err = vendor_error(&resp);
+            assert_eq!(err.status, Some(status));
+            assert!(!err.to_string().contains('\n'));
+            let _ = about_limit(&resp);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(arbitrary::config())]
+
+        #[test]
+        fn any_bytes_give_rows_or_a_protocol_error(body in bytes()) {
+            check(&body);
+        }
+
+        #[test]
+        fn vendor_shaped_json_gives_rows_or_a_protocol_error(
+            doc in prop_oneof![shaped(&templates()[0]), shaped(&templates()[1])]
+        ) {
+            check(&serde_json::to_vec(&doc).unwrap());
+        }
+
+        #[test]
+        fn mangled_vendor_json_gives_rows_or_a_protocol_error(
+            body in prop_oneof![shaped_bytes(&templates()[0]), shaped_bytes(&templates()[1])]
+        ) {
+            check(&body);
+        }
+
+        #[test]
+        fn vendor_codes_never_panic(message in any::<String>()) {
+            let _ = kind_for_code(&message);
+        }
+
+        #[test]
+        fn signing_never_panics(
+            path in any::<String>(),
+            query in prop::collection::vec((any::<String>(), any::<String>()), 0..4),
+            header in ("[A-Za-z-]{1,12}", any::<String>()),
+            keys in (any::<String>(), any::<String>()),
+        ) {
+            let headers = [(header.0.as_str(), header.1.as_str())];
+            let signed = sign::sign(
+                &sign::Request {
+                    method: "GET",
+                    host: "cbr.example:443",
+                    path: &path,
+                    query: &query,
+                    headers: &headers,
+                    body: b"",
+                },
+                &keys.0,
+                &keys.1,
+            );
+            prop_assert!(signed.authorization.starts_with("SDK-HMAC-SHA256 "));
+        }
+    }
+}

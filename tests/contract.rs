@@ -1,0 +1,1293 @@
+//! The contract suite (design.md, "Tests": the contract row): one set of properties that every
+//! provider must keep, checked through the real adapters and the real HTTP client, against the
+//! emulator and against small hostile servers started per test.
+//!
+//! Each test is one property with a loop over [`ProviderId::ALL`]; everything a test needs to
+//! know about a vendor (status vocabulary, auth endpoints, what a fair listing looks like) sits
+//! in one `match` per concern below, so adding a provider adds one arm to each. Failures are
+//! collected across providers and reported together, so one broken adapter does not hide
+//! another.
+
+#![cfg(feature = "emulator")]
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use backups::config::{self, Account};
+use backups::emulator::{Emulator, EmulatorOptions};
+use backups::filter::Filter;
+use backups::http::{Http, HttpOptions, RetryPolicy};
+use backups::model::{Backup, ProviderId, Status};
+use backups::providers::{self, run_all, AccountResult, ListOptions};
+use backups::ErrorKind;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// The pinned "now" of every emulator here: demo data is dated relative to it.
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+async fn emulator(scale: Option<usize>, faults: bool) -> Emulator {
+    Emulator::start(EmulatorOptions {
+        now: now(),
+        scale,
+        faults,
+        ..Default::default()
+    })
+    .await
+    .expect("emulator starts")
+}
+
+/// The client the CLI uses by default.
+fn http() -> Http {
+    Http::new(HttpOptions::default()).unwrap()
+}
+
+/// A client with a small body cap (so a 10 KiB body is "too large") and retries in
+/// milliseconds (so 502s are retried without slowing the suite).
+fn small_http() -> Http {
+    Http::new(HttpOptions {
+        max_body: 4096,
+        retry: RetryPolicy {
+            base: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            ..RetryPolicy::default()
+        },
+        ..HttpOptions::default()
+    })
+    .unwrap()
+}
+
+fn of(accounts: &[Account], p: ProviderId) -> Vec<Account> {
+    accounts
+        .iter()
+        .filter(|a| a.provider() == p)
+        .cloned()
+        .collect()
+}
+
+async fn list(http: &Http, accounts: &[Account]) -> Vec<AccountResult> {
+    run_all(http, accounts, &Filter::default(), &ListOptions::default()).await
+}
+
+/// Collects failed expectations across providers, then fails once with all of them.
+#[derive(Default)]
+struct Failures(Vec<String>);
+
+impl Failures {
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(what());
+        }
+    }
+
+    fn assert_none(self) {
+        assert!(
+            self.0.is_empty(),
+            "{} failed expectations:\n  {}",
+            self.0.len(),
+            self.0.join("\n  ")
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the suite knows about each vendor.
+
+/// The spec §4 status table, read per vendor: raw value (lower-case) -> normalised status.
+/// `None`: the vendor sends no status (Cloud Foundry), every listed backup is available.
+fn vocabulary(p: ProviderId) -> Option<&'static [(&'static str, Status)]> {
+    use Status::*;
+    match p {
+        ProviderId::Oracle => Some(&[
+            ("completed", Available),
+            ("submitted", Creating),
+            ("inprogress", Creating),
+            ("delete_submitted", Deleting),
+            ("deleting", Deleting),
+            ("deleted", Deleted),
+            ("cancelling", Cancelled),
+            ("canceled", Cancelled),
+            ("failed", Error),
+            ("timeout", Error),
+        ]),
+        ProviderId::Zcom => Some(&[
+            ("available", Available),
+            ("creating", Creating),
+            ("queued", Creating),
+            ("restoring", Restoring),
+            ("deleting", Deleting),
+            ("deleted", Deleted),
+            ("error", Error),
+        ]),
+        ProviderId::Huawei => Some(&[
+            ("available", Available),
+            ("protecting", Creating),
+            ("waiting_protect", Creating),
+            ("restoring", Restoring),
+            ("waiting_restore", Restoring),
+            ("deleting", Deleting),
+            ("waiting_delete", Deleting),
+            ("error", Error),
+        ]),
+        ProviderId::Cf => None,
+        ProviderId::Bycloud => Some(&[
+            ("available", Available),
+            ("active", Available),
+            ("completed", Available),
+            ("creating", Creating),
+            ("restoring", Restoring),
+            ("deleting", Deleting),
+            ("deleted", Deleted),
+            ("error", Error),
+            ("failed", Error),
+        ]),
+    }
+}
+
+/// A fair listing body for a request the hostile server gets, or `None` when the path is not
+/// one of the vendor's listing calls. Small and well-formed: the hostile cases mutate it.
+fn fair_listing(p: ProviderId, path: &str, query: &str) -> Option<Value> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match p {
+        ProviderId::Oracle => path.starts_with("/backupservice/v1/backup").then(|| {
+            json!({"result": [{
+                "name": "/Compute-acme/jack.jones@example.com/cfg/0a1b2c3d",
+                "state": "COMPLETED",
+                "snapshotSize": "1073741824b",
+                "volumeUri": "/storage/volume/Compute-acme/jack.jones@example.com/vol1",
+                "description": "nightly"
+            }]})
+        }),
+        ProviderId::Zcom => {
+            (segs.len() == 3 && segs[0] == "v2" && segs[2] == "backup").then(|| {
+                json!({"backup": [{
+                    "id": "5e0c8e2b-59a5-4f4b-8f7b-4a5e6c1f2a3b",
+                    "instance_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+                    "backupruns": [{
+                        "backuprun_id": "7f6e5d4c-3b2a-4190-8f7e-6d5c4b3a2910",
+                        "status": "available",
+                        "created_at": "2026-11-22T03:00:00Z",
+                        "type": "instance"
+                    }]
+                }]})
+            })
+        }
+        ProviderId::Huawei => {
+            (segs.len() == 3 && segs[0] == "v3" && segs[2] == "backups").then(|| {
+                let offset = query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("offset="))
+                    .and_then(|o| o.parse::<u64>().ok())
+                    .unwrap_or(0);
+                if offset > 0 {
+                    return json!({"backups": [], "count": 1});
+                }
+                json!({"backups": [{
+                "id": "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                "name": "autobk_1",
+                "status": "available",
+                "resource_type": "OS::Nova::Server",
+                "resource_id": "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e",
+                "resource_size": 40,
+                "created_at": "2026-11-22T03:00:00.000000",
+                "updated_at": "2026-11-22T03:10:00.000000"
+            }], "count": 1})
+            })
+        }
+        ProviderId::Cf => {
+            const GUID: &str = "0d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a";
+            match segs.as_slice() {
+                ["v3", "service_instances"] => Some(json!({
+                    "pagination": {"total_results": 1, "next": null},
+                    "resources": [{"guid": GUID, "name": "orders-db"}]
+                })),
+                ["v3", "service_instances", guid] => {
+                    Some(json!({"guid": guid, "name": "orders-db"}))
+                }
+                ["v3", "service_instances", _, "backups"] => Some(json!({"backups": [
+                    {"id": "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f", "created_at": 1_795_000_000}
+                ]})),
+                _ => None,
+            }
+        }
+        ProviderId::Bycloud => path.starts_with("/v1/backups").then(|| {
+            json!({
+                "backups": [{
+                    "id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+                    "name": "nightly",
+                    "status": "available",
+                    "volume_id": "4d5e6f7a-8b9c-4d0e-8f1a-2b3c4d5e6f7a",
+                    "size": 10,
+                    "is_incremental": false,
+                    "created_at": "2026-11-22T03:00:00Z",
+                    "updated_at": "2026-11-22T03:05:00Z"
+                }],
+                "meta": {"total": 1, "limit": 100, "marker": null, "has_more": false}
+            })
+        }),
+    }
+}
+
+/// Answers the vendor's authentication calls sensibly, pointing any catalog back at `base`;
+/// `None` when the request is not an authentication call.
+fn auth_answer(
+    p: ProviderId,
+    base: &str,
+    method: &Method,
+    path: &str,
+    body: &[u8],
+) -> Option<Response> {
+    match (p, method.as_str(), path) {
+        (ProviderId::Oracle, "POST", "/authenticate/") => Some(
+            (
+                StatusCode::NO_CONTENT,
+                [(
+                    header::SET_COOKIE,
+                    "nimbula=hostile-cookie; Path=/; Max-Age=1800",
+                )],
+            )
+                .into_response(),
+        ),
+        (ProviderId::Zcom, "POST", "/v2.0/tokens") => {
+            let req: Value = serde_json::from_slice(body).unwrap_or_default();
+            let tenant = req["auth"]["tenantId"].as_str().unwrap_or("t").to_string();
+            Some(
+                axum::Json(json!({"access": {
+                    "token": {"id": "hostile-token", "expires": "2099-01-01T00:00:00Z"},
+                    "serviceCatalog": [{"type": "compute", "name": "Compute Service", "endpoints": [
+                        {"region": "tyo1", "publicURL": format!("{base}/v2/{tenant}")}
+                    ]}]
+                }}))
+                .into_response(),
+            )
+        }
+        (ProviderId::Huawei, "POST", "/v3/auth/tokens") => Some(
+            (
+                StatusCode::CREATED,
+                [("x-subject-token", "hostile-iam-token")],
+                axum::Json(json!({"token": {"expires_at": "2099-01-01T00:00:00.000000Z"}})),
+            )
+                .into_response(),
+        ),
+        (ProviderId::Cf, "GET", "/") => Some(
+            axum::Json(json!({"links": {
+                "login": {"href": format!("{base}/login")},
+                "uaa": {"href": format!("{base}/uaa")}
+            }}))
+            .into_response(),
+        ),
+        (ProviderId::Cf, "POST", "/login/oauth/token" | "/uaa/oauth/token") => Some(
+            axum::Json(json!({
+                "access_token": "hostile-access-token",
+                "token_type": "bearer",
+                "refresh_token": "hostile-refresh-token",
+                "expires_in": 3600
+            }))
+            .into_response(),
+        ),
+        _ => None,
+    }
+}
+
+/// The first backup-like object of a listing body: descends through the vendors' list keys
+/// (Z.com's groups hold runs); a body without a list is itself the item (a CF instance).
+fn first_item(body: &mut Value) -> Option<&mut Map<String, Value>> {
+    const LISTS: [&str; 5] = ["result", "backup", "backupruns", "backups", "resources"];
+    let obj = body.as_object_mut()?;
+    let key = LISTS.iter().find(|k| {
+        obj.get(**k)
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    });
+    match key {
+        Some(k) => first_item(&mut obj.get_mut(*k)?.as_array_mut()?[0]),
+        None => Some(obj),
+    }
+}
+
+/// The placeholder whose bytes are replaced by invalid UTF-8 after serialising.
+const NOT_UTF8_MARK: &str = "@@NOT-UTF-8@@";
+
+/// The body with [`NOT_UTF8_MARK`] replaced by bytes that are not UTF-8.
+fn with_invalid_utf8(text: &str) -> Vec<u8> {
+    match text.split_once(NOT_UTF8_MARK) {
+        Some((before, after)) => [before.as_bytes(), b"a\xff\xfez", after.as_bytes()].concat(),
+        None => text.as_bytes().to_vec(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hostile server.
+
+/// How a hostile server answers the listing calls.
+#[derive(Clone, Debug)]
+enum Case {
+    /// `{"backups": [` (a truncated body).
+    MalformedJson,
+    /// A gateway's HTML page with status 500 (not retried).
+    Html500,
+    /// The same with 502 (retried, then failed).
+    Html502,
+    /// Every vendor's list key holding a string.
+    WrongTypes,
+    /// A bare `5`.
+    BareNumber,
+    /// A fair body padded past the client's 4 KiB cap, with a Content-Length.
+    TooLarge,
+    /// The same, chunked (no Content-Length): the cap must hold while reading.
+    TooLargeChunked,
+    /// Bytes that are not UTF-8 in the first item's id.
+    NotUtf8InMappedString,
+    /// Bytes that are not UTF-8 in a top-level key no adapter reads.
+    NotUtf8InUnmappedString,
+    /// A size of 10^30 (bytes for Oracle, GiB elsewhere).
+    HugeSize,
+    /// A row count of -1.
+    NegativeCount,
+    /// A creation time of 1e300.
+    HugeTime,
+    /// A 302 to `{to}{path}?{query}`.
+    Redirect(String),
+    /// A 302 to this server's own `/redirected{path}?{query}`.
+    RedirectHere,
+    /// The authentication POSTs get a 307 (which keeps method and body) to `{to}{path}`;
+    /// everything else is fair.
+    RedirectLogin(String),
+    /// The first listing call gets a 429 with this `Retry-After`, later ones a fair answer.
+    Throttle(fn() -> String),
+    /// Fair answers (the target of a same-origin redirect uses it too).
+    Fair,
+}
+
+impl Case {
+    fn hostile() -> Vec<(&'static str, Case)> {
+        vec![
+            ("malformed JSON", Case::MalformedJson),
+            ("HTML 500", Case::Html500),
+            ("HTML 502", Case::Html502),
+            ("wrong types", Case::WrongTypes),
+            ("bare 5", Case::BareNumber),
+            ("10 KiB > cap", Case::TooLarge),
+            ("10 KiB chunked", Case::TooLargeChunked),
+            ("bad UTF-8 (mapped)", Case::NotUtf8InMappedString),
+            ("bad UTF-8 (unmapped)", Case::NotUtf8InUnmappedString),
+            ("size 1e30", Case::HugeSize),
+            ("count -1", Case::NegativeCount),
+            ("created_at 1e300", Case::HugeTime),
+        ]
+    }
+
+    /// The error kind and HTTP status an account must fail with.
+    fn expected(&self) -> (ErrorKind, u16) {
+        match self {
+            Case::Html500 => (ErrorKind::Server, 500),
+            Case::Html502 => (ErrorKind::Server, 502),
+            _ => (ErrorKind::Protocol, 200),
+        }
+    }
+
+    /// Applies a mutation case to a fair body; `false` when the vendor has no such field.
+    fn mutate(&self, body: &mut Value) -> bool {
+        match self {
+            Case::NotUtf8InUnmappedString => {
+                let Some(obj) = body.as_object_mut() else {
+                    return false;
+                };
+                obj.insert("note".into(), json!(NOT_UTF8_MARK));
+                true
+            }
+            Case::NotUtf8InMappedString => {
+                let Some(item) = first_item(body) else {
+                    return false;
+                };
+                let Some(key) = ["backuprun_id", "guid", "id", "name"]
+                    .into_iter()
+                    .find(|k| item.contains_key(*k))
+                else {
+                    return false;
+                };
+                item.insert(key.into(), json!(NOT_UTF8_MARK));
+                true
+            }
+            Case::HugeSize => {
+                let Some(item) = first_item(body) else {
+                    return false;
+                };
+                if item.contains_key("snapshotSize") {
+                    // Oracle sizes are strings with a unit: 10^30 bytes overflows u64.
+                    item.insert(
+                        "snapshotSize".into(),
+                        json!("1000000000000000000000000000000b"),
+                    );
+                    return true;
+                }
+                let Some(key) = ["resource_size", "size"]
+                    .into_iter()
+                    .find(|k| item.contains_key(*k))
+                else {
+                    return false;
+                };
+                item.insert(key.into(), json!(1e30));
+                true
+            }
+            Case::NegativeCount => match body.get_mut("count") {
+                Some(c) => {
+                    *c = json!(-1);
+                    true
+                }
+                None => false,
+            },
+            Case::HugeTime => {
+                let Some(item) = first_item(body) else {
+                    return false;
+                };
+                if !item.contains_key("created_at") {
+                    return false;
+                }
+                item.insert("created_at".into(), json!(1e300));
+                true
+            }
+            _ => true,
+        }
+    }
+}
+
+/// One request a test server saw.
+#[derive(Clone, Debug)]
+struct Seen {
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+    /// Whether it got a hostile (non-fair) answer.
+    hostile: bool,
+}
+
+struct ServerState {
+    p: ProviderId,
+    case: Case,
+    base: String,
+    /// CF has two listing stages: with this set, the instance calls get fair answers and only
+    /// `…/backups` is hostile.
+    cf_backups_only: bool,
+    listings: AtomicUsize,
+    seen: Mutex<Vec<Seen>>,
+}
+
+/// A test server on 127.0.0.1; stops when dropped.
+struct Server {
+    base: String,
+    state: Arc<ServerState>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Server {
+    async fn start(p: ProviderId, case: Case, cf_backups_only: bool) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(ServerState {
+            p,
+            case,
+            base: base.clone(),
+            cf_backups_only,
+            listings: AtomicUsize::new(0),
+            seen: Mutex::new(Vec::new()),
+        });
+        let router = Router::new().fallback(answer).with_state(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Server { base, state, task }
+    }
+
+    fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap().clone()
+    }
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn html(status: StatusCode) -> Response {
+    let page = format!(
+        "<!DOCTYPE html>\n<html><head><title>{status}</title></head>\n<body><h1>{status}</h1><hr><center>nginx</center></body></html>\n"
+    );
+    (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
+}
+
+async fn answer(State(s): State<Arc<ServerState>>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let headers = req.headers().clone();
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let record = |hostile: bool| {
+        s.seen.lock().unwrap().push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            headers: headers.clone(),
+            body: body.clone(),
+            hostile,
+        });
+    };
+    if let Some(resp) = auth_answer(s.p, &s.base, &method, &path, &body) {
+        // Only the calls that carry credentials (CF's `GET /` discovery carries none).
+        if let (Case::RedirectLogin(to), &Method::POST) = (&s.case, &method) {
+            record(true);
+            let location = format!("{to}{path}");
+            return (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(header::LOCATION, location)],
+            )
+                .into_response();
+        }
+        record(false);
+        return resp;
+    }
+    let (fair_path, redirected) = match path.strip_prefix("/redirected") {
+        Some(rest) => (rest.to_string(), true),
+        None => (path.clone(), false),
+    };
+    let Some(mut fair) = fair_listing(s.p, &fair_path, &query) else {
+        record(false);
+        return json_response(StatusCode::NOT_FOUND, b"{}".to_vec());
+    };
+    let cf_instance_call = s.p == ProviderId::Cf && !fair_path.ends_with("/backups");
+    if redirected || (s.cf_backups_only && cf_instance_call) {
+        record(false);
+        return json_response(StatusCode::OK, fair.to_string().into_bytes());
+    }
+    let n = s.listings.fetch_add(1, Ordering::SeqCst);
+    let hostile = match &s.case {
+        Case::Fair | Case::RedirectLogin(_) => false,
+        Case::Throttle(_) => n == 0,
+        _ => true,
+    };
+    record(hostile);
+    match &s.case {
+        Case::Fair | Case::RedirectLogin(_) => {
+            json_response(StatusCode::OK, fair.to_string().into_bytes())
+        }
+        Case::Throttle(retry_after) if n == 0 => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after())],
+            "Too Many Requests",
+        )
+            .into_response(),
+        Case::Throttle(_) => json_response(StatusCode::OK, fair.to_string().into_bytes()),
+        Case::Redirect(_) | Case::RedirectHere => {
+            let to = match &s.case {
+                Case::Redirect(to) => to.clone(),
+                _ => format!("{}/redirected", s.base),
+            };
+            let mut location = format!("{to}{path}");
+            if !query.is_empty() {
+                location = format!("{location}?{query}");
+            }
+            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+        }
+        Case::MalformedJson => json_response(StatusCode::OK, br#"{"backups": ["#.to_vec()),
+        Case::Html500 => html(StatusCode::INTERNAL_SERVER_ERROR),
+        Case::Html502 => html(StatusCode::BAD_GATEWAY),
+        Case::WrongTypes => json_response(
+            StatusCode::OK,
+            br#"{"backups":"x","backup":"x","result":"x","resources":"x","count":"x","meta":"x"}"#
+                .to_vec(),
+        ),
+        Case::BareNumber => json_response(StatusCode::OK, b"5".to_vec()),
+        Case::TooLarge => {
+            fair["padding"] = json!("x".repeat(10 << 10));
+            json_response(StatusCode::OK, fair.to_string().into_bytes())
+        }
+        Case::TooLargeChunked => {
+            // No Content-Length: the cap must hold while reading.
+            fair["padding"] = json!("x".repeat(10 << 10));
+            let bytes = fair.to_string().into_bytes();
+            let chunks: Vec<Result<Bytes, std::io::Error>> = bytes
+                .chunks(1024)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            let body = Body::from_stream(futures_util::stream::iter(chunks));
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response()
+        }
+        mutation => {
+            mutation.mutate(&mut fair);
+            json_response(StatusCode::OK, with_invalid_utf8(&fair.to_string()))
+        }
+    }
+}
+
+/// The demo config with every API address pointing at `port` instead.
+fn config_pointing_at(emu: &Emulator, port: u16) -> String {
+    let mut text = emu.config_toml();
+    for url in [
+        &emu.urls.oracle,
+        &emu.urls.zcom,
+        &emu.urls.huawei,
+        &emu.urls.cf,
+        &emu.urls.bycloud,
+    ] {
+        let from = format!("127.0.0.1:{}", url.port().unwrap());
+        text = text.replace(&from, &format!("127.0.0.1:{port}"));
+    }
+    text
+}
+
+fn parse_config(text: &str) -> Vec<Account> {
+    config::parse(text, std::path::Path::new("(test)"), &|_| None)
+        .expect("the rewritten demo config parses")
+        .accounts
+}
+
+/// The demo accounts of `p`, pointed at `server`.
+fn accounts_at(emu: &Emulator, p: ProviderId, server: &Server) -> Vec<Account> {
+    of(&parse_config(&config_pointing_at(emu, server.port())), p)
+}
+
+/// Serialised rows with the emulator's ports replaced by the API's name, sorted by id.
+fn normalised(emu: &Emulator, rows: &[Backup]) -> Vec<String> {
+    let mut out: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let mut s = serde_json::to_string(r).unwrap();
+            for (name, url) in [
+                ("oracle", &emu.urls.oracle),
+                ("zcom", &emu.urls.zcom),
+                ("huawei", &emu.urls.huawei),
+                ("cf", &emu.urls.cf),
+                ("bycloud", &emu.urls.bycloud),
+            ] {
+                s = s.replace(
+                    &format!("127.0.0.1:{}", url.port().unwrap()),
+                    &format!("<{name}>"),
+                );
+            }
+            s
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) every page is listed.
+
+#[tokio::test]
+async fn every_page_is_listed_and_ids_are_unique() {
+    // More than one page everywhere that pages: ByCloud pages by 100, Huawei by 1000.
+    const N: usize = 1050;
+    let emu = emulator(Some(N), false).await;
+    let accounts = emu.accounts().unwrap();
+    let http = http();
+    let mut f = Failures::default();
+    for p in ProviderId::ALL {
+        let mine = of(&accounts, p);
+        f.check(!mine.is_empty(), || format!("{p}: no demo account"));
+        for r in list(&http, &mine).await {
+            match r.result {
+                Ok(rows) => {
+                    f.check(rows.len() == N, || {
+                        format!("{}: {} rows, want {N}", r.account, rows.len())
+                    });
+                    let ids: HashSet<&str> = rows.iter().map(|b| b.id.as_str()).collect();
+                    f.check(ids.len() == rows.len(), || {
+                        format!("{}: {} duplicate ids", r.account, rows.len() - ids.len())
+                    });
+                }
+                Err(e) => f.0.push(format!("{}: failed: {e}", r.account)),
+            }
+        }
+    }
+    f.assert_none();
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) fields are mapped.
+
+/// Fields an adapter maps that the demo data never sends, and why.
+const NOT_IN_DEMO: [(ProviderId, &str); 2] = [
+    // CBR sets parent_id on replicated backups only; the demo has no replication.
+    (ProviderId::Huawei, "parent_id"),
+    // OSMAPI documents only `id` and `created_at`; extra holds whatever else a broker adds.
+    (ProviderId::Cf, "extra"),
+];
+
+#[tokio::test]
+async fn fields_are_mapped_as_the_spec_and_capabilities_say() {
+    let emu = emulator(None, false).await;
+    let accounts = emu.accounts().unwrap();
+    let http = http();
+    let caps: BTreeMap<ProviderId, providers::Capabilities> = providers::capabilities()
+        .into_iter()
+        .map(|c| (c.provider, c))
+        .collect();
+    let mut f = Failures::default();
+    for p in ProviderId::ALL {
+        let fields = caps[&p].fields;
+        let mut filled: HashSet<String> = HashSet::new();
+        for r in list(&http, &of(&accounts, p)).await {
+            let rows = match r.result {
+                Ok(rows) => rows,
+                Err(e) => {
+                    f.0.push(format!("{}: failed: {e}", r.account));
+                    continue;
+                }
+            };
+            f.check(!rows.is_empty(), || format!("{}: no rows", r.account));
+            for b in &rows {
+                let at = format!("{} row {}", r.account, b.id);
+                f.check(b.provider == p, || format!("{at}: provider {}", b.provider));
+                f.check(b.account == r.account, || {
+                    format!("{at}: account {}", b.account)
+                });
+                f.check(!b.id.is_empty(), || format!("{at}: empty id"));
+                let want = match (vocabulary(p), &b.provider_status) {
+                    (None, None) => Status::Available,
+                    (None, Some(raw)) => {
+                        f.0.push(format!(
+                            "{at}: provider_status {raw:?} from a vendor without one"
+                        ));
+                        continue;
+                    }
+                    (Some(_), None) => Status::Unknown,
+                    (Some(table), Some(raw)) => table
+                        .iter()
+                        .find(|(v, _)| v.eq_ignore_ascii_case(raw.trim()))
+                        .map_or(Status::Unknown, |(_, s)| *s),
+                };
+                f.check(b.status == want, || {
+                    format!(
+                        "{at}: status {} for {:?}, want {want}",
+                        b.status, b.provider_status
+                    )
+                });
+                // Only a backup that has not started yet may lack a time (Z.com sends "" for
+                // a queued run).
+                if fields.contains(&"created_at") && b.status != Status::Creating {
+                    f.check(b.created_at.is_some(), || format!("{at}: no created_at"));
+                }
+                let Value::Object(row) = serde_json::to_value(b).unwrap() else {
+                    unreachable!("a row serialises to an object")
+                };
+                for (key, value) in row {
+                    let empty = value.is_null() || value.as_object().is_some_and(Map::is_empty);
+                    // `provider` and `account` are always filled (the capabilities omit them).
+                    if !empty && !["provider", "account"].contains(&key.as_str()) {
+                        f.check(fields.contains(&key.as_str()), || {
+                            format!("{at}: {key} is filled but not in the capabilities")
+                        });
+                        filled.insert(key);
+                    }
+                }
+            }
+        }
+        for field in fields.iter().filter(|f| !NOT_IN_DEMO.contains(&(p, **f))) {
+            f.check(filled.contains(*field), || {
+                format!("{p}: capabilities list {field}, but no demo row has it")
+            });
+        }
+    }
+    f.assert_none();
+}
+
+// ---------------------------------------------------------------------------------------------
+// (c) faults lose nothing.
+
+#[tokio::test]
+async fn under_faults_healthy_accounts_list_exactly_the_rows_of_a_clean_run() {
+    let (clean, faulty) = tokio::join!(emulator(None, false), emulator(None, true));
+    let http = http();
+    let healthy = |a: &Account| !a.name.ends_with("-badcreds") && !a.name.ends_with("-loop");
+    let clean_accounts = clean.accounts().unwrap();
+    let faulty_accounts: Vec<Account> = faulty
+        .accounts()
+        .unwrap()
+        .into_iter()
+        .filter(healthy)
+        .collect();
+    let want: BTreeMap<String, Vec<String>> = list(&http, &clean_accounts)
+        .await
+        .into_iter()
+        .map(|r| {
+            (
+                r.account,
+                normalised(&clean, &r.result.expect("clean run lists")),
+            )
+        })
+        .collect();
+    let got = list(&http, &faulty_accounts).await;
+    let mut f = Failures::default();
+    for p in ProviderId::ALL {
+        let mine: Vec<&AccountResult> = got
+            .iter()
+            .filter(|r| {
+                faulty_accounts
+                    .iter()
+                    .any(|a| a.name == r.account && a.provider() == p)
+            })
+            .collect();
+        f.check(!mine.is_empty(), || {
+            format!("{p}: no healthy account under faults")
+        });
+        for r in mine {
+            match &r.result {
+                Ok(rows) => {
+                    let rows = normalised(&faulty, rows);
+                    let want = &want[&r.account];
+                    f.check(&rows == want, || {
+                        let missing = want.iter().filter(|w| !rows.contains(w)).count();
+                        let extra = rows.iter().filter(|g| !want.contains(g)).count();
+                        format!(
+                            "{}: {} rows under faults, {} clean ({missing} missing, {extra} extra or different)",
+                            r.account,
+                            rows.len(),
+                            want.len()
+                        )
+                    });
+                }
+                Err(e) => f.0.push(format!("{}: failed under faults: {e}", r.account)),
+            }
+        }
+    }
+    // The faults happened: every listing URI fails once and some sessions expire, so the same
+    // listings took more requests than in the clean run.
+    let (clean_n, faulty_n) = (clean.shared().requests(), faulty.shared().requests());
+    f.check(faulty_n > clean_n, || {
+        format!("{faulty_n} requests under faults, {clean_n} clean: no fault was injected")
+    });
+    f.assert_none();
+}
+
+// ---------------------------------------------------------------------------------------------
+// (d) bad credentials surface as one clear auth error.
+
+/// The config keys that hold a secret (spec §3).
+const SECRET_KEYS: [&str; 5] = [
+    "password",
+    "secret_key",
+    "client_secret",
+    "token",
+    "api_key_secret",
+];
+
+/// The config with every inline secret replaced by a wrong one: (text, wrong secrets, right ones).
+fn with_wrong_secrets(text: &str) -> (String, Vec<String>, Vec<String>) {
+    let mut out = String::new();
+    let mut wrong = Vec::new();
+    let mut right = Vec::new();
+    let mut account = String::new();
+    for line in text.lines() {
+        if let Some(name) = line
+            .strip_prefix("[accounts.")
+            .and_then(|l| l.strip_suffix(']'))
+        {
+            account = name.to_string();
+        }
+        let key = line.split('=').next().unwrap_or("").trim();
+        if SECRET_KEYS.contains(&key) && line.contains('=') {
+            let value = line.split_once('=').unwrap().1.trim().trim_matches('"');
+            right.push(value.to_string());
+            let bad = format!("wrong-{account}-{key}-7f3a");
+            out.push_str(&format!("{key} = \"{bad}\"\n"));
+            wrong.push(bad);
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    (out, wrong, right)
+}
+
+#[tokio::test]
+async fn bad_credentials_fail_with_an_auth_error_naming_account_and_401() {
+    let emu = emulator(None, false).await;
+    let (text, wrong, right) = with_wrong_secrets(&emu.config_toml());
+    let accounts = parse_config(&text);
+    let http = http();
+    let mut f = Failures::default();
+    for p in ProviderId::ALL {
+        let mine = of(&accounts, p);
+        f.check(!mine.is_empty(), || format!("{p}: no demo account"));
+        for r in list(&http, &mine).await {
+            let Err(e) = &r.result else {
+                f.0.push(format!("{}: listed with a wrong secret", r.account));
+                continue;
+            };
+            let line = e.to_string();
+            f.check(e.kind == ErrorKind::Auth, || {
+                format!("{line}: kind {:?}, want Auth", e.kind)
+            });
+            f.check(line.starts_with(&format!("{}: ", r.account)), || {
+                format!("{line}: does not start with the account")
+            });
+            f.check(line.contains("HTTP 401"), || format!("{line}: no HTTP 401"));
+            f.check(
+                e.request
+                    .as_deref()
+                    .is_some_and(|q| line.contains(q) && !q.contains('?')),
+                || format!("{line}: no request path"),
+            );
+            let leaked: Vec<&String> = wrong
+                .iter()
+                .chain(&right)
+                .filter(|s| line.contains(s.as_str()) || format!("{e:?}").contains(s.as_str()))
+                .collect();
+            f.check(leaked.is_empty(), || {
+                format!("{line}: leaks a secret {leaked:?}")
+            });
+        }
+    }
+    f.assert_none();
+}
+
+// ---------------------------------------------------------------------------------------------
+// (e) hostile servers: every bad body fails the account with one clear line, never a panic.
+
+/// A provider and, for CF, which stage of its listing is hostile.
+fn targets() -> Vec<(ProviderId, bool, String)> {
+    ProviderId::ALL
+        .into_iter()
+        .flat_map(|p| {
+            let mut t = vec![(p, false, p.to_string())];
+            if p == ProviderId::Cf {
+                t[0].2 = "cf (instances)".into();
+                t.push((p, true, "cf (backups)".into()));
+            }
+            t
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn hostile_bodies_fail_the_account_with_one_clear_line() {
+    let emu = emulator(None, false).await;
+    let http = small_http();
+    let mut f = Failures::default();
+    // case -> target -> outcome, printed as the table the report quotes.
+    let mut table: Vec<(String, Vec<String>)> = Vec::new();
+    for (label, case) in Case::hostile() {
+        let mut row = Vec::new();
+        for (p, cf_backups_only, target) in targets() {
+            // A mutation the vendor has no field for does not apply.
+            let probe_path = match (p, cf_backups_only) {
+                (ProviderId::Oracle, _) => "/backupservice/v1/backup/",
+                (ProviderId::Zcom, _) => "/v2/t/backup",
+                (ProviderId::Huawei, _) => "/v3/p/backups",
+                (ProviderId::Cf, false) => "/v3/service_instances",
+                (ProviderId::Cf, true) => "/v3/service_instances/g/backups",
+                (ProviderId::Bycloud, _) => "/v1/backups",
+            };
+            let mut probe = fair_listing(p, probe_path, "").unwrap();
+            if !case.mutate(&mut probe) {
+                row.push("n/a".to_string());
+                continue;
+            }
+            let server = Server::start(p, case.clone(), cf_backups_only).await;
+            let accounts = accounts_at(&emu, p, &server);
+            let (kind, status) = case.expected();
+            let results = list(&http, &accounts).await;
+            let hostile_paths: Vec<String> = server
+                .seen()
+                .into_iter()
+                .filter(|s| s.hostile)
+                .map(|s| s.path)
+                .collect();
+            let mut outcome = String::new();
+            for r in &results {
+                let at = format!("{target} / {label} / {}", r.account);
+                let e = match &r.result {
+                    Ok(rows) => {
+                        f.0.push(format!("{at}: Ok with {} rows", rows.len()));
+                        outcome = "ACCEPTED".into();
+                        continue;
+                    }
+                    Err(e) => e,
+                };
+                let line = e.to_string();
+                let names_path = e.request.as_deref().is_some_and(|q| {
+                    !q.contains('?')
+                        && line.contains(q)
+                        && hostile_paths.iter().any(|p| q == format!("GET {p}"))
+                });
+                f.check(e.kind == kind, || {
+                    format!("{at}: kind {:?}, want {kind:?}: {line}", e.kind)
+                });
+                f.check(line.starts_with(&format!("{}: ", r.account)), || {
+                    format!("{at}: does not name the account: {line}")
+                });
+                f.check(names_path, || {
+                    format!("{at}: does not name the hostile request: {line}")
+                });
+                f.check(line.contains(&format!("HTTP {status}")), || {
+                    format!("{at}: does not say HTTP {status}: {line}")
+                });
+                f.check(!line.contains('\n'), || format!("{at}: more than one line"));
+                if outcome.is_empty() {
+                    outcome = format!(
+                        "{:?} {}",
+                        e.kind,
+                        e.status.map_or("-".into(), |s| s.to_string())
+                    );
+                }
+            }
+            f.check(!hostile_paths.is_empty(), || {
+                format!("{target} / {label}: no hostile answer was served")
+            });
+            row.push(outcome);
+        }
+        table.push((label.to_string(), row));
+    }
+    print_table(&table);
+    f.assert_none();
+}
+
+fn print_table(table: &[(String, Vec<String>)]) {
+    let heads: Vec<String> = targets().into_iter().map(|t| t.2).collect();
+    let mut out = format!(
+        "| case | {} |\n|---|{}\n",
+        heads.join(" | "),
+        "---|".repeat(heads.len())
+    );
+    for (label, row) in table {
+        out.push_str(&format!("| {label} | {} |\n", row.join(" | ")));
+    }
+    println!("{out}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// (f) redirects.
+
+/// Headers that carry a credential or a signature in one of the five APIs.
+fn credential_headers(h: &HeaderMap) -> Vec<String> {
+    h.keys()
+        .map(|k| k.as_str().to_ascii_lowercase())
+        .filter(|k| {
+            matches!(
+                k.as_str(),
+                "authorization" | "x-auth-token" | "cookie" | "x-api-key" | "x-security-token"
+            ) || k.starts_with("x-sdk-")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_refused_and_gets_no_credentials() {
+    let emu = emulator(None, false).await;
+    let http = small_http();
+    let mut f = Failures::default();
+    for p in ProviderId::ALL {
+        let elsewhere = Server::start(p, Case::Fair, false).await;
+        let server = Server::start(p, Case::Redirect(elsewhere.base.clone()), false).await;
+        for r in list(&http, &accounts_at(&emu, p, &server)).await {
+            match &r.result {
+                Ok(_) => f.0.push(format!(
+                    "{}: followed a redirect to another origin",
+                    r.account
+                )),
+                Err(e) => {
+                    let line = e.to_string();
+                    f.check(e.kind == ErrorKind::Insecure, || {
+                        format!("{line}: kind {:?}", e.kind)
+                    });
+                    f.check(line.starts_with(&format!("{}: ", r.account)), || {
+                        format!("{line}: does not name the account")
+                    });
+                    f.check(line.contains("HTTP 302"), || format!("{line}: no HTTP 302"));
+                }
+            }
+        }
+        for s in elsewhere.seen() {
+            let leaked = credential_headers(&s.headers);
+            f.check(leaked.is_empty(), || {
+                format!(
+                    "{p}: {} {} reached the other origin with {leaked:?}",
+                    s.method, s.path
+                )
+            });
+        }
+        f.check(
+            server
+                .seen()
+                .iter()
+                .any(|s| s.hostile && !credential_headers(&s.headers).is_empty()),
+            || format!("{p}: the listing carried no credentials, so the test proves nothing"),
+        );
+    }
+    f.assert_none();
+}
+
+#[tokio::test]
+async fn a_login_redirected_to_another_origin_sends_it_no_credentials() {
+    let emu = emulator(None, false).await;
+    let (_, _, secrets) = with_wrong_secrets(&emu.config_toml());
+    let http = small_http();
+    let mut f = Failures::default();
+    let mut logins_redirected = 0;
+    for p in ProviderId::ALL {
+        let elsewhere = Server::start(p, Case::Fair, false).await;
+        let server = Server::start(p, Case::RedirectLogin(elsewhere.base.clone()), false).await;
+        for r in list(&http, &accounts_at(&emu, p, &server)).await {
+            // Static credentials (AK/SK, API keys, bearer tokens) make no login call and list.
+            if let Err(e) = &r.result {
+                let line = e.to_string();
+                f.check(e.kind == ErrorKind::Insecure, || {
+                    format!("{line}: kind {:?}", e.kind)
+                });
+                f.check(line.contains("HTTP 307"), || format!("{line}: no HTTP 307"));
+            }
+        }
+        logins_redirected += server.seen().iter().filter(|s| s.hostile).count();
+        for s in elsewhere.seen() {
+            let body = String::from_utf8_lossy(&s.body);
+            let leaked: Vec<&String> = secrets
+                .iter()
+                .filter(|x| body.contains(x.as_str()))
+                .collect();
+            f.0.push(format!(
+                "{p}: {} {} reached the other origin (credential headers {:?}, secrets in the body {leaked:?})",
+                s.method,
+                s.path,
+                credential_headers(&s.headers)
+            ));
+        }
+    }
+    f.check(logins_redirected > 0, || {
+        "no login was redirected: the test proves nothing".into()
+    });
+    f.assert_none();
+}
+
+#[tokio::test]
+async fn a_redirect_within_the_origin_is_followed() {
+    let emu = emulator(None, false).await;
+    let http = small_http();
+    let mut f = Failures::default();
+    for p in ProviderId::ALL {
+        // The server sends its listing calls to its own `/redirected/…`, which answers fairly.
+        let server = Server::start(p, Case::RedirectHere, false).await;
+        for r in list(&http, &accounts_at(&emu, p, &server)).await {
+            match &r.result {
+                Ok(rows) => f.check(!rows.is_empty(), || format!("{}: no rows", r.account)),
+                Err(e) => f.0.push(format!(
+                    "{}: did not follow a same-origin redirect: {e}",
+                    r.account
+                )),
+            }
+        }
+        let seen = server.seen();
+        f.check(seen.iter().any(|s| s.hostile), || {
+            format!("{p}: nothing was redirected")
+        });
+        f.check(
+            seen.iter().any(|s| s.path.starts_with("/redirected/")),
+            || format!("{p}: the redirect was not followed"),
+        );
+    }
+    f.assert_none();
+}
+
+// ---------------------------------------------------------------------------------------------
+// (g) 429 with each Retry-After form.
+
+fn retry_after_seconds() -> String {
+    "1".into()
+}
+
+fn retry_after_http_date() -> String {
+    let at = Utc::now() + chrono::Duration::seconds(1);
+    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn retry_after_epoch() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    (secs + 1).to_string()
+}
+
+async fn throttled_then_listed(form: fn() -> String) {
+    let emu = emulator(None, false).await;
+    let http = http();
+    let servers = futures_util::future::join_all(
+        ProviderId::ALL.map(|p| Server::start(p, Case::Throttle(form), false)),
+    )
+    .await;
+    let runs = servers.iter().zip(ProviderId::ALL).map(|(server, p)| {
+        let accounts = accounts_at(&emu, p, server);
+        let http = &http;
+        async move { (p, list(http, &accounts).await) }
+    });
+    let mut f = Failures::default();
+    for ((p, results), server) in futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .zip(&servers)
+    {
+        for r in results {
+            match &r.result {
+                Ok(rows) => f.check(!rows.is_empty(), || format!("{}: no rows", r.account)),
+                Err(e) => f.0.push(format!("{}: failed after a 429: {e}", r.account)),
+            }
+        }
+        let seen = server.seen();
+        let throttled: Vec<&Seen> = seen.iter().filter(|s| s.hostile).collect();
+        f.check(throttled.len() == 1, || {
+            format!("{p}: {} throttled answers", throttled.len())
+        });
+        if let Some(t) = throttled.first() {
+            let again = seen
+                .iter()
+                .filter(|s| s.path == t.path && !s.hostile)
+                .count();
+            f.check(again >= 1, || format!("{p}: {} was not retried", t.path));
+        }
+    }
+    f.assert_none();
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_in_seconds_is_retried() {
+    throttled_then_listed(retry_after_seconds).await;
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_as_an_http_date_is_retried() {
+    throttled_then_listed(retry_after_http_date).await;
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_as_a_unix_epoch_is_retried() {
+    throttled_then_listed(retry_after_epoch).await;
+}
