@@ -95,8 +95,7 @@ pub async fn resolve_accounts(
     sel: &Selection,
 ) -> Result<(Vec<Account>, Option<EmulatorHandle>)> {
     let (all, emulator, source) = if g.demo {
-        let emu = start_demo().await?;
-        let accounts = emu.accounts()?;
+        let (accounts, emu) = start_demo().await?;
         (accounts, Some(emu), "the demo".to_string())
     } else {
         let env = |k: &str| std::env::var(k).ok();
@@ -127,17 +126,19 @@ pub type EmulatorHandle = crate::emulator::Emulator;
 /// Built without the emulator: there is never one running.
 pub type EmulatorHandle = std::convert::Infallible;
 
+/// Starts the in-process emulator and returns its demo accounts.
 #[cfg(feature = "emulator")]
-async fn start_demo() -> Result<EmulatorHandle> {
-    crate::emulator::Emulator::start(crate::emulator::EmulatorOptions {
+async fn start_demo() -> Result<(Vec<Account>, EmulatorHandle)> {
+    let emu = crate::emulator::Emulator::start(crate::emulator::EmulatorOptions {
         now: now(),
         ..Default::default()
     })
-    .await
+    .await?;
+    Ok((emu.accounts()?, emu))
 }
 
 #[cfg(not(feature = "emulator"))]
-async fn start_demo() -> Result<EmulatorHandle> {
+async fn start_demo() -> Result<(Vec<Account>, EmulatorHandle)> {
     Err(Error::usage(
         "--demo needs the `emulator` feature (built without it)",
     ))

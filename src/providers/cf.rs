@@ -100,7 +100,7 @@ impl Cf {
     }
 
     /// The same adapter listing instances `per_page` at a time (tests page with small values).
-    #[cfg(test)]
+    #[cfg(all(test, feature = "emulator"))]
     pub(crate) fn with_per_page(mut self, per_page: u32) -> Cf {
         self.per_page = per_page;
         self
