@@ -2,12 +2,12 @@
 //! `authenticate`; the paging loop, session renewal, paging guards and per-account concurrency
 //! are shared here, so every provider gets them the same way.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures_util::stream::{FuturesOrdered, StreamExt};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use reqwest::Url;
 use tokio::sync::Mutex;
 
@@ -322,42 +322,53 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
     let offsets: Vec<Cursor> = (0..count)
         .map(|i| Cursor::Offset(start + i * stride))
         .collect();
-    let mut inflight = FuturesOrdered::new();
-    let mut queue = offsets.iter();
+    // Requests complete in any order and a finished one frees its slot at once (no waiting
+    // behind a slower page); pages are then handled strictly in offset order.
+    let mut inflight = FuturesUnordered::new();
+    let mut queue = offsets.iter().enumerate();
+    let mut done: BTreeMap<usize, (&Cursor, Result<Page>)> = BTreeMap::new();
+    let mut next = 0usize;
     let mut last_len = 0usize;
     let mut last_offset = start;
     let mut ended = false;
     loop {
         while inflight.len() < run.options.parallel {
-            let Some(c) = queue.next() else { break };
-            inflight.push_back(async move {
+            let Some((i, c)) = queue.next() else { break };
+            inflight.push(async move {
                 let page = run
                     .with_renewal(provider, || provider.list_page(run, Some(c)))
                     .await;
-                (c, page)
+                (i, c, page)
             });
         }
-        let Some((c, page)) = inflight.next().await else {
+        let Some((i, c, page)) = inflight.next().await else {
             break;
         };
         *pages += 1;
-        let page = page?;
-        let Cursor::Offset(o) = c else {
-            unreachable!("only offsets are queued")
-        };
-        last_offset = *o;
-        last_len = page.rows.len();
-        if page.rows.is_empty() {
-            ended = true;
-            continue;
+        if let Err(e) = page {
+            return Err(e);
         }
-        if ended {
-            return Err(paging_error(format!(
-                "rows at offset {o} after an empty page at a lower offset; the listing is inconsistent"
-            )));
+        done.insert(i, (c, page));
+        while let Some((c, page)) = done.remove(&next) {
+            next += 1;
+            let page = page?;
+            let Cursor::Offset(o) = c else {
+                unreachable!("only offsets are queued")
+            };
+            last_offset = *o;
+            last_len = page.rows.len();
+            if page.rows.is_empty() {
+                ended = true;
+                continue;
+            }
+            if ended {
+                return Err(paging_error(format!(
+                    "rows at offset {o} after an empty page at a lower offset; the listing is inconsistent"
+                )));
+            }
+            let fresh = out.add(page.rows, Some(c))?;
+            run.emit(rows_out, fresh).await;
         }
-        let fresh = out.add(page.rows, Some(c))?;
-        run.emit(rows_out, fresh).await;
     }
     if ended || last_len == 0 {
         Ok(None)
