@@ -1042,9 +1042,11 @@ mod tests {
                 .filter_map(|r| r.resource_type.as_deref())
                 .collect();
             assert_eq!(types, ["server", "volume"].into_iter().collect());
-            assert!(rows.iter().any(|r| r.extra["image_type"] == "replication"));
+            assert!(rows
+                .iter()
+                .any(|r| r.extra.get("image_type") == "replication"));
             // `incremental` comes top-level for some rows and only in extend_info for others.
-            let in_extend = |r: &&Backup| r.extra["extend_info"].get("incremental").is_some();
+            let in_extend = |r: &&Backup| r.extra.get("extend_info").get("incremental").is_some();
             assert!(rows.iter().any(|r| in_extend(&r)));
             assert!(rows.iter().any(|r| !in_extend(&r)));
             assert!(rows.iter().all(|r| r.incremental.is_some()));
@@ -1079,9 +1081,9 @@ mod tests {
             "2026-11-23T07:00:00.000000Z".len(),
             "{created}"
         );
-        assert_eq!(newest.extra["project_id"], SG_PROJECT);
-        assert_eq!(newest.extra["children"], json!([]));
-        assert_eq!(newest.extra["extend_info"]["architecture"], "x86_64");
+        assert_eq!(newest.extra.get("project_id"), SG_PROJECT);
+        assert_eq!(newest.extra.get("children"), json!([]));
+        assert_eq!(newest.extra.get("extend_info")["architecture"], "x86_64");
     }
 
     #[tokio::test]

@@ -478,10 +478,10 @@ mod tests {
         assert_eq!(states, want);
 
         // Both volumeUri forms map to the same object name.
-        let uris: Vec<&str> = rows
+        let uris: Vec<String> = rows
             .iter()
             .filter(|r| r.resource_name.as_deref() == Some("vol1"))
-            .map(|r| r.extra["volumeUri"].as_str().unwrap())
+            .map(|r| r.extra.get("volumeUri").as_str().unwrap().to_string())
             .collect();
         assert!(uris.iter().any(|u| u.starts_with("http://")), "{uris:?}");
         assert!(uris.iter().any(|u| u.starts_with("/storage/")), "{uris:?}");
@@ -491,7 +491,7 @@ mod tests {
                 Some(format!("{}/{}", DEMO.1, r.resource_name.as_deref().unwrap()).as_str())
             );
             assert!(r.id.starts_with(&format!("{}/", DEMO.1)), "{}", r.id);
-            assert!(r.extra["uri"].as_str().unwrap().starts_with(&format!(
+            assert!(r.extra.get("uri").as_str().unwrap().starts_with(&format!(
                 "http://127.0.0.1:{}/backupservice/v1/backup/Compute-acme/",
                 emu.urls.oracle.port().unwrap()
             )));

@@ -276,7 +276,7 @@ impl BackupItem {
             description: non_empty(self.description),
             location: location.map(str::to_string),
             parent_id: None, // ByCloud names no parent or group
-            extra: self.rest,
+            extra: self.rest.into(),
             id,
         })
     }
@@ -468,7 +468,8 @@ mod tests {
         })
         .as_object()
         .unwrap()
-        .clone();
+        .clone()
+        .into();
         assert_eq!(page.rows, vec![want]);
         // The next page comes from meta.marker, never from links.next (/v1/instances).
         assert_eq!(

@@ -574,7 +574,7 @@ impl InstanceBackup {
             description: None, // not reported
             location: None,    // CF accounts have no region
             parent_id: None,   // no backup hierarchy in OSMAPI
-            extra: self.rest,
+            extra: self.rest.into(),
             ..Backup::new(ProviderId::Cf, account, self.id, Status::Available)
         })
     }

@@ -261,7 +261,7 @@ fn to_backup(item: BackupItem, account: &str) -> std::result::Result<Backup, Str
     // location: None, Compute Classic names no zone per backup (the site is the endpoint).
     // parent_id: None, backups are not nested (the configuration is in extra).
     // incremental: None, not reported.
-    b.extra = item.rest;
+    b.extra = item.rest.into();
     Ok(b)
 }
 
@@ -459,7 +459,8 @@ mod tests {
         })
         .as_object()
         .unwrap()
-        .clone();
+        .clone()
+        .into();
         assert_eq!(rows[0], want);
 
         let second = &rows[1];
@@ -472,9 +473,9 @@ mod tests {
         assert_eq!(second.resource_name.as_deref(), Some("boot-vol"));
         assert_eq!(second.size_bytes, Some(10 << 30));
         assert_eq!(second.description, None, "empty description is null");
-        assert_eq!(second.extra["retentionHint"], json!(7));
+        assert_eq!(second.extra.get("retentionHint"), json!(7));
         assert_eq!(
-            second.extra["detailedErrorMessage"],
+            second.extra.get("detailedErrorMessage"),
             json!("Storage snapshot could not be created: quota exceeded")
         );
     }

@@ -420,7 +420,7 @@ fn to_backup(
     if !group_rest.is_empty() {
         extra.insert("group".into(), Value::Object(group_rest.clone()));
     }
-    b.extra = extra;
+    b.extra = extra.into();
     Ok(b)
 }
 
@@ -685,7 +685,8 @@ mod tests {
         })
         .as_object()
         .unwrap()
-        .clone();
+        .clone()
+        .into();
         assert_eq!(rows[0], r1);
         assert_eq!(rows[1].status, Status::Creating);
         assert_eq!(rows[1].resource_type.as_deref(), Some("volume"));
@@ -743,7 +744,7 @@ mod tests {
         let body = br#"{"backup":[{"id":"g,]","instance_id":"i","backupruns":[{"backuprun_id":"r","status":"available","type":"instance","note":"a,}"},],},]}"#;
         let rows = parse(body, None).unwrap();
         assert_eq!(rows[0].parent_id.as_deref(), Some("g,]"));
-        assert_eq!(rows[0].extra["note"], json!("a,}"));
+        assert_eq!(rows[0].extra.get("note"), json!("a,}"));
     }
 
     #[test]

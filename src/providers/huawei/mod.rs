@@ -490,7 +490,7 @@ impl BackupResp {
         b.description = non_empty(self.description);
         b.location = self.resource_az;
         b.parent_id = self.parent_id;
-        b.extra = extra;
+        b.extra = extra.into();
         Ok(b)
     }
 }
