@@ -177,6 +177,49 @@ pub fn shaped_bytes(template: &Value) -> BoxedStrategy<Vec<u8>> {
         .boxed()
 }
 
+/// Documents shaped like any one of `templates`.
+pub fn shaped_any(templates: &[Value]) -> BoxedStrategy<Value> {
+    prop::strategy::Union::new(templates.iter().map(shaped)).boxed()
+}
+
+/// [`shaped_bytes`] for any one of `templates`.
+pub fn shaped_bytes_any(templates: &[Value]) -> BoxedStrategy<Vec<u8>> {
+    prop::strategy::Union::new(templates.iter().map(shaped_bytes)).boxed()
+}
+
+/// The three parser properties every adapter keeps, as tests in the calling module: arbitrary
+/// bytes, documents shaped like the vendor's (`$templates`, a slice of example bodies) and
+/// mangled ones each pass `$check`, which asserts rows or a protocol error for one body.
+macro_rules! parser_properties {
+    ($check:path, $templates:expr) => {
+        proptest::proptest! {
+            #![proptest_config($crate::providers::arbitrary::config())]
+
+            #[test]
+            fn any_bytes_give_rows_or_a_protocol_error(
+                body in $crate::providers::arbitrary::bytes()
+            ) {
+                $check(&body);
+            }
+
+            #[test]
+            fn vendor_shaped_json_gives_rows_or_a_protocol_error(
+                doc in $crate::providers::arbitrary::shaped_any(&$templates)
+            ) {
+                $check(&serde_json::to_vec(&doc).unwrap());
+            }
+
+            #[test]
+            fn mangled_vendor_json_gives_rows_or_a_protocol_error(
+                body in $crate::providers::arbitrary::shaped_bytes_any(&$templates)
+            ) {
+                $check(&body);
+            }
+        }
+    };
+}
+pub(crate) use parser_properties;
+
 /// The property every adapter's parser keeps: it returns rows of its provider and account, or
 /// a protocol error naming the request and status; nothing else, and never a panic.
 pub fn assert_rows_or_protocol_error(

@@ -822,21 +822,10 @@ mod tests {
     /// Property tests: no body, however broken, panics the parser or lists silently wrong rows.
     mod properties {
         use super::*;
-        use crate::providers::arbitrary::{
-            self, assert_rows_or_protocol_error, bytes, shaped, shaped_bytes,
-        };
-        use proptest::prelude::*;
+        use crate::providers::arbitrary::{self, assert_rows_or_protocol_error};
 
         fn templates() -> [Value; 3] {
             [SEED, EDGE, RATE_LIMITED].map(|t| serde_json::from_str(t).unwrap())
-        }
-
-        fn any_template() -> BoxedStrategy<Value> {
-            prop::strategy::Union::new(templates().iter().map(shaped)).boxed()
-        }
-
-        fn any_template_bytes() -> BoxedStrategy<Vec<u8>> {
-            prop::strategy::Union::new(templates().iter().map(shaped_bytes)).boxed()
         }
 
         fn check(body: &[u8]) {
@@ -861,23 +850,6 @@ mod tests {
             }
         }
 
-        proptest! {
-            #![proptest_config(arbitrary::config())]
-
-            #[test]
-            fn any_bytes_give_rows_or_a_protocol_error(body in bytes()) {
-                check(&body);
-            }
-
-            #[test]
-            fn vendor_shaped_json_gives_rows_or_a_protocol_error(doc in any_template()) {
-                check(&serde_json::to_vec(&doc).unwrap());
-            }
-
-            #[test]
-            fn mangled_vendor_json_gives_rows_or_a_protocol_error(body in any_template_bytes()) {
-                check(&body);
-            }
-        }
+        arbitrary::parser_properties!(check, templates());
     }
 }

@@ -1082,9 +1082,7 @@ mod tests {
     /// Property tests: no body, however broken, panics a parser or lists silently wrong rows.
     mod properties {
         use super::*;
-        use crate::providers::arbitrary::{
-            self, assert_rows_or_protocol_error, bytes, shaped, shaped_bytes,
-        };
+        use crate::providers::arbitrary::{self, assert_rows_or_protocol_error};
         use proptest::prelude::*;
 
         /// Every body the adapter parses: backups, instances, the root document, a token, errors.
@@ -1104,14 +1102,6 @@ mod tests {
             out
         }
 
-        fn any_template() -> BoxedStrategy<Value> {
-            prop::strategy::Union::new(templates().iter().map(shaped)).boxed()
-        }
-
-        fn any_template_bytes() -> BoxedStrategy<Vec<u8>> {
-            prop::strategy::Union::new(templates().iter().map(shaped_bytes)).boxed()
-        }
-
         fn check(body: &[u8]) {
             let outcome = map(body).map_err(|m| {
                 Error::protocol(m).with_request("GET /v3/service_instances/g/backups", Some(200))
@@ -1128,23 +1118,10 @@ mod tests {
             }
         }
 
+        arbitrary::parser_properties!(check, templates());
+
         proptest! {
             #![proptest_config(arbitrary::config())]
-
-            #[test]
-            fn any_bytes_give_rows_or_a_protocol_error(body in bytes()) {
-                check(&body);
-            }
-
-            #[test]
-            fn vendor_shaped_json_gives_rows_or_a_protocol_error(doc in any_template()) {
-                check(&serde_json::to_vec(&doc).unwrap());
-            }
-
-            #[test]
-            fn mangled_vendor_json_gives_rows_or_a_protocol_error(body in any_template_bytes()) {
-                check(&body);
-            }
 
             #[test]
             fn created_at_numbers_are_times_or_errors(n in any::<i64>(), f in any::<f64>()) {

@@ -669,9 +669,7 @@ mod tests {
     /// Property tests: no body, however broken, panics the parser or lists silently wrong rows.
     mod properties {
         use super::*;
-        use crate::providers::arbitrary::{
-            self, assert_rows_or_protocol_error, bytes, shaped, shaped_bytes,
-        };
+        use crate::providers::arbitrary::{self, assert_rows_or_protocol_error};
         use proptest::prelude::*;
 
         /// The vendor page (a bare array) and the `result` envelope.
@@ -693,27 +691,10 @@ mod tests {
             let _ = error_message(body);
         }
 
+        arbitrary::parser_properties!(check, templates());
+
         proptest! {
             #![proptest_config(arbitrary::config())]
-
-            #[test]
-            fn any_bytes_give_rows_or_a_protocol_error(body in bytes()) {
-                check(&body);
-            }
-
-            #[test]
-            fn vendor_shaped_json_gives_rows_or_a_protocol_error(
-                doc in prop_oneof![shaped(&templates()[0]), shaped(&templates()[1])]
-            ) {
-                check(&serde_json::to_vec(&doc).unwrap());
-            }
-
-            #[test]
-            fn mangled_vendor_json_gives_rows_or_a_protocol_error(
-                body in prop_oneof![shaped_bytes(&templates()[0]), shaped_bytes(&templates()[1])]
-            ) {
-                check(&body);
-            }
 
             #[test]
             fn sizes_and_names_never_panic(s in any::<String>(), digits in "[0-9]{1,30}[bBkKmMgGtT]?") {

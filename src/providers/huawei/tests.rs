@@ -511,9 +511,7 @@ mod properties {
 
     use super::*;
     use crate::http::Response;
-    use crate::providers::arbitrary::{
-        self, assert_rows_or_protocol_error, bytes, shaped, shaped_bytes,
-    };
+    use crate::providers::arbitrary::{self, assert_rows_or_protocol_error};
 
     fn templates() -> [Value; 2] {
         [
@@ -548,27 +546,10 @@ mod properties {
         }
     }
 
+    arbitrary::parser_properties!(check, templates());
+
     proptest! {
         #![proptest_config(arbitrary::config())]
-
-        #[test]
-        fn any_bytes_give_rows_or_a_protocol_error(body in bytes()) {
-            check(&body);
-        }
-
-        #[test]
-        fn vendor_shaped_json_gives_rows_or_a_protocol_error(
-            doc in prop_oneof![shaped(&templates()[0]), shaped(&templates()[1])]
-        ) {
-            check(&serde_json::to_vec(&doc).unwrap());
-        }
-
-        #[test]
-        fn mangled_vendor_json_gives_rows_or_a_protocol_error(
-            body in prop_oneof![shaped_bytes(&templates()[0]), shaped_bytes(&templates()[1])]
-        ) {
-            check(&body);
-        }
 
         #[test]
         fn vendor_codes_never_panic(message in any::<String>()) {
