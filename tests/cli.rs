@@ -632,6 +632,19 @@ fn completions_man_and_version() {
     );
 }
 
+/// A string key of one account in a config text (the emulator's demo config).
+fn account_value(config: &str, account: &str, key: &str) -> String {
+    let header = format!("[accounts.{account}]\n");
+    let section = config.split(&header).nth(1).expect("account in config");
+    section
+        .lines()
+        .take_while(|l| !l.starts_with('['))
+        .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+        .unwrap_or_else(|| panic!("{account} has no {key}"))
+        .trim_matches('"')
+        .to_string()
+}
+
 /// Every secret value in a config text (`password = "…"`, `token = "…"`, …).
 fn secrets_in(config: &str) -> Vec<String> {
     config
@@ -795,15 +808,7 @@ fn credentials_from_the_environment_make_env_accounts() {
     let emu = EmulatorProcess::start(&[]);
     let config = emu.config_text();
     // The ByCloud bearer demo account's token and endpoint, as a user would export them.
-    let section = config.split("[accounts.bycloud-demo-spo]").nth(1).unwrap();
-    let value = |key: &str| {
-        section
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{key} = ")))
-            .unwrap()
-            .trim_matches('"')
-            .to_string()
-    };
+    let value = |key: &str| account_value(&config, "bycloud-demo-spo", key);
     let empty = emu.write_config("empty.toml", "");
     let o = run(backups()
         .env("BYCLOUD_TOKEN", value("token"))
@@ -834,15 +839,7 @@ fn credentials_from_the_environment_make_env_accounts() {
 fn cf_cli_login_is_reused_and_refreshed() {
     let emu = EmulatorProcess::start(&[]);
     let config = emu.config_text();
-    let section = config.split("[accounts.cf-demo]").nth(1).unwrap();
-    let get = |key: &str| {
-        section
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{key} = ")))
-            .unwrap()
-            .trim_matches('"')
-            .to_string()
-    };
+    let get = |key: &str| account_value(&config, "cf-demo", key);
     let api = get("api");
     // Log in as the cf CLI would, then write its config.json with a stale access token.
     let body = format!(
