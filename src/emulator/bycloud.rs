@@ -508,7 +508,7 @@ mod tests {
 
     use super::*;
     use crate::config::{Account, BycloudAuth, Secret, Settings};
-    use crate::emulator::{Emulator, EmulatorOptions};
+    use crate::emulator::Emulator;
     use crate::error::ErrorKind;
     use crate::filter::{Filter, NameGlob};
     use crate::http::{Http, HttpOptions};
@@ -520,23 +520,7 @@ mod tests {
     }
 
     async fn start(scale: Option<usize>, faults: bool) -> (Emulator, Vec<Account>) {
-        let emu = Emulator::start(EmulatorOptions {
-            now: now(),
-            scale,
-            faults,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let accounts = emu
-            .accounts()
-            .unwrap()
-            .into_iter()
-            .filter(|a| a.provider() == ProviderId::Bycloud)
-            // The accounts `--faults` adds (bad credentials, a looping marker) fail by design.
-            .filter(|a| !a.name.ends_with("-badcreds") && !a.name.ends_with("-loop"))
-            .collect();
-        (emu, accounts)
+        crate::emulator::testing::start(ProviderId::Bycloud, now(), scale, faults).await
     }
 
     /// Parses a raw emulator body (reqwest is built without its `json` feature).

@@ -975,7 +975,7 @@ mod tests {
 
     use super::*;
     use crate::config::{self, Account};
-    use crate::emulator::{Emulator, EmulatorOptions};
+    use crate::emulator::Emulator;
     use crate::error::ErrorKind;
     use crate::filter::{Filter, NameGlob};
     use crate::http::{Http, HttpOptions};
@@ -990,20 +990,13 @@ mod tests {
     }
 
     async fn start(scale: Option<usize>, faults: bool) -> (Emulator, Vec<Account>) {
-        let emu = Emulator::start(EmulatorOptions {
-            now: fixed_now(),
+        let (emu, accounts) = crate::emulator::testing::start(
+            crate::model::ProviderId::Huawei,
+            fixed_now(),
             scale,
             faults,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let accounts: Vec<Account> = emu
-            .accounts()
-            .unwrap()
-            .into_iter()
-            .filter(|a| a.name.starts_with("huawei-"))
-            .collect();
+        )
+        .await;
         assert_eq!(accounts.len(), 2);
         (emu, accounts)
     }

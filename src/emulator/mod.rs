@@ -394,6 +394,42 @@ pub fn plan(
     out
 }
 
+/// Helpers for the API modules' end-to-end tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use chrono::{DateTime, Utc};
+
+    use super::{Emulator, EmulatorOptions};
+    use crate::config::Account;
+    use crate::model::ProviderId;
+
+    /// Starts an emulator with a pinned `now` and returns it with `provider`'s demo accounts,
+    /// leaving out the ones `--faults` adds to fail on purpose (bad credentials, a loop).
+    pub async fn start(
+        provider: ProviderId,
+        now: DateTime<Utc>,
+        scale: Option<usize>,
+        faults: bool,
+    ) -> (Emulator, Vec<Account>) {
+        let emu = Emulator::start(EmulatorOptions {
+            now,
+            scale,
+            faults,
+            ..Default::default()
+        })
+        .await
+        .expect("the emulator starts");
+        let accounts = emu
+            .accounts()
+            .expect("the demo config parses")
+            .into_iter()
+            .filter(|a| a.provider() == provider)
+            .filter(|a| !a.name.ends_with("-badcreds") && !a.name.ends_with("-loop"))
+            .collect();
+        (emu, accounts)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -407,7 +407,7 @@ mod tests {
     use chrono::TimeZone;
 
     use crate::config::{Account, Secret, Settings};
-    use crate::emulator::{Emulator, EmulatorOptions};
+    use crate::emulator::Emulator;
     use crate::error::ErrorKind;
     use crate::filter::Filter;
     use crate::http::{Http, HttpOptions};
@@ -418,23 +418,9 @@ mod tests {
         Utc.with_ymd_and_hms(2024, 6, 1, 12, 0, 0).unwrap()
     }
 
-    async fn start(scale: Option<usize>, faults: bool) -> Emulator {
-        Emulator::start(EmulatorOptions {
-            now: now(),
-            scale,
-            faults,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-    }
-
-    fn oracle_accounts(emu: &Emulator) -> Vec<Account> {
-        emu.accounts()
-            .unwrap()
-            .into_iter()
-            .filter(|a| matches!(a.settings, Settings::Oracle(_)))
-            .collect()
+    async fn start(scale: Option<usize>, faults: bool) -> (Emulator, Vec<Account>) {
+        crate::emulator::testing::start(crate::model::ProviderId::Oracle, now(), scale, faults)
+            .await
     }
 
     async fn list(accounts: &[Account], filter: &Filter) -> crate::error::Result<Vec<Backup>> {
@@ -448,8 +434,7 @@ mod tests {
 
     #[tokio::test]
     async fn lists_every_demo_backup_through_the_adapter() {
-        let emu = start(None, false).await;
-        let accounts = oracle_accounts(&emu);
+        let (emu, accounts) = start(None, false).await;
         assert_eq!(accounts.len(), 1);
         assert_eq!(accounts[0].name, "oracle-demo");
         let rows = list(&accounts, &Filter::default()).await.unwrap();
@@ -541,10 +526,8 @@ mod tests {
 
     #[tokio::test]
     async fn scale_sets_the_exact_count_in_one_response() {
-        let emu = start(Some(250), false).await;
-        let rows = list(&oracle_accounts(&emu), &Filter::default())
-            .await
-            .unwrap();
+        let (emu, accounts) = start(Some(250), false).await;
+        let rows = list(&accounts, &Filter::default()).await.unwrap();
         assert_eq!(rows.len(), 250);
         // auth + one unpaged list.
         assert_eq!(emu.shared().requests(), 2);
@@ -552,8 +535,7 @@ mod tests {
 
     #[tokio::test]
     async fn client_side_filters_match_filtering_the_full_listing() {
-        let emu = start(None, false).await;
-        let accounts = oracle_accounts(&emu);
+        let (_emu, accounts) = start(None, false).await;
         let all = list(&accounts, &Filter::default()).await.unwrap();
         let filters = [
             Filter {
@@ -583,8 +565,7 @@ mod tests {
 
     #[tokio::test]
     async fn bad_password_is_an_auth_error_naming_account_path_and_401() {
-        let emu = start(None, false).await;
-        let mut accounts = oracle_accounts(&emu);
+        let (_emu, mut accounts) = start(None, false).await;
         if let Settings::Oracle(c) = &mut accounts[0].settings {
             c.password = Secret::new("wrong");
         }
@@ -600,10 +581,8 @@ mod tests {
     async fn renews_an_expired_cookie_once() {
         // With faults every other session is dead on arrival: the listing meets a 401 and
         // must authenticate exactly once more.
-        let emu = start(None, true).await;
-        let rows = list(&oracle_accounts(&emu), &Filter::default())
-            .await
-            .unwrap();
+        let (emu, accounts) = start(None, true).await;
+        let rows = list(&accounts, &Filter::default()).await.unwrap();
         assert_eq!(rows.len(), DEFAULT_BACKUPS);
         // auth, list (the fault layer's 429), list (401: dead on arrival), auth,
         // list (the fault layer's 503: a first try of that URI again), list.
@@ -661,7 +640,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_vendor_side_of_the_wire() {
-        let emu = start(None, false).await;
+        let (emu, _) = start(None, false).await;
         let raw = Raw::login(&emu).await;
         let (s, all) = raw.get("backupservice/v1/backup/", MEDIA_TYPE).await;
         assert_eq!(s, 200);

@@ -478,7 +478,7 @@ mod tests {
 
     use super::*;
     use crate::config::{Account, Secret, Settings, ZcomAuth};
-    use crate::emulator::{Emulator, EmulatorOptions};
+    use crate::emulator::Emulator;
     use crate::error::ErrorKind;
     use crate::filter::Filter;
     use crate::http::{Http, HttpOptions};
@@ -489,23 +489,8 @@ mod tests {
         Utc.with_ymd_and_hms(2024, 6, 1, 12, 0, 0).unwrap()
     }
 
-    async fn start(scale: Option<usize>, faults: bool) -> Emulator {
-        Emulator::start(EmulatorOptions {
-            now: now(),
-            scale,
-            faults,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-    }
-
-    fn zcom_accounts(emu: &Emulator) -> Vec<Account> {
-        emu.accounts()
-            .unwrap()
-            .into_iter()
-            .filter(|a| matches!(a.settings, Settings::Zcom(_)))
-            .collect()
+    async fn start(scale: Option<usize>, faults: bool) -> (Emulator, Vec<Account>) {
+        crate::emulator::testing::start(crate::model::ProviderId::Zcom, now(), scale, faults).await
     }
 
     async fn list_each(
@@ -522,8 +507,7 @@ mod tests {
 
     #[tokio::test]
     async fn lists_every_demo_run_of_both_accounts() {
-        let emu = start(None, false).await;
-        let accounts = zcom_accounts(&emu);
+        let (_emu, accounts) = start(None, false).await;
         let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["zcom-demo-tyo", "zcom-demo-catalog"]);
         let results = list_each(&accounts, &Filter::default()).await;
@@ -617,8 +601,7 @@ mod tests {
 
     #[tokio::test]
     async fn scale_sets_the_exact_count_in_one_response() {
-        let emu = start(Some(1000), false).await;
-        let accounts = zcom_accounts(&emu);
+        let (emu, accounts) = start(Some(1000), false).await;
         let results = list_each(&accounts[..1], &Filter::default()).await;
         assert_eq!(results[0].as_ref().unwrap().len(), 1000);
         // tokens + one unpaged list.
@@ -627,8 +610,7 @@ mod tests {
 
     #[tokio::test]
     async fn client_side_filters_match_filtering_the_full_listing() {
-        let emu = start(None, false).await;
-        let accounts = zcom_accounts(&emu);
+        let (_emu, accounts) = start(None, false).await;
         let all = list_each(&accounts[..1], &Filter::default())
             .await
             .remove(0)
@@ -664,8 +646,7 @@ mod tests {
 
     #[tokio::test]
     async fn bad_password_is_an_auth_error_naming_account_path_and_401() {
-        let emu = start(None, false).await;
-        let mut accounts = zcom_accounts(&emu);
+        let (_emu, mut accounts) = start(None, false).await;
         for a in &mut accounts {
             if let Settings::Zcom(c) = &mut a.settings {
                 if let ZcomAuth::Password { password, .. } = &mut c.auth {
@@ -686,8 +667,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_forged_configured_token_is_an_auth_error() {
-        let emu = start(None, false).await;
-        let mut accounts = zcom_accounts(&emu);
+        let (_emu, mut accounts) = start(None, false).await;
         accounts.truncate(1);
         if let Settings::Zcom(c) = &mut accounts[0].settings {
             c.auth = ZcomAuth::Token(Secret::new("forged"));
@@ -705,8 +685,8 @@ mod tests {
 
     #[tokio::test]
     async fn renews_an_expired_token_once() {
-        let emu = start(None, true).await;
-        for account in zcom_accounts(&emu) {
+        let (emu, accounts) = start(None, true).await;
+        for account in accounts {
             let before = emu.shared().requests();
             let rows = list_each(std::slice::from_ref(&account), &Filter::default())
                 .await
@@ -737,7 +717,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_vendor_side_of_the_wire() {
-        let emu = start(None, false).await;
+        let (emu, _) = start(None, false).await;
         let base = emu.urls.zcom.clone();
         let client = reqwest::Client::new();
         let d = &DEMOS[0];
