@@ -150,6 +150,8 @@ pub struct Run<'a> {
     generation: Mutex<u64>,
     /// Where rows go as pages arrive, when streaming (`-o ndjson` without sorting).
     sink: Option<RowSink>,
+    /// Bounds this account's requests in flight to `options.parallel`.
+    requests: tokio::sync::Semaphore,
 }
 
 /// A channel that receives each page's new, filtered rows as they arrive.
@@ -164,7 +166,23 @@ impl<'a> Run<'a> {
             options,
             generation: Mutex::new(0),
             sink: None,
+            requests: tokio::sync::Semaphore::new(options.parallel.max(1)),
         }
+    }
+
+    /// Sends a page request, at most `options.parallel` at a time for the account. Parsing
+    /// the page happens after the permit is returned, so the next request never waits for a
+    /// parse: with pages fetched in parallel, the network stays busy.
+    pub async fn send<F>(&self, account: &str, build: F) -> Result<crate::http::Response>
+    where
+        F: Fn() -> Result<reqwest::RequestBuilder>,
+    {
+        let _permit = self
+            .requests
+            .acquire()
+            .await
+            .map_err(|_| Error::new(ErrorKind::Io, "request limiter closed"))?;
+        self.http.send(account, build).await
     }
 
     /// Streams rows to `sink` as pages arrive instead of collecting them.
@@ -332,7 +350,9 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
     let mut last_offset = start;
     let mut ended = false;
     loop {
-        while inflight.len() < run.options.parallel {
+        // Twice as many pages in progress as requests in flight ([`Run::send`] holds those
+        // to `parallel`): while some pages are parsed, the next requests are already out.
+        while inflight.len() < 2 * run.options.parallel {
             let Some((i, c)) = queue.next() else { break };
             inflight.push(async move {
                 let page = run

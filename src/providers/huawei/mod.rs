@@ -198,8 +198,7 @@ impl Huawei {
     /// Fetches and parses one page at `offset` with page size `limit`.
     async fn fetch(&self, run: &Run<'_>, offset: u64, limit: u64) -> Result<Response> {
         let query = list_query(run.filter, limit, offset);
-        run.http
-            .send(&self.account, || self.build(run.http, &query))
+        run.send(&self.account, || self.build(run.http, &query))
             .await
     }
 }
