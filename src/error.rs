@@ -124,7 +124,7 @@ impl Error {
     pub fn is_temporary(&self) -> bool {
         match self.kind {
             ErrorKind::RateLimited | ErrorKind::Network | ErrorKind::Timeout => true,
-            ErrorKind::Server => matches!(self.status, Some(502..=504)),
+            ErrorKind::Server => self.status.is_some_and(crate::http::is_retryable_status),
             _ => false,
         }
     }

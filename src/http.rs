@@ -209,7 +209,7 @@ impl Http {
                         .get(RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                    let transient = matches!(status, 429 | 502 | 503 | 504);
+                    let transient = is_retryable_status(status);
                     tracing::info!(
                         target: "backups::http",
                         "{account}: {what} -> {status} in {} ms (retries {retry})",
@@ -345,6 +345,13 @@ fn transport_message(e: &reqwest::Error) -> String {
     } else {
         text
     }
+}
+
+/// Whether a response with this status is worth trying again (spec §7): throttled, or a
+/// gateway that could not reach the service. The retry loop and [`Error::is_temporary`] both
+/// ask here.
+pub fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 502..=504)
 }
 
 /// Maps an HTTP status to an error kind; the one place this is decided (adapters may refine).
