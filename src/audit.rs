@@ -41,6 +41,18 @@ pub enum FindingKind {
     UnknownAge,
 }
 
+impl FindingKind {
+    /// The name in output lines, the same as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::AccountFailed => "account_failed",
+            FindingKind::Failed => "failed",
+            FindingKind::Stale => "stale",
+            FindingKind::UnknownAge => "unknown_age",
+        }
+    }
+}
+
 /// One finding: a line of output, or an object in `-o json`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Finding {
@@ -290,7 +302,7 @@ pub async fn run(g: &GlobalArgs, args: &AuditArgs) -> Result<u8> {
         serde_json::to_writer_pretty(&mut out, &report).map_err(io::Error::from)?;
         writeln!(out)?;
     } else {
-        write_lines(&mut out, &findings, &summary, now)?;
+        write_lines(&mut out, &findings)?;
         // Silent when healthy, so cron mails only when something is wrong; a person at a
         // terminal still gets the summary.
         if !findings.is_empty() || tty {
@@ -310,35 +322,32 @@ pub async fn run(g: &GlobalArgs, args: &AuditArgs) -> Result<u8> {
 }
 
 /// One line per finding: provider, account, resource, kind, what is wrong, newest good backup.
-pub fn write_lines(
-    out: &mut dyn Write,
-    findings: &[Finding],
-    _summary: &Summary,
-    now: DateTime<Utc>,
-) -> io::Result<()> {
+pub fn write_lines(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     for f in findings {
         let resource = match (&f.resource, &f.resource_name) {
             (Some(r), Some(n)) if n != r => format!("{r} ({n})"),
             (Some(r), _) => r.clone(),
             (None, _) => "-".to_string(),
         };
-        let good = match (&f.newest_available_id, &f.newest_available_at) {
-            (Some(id), Some(at)) => {
-                let age = DateTime::parse_from_rfc3339(at)
-                    .map(|t| duration::human(now - t.with_timezone(&Utc)))
-                    .unwrap_or_default();
+        let good = match (
+            &f.newest_available_id,
+            &f.newest_available_at,
+            f.newest_available_age_seconds,
+        ) {
+            (Some(id), Some(at), Some(age)) => {
+                let age = duration::human(Duration::seconds(age));
                 format!("newest good: {id} at {at} ({age} ago)")
             }
             _ if f.kind == FindingKind::AccountFailed => String::new(),
             _ => "newest good: none".to_string(),
         };
-        let kind = serde_json::to_value(f.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
         let mut line = format!(
             "{}\t{}\t{}\t{}\t{}",
-            f.provider, f.account, resource, kind, f.message
+            f.provider,
+            f.account,
+            resource,
+            f.kind.as_str(),
+            f.message
         );
         if !good.is_empty() {
             line.push('\t');
@@ -467,6 +476,18 @@ mod tests {
             b("2", None, Status::Available, Some(50)),
         ];
         assert_eq!(kinds(&rows), vec![]);
+    }
+
+    #[test]
+    fn kind_names_match_the_json() {
+        for k in [
+            FindingKind::AccountFailed,
+            FindingKind::Failed,
+            FindingKind::Stale,
+            FindingKind::UnknownAge,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
     }
 
     #[test]
