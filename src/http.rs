@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{redirect, Method, Url};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -424,7 +425,7 @@ impl Response {
 /// checks only the strings it keeps, so a bad byte in a field the adapter skips would pass
 /// unnoticed: the whole body is checked once instead, then parsed as text (which spares
 /// serde_json checking each string again).
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<T, String> {
+pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> std::result::Result<T, String> {
     let text = match std::str::from_utf8(body) {
         Ok(text) => text,
         Err(_) if looks_like_html(body) => return Err("an HTML page instead of JSON".into()),

@@ -1,9 +1,10 @@
 //! The provider-neutral `Backup` model (spec §4, stable): what `-o json` prints and what every
 //! adapter produces. Field order here *is* the JSON key order.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, SecondsFormat, TimeZone, Timelike, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -155,19 +156,7 @@ impl Timestamp {
     /// Returns `None` for anything else (including an empty string).
     pub fn parse_vendor(s: &str) -> Option<Timestamp> {
         let s = s.trim();
-        if s.len() < 19 || !s.is_char_boundary(19) {
-            return None;
-        }
-        let frac_digits = fraction_digits(&s[19..]);
-        if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
-            return Some(Timestamp::new(dt.with_timezone(&Utc), frac_digits));
-        }
-        let spaced = s.replacen(' ', "T", 1);
-        if let Ok(dt) = DateTime::parse_from_rfc3339(&spaced) {
-            return Some(Timestamp::new(dt.with_timezone(&Utc), frac_digits));
-        }
-        let naive = NaiveDateTime::parse_from_str(&spaced, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
-        Some(Timestamp::new(Utc.from_utc_datetime(&naive), frac_digits))
+        parse_common(s.as_bytes()).or_else(|| parse_general(s))
     }
 
     /// A Unix time in seconds, or in milliseconds when at least 10^12 (Cloud Foundry).
@@ -186,6 +175,80 @@ impl Timestamp {
     }
 }
 
+/// Any time [`Timestamp::parse_vendor`] accepts, through chrono's parsers.
+fn parse_general(s: &str) -> Option<Timestamp> {
+    if s.len() < 19 || !s.is_char_boundary(19) {
+        return None;
+    }
+    let frac_digits = fraction_digits(&s[19..]);
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(Timestamp::new(dt.with_timezone(&Utc), frac_digits));
+    }
+    let spaced = s.replacen(' ', "T", 1);
+    if let Ok(dt) = DateTime::parse_from_rfc3339(&spaced) {
+        return Some(Timestamp::new(dt.with_timezone(&Utc), frac_digits));
+    }
+    let naive = NaiveDateTime::parse_from_str(&spaced, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+    Some(Timestamp::new(Utc.from_utc_datetime(&naive), frac_digits))
+}
+
+/// The shapes every vendor actually sends, read without chrono's format machinery (a listing
+/// parses three per row): `YYYY-MM-DD[T ]HH:MM:SS`, an optional fraction of 1 to 9 digits, then
+/// `Z`, `±HH:MM` or nothing (UTC). `None` for anything else, which the general parser then
+/// reads or refuses exactly as before (leap seconds, longer fractions, odd offsets included).
+fn parse_common(b: &[u8]) -> Option<Timestamp> {
+    fn num(b: &[u8]) -> Option<u32> {
+        b.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    }
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let year = i32::try_from(num(&b[0..4])?).ok()?;
+    let date = chrono::NaiveDate::from_ymd_opt(year, num(&b[5..7])?, num(&b[8..10])?)?;
+    let (hour, min, sec) = (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?);
+    if sec > 59 {
+        return None;
+    }
+    let mut rest = &b[19..];
+    let (mut nanos, mut digits) = (0u32, 0u8);
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if !(1..=9).contains(&n) {
+            return None;
+        }
+        nanos = num(&frac[..n])? * 10u32.pow(9 - n as u32);
+        digits = n as u8;
+        rest = &frac[n..];
+    }
+    let offset_secs = match rest {
+        [] | [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let (h, m) = (num(&[*h1, *h2])?, num(&[*m1, *m2])?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let secs = i64::from(h * 3600 + m * 60);
+            if *sign == b'-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => return None,
+    };
+    let local = date.and_time(chrono::NaiveTime::from_hms_nano_opt(hour, min, sec, nanos)?);
+    let utc = local.checked_sub_signed(chrono::Duration::seconds(offset_secs))?;
+    Some(Timestamp::new(Utc.from_utc_datetime(&utc), digits))
+}
+
 /// Counts the digits of a `.fff` fraction at the start of `rest` (what follows `HH:MM:SS`).
 fn fraction_digits(rest: &str) -> u8 {
     match rest.strip_prefix('.') {
@@ -196,6 +259,36 @@ fn fraction_digits(rest: &str) -> u8 {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every row prints three: write the digits directly for the years RFC 3339 covers.
+        let (date, nanos) = (self.utc.date_naive(), self.utc.nanosecond());
+        if (0..=9999).contains(&date.year()) && nanos < 1_000_000_000 {
+            let mut buf = [0u8; 30];
+            let mut put = |at: usize, n: u32, width: usize| {
+                let mut n = n;
+                for i in (at..at + width).rev() {
+                    buf[i] = b'0' + (n % 10) as u8;
+                    n /= 10;
+                }
+            };
+            put(0, date.year() as u32, 4);
+            put(5, date.month(), 2);
+            put(8, date.day(), 2);
+            put(11, self.utc.hour(), 2);
+            put(14, self.utc.minute(), 2);
+            put(17, self.utc.second(), 2);
+            let digits = usize::from(self.frac_digits);
+            put(20, nanos / 10u32.pow(9 - digits as u32), digits);
+            buf[4] = b'-';
+            buf[7] = b'-';
+            buf[10] = b'T';
+            buf[13] = b':';
+            buf[16] = b':';
+            buf[19] = b'.';
+            let end = if digits == 0 { 19 } else { 20 + digits };
+            buf[end] = b'Z';
+            // Only ASCII digits and separators were written.
+            return f.write_str(std::str::from_utf8(&buf[..=end]).map_err(|_| fmt::Error)?);
+        }
         let whole = self.utc.with_nanosecond(0).unwrap_or(self.utc);
         let base = whole.to_rfc3339_opts(SecondsFormat::Secs, true);
         if self.frac_digits == 0 {
@@ -285,6 +378,138 @@ impl Extra {
     /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
         self.0.get() == "{}"
+    }
+}
+
+/// Builds an [`Extra`] from a vendor object's unmapped fields as raw JSON borrowed from the
+/// response body: no tree of values and no second serialisation, which is most of what parsing
+/// a row costs. Keys keep the vendor's order; a repeated key keeps its first place and its last
+/// value, as a JSON map would.
+#[derive(Default)]
+pub struct ExtraBuilder<'a> {
+    fields: Vec<(Cow<'a, str>, ExtraValue<'a>)>,
+}
+
+enum ExtraValue<'a> {
+    Raw(&'a RawValue),
+    Text(String),
+}
+
+impl<'a> ExtraBuilder<'a> {
+    /// Adds a field as the vendor sent it.
+    pub fn raw(&mut self, key: Cow<'a, str>, value: &'a RawValue) {
+        self.set(key, ExtraValue::Raw(value));
+    }
+
+    /// Adds a string field (a value the adapter could not map, kept rather than lost).
+    pub fn text(&mut self, key: &'a str, value: String) {
+        self.set(Cow::Borrowed(key), ExtraValue::Text(value));
+    }
+
+    fn set(&mut self, key: Cow<'a, str>, value: ExtraValue<'a>) {
+        match self.fields.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.fields.push((key, value)),
+        }
+    }
+
+    /// A field's raw JSON, as the vendor sent it.
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.fields.iter().find_map(|(k, v)| match v {
+            ExtraValue::Raw(raw) if k == key => Some(*raw),
+            _ => None,
+        })
+    }
+
+    /// The fields as one compact JSON object.
+    pub fn build(self) -> Extra {
+        let len = self.fields.iter().map(|(k, v)| {
+            k.len()
+                + 4
+                + match v {
+                    ExtraValue::Raw(r) => r.get().len(),
+                    ExtraValue::Text(t) => t.len() + 2,
+                }
+        });
+        let mut out = Vec::with_capacity(len.sum::<usize>() + 2);
+        out.push(b'{');
+        for (i, (key, value)) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_json_string(&mut out, key);
+            out.push(b':');
+            match value {
+                ExtraValue::Raw(raw) => push_compact(&mut out, raw.get()),
+                ExtraValue::Text(text) => push_json_string(&mut out, text),
+            }
+        }
+        out.push(b'}');
+        // Escaped keys and values that were valid JSON make valid JSON; should that ever not
+        // hold, the slow path below keeps every field rather than dropping any.
+        match String::from_utf8(out).map(RawValue::from_string) {
+            Ok(Ok(raw)) => Extra(raw),
+            _ => self.into_map().into(),
+        }
+    }
+
+    fn into_map(self) -> Map<String, Value> {
+        self.fields
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    ExtraValue::Raw(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+                    ExtraValue::Text(text) => Value::String(text),
+                };
+                (k.into_owned(), v)
+            })
+            .collect()
+    }
+}
+
+/// Appends `s` as a JSON string literal (the escapes serde_json writes).
+fn push_json_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            0..=0x1f => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            }
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Appends valid JSON text without the whitespace between its tokens (a pretty-printed body
+/// must not put line breaks into an ndjson row).
+fn push_compact(out: &mut Vec<u8>, json: &str) {
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json.as_bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            continue;
+        } else if b == b'"' {
+            in_string = true;
+        }
+        out.push(b);
     }
 }
 
@@ -427,6 +652,9 @@ mod tests {
         for (input, want) in cases {
             let ts = Timestamp::parse_vendor(input).unwrap_or_else(|| panic!("{input}"));
             assert_eq!(ts.to_string(), want, "{input}");
+            // Each is a shape vendors send: the fast reader takes it and agrees with chrono.
+            assert_eq!(parse_common(input.as_bytes()), Some(ts), "{input}");
+            assert_eq!(parse_general(input), Some(ts), "{input}");
         }
     }
 
@@ -485,10 +713,82 @@ mod tests {
         assert_eq!(gib_to_bytes(u64::MAX / 2), None);
     }
 
+    /// Builds an `Extra` from every field of a JSON object text, as an adapter would.
+    fn built(object: &str) -> Extra {
+        let fields = serde_json::from_str::<members::Fields>(object).unwrap().0;
+        let mut b = ExtraBuilder::default();
+        for (k, v) in fields {
+            b.raw(Cow::Owned(k), v);
+        }
+        b.build()
+    }
+
+    /// The object's members in order, values left as raw text (duplicates kept).
+    mod members {
+        use serde::de::{Deserializer, MapAccess, Visitor};
+        use serde_json::value::RawValue;
+
+        pub struct Fields<'a>(pub Vec<(String, &'a RawValue)>);
+
+        impl<'de> serde::Deserialize<'de> for Fields<'de> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Fields<'de>;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(
+                        self,
+                        mut m: A,
+                    ) -> Result<Fields<'de>, A::Error> {
+                        let mut out = Vec::new();
+                        while let Some((k, v)) = m.next_entry()? {
+                            out.push((k, v));
+                        }
+                        Ok(Fields(out))
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+    }
+
+    #[test]
+    fn extra_is_compact_json_in_vendor_order() {
+        let body = "{ \"z\" : [1, 2,\n {\"a b\": \"x  y\\\" \\n\"}],\n\t\"a\": null, \"z\": {\"k\" : 1e3 } }";
+        let extra = built(body);
+        // The repeated `z` keeps its first place and its last value, as a JSON map does.
+        assert_eq!(extra.as_json(), r#"{"z":{"k":1e3},"a":null}"#);
+        let mut b = ExtraBuilder::default();
+        b.text("odd\"key\u{1}", "tab\there".into());
+        assert_eq!(b.build().as_json(), r#"{"odd\"key\u0001":"tab\there"}"#);
+        assert_eq!(ExtraBuilder::default().build().as_json(), "{}");
+    }
+
     /// Property tests: vendor times never panic the parser, and what we print reads back.
     mod properties {
         use super::*;
         use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::providers::arbitrary::config())]
+
+            /// Whatever the vendor sends, pretty or not, `extra` is exactly what serde_json
+            /// would print for the same fields.
+            #[test]
+            fn extra_matches_serde_json(value in crate::providers::arbitrary::any_json()) {
+                let map = match value {
+                    Value::Object(m) => m,
+                    other => std::iter::once(("v".to_string(), other)).collect(),
+                };
+                let want = Extra::from(map.clone());
+                let pretty = built(&serde_json::to_string_pretty(&map).unwrap());
+                let compact = built(&serde_json::to_string(&map).unwrap());
+                prop_assert_eq!(pretty.as_json(), want.as_json());
+                prop_assert_eq!(compact.as_json(), want.as_json());
+            }
+        }
 
         /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the years RFC 3339 can write.
         const FIRST: i64 = -62_135_596_800;
@@ -509,6 +809,35 @@ mod tests {
                     prop_assert!(t.frac_digits <= 9);
                     let _ = t.to_string();
                 }
+            }
+
+            #[test]
+            fn the_fast_parser_agrees_with_chrono(
+                s in prop_oneof![
+                    "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,11})?(Z|z|[+-][0-9]{2}:[0-9]{2})?",
+                    "(19[0-9]{2}|20[0-9]{2}|0000|9999)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-4]):[0-5][0-9]:[0-6][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-9]|2[0-4]):[0-5][0-9])?",
+                ]
+            ) {
+                if let Some(fast) = parse_common(s.as_bytes()) {
+                    prop_assert_eq!(Some(fast), parse_general(&s), "{}", s);
+                }
+            }
+
+            #[test]
+            fn what_is_printed_in_rfc3339_form_matches_chrono(
+                secs in FIRST..=LAST,
+                nanos in 0u32..1_000_000_000,
+                digits in 0u8..=9,
+            ) {
+                let t = Timestamp::new(DateTime::<Utc>::from_timestamp(secs, nanos).unwrap(), digits);
+                let whole = t.utc.with_nanosecond(0).unwrap();
+                let mut want = whole.to_rfc3339_opts(SecondsFormat::Secs, true);
+                if digits > 0 {
+                    want.pop();
+                    let nanos = format!("{nanos:09}");
+                    want = format!("{want}.{}Z", &nanos[..usize::from(digits)]);
+                }
+                prop_assert_eq!(t.to_string(), want);
             }
 
             #[test]

@@ -9,14 +9,18 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Timelike, Utc};
 use reqwest::{Method, Url};
+use std::borrow::Cow;
+
+use serde::de::{MapAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::config::{HuaweiAuth, HuaweiConfig, Secret};
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
 use crate::http::{Http, Response};
-use crate::model::{gib_to_bytes, non_empty, Backup, ProviderId, Status, Timestamp};
+use crate::model::{gib_to_bytes, non_empty, Backup, ExtraBuilder, ProviderId, Status, Timestamp};
 
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
@@ -395,59 +399,95 @@ fn about_limit(resp: &Response) -> bool {
         .contains("limit")
 }
 
-/// Response of ListBackups (CBR v3, `GET /v3/{project_id}/backups`).
+/// Response of ListBackups (CBR v3, `GET /v3/{project_id}/backups`). Rows borrow their
+/// unmapped fields from the body.
 #[derive(Deserialize)]
-struct ListBackupsResponse {
-    backups: Vec<BackupResp>,
+struct ListBackupsResponse<'a> {
+    #[serde(borrow)]
+    backups: Vec<BackupResp<'a>>,
     /// Total or page size, depending on the deployment.
     #[serde(default)]
     count: Option<u64>,
 }
 
 /// One `BackupResp` of ListBackups; every field not mapped stays in `rest` for `extra`.
-#[derive(Deserialize)]
-struct BackupResp {
+#[derive(Default)]
+struct BackupResp<'a> {
     id: String,
-    #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
     status: Option<String>,
-    #[serde(default)]
     resource_type: Option<String>,
-    #[serde(default)]
     resource_id: Option<String>,
-    #[serde(default)]
     resource_name: Option<String>,
     /// GB of the protected resource.
-    #[serde(default)]
     resource_size: Option<u64>,
-    #[serde(default)]
     created_at: Option<String>,
-    #[serde(default)]
     updated_at: Option<String>,
-    #[serde(default)]
     expired_at: Option<String>,
     /// Top level in current API versions; older ones only have `extend_info.incremental`.
-    #[serde(default)]
     incremental: Option<bool>,
-    #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
     resource_az: Option<String>,
-    #[serde(default)]
     parent_id: Option<String>,
-    #[serde(flatten)]
-    rest: Map<String, Value>,
+    rest: ExtraBuilder<'a>,
 }
 
-impl BackupResp {
+/// An object key, borrowed from the body unless it holds escapes.
+#[derive(Deserialize)]
+struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for BackupResp<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Row<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Row<'a> {
+            type Value = BackupResp<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a BackupResp object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut r = BackupResp::default();
+                let mut id = None;
+                while let Some(Key(key)) = map.next_key()? {
+                    match key.as_ref() {
+                        "id" => id = Some(map.next_value()?),
+                        "name" => r.name = map.next_value()?,
+                        "status" => r.status = map.next_value()?,
+                        "resource_type" => r.resource_type = map.next_value()?,
+                        "resource_id" => r.resource_id = map.next_value()?,
+                        "resource_name" => r.resource_name = map.next_value()?,
+                        "resource_size" => r.resource_size = map.next_value()?,
+                        "created_at" => r.created_at = map.next_value()?,
+                        "updated_at" => r.updated_at = map.next_value()?,
+                        "expired_at" => r.expired_at = map.next_value()?,
+                        "incremental" => r.incremental = map.next_value()?,
+                        "description" => r.description = map.next_value()?,
+                        "resource_az" => r.resource_az = map.next_value()?,
+                        "parent_id" => r.parent_id = map.next_value()?,
+                        _ => {
+                            let value: &'de RawValue = map.next_value()?;
+                            r.rest.raw(key, value);
+                        }
+                    }
+                }
+                r.id = id.ok_or_else(|| serde::de::Error::missing_field("id"))?;
+                Ok(r)
+            }
+        }
+        d.deserialize_map(Row(std::marker::PhantomData))
+    }
+}
+
+impl<'a> BackupResp<'a> {
     fn into_backup(self, account: &str) -> std::result::Result<Backup, String> {
         let mut extra = self.rest;
         let incremental = self.incremental.or_else(|| {
-            extra
-                .get("extend_info")
-                .and_then(|e| e.get("incremental"))
-                .and_then(Value::as_bool)
+            let info: Value = serde_json::from_str(extra.get("extend_info")?.get()).ok()?;
+            info.get("incremental").and_then(Value::as_bool)
         });
         let size_bytes = match self.resource_size {
             Some(gib) => Some(gib_to_bytes(gib).ok_or_else(|| {
@@ -459,12 +499,12 @@ impl BackupResp {
             None => None,
         };
         let status = self.status.as_deref().map_or(Status::Unknown, map_status);
-        let mut time = |key: &str, raw: Option<String>| {
+        let mut time = |key: &'static str, raw: Option<String>| {
             let raw = non_empty(raw)?;
             let parsed = Timestamp::parse_vendor(&raw);
             if parsed.is_none() {
                 // Keep what could not be read rather than losing it.
-                extra.insert(key.to_string(), Value::String(raw));
+                extra.text(key, raw);
             }
             parsed
         };
@@ -489,7 +529,7 @@ impl BackupResp {
         b.description = non_empty(self.description);
         b.location = self.resource_az;
         b.parent_id = self.parent_id;
-        b.extra = extra.into();
+        b.extra = extra.build();
         Ok(b)
     }
 }
