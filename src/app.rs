@@ -345,11 +345,21 @@ async fn list(g: &GlobalArgs, args: &cli::ListArgs) -> Result<u8> {
             eprint!("\r\x1b[2K");
         }
     }
+    // One vector for all rows, sized once: at 100k rows a copy per account, or the doubling
+    // of a growing vector, would hold tens of MiB twice.
+    let total: usize = results
+        .iter()
+        .map(|r| r.result.as_ref().map_or(0, Vec::len))
+        .sum();
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for r in results {
         match r.result {
-            Ok(v) => rows.extend(v),
+            Ok(v) if rows.is_empty() && v.len() == total => rows = v,
+            Ok(v) => {
+                rows.reserve_exact(total - rows.len());
+                rows.extend(v);
+            }
             Err(e) => failures.push(e),
         }
     }

@@ -287,6 +287,12 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
                 // First page with a stated total: fetch the remaining pages in parallel.
                 if let (Some(total), true) = (total, prev.is_none() && run.options.parallel > 1) {
                     if total > *o {
+                        if run.sink.is_none() {
+                            // Sized once from the stated total (a hint, so capped), rather
+                            // than doubled page by page; trimmed below if the filter kept few.
+                            let hint = usize::try_from(total).unwrap_or(usize::MAX).min(1 << 20);
+                            rows_out.reserve_exact(hint.saturating_sub(rows_out.len()));
+                        }
                         let next_start = parallel_offsets(
                             provider,
                             run,
@@ -314,6 +320,9 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
             }
         }
         cursor = Some(next);
+    }
+    if rows_out.capacity() > rows_out.len() + rows_out.len() / 4 {
+        rows_out.shrink_to_fit();
     }
     Ok(rows_out)
 }
@@ -352,7 +361,8 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
     loop {
         // Twice as many pages in progress as requests in flight ([`Run::send`] holds those
         // to `parallel`): while some pages are parsed, the next requests are already out.
-        while inflight.len() < 2 * run.options.parallel {
+        // Pages waiting for an earlier, slower one count too, so memory stays bounded.
+        while inflight.len() + done.len() < 2 * run.options.parallel {
             let Some((i, c)) = queue.next() else { break };
             inflight.push(async move {
                 let page = run

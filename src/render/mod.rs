@@ -93,15 +93,16 @@ pub fn default_flat_columns() -> Vec<String> {
 
 /// The terminal's width, when stdout is one.
 pub fn terminal_width() -> Option<u16> {
-    comfy_table::Table::new().width()
+    terminal_size::terminal_size().map(|(terminal_size::Width(w), _)| w)
 }
 
 /// A plain aligned table for small listings (`accounts`, `providers`).
 pub fn simple_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let width = |s: &str| unicode_width::UnicodeWidthStr::width(s);
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
+            widths[i] = widths[i].max(width(cell));
         }
     }
     let line = |cells: Vec<&str>| -> String {
@@ -110,7 +111,7 @@ pub fn simple_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) 
         for (i, c) in cells.into_iter().enumerate() {
             s.push_str(c);
             if i + 1 < n {
-                s.extend(std::iter::repeat_n(' ', widths[i] - c.chars().count() + 2));
+                s.extend(std::iter::repeat_n(' ', widths[i] - width(c) + 2));
             }
         }
         s

@@ -1,10 +1,14 @@
 //! The human table: a chosen subset of fields, relative ages and human sizes, no borders
-//! (like `gh` and `kubectl`), wrapped to the terminal width, coloured statuses on request.
+//! (like `gh` and `kubectl`), cut to the terminal width, coloured statuses on request.
+//!
+//! Rendered in two passes over the rows (widths, then lines), so a listing of any length holds
+//! no cells: memory is the rows themselves. One row is always one line: control characters a
+//! vendor put in a name are shown as spaces or U+FFFD, never sent to the terminal.
 
 use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
-use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
+use unicode_width::UnicodeWidthChar;
 
 use crate::model::{Backup, Status};
 
@@ -20,44 +24,29 @@ pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result
         None => DEFAULT.to_vec(),
     };
     let headers: Vec<String> = columns.iter().map(Column::header).collect();
-    let mut cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| columns.iter().map(|c| c.text(row, opts)).collect())
-        .collect();
-    if let Some(width) = opts.width {
-        fit(&columns, &headers, &mut cells, usize::from(width));
-    }
-    let mut table = Table::new();
-    table.load_preset(presets::NOTHING);
-    if opts.color {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
-    }
-    // Cells are already cut to the width: long ids are truncated with `…`, never wrapped
-    // onto a second line that breaks `grep` and the eye alike.
-    table.set_content_arrangement(ContentArrangement::Disabled);
-    table.set_header(headers.iter().map(|h| {
-        let cell = Cell::new(h);
-        if opts.color {
-            cell.add_attribute(Attribute::Bold)
-        } else {
-            cell
+    let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(&columns) {
+            *w = (*w).max(width(&c.text(row, opts)));
         }
-    }));
-    for (row, texts) in rows.iter().zip(cells) {
-        table.add_row(columns.iter().zip(texts).map(|(c, text)| match c {
-            Column::Status => status_cell(row.status, opts.color),
-            Column::Field(f) if f == "status" => status_cell(row.status, opts.color),
-            _ => Cell::new(text),
-        }));
     }
-    let n = columns.len();
-    for (i, col) in table.column_iter_mut().enumerate() {
-        col.set_padding((0, if i + 1 < n { GAP as u16 } else { 0 }));
+    if let Some(max) = opts.width {
+        fit(&columns, &headers, &mut widths, usize::from(max));
     }
-    for line in table.lines() {
-        writeln!(out, "{}", line.trim_end())?;
+    let mut line = String::new();
+    let header_style = opts.color.then_some(BOLD);
+    let cells = headers.iter().map(|h| (h.clone(), header_style));
+    write_line(out, &mut line, cells, &widths)?;
+    for row in rows {
+        let cells = columns.iter().map(|c| {
+            let style = match c {
+                Column::Status => status_style(row.status, opts.color),
+                Column::Field(f) if f == "status" => status_style(row.status, opts.color),
+                _ => None,
+            };
+            (c.text(row, opts), style)
+        });
+        write_line(out, &mut line, cells, &widths)?;
     }
     Ok(())
 }
@@ -67,25 +56,89 @@ const GAP: usize = 2;
 /// A truncated column keeps at least this many characters.
 const MIN_WIDTH: usize = 8;
 
-/// Shrinks the widest truncatable columns until the table fits `width`, cutting their cells
-/// with `…`. Fixed columns (provider, status, size, age) are never cut; if the table cannot
-/// fit even then, it is left wider than the terminal.
-fn fit(columns: &[Column], headers: &[String], cells: &mut [Vec<String>], width: usize) {
-    let chars = |s: &str| s.chars().count();
-    let mut widths: Vec<usize> = headers.iter().map(|h| chars(h)).collect();
-    for row in cells.iter() {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(chars(c));
+/// SGR codes: (start, end).
+type Style = (&'static str, &'static str);
+const BOLD: Style = ("\x1b[1m", "\x1b[22m");
+const GREEN: Style = ("\x1b[32m", "\x1b[39m");
+const RED: Style = ("\x1b[31m", "\x1b[39m");
+const YELLOW: Style = ("\x1b[33m", "\x1b[39m");
+const GREY: Style = ("\x1b[90m", "\x1b[39m");
+
+/// Writes one line: each cell cut to its column's width with `…` and padded to it, the last
+/// one unpadded, trailing blanks trimmed.
+fn write_line(
+    out: &mut dyn Write,
+    line: &mut String,
+    cells: impl Iterator<Item = (String, Option<Style>)>,
+    widths: &[usize],
+) -> io::Result<()> {
+    line.clear();
+    let last = widths.len().saturating_sub(1);
+    for (i, ((text, style), &w)) in cells.zip(widths).enumerate() {
+        if let Some((on, _)) = style {
+            line.push_str(on);
+        }
+        let used = push_fitted(line, &text, w);
+        if let Some((_, off)) = style {
+            line.push_str(off);
+        }
+        if i < last {
+            line.extend(std::iter::repeat_n(' ', w.saturating_sub(used) + GAP));
         }
     }
+    line.truncate(line.trim_end().len());
+    line.push('\n');
+    out.write_all(line.as_bytes())
+}
+
+/// Appends `text` in at most `w` columns, cut with `…` when longer; returns the columns used.
+fn push_fitted(line: &mut String, text: &str, w: usize) -> usize {
+    let cut = width(text) > w;
+    let room = if cut { w.saturating_sub(1) } else { w };
+    let mut used = 0;
+    for ch in text.chars().map(printable) {
+        let cw = ch.width().unwrap_or(0);
+        if used + cw > room {
+            break;
+        }
+        line.push(ch);
+        used += cw;
+    }
+    if cut {
+        line.push('…');
+        used += 1;
+    }
+    used
+}
+
+/// Display columns of a cell's text (East Asian wide characters take two).
+fn width(text: &str) -> usize {
+    text.chars()
+        .map(|c| printable(c).width().unwrap_or(0))
+        .sum()
+}
+
+/// What a character is shown as: whitespace controls as a space, other controls as U+FFFD.
+fn printable(c: char) -> char {
+    match c {
+        '\t' | '\n' | '\r' => ' ',
+        c if c.is_control() => '\u{fffd}',
+        c => c,
+    }
+}
+
+/// Shrinks the widest truncatable columns until the table fits `max` columns. Fixed columns
+/// (provider, status, size, age) are never cut; if the table cannot fit even then, it is left
+/// wider than the terminal.
+fn fit(columns: &[Column], headers: &[String], widths: &mut [usize], max: usize) {
     let total =
         |widths: &[usize]| widths.iter().sum::<usize>() + GAP * widths.len().saturating_sub(1);
-    // One character at a time from the widest column, so equally long columns (names and
-    // resource ids) are cut evenly rather than one of them to the bone.
-    while total(&widths) > width {
+    // One column at a time from the widest, so equally long columns (names and resource ids)
+    // are cut evenly rather than one of them to the bone.
+    while total(widths) > max {
         // Account names are cut last: they say whose backup it is.
         let widest = (0..columns.len())
-            .filter(|&i| columns[i].truncatable() && widths[i] > MIN_WIDTH.max(chars(&headers[i])))
+            .filter(|&i| columns[i].truncatable() && widths[i] > MIN_WIDTH.max(width(&headers[i])))
             .max_by_key(|&i| {
                 (
                     !matches!(columns[i], Column::Account),
@@ -95,15 +148,6 @@ fn fit(columns: &[Column], headers: &[String], cells: &mut [Vec<String>], width:
             });
         let Some(i) = widest else { break };
         widths[i] -= 1;
-    }
-    for row in cells.iter_mut() {
-        for (i, cell) in row.iter_mut().enumerate() {
-            if chars(cell) > widths[i] {
-                let mut cut: String = cell.chars().take(widths[i].saturating_sub(1)).collect();
-                cut.push('…');
-                *cell = cut;
-            }
-        }
     }
 }
 
@@ -175,17 +219,16 @@ impl Column {
     }
 }
 
-fn status_cell(status: Status, color: bool) -> Cell {
-    let cell = Cell::new(status.as_str());
+fn status_style(status: Status, color: bool) -> Option<Style> {
     if !color {
-        return cell;
+        return None;
     }
-    match status {
-        Status::Available => cell.fg(Color::Green),
-        Status::Error | Status::Cancelled => cell.fg(Color::Red),
-        Status::Creating | Status::Restoring | Status::Deleting => cell.fg(Color::Yellow),
-        Status::Deleted | Status::Unknown => cell.fg(Color::DarkGrey),
-    }
+    Some(match status {
+        Status::Available => GREEN,
+        Status::Error | Status::Cancelled => RED,
+        Status::Creating | Status::Restoring | Status::Deleting => YELLOW,
+        Status::Deleted | Status::Unknown => GREY,
+    })
 }
 
 /// Bytes in IEC units: `512 B`, `1.5 KiB`, `40 GiB`.
@@ -254,6 +297,48 @@ mod tests {
         assert!(String::from_utf8(out)
             .unwrap()
             .contains("9acc15a2-8277-4991-8b14-a8d77fbd3f81"));
+    }
+
+    #[test]
+    fn wide_characters_take_two_columns_and_controls_never_reach_the_terminal() {
+        let mut wide = row();
+        wide.name = Some("バックアップ\x1b[2J".into());
+        wide.resource_name = Some("db\n01".into());
+        let mut out = Vec::new();
+        write(&mut out, &[wide, row()], &opts(None)).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "PROVIDER  ACCOUNT  NAME/ID                               STATUS     RESOURCE   SIZE  AGE\n\
+             cf        cf-prod  バックアップ\u{fffd}[2J                      available  db 01      -     3h\n\
+             cf        cf-prod  9acc15a2-8277-4991-8b14-a8d77fbd3f81  available  orders-db  -     3h\n"
+        );
+        // Cut by display width: a wide character that would straddle the edge is left out.
+        let mut out = Vec::new();
+        let mut wide = row();
+        wide.name = Some("バックアップ".into());
+        write(&mut out, &[wide], &opts(Some(59))).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "PROVIDER  ACCOUNT  NAME/ID   STATUS     RESOURCE  SIZE  AGE\n\
+             cf        cf-prod  バック…   available  orders-…  -     3h\n"
+        );
+    }
+
+    #[test]
+    fn colour_marks_the_header_and_statuses_only() {
+        let mut failed = row();
+        failed.status = Status::Error;
+        let mut o = opts(None);
+        o.color = true;
+        o.columns = Some(vec!["id".into(), "status".into()]);
+        let mut out = Vec::new();
+        write(&mut out, &[row(), failed], &o).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\x1b[1mID\x1b[22m                                    \x1b[1mSTATUS\x1b[22m\n\
+             9acc15a2-8277-4991-8b14-a8d77fbd3f81  \x1b[32mavailable\x1b[39m\n\
+             9acc15a2-8277-4991-8b14-a8d77fbd3f81  \x1b[31merror\x1b[39m\n"
+        );
     }
 
     #[test]
