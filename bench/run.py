@@ -65,6 +65,8 @@ def main():
     ap.add_argument("--latencies", default="0,50")
     ap.add_argument("--runs", type=int, default=5, help="runs per point; the best is reported")
     ap.add_argument("--no-sdk", action="store_true")
+    ap.add_argument("--formats", default="ndjson,json,csv,table",
+                    help="output formats whose memory is measured at the largest size, 0 ms")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     py = None if args.no_sdk else sdk_python()
@@ -97,6 +99,8 @@ def main():
             seq_floor = requests * latency / 1000
             par_floor = (1 + math.ceil((requests - 1) / PARALLEL)) * latency / 1000
             rows.append((n, latency, best, seq_floor, par_floor, sdk))
+    formats = measure_formats(max(int(x) for x in args.sizes.split(",")), args.formats.split(","), args.runs)
+    version = min(timed([BIN, "--version"])[0] for _ in range(20))
     print(f"| backups | latency | wall | CPU | peak RSS | floor seq / par({PARALLEL}) | wall / par floor | SDK wall | SDK RSS | SDK / backups |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n, latency, (wall, cpu, rss, _), seq, par, sdk in rows:
@@ -105,6 +109,33 @@ def main():
         s_rss = f"{sdk[2]:.0f} MiB" if sdk else "-"
         speed = f"{sdk[0] / wall:.1f}x" if sdk else "-"
         print(f"| {n:,} | {latency} ms | {wall:.3f} s | {cpu:.3f} s | {rss:.1f} MiB | {seq:.2f} / {par:.2f} s | {ratio} | {s_wall} | {s_rss} | {speed} |")
+
+    print()
+    print(f"`backups --version`: {version * 1000:.1f} ms (best of 20, process start included)")
+    if formats:
+        print()
+        print("| output | rows | wall | CPU | peak RSS |")
+        print("|---|---:|---:|---:|---:|")
+        for fmt, n, (wall, cpu, rss, _) in formats:
+            print(f"| `-o {fmt}` | {n:,} | {wall:.3f} s | {cpu:.3f} s | {rss:.1f} MiB |")
+
+
+def measure_formats(n, formats, runs):
+    """Peak RSS and time of each output format for n rows at 0 ms: all but streaming ndjson
+    hold every row to sort it."""
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "config.toml")
+        emu = start_emulator(n, 0, cfg)
+        try:
+            for fmt in [f for f in formats if f]:
+                cmd = [BIN, "list", "--config", cfg, "--account", ACCOUNT, "-o", fmt]
+                timed(cmd)
+                out.append((fmt, n, min((timed(cmd) for _ in range(runs)), key=lambda r: r[0])))
+        finally:
+            emu.kill()
+            emu.wait()
+    return out
 
 
 if __name__ == "__main__":
