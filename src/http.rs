@@ -289,7 +289,11 @@ impl Http {
         // Sized from the stated length (a hint, capped) rather than doubled chunk by chunk:
         // with 16 pages in progress, doubling left a quarter of the body buffers unused.
         const HINT_CAP: u64 = 8 << 20;
-        let hint = resp.content_length().unwrap_or(0).min(HINT_CAP).min(max as u64);
+        let hint = resp
+            .content_length()
+            .unwrap_or(0)
+            .min(HINT_CAP)
+            .min(max as u64);
         let mut body = Vec::with_capacity(hint as usize);
         loop {
             match resp.chunk().await {
