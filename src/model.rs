@@ -494,22 +494,38 @@ fn push_json_string(out: &mut Vec<u8>, s: &str) {
 /// Appends valid JSON text without the whitespace between its tokens (a pretty-printed body
 /// must not put line breaks into an ndjson row).
 fn push_compact(out: &mut Vec<u8>, json: &str) {
-    let (mut in_string, mut escaped) = (false, false);
+    let mut strings = JsonStrings::default();
     for &b in json.as_bytes() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-            continue;
-        } else if b == b'"' {
-            in_string = true;
+        if strings.step(b) || !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            out.push(b);
         }
-        out.push(b);
+    }
+}
+
+/// Follows JSON text byte by byte and tells which bytes belong to string literals, for
+/// byte-level passes that must leave strings alone.
+#[derive(Default)]
+pub struct JsonStrings {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl JsonStrings {
+    /// Takes the next byte; whether it is part of a string literal (its quotes included).
+    pub fn step(&mut self, b: u8) -> bool {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if b == b'\\' {
+                self.escaped = true;
+            } else if b == b'"' {
+                self.in_string = false;
+            }
+            true
+        } else {
+            self.in_string = b == b'"';
+            self.in_string
+        }
     }
 }
 

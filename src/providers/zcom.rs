@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use crate::config::{Secret, ZcomAuth, ZcomConfig};
 use crate::error::{Error, Result};
 use crate::http::{self, Http, Response};
-use crate::model::{non_empty, Backup, ProviderId, Status, Timestamp};
+use crate::model::{non_empty, Backup, JsonStrings, ProviderId, Status, Timestamp};
 
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
@@ -481,21 +481,10 @@ fn parse_lenient<T: DeserializeOwned>(resp: &Response) -> Result<T> {
 /// Borrowed when there is none. Only ASCII bytes are touched, so UTF-8 stays intact.
 fn strip_trailing_commas(body: &[u8]) -> Cow<'_, [u8]> {
     let mut out: Option<Vec<u8>> = None;
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = JsonStrings::default();
     for (i, &b) in body.iter().enumerate() {
         let mut drop = false;
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if b == b'"' {
-            in_string = true;
-        } else if b == b',' {
+        if !strings.step(b) && b == b',' {
             let next = body[i + 1..].iter().find(|c| !c.is_ascii_whitespace());
             drop = matches!(next, Some(b'}' | b']'));
         }
