@@ -194,8 +194,8 @@ pub struct HuaweiConfig {
     pub endpoint: Url,
     /// IAM endpoint (token requests).
     pub iam_endpoint: Url,
-    /// Project id.
-    pub project_id: String,
+    /// Project id; when absent, looked up from IAM by the region's name, as the SDK does.
+    pub project_id: Option<String>,
     /// How to authenticate.
     pub auth: HuaweiAuth,
 }
@@ -687,7 +687,13 @@ fn account(mut k: Keys<'_>, origin: AccountOrigin) -> Result<Account> {
                 }
                 (None, None) => Url::parse("https://iam.myhuaweicloud.com").expect("static URL"),
             };
-            let project_id = k.required("project_id")?;
+            let project_id = k.string("project_id")?;
+            if project_id.is_none() && region.is_none() {
+                return Err(k.err(
+                    "project_id",
+                    "is required unless region is set (the project is then looked up by region name)",
+                ));
+            }
             let access_key = k.secret("access_key")?;
             let secret_key = k.secret("secret_key")?;
             let security_token = k.secret("security_token")?;
@@ -896,6 +902,7 @@ token = "tok"
             ("[accounts.a]\nregion = \"x\"", "/etc/b.toml: account `a`: key `provider`: is required"),
             ("[accounts.a]\nprovider = \"bycloud\"\nendpoint = \"http://api.example.com\"\ntoken = \"t\"", "/etc/b.toml: account `a`: key `endpoint`: plain http to api.example.com would send credentials in the clear; use https or set allow_insecure_http = true"),
             ("[accounts.a]\nprovider = \"huawei\"\nregion = \"r\"\nproject_id = \"p\"\naccess_key = \"a\"", "/etc/b.toml: account `a`: key `secret_key`: is required with access_key (or secret_key_env)"),
+            ("[accounts.a]\nprovider = \"huawei\"\nendpoint = \"https://cbr.example.com\"\naccess_key = \"a\"\nsecret_key = \"s\"", "/etc/b.toml: account `a`: key `project_id`: is required unless region is set (the project is then looked up by region name)"),
             ("[accounts.a]\nprovider = \"bycloud\"\nregion = 5\ntoken = \"t\"", "/etc/b.toml: account `a`: key `region`: must be a string, not integer"),
             ("accounts = 3", "/etc/b.toml: `accounts` must be a table of [accounts.NAME] tables"),
             ("[acounts.a]\nprovider = \"cf\"", "/etc/b.toml: unknown top-level key `acounts` (accounts go in [accounts.NAME] tables)"),
@@ -994,12 +1001,7 @@ pub fn env_accounts(
 
     if wanted(ProviderId::Huawei) {
         if let (Some(ak), Some(sk)) = (get("HUAWEICLOUD_SDK_AK"), get("HUAWEICLOUD_SDK_SK")) {
-            let project_id = get("HUAWEICLOUD_SDK_PROJECT_ID").ok_or_else(|| {
-                bad(
-                    "HUAWEICLOUD_SDK_PROJECT_ID",
-                    "is required with HUAWEICLOUD_SDK_AK and _SK",
-                )
-            })?;
+            let project_id = get("HUAWEICLOUD_SDK_PROJECT_ID");
             let region = get("HUAWEICLOUD_SDK_REGION");
             let ev = endpoint_var(ProviderId::Huawei);
             let endpoint = match (get(&ev), &region) {
@@ -1015,6 +1017,12 @@ pub fn env_accounts(
                     ))
                 }
             };
+            if project_id.is_none() && region.is_none() {
+                return Err(bad(
+                    "HUAWEICLOUD_SDK_PROJECT_ID",
+                    "is required when HUAWEICLOUD_SDK_REGION is not set (the project is looked up by region name)",
+                ));
+            }
             let iam_endpoint = match (get("HUAWEICLOUD_SDK_IAM_ENDPOINT"), &region) {
                 (Some(e), _) => url("HUAWEICLOUD_SDK_IAM_ENDPOINT", e)?,
                 (None, Some(r)) => url(
@@ -1224,7 +1232,16 @@ mod env_tests {
         let env = vars(&[("HUAWEICLOUD_SDK_AK", "AK"), ("HUAWEICLOUD_SDK_SK", "SK")]);
         assert_eq!(
             env_accounts(&[], &env).unwrap_err().to_string(),
-            "environment: HUAWEICLOUD_SDK_PROJECT_ID: is required with HUAWEICLOUD_SDK_AK and _SK"
+            "environment: HUAWEICLOUD_SDK_REGION: is required unless BACKUPS_HUAWEI_ENDPOINT is set"
+        );
+        let env = vars(&[
+            ("HUAWEICLOUD_SDK_AK", "AK"),
+            ("HUAWEICLOUD_SDK_SK", "SK"),
+            ("BACKUPS_HUAWEI_ENDPOINT", "https://cbr.example.com"),
+        ]);
+        assert_eq!(
+            env_accounts(&[], &env).unwrap_err().to_string(),
+            "environment: HUAWEICLOUD_SDK_PROJECT_ID: is required when HUAWEICLOUD_SDK_REGION is not set (the project is looked up by region name)"
         );
         let env = vars(&[
             ("BYCLOUD_TOKEN", "t"),

@@ -1485,6 +1485,66 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn without_a_project_id_the_project_is_looked_up_by_region() {
+        let (emu, accounts) = start(None, false).await;
+        let want = list(&accounts, &Filter::default(), &ListOptions::default()).await;
+        let base = emu.urls.huawei.clone();
+        let common =
+            format!("provider = \"huawei\"\nendpoint = \"{base}\"\niam_endpoint = \"{base}\"\n");
+        let token = issue_demo_token(&base).await;
+        let toml = format!(
+            "[accounts.aksk]\n{common}region = \"{SG_REGION}\"\naccess_key = \"{SG_AK}\"\nsecret_key = \"{SG_SK}\"\n\
+             [accounts.password]\n{common}region = \"{TOKEN_REGION}\"\nuser = \"{TOKEN_USER}\"\npassword = \"{TOKEN_PASSWORD}\"\ndomain = \"{TOKEN_DOMAIN}\"\n\
+             [accounts.token]\n{common}region = \"{TOKEN_REGION}\"\ntoken = \"{token}\"\n\
+             [accounts.elsewhere]\n{common}region = \"eu-west-0\"\naccess_key = \"{SG_AK}\"\nsecret_key = \"{SG_SK}\"\n"
+        );
+        let cfg = config::parse(&toml, std::path::Path::new("t.toml"), &|_| None).unwrap();
+        let before = emu.shared().requests();
+        let results = providers::run_all(
+            &http(),
+            &cfg.accounts,
+            &Filter::default(),
+            &ListOptions::default(),
+        )
+        .await;
+        let ids = |rows: &[Backup]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        let got: Vec<_> = results
+            .iter()
+            .map(|r| r.result.as_deref().map(ids))
+            .collect();
+        assert_eq!(got[0].as_ref().unwrap(), &ids(&want[0]));
+        assert_eq!(got[1].as_ref().unwrap(), &ids(&want[1]));
+        assert_eq!(got[2].as_ref().unwrap(), &ids(&want[1]));
+        let err = results[3].result.as_ref().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "elsewhere: IAM has no project named `eu-west-0` for these credentials; set project_id"
+        );
+        // A lookup for AK/SK and for the given token, no extra call for the password (its
+        // login's token names the project), two pages each (the rows, then the empty page),
+        // and the failed lookup: 3 + 3 + 3 + 1.
+        assert_eq!(emu.shared().requests() - before, 10);
+    }
+
+    async fn issue_demo_token(base: &Url) -> String {
+        let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": TOKEN_USER, "password": TOKEN_PASSWORD, "domain": {"name": TOKEN_DOMAIN}}}},
+            "scope": {"project": {"name": TOKEN_REGION}}}});
+        let resp = reqwest::Client::new()
+            .post(format!("{base}v3/auth/tokens?nocatalog=true"))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 201);
+        resp.headers()["X-Subject-Token"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
     async fn expiring_tokens_and_throttling_are_survived_without_duplicates() {
         let (emu, accounts) = start(Some(3_500), true).await;
         let all = list(&accounts, &Filter::default(), &ListOptions::default()).await;

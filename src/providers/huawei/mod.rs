@@ -1,6 +1,7 @@
 //! Huawei Cloud Backup and Recovery (CBR v3) adapter: `GET /v3/{project_id}/backups`
 //! (ListBackups) with AK/SK signing, an IAM token, or an IAM user's password exchanged for a
 //! token (providers.md §3). Offset paging, with the pages after the first fetched in parallel.
+//! Without a configured project id, the project is looked up from IAM by the region's name.
 
 pub mod sign;
 
@@ -72,6 +73,8 @@ pub struct Huawei {
     token: Mutex<Option<Secret>>,
     /// The page size in force for this account.
     limit: AtomicU64,
+    /// The project id: configured, or looked up from IAM when authenticating.
+    project_id: Mutex<Option<String>>,
 }
 
 impl Huawei {
@@ -80,11 +83,77 @@ impl Huawei {
         let (origin, host) = origin_and_host(&config.endpoint);
         Huawei {
             account,
-            config,
             origin,
             host,
             token: Mutex::new(None),
             limit: AtomicU64::new(PREFERRED_LIMIT),
+            project_id: Mutex::new(config.project_id.clone()),
+            config,
+        }
+    }
+
+    /// The project id in force, once known.
+    fn project_id(&self) -> Option<String> {
+        self.project_id.lock().ok().and_then(|p| p.clone())
+    }
+
+    fn set_project_id(&self, id: String) {
+        if let Ok(mut slot) = self.project_id.lock() {
+            *slot = Some(id);
+        }
+    }
+
+    /// The region's name, which is also the name of its IAM project.
+    fn region(&self) -> Result<&str> {
+        self.config.region.as_deref().ok_or_else(|| {
+            Error::config("project_id is not set and no region names the project to look up")
+        })
+    }
+
+    /// Finds the project id the SDK's way (providers.md §3.2): `GET {iam}/v3/projects?name=
+    /// <region>` with the account's credentials; exactly one project must answer.
+    async fn lookup_project(&self, http: &Http) -> Result<()> {
+        let region = self.region()?;
+        let (iam_origin, iam_host) = origin_and_host(&self.config.iam_endpoint);
+        let query = [("name".to_string(), region.to_string())];
+        let resp = http
+            .send(&self.account, || {
+                self.request(http, (&iam_origin, &iam_host), "/v3/projects", &query, None)
+            })
+            .await?;
+        if !resp.is_success() {
+            return Err(vendor_error(&resp));
+        }
+        if let Some(trace) = resp.header("X-IAM-Trace-Id") {
+            tracing::info!("{}: IAM project lookup, trace id {trace}", self.account);
+        }
+        #[derive(Deserialize)]
+        struct Projects {
+            projects: Vec<Project>,
+        }
+        #[derive(Deserialize)]
+        struct Project {
+            id: String,
+        }
+        let list: Projects = resp.json()?;
+        match list.projects.as_slice() {
+            [one] => {
+                self.set_project_id(one.id.clone());
+                Ok(())
+            }
+            [] => Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "IAM has no project named `{region}` for these credentials; set project_id"
+                ),
+            )),
+            many => Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "IAM has {} projects named `{region}` for these credentials; set project_id",
+                    many.len()
+                ),
+            )),
         }
     }
 
@@ -121,7 +190,7 @@ impl Huawei {
                         }
                     }
                 },
-                "scope": { "project": { "id": self.config.project_id } }
+                "scope": { "project": self.scope() }
             }
         });
         let body = body.to_string();
@@ -140,16 +209,54 @@ impl Huawei {
             .header("X-Subject-Token")
             .filter(|t| !t.is_empty())
             .ok_or_else(|| resp.protocol_error("IAM answered without an X-Subject-Token header"))?;
+        if self.project_id().is_none() {
+            // Scoped by the region's name: the token names the project it was issued for.
+            let body: Value = resp.json()?;
+            let id = body["token"]["project"]["id"].as_str().ok_or_else(|| {
+                resp.protocol_error("IAM issued a token without token.project.id")
+            })?;
+            self.set_project_id(id.to_string());
+        }
         if let Ok(mut slot) = self.token.lock() {
             *slot = Some(Secret::new(token));
         }
         Ok(())
     }
 
+    /// The token's scope: the project by id when known, else by the region's name.
+    fn scope(&self) -> Value {
+        match self.project_id() {
+            Some(id) => serde_json::json!({ "id": id }),
+            None => serde_json::json!({ "name": self.config.region }),
+        }
+    }
+
     /// Builds one ListBackups request (signing it when AK/SK are configured). Called once per
     /// try, so the `X-Sdk-Date` is always fresh.
     fn build(&self, http: &Http, query: &[(String, String)]) -> Result<reqwest::RequestBuilder> {
-        let path = format!("/v3/{}/backups", self.config.project_id);
+        let project = self.project_id().ok_or_else(|| {
+            Error::new(ErrorKind::Auth, "no project id yet (the IAM lookup failed)")
+        })?;
+        let path = format!("/v3/{project}/backups");
+        self.request(
+            http,
+            (&self.origin, &self.host),
+            &path,
+            query,
+            Some(&project),
+        )
+    }
+
+    /// A GET to `origin` (`host` as signed) with the account's credentials: signed with
+    /// AK/SK, or carrying the IAM token. `project` is sent (and signed) as `X-Project-Id`.
+    fn request(
+        &self,
+        http: &Http,
+        (origin, host): (&str, &str),
+        path: &str,
+        query: &[(String, String)],
+        project: Option<&str>,
+    ) -> Result<reqwest::RequestBuilder> {
         match &self.config.auth {
             HuaweiAuth::AkSk {
                 access_key,
@@ -157,19 +264,19 @@ impl Huawei {
                 security_token,
             } => {
                 let date = sign::sdk_date(Utc::now());
-                let mut headers: Vec<(&str, &str)> = vec![
-                    ("Content-Type", "application/json"),
-                    ("X-Project-Id", &self.config.project_id),
-                    (sign::DATE_HEADER, &date),
-                ];
+                let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
+                if let Some(p) = project {
+                    headers.push(("X-Project-Id", p));
+                }
+                headers.push((sign::DATE_HEADER, &date));
                 if let Some(t) = security_token {
                     headers.push(("X-Security-Token", t.expose()));
                 }
                 let signed = sign::sign(
                     &sign::Request {
                         method: "GET",
-                        host: &self.host,
-                        path: &path,
+                        host,
+                        path,
                         query,
                         headers: &headers,
                         body: b"",
@@ -179,7 +286,7 @@ impl Huawei {
                 );
                 // The signed canonical query is the wire query: building the URL from the
                 // string keeps the encoding the server will re-canonicalise.
-                let url = list_url(&self.origin, &path, &signed.query)?;
+                let url = list_url(origin, path, &signed.query)?;
                 let mut req = http.request(Method::GET, url);
                 for (name, value) in &headers {
                     req = req.header(*name, *value);
@@ -190,7 +297,7 @@ impl Huawei {
                 let token = self.current_token().ok_or_else(|| {
                     Error::new(ErrorKind::Auth, "no IAM token yet (authentication failed)")
                 })?;
-                let url = list_url(&self.origin, &path, &sign::canonical_query(query))?;
+                let url = list_url(origin, path, &sign::canonical_query(query))?;
                 Ok(http
                     .request(Method::GET, url)
                     .header("Content-Type", "application/json")
@@ -220,8 +327,14 @@ impl Provider for Huawei {
     fn authenticate<'a>(&'a self, http: &'a Http, renew: bool) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             match &self.config.auth {
-                // Signatures and a given token are static: nothing to renew.
-                HuaweiAuth::AkSk { .. } | HuaweiAuth::Token(_) => Ok(()),
+                // Signatures and a given token are static: nothing to renew, only the project
+                // id to look up when it was not configured.
+                HuaweiAuth::AkSk { .. } | HuaweiAuth::Token(_) => {
+                    if self.project_id().is_none() {
+                        self.lookup_project(http).await?;
+                    }
+                    Ok(())
+                }
                 HuaweiAuth::Password { .. } => {
                     if !renew && self.current_token().is_some() {
                         return Ok(());

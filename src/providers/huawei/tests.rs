@@ -485,7 +485,7 @@ mod against_a_local_server {
             region: None,
             endpoint: Url::parse(&format!("http://{addr}/some/path")).unwrap(),
             iam_endpoint: Url::parse(&format!("http://{addr}/")).unwrap(),
-            project_id: "p1".into(),
+            project_id: Some("p1".into()),
             auth: HuaweiAuth::Token(Secret::new("t")),
         };
         let hw = Huawei::new("hw".into(), config);
