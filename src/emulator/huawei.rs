@@ -1443,36 +1443,14 @@ mod tests {
     async fn a_given_token_works_and_a_forged_one_is_refused() {
         let (emu, _) = start(None, false).await;
         let base = emu.urls.huawei.clone();
-        let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": TOKEN_USER, "password": TOKEN_PASSWORD, "domain": {"name": TOKEN_DOMAIN}}}},
-            "scope": {"project": {"name": TOKEN_REGION}}}});
-        let resp = reqwest::Client::new()
-            .post(format!("{base}v3/auth/tokens?nocatalog=true"))
-            .header("Content-Type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 201);
-        let token = resp.headers()["X-Subject-Token"]
-            .to_str()
-            .unwrap()
-            .to_string();
-        let v: Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+        let (token, v) = issue_demo_token(&base).await;
         assert!(v["token"]["expires_at"].as_str().unwrap().ends_with('Z'));
         assert!(v["token"].get("catalog").is_none());
         for (token, ok) in [(token.as_str(), true), ("MIIforged", false)] {
             let toml = format!(
                 "[accounts.hw-token]\nprovider = \"huawei\"\nendpoint = \"{base}\"\niam_endpoint = \"{base}\"\nproject_id = \"{TOKEN_PROJECT}\"\ntoken = \"{token}\"\n"
             );
-            let cfg = config::parse(&toml, std::path::Path::new("t.toml"), &|_| None).unwrap();
-            let results = providers::run_all(
-                &http(),
-                &cfg.accounts,
-                &Filter::default(),
-                &ListOptions::default(),
-            )
-            .await;
+            let results = list_config(&toml).await;
             match &results[0].result {
                 Ok(rows) => assert!(ok && rows.len() == 40),
                 Err(e) => {
@@ -1491,22 +1469,15 @@ mod tests {
         let base = emu.urls.huawei.clone();
         let common =
             format!("provider = \"huawei\"\nendpoint = \"{base}\"\niam_endpoint = \"{base}\"\n");
-        let token = issue_demo_token(&base).await;
+        let (token, _) = issue_demo_token(&base).await;
         let toml = format!(
             "[accounts.aksk]\n{common}region = \"{SG_REGION}\"\naccess_key = \"{SG_AK}\"\nsecret_key = \"{SG_SK}\"\n\
              [accounts.password]\n{common}region = \"{TOKEN_REGION}\"\nuser = \"{TOKEN_USER}\"\npassword = \"{TOKEN_PASSWORD}\"\ndomain = \"{TOKEN_DOMAIN}\"\n\
              [accounts.token]\n{common}region = \"{TOKEN_REGION}\"\ntoken = \"{token}\"\n\
              [accounts.elsewhere]\n{common}region = \"eu-west-0\"\naccess_key = \"{SG_AK}\"\nsecret_key = \"{SG_SK}\"\n"
         );
-        let cfg = config::parse(&toml, std::path::Path::new("t.toml"), &|_| None).unwrap();
         let before = emu.shared().requests();
-        let results = providers::run_all(
-            &http(),
-            &cfg.accounts,
-            &Filter::default(),
-            &ListOptions::default(),
-        )
-        .await;
+        let results = list_config(&toml).await;
         let ids = |rows: &[Backup]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
         let got: Vec<_> = results
             .iter()
@@ -1526,7 +1497,21 @@ mod tests {
         assert_eq!(emu.shared().requests() - before, 10);
     }
 
-    async fn issue_demo_token(base: &Url) -> String {
+    /// Lists every account of a config text.
+    async fn list_config(toml: &str) -> Vec<providers::AccountResult> {
+        let cfg = config::parse(toml, std::path::Path::new("t.toml"), &|_| None).unwrap();
+        providers::run_all(
+            &http(),
+            &cfg.accounts,
+            &Filter::default(),
+            &ListOptions::default(),
+        )
+        .await
+    }
+
+    /// A password login scoped by region name, as a user would get a token to configure:
+    /// the token and the response body.
+    async fn issue_demo_token(base: &Url) -> (String, Value) {
         let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
             "name": TOKEN_USER, "password": TOKEN_PASSWORD, "domain": {"name": TOKEN_DOMAIN}}}},
             "scope": {"project": {"name": TOKEN_REGION}}}});
@@ -1538,10 +1523,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(resp.status().as_u16(), 201);
-        resp.headers()["X-Subject-Token"]
+        let token = resp.headers()["X-Subject-Token"]
             .to_str()
             .unwrap()
-            .to_string()
+            .to_string();
+        (
+            token,
+            serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap(),
+        )
     }
 
     #[tokio::test]
