@@ -290,7 +290,9 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
                         if run.sink.is_none() {
                             // Sized once from the stated total (a hint, so capped), rather
                             // than doubled page by page; trimmed below if the filter kept few.
-                            let hint = usize::try_from(total).unwrap_or(usize::MAX).min(1 << 20);
+                            let hint = usize::try_from(total)
+                                .unwrap_or(usize::MAX)
+                                .min(MAX_RESERVED_ROWS);
                             rows_out.reserve_exact(hint.saturating_sub(rows_out.len()));
                         }
                         let next_start = parallel_offsets(
@@ -326,6 +328,10 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
     }
     Ok(rows_out)
 }
+
+/// The most rows reserved ahead from a stated total: a count is only the server's word, and a
+/// lying one must not make the tool ask for gigabytes up front (beyond it, the vector grows).
+const MAX_RESERVED_ROWS: usize = 1 << 17;
 
 /// Fetches offsets `start, start+stride, …` up to `total` (plus one page past it, since a
 /// stated count is only a hint) with up to `parallel` requests in flight. Returns the offset
