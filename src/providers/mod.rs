@@ -589,6 +589,8 @@ mod tests {
         calls: AtomicUsize,
         fail_first_with_401: bool,
         auths: AtomicUsize,
+        /// A page that waits for a permit before answering (a slow page).
+        hold: Option<(Cursor, tokio::sync::Semaphore)>,
     }
 
     impl Fake {
@@ -598,6 +600,7 @@ mod tests {
                 calls: AtomicUsize::new(0),
                 fail_first_with_401: false,
                 auths: AtomicUsize::new(0),
+                hold: None,
             }
         }
     }
@@ -619,6 +622,11 @@ mod tests {
                 let n = self.calls.fetch_add(1, Ordering::SeqCst);
                 if self.fail_first_with_401 && n == 0 {
                     return Err(Error::new(ErrorKind::Auth, "expired"));
+                }
+                if let Some((held, gate)) = &self.hold {
+                    if Some(held) == cursor {
+                        let _ = gate.acquire().await;
+                    }
                 }
                 let (_, ids, next, total) = self
                     .pages
@@ -656,6 +664,39 @@ mod tests {
 
     fn m(s: &str) -> Option<Cursor> {
         Some(Cursor::Marker(s.into()))
+    }
+
+    #[tokio::test]
+    async fn pages_waiting_behind_a_slow_one_count_against_the_bound() {
+        const IDS: [&str; 12] = [
+            "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",
+        ];
+        let o = |i: u64| Some(Cursor::Offset(i));
+        let mut pages: Vec<CannedPage> = vec![(None, vec![IDS[0]], o(1), Some(12))];
+        pages.extend((1..12).map(|i| (o(i), vec![IDS[i as usize]], o(i + 1), None)));
+        pages.push((o(12), vec![], None, None));
+        let mut fake = Fake::new(pages);
+        fake.hold = Some((Cursor::Offset(1), tokio::sync::Semaphore::new(0)));
+        let options = ListOptions {
+            parallel: 2,
+            ..ListOptions::default()
+        };
+        let (listed, ()) = tokio::join!(list(&fake, options), async {
+            // The first page, then 2 x parallel pages in progress: the held one and three
+            // finished ones waiting for it. No more are fetched until it arrives.
+            let calls = || fake.calls.load(Ordering::SeqCst);
+            for _ in 0..500 {
+                if calls() >= 5 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            assert_eq!(calls(), 1 + 4);
+            fake.hold.as_ref().unwrap().1.add_permits(1);
+        });
+        assert_eq!(listed.unwrap(), IDS);
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 13);
     }
 
     #[tokio::test]
