@@ -67,6 +67,8 @@ def main():
     ap.add_argument("--no-sdk", action="store_true")
     ap.add_argument("--formats", default="ndjson,json,csv,table",
                     help="output formats whose memory is measured at the largest size, 0 ms")
+    ap.add_argument("--accounts-scale", type=int, default=2000,
+                    help="backups per demo account for the all-accounts run at 50 ms (0 skips it)")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     py = None if args.no_sdk else sdk_python()
@@ -101,6 +103,7 @@ def main():
             rows.append((n, latency, best, seq_floor, par_floor, sdk))
     formats = measure_formats(max(int(x) for x in args.sizes.split(",")), args.formats.split(","), args.runs)
     version = min(timed([BIN, "--version"])[0] for _ in range(20))
+    accounts = measure_accounts(args.accounts_scale, 50, args.runs) if args.accounts_scale else None
     print(f"| backups | latency | wall | CPU | peak RSS | floor seq / par({PARALLEL}) | wall / par floor | SDK wall | SDK RSS | SDK / backups |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n, latency, (wall, cpu, rss, _), seq, par, sdk in rows:
@@ -118,6 +121,42 @@ def main():
         print("|---|---:|---:|---:|---:|")
         for fmt, n, (wall, cpu, rss, _) in formats:
             print(f"| `-o {fmt}` | {n:,} | {wall:.3f} s | {cpu:.3f} s | {rss:.1f} MiB |")
+    if accounts:
+        (wall, cpu, rss, rows), single = accounts
+        print()
+        print(f"Every demo account (all five providers), {args.accounts_scale:,} backups each, 50 ms:")
+        print()
+        print("| account | rows | wall | CPU | peak RSS |")
+        print("|---|---:|---:|---:|---:|")
+        for name, (s_wall, s_cpu, s_rss, s_rows) in single:
+            print(f"| {name} | {s_rows:,} | {s_wall:.3f} s | {s_cpu:.3f} s | {s_rss:.1f} MiB |")
+        total = sum(r[0] for _, r in single)
+        print(f"| **all {len(single)} at once** | {rows:,} | {wall:.3f} s | {cpu:.3f} s | {rss:.1f} MiB |")
+        print()
+        print(f"All at once take {wall:.3f} s: the slowest account alone takes "
+              f"{max(r[0] for _, r in single):.3f} s, one after another {total:.3f} s.")
+
+
+def measure_accounts(scale, latency, runs):
+    """Lists every demo account at once, then each alone: accounts run in parallel, so the
+    whole takes about as long as the slowest one."""
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "config.toml")
+        emu = start_emulator(scale, latency, cfg)
+        try:
+            names = list(tomllib.load(open(cfg, "rb"))["accounts"])
+
+            def best(cmd):
+                timed(cmd)
+                wall, cpu, rss, out = min((timed(cmd) for _ in range(runs)), key=lambda r: r[0])
+                return wall, cpu, rss, out.count(b"\n")
+
+            base = [BIN, "list", "--config", cfg, "-o", "ndjson"]
+            single = [(name, best(base + ["--account", name])) for name in names]
+            return best(base), single
+        finally:
+            emu.kill()
+            emu.wait()
 
 
 def measure_formats(n, formats, runs):
