@@ -341,6 +341,47 @@ mod tests {
         );
     }
 
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(crate::providers::arbitrary::config())]
+
+            /// Whatever a vendor puts in names and ids: one line per row plus the header, no
+            /// control characters, and no line wider than the terminal unless the fixed
+            /// columns and the shortest cuts cannot fit.
+            #[test]
+            fn any_text_gives_one_clean_line_per_row(
+                cells in proptest::collection::vec((any::<String>(), any::<String>(), any::<String>()), 1..6),
+                columns in 40u16..140,
+            ) {
+                let rows: Vec<Backup> = cells
+                    .into_iter()
+                    .map(|(id, name, resource)| {
+                        let mut b = row();
+                        b.id = id;
+                        b.name = Some(name);
+                        b.resource_name = Some(resource);
+                        b
+                    })
+                    .collect();
+                let mut out = Vec::new();
+                write(&mut out, &rows, &opts(Some(columns))).unwrap();
+                let text = String::from_utf8(out).unwrap();
+                prop_assert_eq!(text.lines().count(), rows.len() + 1);
+                prop_assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{:?}", text);
+                // Provider, status, size and age are never cut; account, name and resource
+                // keep at least MIN_WIDTH columns each.
+                let floor = 8 + 9 + 4 + 3 + 3 * MIN_WIDTH.max(8) + 6 * GAP;
+                for line in text.lines() {
+                    prop_assert!(width(line) <= usize::from(columns).max(floor), "{:?}", line);
+                }
+            }
+        }
+    }
+
     #[test]
     fn sizes() {
         assert_eq!(human_size(0), "0 B");
