@@ -475,21 +475,31 @@ fn partial_failure_exits_3_and_still_prints_the_other_accounts() {
 fn a_closed_pipe_is_success() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
-    let mut child = backups()
-        .args(["list", "--demo", "-o", "ndjson"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    // The reader is dropped here, like `| head -1`.
-    assert!(first.starts_with("{\"provider\":"));
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    // Each writes more than a pipe holds (the table may not), so the write after the reader
+    // has gone fails with EPIPE.
+    for (format, start) in [
+        ("ndjson", "{\"provider\":"),
+        ("json", "["),
+        ("csv", "provider,account,"),
+        ("tsv", "provider\taccount\t"),
+        ("table", "PROVIDER"),
+    ] {
+        let mut child = backups()
+            .args(["list", "--demo", "-o", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader is dropped here, like `| head -1`.
+        assert!(first.starts_with(start), "{format}: {first}");
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
+    }
 }
 
 #[test]

@@ -19,15 +19,26 @@ pub fn write(
         return write_tsv(out, rows, columns);
     }
     let mut w = ::csv::WriterBuilder::new().delimiter(sep).from_writer(out);
-    w.write_record(columns)?;
+    w.write_record(columns).map_err(io_error)?;
     for row in rows {
         w.write_record(
             columns
                 .iter()
                 .map(|c| row.field_text(c).unwrap_or_default()),
-        )?;
+        )
+        .map_err(io_error)?;
     }
     w.flush()
+}
+
+/// The I/O error inside a csv error, kind and all: a reader that went away (`| head`) must
+/// stay a broken pipe, which is success, not a failed run.
+fn io_error(e: ::csv::Error) -> io::Error {
+    let message = e.to_string();
+    match e.into_kind() {
+        ::csv::ErrorKind::Io(io) => io,
+        _ => io::Error::other(message),
+    }
 }
 
 fn write_tsv(out: &mut dyn Write, rows: &[Backup], columns: &[String]) -> io::Result<()> {
