@@ -312,7 +312,7 @@ async fn list(g: &GlobalArgs, args: &cli::ListArgs) -> Result<u8> {
     let progress = (format == Format::Table && io::stderr().is_terminal())
         .then(|| std::sync::Arc::new(providers::Progress::default()));
     let options = ListOptions {
-        max_pages: args.max_pages,
+        max_pages: args.max_pages.get(),
         parallel: usize::from(args.parallel),
         progress: progress.clone(),
     };

@@ -162,8 +162,8 @@ pub struct ListArgs {
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
     /// Stop an account with an error after this many pages (guards against looping servers)
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
-    pub max_pages: u64,
+    #[arg(long, value_name = "N", default_value_t = std::num::NonZeroU64::new(100_000).expect("non-zero"))]
+    pub max_pages: std::num::NonZeroU64,
 }
 
 /// `backups audit`.

@@ -377,6 +377,14 @@ fn bad_flags_are_usage_errors() {
             "backups: --account `nope`: no such account in the demo",
         ),
         (vec!["--name", "[x"], "backups: --name `[x`: invalid glob"),
+        (
+            vec!["--max-pages", "0"],
+            "error: invalid value '0' for '--max-pages <N>'",
+        ),
+        (
+            vec!["--parallel", "0"],
+            "error: invalid value '0' for '--parallel <N>'",
+        ),
     ] {
         let o = run(backups().args(["list", "--demo"]).args(&args));
         assert_eq!(o.status.code(), Some(2), "{args:?}");

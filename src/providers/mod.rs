@@ -257,8 +257,8 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
         pages += 1;
         if pages > run.options.max_pages {
             return Err(paging_error(format!(
-                "stopped after {} pages (the page limit); the server may be looping",
-                run.options.max_pages
+                "stopped after {} (the page limit); the server may be looping",
+                plural(run.options.max_pages, "page")
             )));
         }
         let at = cursor.clone();
@@ -348,8 +348,8 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
     let count = (total - start).div_ceil(stride) + 1;
     if *pages + count > run.options.max_pages {
         return Err(paging_error(format!(
-            "the server reports {total} rows, more than {} pages; stopped (the page limit)",
-            run.options.max_pages
+            "the server reports {total} rows, more than {}; stopped (the page limit)",
+            plural(run.options.max_pages, "page")
         )));
     }
     let offsets: Vec<Cursor> = (0..count)
@@ -457,6 +457,15 @@ impl<'f> Collector<'f> {
             );
         }
         Ok(fresh)
+    }
+}
+
+/// `1 page`, `2 pages`.
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
