@@ -286,8 +286,8 @@ impl Http {
         if resp.content_length().is_some_and(|n| n > max as u64) {
             return Err(too_large(max).with_request(what, Some(status)));
         }
-        // Sized from the stated length (a hint, capped) rather than doubled chunk by chunk:
-        // with 16 pages in progress, doubling left a quarter of the body buffers unused.
+        // Sized from the stated length (a hint, capped) rather than doubled chunk by chunk,
+        // which leaves up to half of each buffer unused while 16 pages are in progress.
         const HINT_CAP: u64 = 8 << 20;
         let hint = resp
             .content_length()
