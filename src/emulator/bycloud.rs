@@ -508,6 +508,7 @@ mod tests {
 
     use super::*;
     use crate::config::{Account, BycloudAuth, Secret, Settings};
+    use crate::emulator::testing::{self, list, list_ok};
     use crate::emulator::Emulator;
     use crate::error::ErrorKind;
     use crate::filter::{Filter, NameGlob};
@@ -520,7 +521,7 @@ mod tests {
     }
 
     async fn start(scale: Option<usize>, faults: bool) -> (Emulator, Vec<Account>) {
-        crate::emulator::testing::start(ProviderId::Bycloud, now(), scale, faults).await
+        testing::start(ProviderId::Bycloud, now(), scale, faults).await
     }
 
     /// Parses a raw emulator body (reqwest is built without its `json` feature).
@@ -538,15 +539,6 @@ mod tests {
         Http::new(HttpOptions::default()).unwrap()
     }
 
-    /// Lists every account; any failure fails the test with its message.
-    async fn list(accounts: &[Account], filter: &Filter) -> Vec<Vec<Backup>> {
-        run_all(&http(), accounts, filter, &ListOptions::default())
-            .await
-            .into_iter()
-            .map(|r| r.result.unwrap_or_else(|e| panic!("{e}")))
-            .collect()
-    }
-
     fn ids(rows: &[Backup]) -> Vec<&str> {
         rows.iter().map(|r| r.id.as_str()).collect()
     }
@@ -557,7 +549,7 @@ mod tests {
         let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["bycloud-demo-spo", "bycloud-demo-key"]);
         let before = emu.shared().requests();
-        let lists = list(&accounts, &Filter::default()).await;
+        let lists = list_ok(&accounts, &Filter::default()).await;
         // 250 rows at limit 100: three pages per account, and never a request to the
         // `/v1/instances` links (following them would also end the listing at 100 rows).
         assert_eq!(emu.shared().requests() - before, 6);
@@ -657,7 +649,7 @@ mod tests {
     #[tokio::test]
     async fn default_demo_has_a_few_dozen_backups_per_account() {
         let (_emu, accounts) = start(None, false).await;
-        let lists = list(&accounts, &Filter::default()).await;
+        let lists = list_ok(&accounts, &Filter::default()).await;
         let counts: Vec<usize> = lists.iter().map(Vec::len).collect();
         assert_eq!(counts, [DEFAULT_BACKUPS, DEFAULT_BACKUPS]);
         for rows in &lists {
@@ -681,7 +673,7 @@ mod tests {
     #[tokio::test]
     async fn pushed_down_filters_give_the_rows_client_filtering_gives() {
         let (emu, accounts) = start(Some(250), false).await;
-        let all = list(&accounts, &Filter::default()).await;
+        let all = list_ok(&accounts, &Filter::default()).await;
         let some_name = all[0][7].name.clone().unwrap();
         let some_volume = all[1][3].resource_id.clone().unwrap();
         let glob = |g: &str| Some(NameGlob::new(g).unwrap());
@@ -782,7 +774,7 @@ mod tests {
             ),
         ];
         for (filter, may_be_empty) in cases {
-            let pushed = list(&accounts, &filter).await;
+            let pushed = list_ok(&accounts, &filter).await;
             let client: Vec<Vec<Backup>> = all
                 .iter()
                 .map(|rows| rows.iter().filter(|r| filter.matches(r)).cloned().collect())
@@ -794,7 +786,7 @@ mod tests {
         }
         // The server did filter: a rare status fits one page per account.
         let before = emu.shared().requests();
-        let creating = list(
+        let creating = list_ok(
             &accounts,
             &Filter {
                 statuses: vec![Status::Creating],
@@ -984,7 +976,7 @@ mod tests {
     #[tokio::test]
     async fn throttled_requests_are_retried_after_the_stated_seconds() {
         let (emu, accounts) = start(Some(250), true).await;
-        let lists = list(&accounts, &Filter::default()).await;
+        let lists = list_ok(&accounts, &Filter::default()).await;
         assert_eq!(lists.iter().map(Vec::len).collect::<Vec<_>>(), [250, 250]);
         // Six pages, plus at least one 429 retried.
         assert!(emu.shared().requests() >= 7, "{}", emu.shared().requests());
@@ -1045,7 +1037,7 @@ mod tests {
             (StatusCode::OK, json!({ "backups": rows }))
         })
         .await;
-        let rows = list(std::slice::from_ref(&account), &Filter::default()).await;
+        let rows = list_ok(std::slice::from_ref(&account), &Filter::default()).await;
         assert_eq!(rows[0].len(), 45);
         assert_eq!(
             *log.lock().unwrap(),
@@ -1070,14 +1062,10 @@ mod tests {
             (StatusCode::OK, body)
         })
         .await;
-        let results = run_all(
-            &http(),
-            &[account],
-            &Filter::default(),
-            &ListOptions::default(),
-        )
-        .await;
-        let err = results.into_iter().next().unwrap().result.unwrap_err();
+        let err = list(&[account], &Filter::default())
+            .await
+            .remove(0)
+            .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Paging);
         assert_eq!(
             err.to_string(),

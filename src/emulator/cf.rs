@@ -855,11 +855,12 @@ async fn stats(State(st): State<Arc<CfState>>) -> Response {
 mod tests {
     use super::*;
     use crate::config::{Account, CfAuth, CfConfig, Secret, Settings};
-    use crate::emulator::{Emulator, EmulatorOptions};
+    use crate::emulator::testing::{self, list_ok};
+    use crate::emulator::Emulator;
     use crate::error::ErrorKind;
     use crate::filter::Filter;
     use crate::http::{Http, HttpOptions};
-    use crate::model::Backup;
+    use crate::model::{Backup, ProviderId};
     use crate::providers::cf::Cf;
     use crate::providers::{self, ListOptions, Provider, Run};
     use chrono::TimeZone;
@@ -868,23 +869,12 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
     }
 
-    async fn start(options: EmulatorOptions) -> (Emulator, Vec<Account>) {
-        let emu = Emulator::start(options).await.unwrap();
-        let accounts = emu
-            .accounts()
-            .unwrap()
-            .into_iter()
-            .filter(|a| matches!(a.settings, Settings::Cf(_)))
-            .collect();
-        (emu, accounts)
+    async fn start(scale: Option<usize>, faults: bool) -> (Emulator, Vec<Account>) {
+        testing::start(ProviderId::Cf, now(), scale, faults).await
     }
 
     async fn default_emulator() -> (Emulator, Vec<Account>) {
-        start(EmulatorOptions {
-            now: now(),
-            ..Default::default()
-        })
-        .await
+        start(None, false).await
     }
 
     fn http() -> Http {
@@ -896,14 +886,6 @@ mod tests {
             Settings::Cf(c) => c.clone(),
             _ => unreachable!("only cf accounts are kept"),
         }
-    }
-
-    async fn list_accounts(accounts: &[Account], filter: &Filter) -> Vec<Vec<Backup>> {
-        providers::run_all(&http(), accounts, filter, &ListOptions::default())
-            .await
-            .into_iter()
-            .map(|r| r.result.unwrap_or_else(|e| panic!("{}: {e}", r.account)))
-            .collect()
     }
 
     /// A JSON body (reqwest is built without its `json` feature).
@@ -921,7 +903,7 @@ mod tests {
         let (_emu, accounts) = default_emulator().await;
         let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["cf-demo", "cf-demo-client"]);
-        let rows = list_accounts(&accounts, &Filter::default()).await;
+        let rows = list_ok(&accounts, &Filter::default()).await;
         assert_eq!(rows[0].len(), DEMO_BACKUPS_USER);
         assert_eq!(rows[1].len(), DEMO_BACKUPS_CLIENT);
 
@@ -962,7 +944,7 @@ mod tests {
     #[tokio::test]
     async fn maps_rows_exactly_with_seconds_and_milliseconds() {
         let (_emu, accounts) = default_emulator().await;
-        let rows = list_accounts(&accounts, &Filter::default()).await;
+        let rows = list_ok(&accounts, &Filter::default()).await;
         let first_of = |name: &str| {
             rows[0]
                 .iter()
@@ -1018,13 +1000,13 @@ mod tests {
     async fn the_resource_filter_matches_client_side_filtering() {
         // CF pushes no filter down; the shared client-side filter must still select exactly.
         let (_emu, accounts) = default_emulator().await;
-        let all = list_accounts(&accounts, &Filter::default()).await;
+        let all = list_ok(&accounts, &Filter::default()).await;
         for resource in ["users-db".to_string(), guid("users-db")] {
             let filter = Filter {
                 resource: Some(resource.clone()),
                 ..Default::default()
             };
-            let got = list_accounts(&accounts, &filter).await;
+            let got = list_ok(&accounts, &filter).await;
             let want: Vec<&Backup> = all[0].iter().filter(|r| filter.matches(r)).collect();
             assert_eq!(got[0].iter().collect::<Vec<_>>(), want, "{resource}");
             assert_eq!(got[0].len(), 6);
@@ -1034,13 +1016,8 @@ mod tests {
 
     #[tokio::test]
     async fn scale_sets_the_backups_per_account() {
-        let (_emu, accounts) = start(EmulatorOptions {
-            now: now(),
-            scale: Some(250),
-            ..Default::default()
-        })
-        .await;
-        let rows = list_accounts(&accounts, &Filter::default()).await;
+        let (_emu, accounts) = start(Some(250), false).await;
+        let rows = list_ok(&accounts, &Filter::default()).await;
         assert_eq!(rows[0].len(), 250);
         assert_eq!(rows[1].len(), 250);
     }
@@ -1071,7 +1048,7 @@ mod tests {
             guid("orders-db"),
             guid("analytics-db"),
         ];
-        let rows = list_accounts(&[account], &Filter::default()).await;
+        let rows = list_ok(&[account], &Filter::default()).await;
         assert!(!rows[0].is_empty());
         assert!(rows[0]
             .iter()
@@ -1089,15 +1066,9 @@ mod tests {
             username: "admin".into(),
             password: Secret::new("wrong"),
         };
-        let result = providers::run_all(
-            &http(),
-            &[account],
-            &Filter::default(),
-            &ListOptions::default(),
-        )
-        .await
-        .remove(0)
-        .result;
+        let result = testing::list(&[account], &Filter::default())
+            .await
+            .remove(0);
         let e = result.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Auth);
         assert_eq!(
@@ -1205,21 +1176,15 @@ mod tests {
             access_token: Secret::new(access),
             refresh_token: Some(Secret::new(refresh)),
         };
-        let rows = list_accounts(&[account], &Filter::default()).await;
+        let rows = list_ok(&[account], &Filter::default()).await;
         assert_eq!(rows[0].len(), DEMO_BACKUPS_USER);
     }
 
     #[tokio::test]
     async fn lists_completely_under_faults() {
         // --faults: 429s with an epoch Retry-After and tokens that expire after some uses.
-        let (emu, accounts) = start(EmulatorOptions {
-            now: now(),
-            faults: true,
-            scale: Some(40),
-            ..Default::default()
-        })
-        .await;
-        let rows = list_accounts(&accounts, &Filter::default()).await;
+        let (emu, accounts) = start(Some(40), true).await;
+        let rows = list_ok(&accounts, &Filter::default()).await;
         assert_eq!(rows[0].len(), 40);
         assert_eq!(rows[1].len(), 40);
         // One instance a page: more requests than a token lives for, so it is renewed.

@@ -975,13 +975,13 @@ mod tests {
 
     use super::*;
     use crate::config::{self, Account};
+    use crate::emulator::testing::{self, list_ok};
     use crate::emulator::Emulator;
     use crate::error::ErrorKind;
     use crate::filter::{Filter, NameGlob};
-    use crate::http::{Http, HttpOptions};
     use crate::model::{Backup, Status};
     use crate::providers::huawei::sign;
-    use crate::providers::{self, ListOptions};
+    use crate::providers::ListOptions;
 
     fn fixed_now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-23T08:00:00Z")
@@ -990,37 +990,16 @@ mod tests {
     }
 
     async fn start(scale: Option<usize>, faults: bool) -> (Emulator, Vec<Account>) {
-        let (emu, accounts) = crate::emulator::testing::start(
-            crate::model::ProviderId::Huawei,
-            fixed_now(),
-            scale,
-            faults,
-        )
-        .await;
+        let (emu, accounts) =
+            testing::start(crate::model::ProviderId::Huawei, fixed_now(), scale, faults).await;
         assert_eq!(accounts.len(), 2);
         (emu, accounts)
-    }
-
-    fn http() -> Http {
-        Http::new(HttpOptions::default()).unwrap()
-    }
-
-    async fn list(
-        accounts: &[Account],
-        filter: &Filter,
-        options: &ListOptions,
-    ) -> Vec<Vec<Backup>> {
-        providers::run_all(&http(), accounts, filter, options)
-            .await
-            .into_iter()
-            .map(|r| r.result.unwrap_or_else(|e| panic!("{e}")))
-            .collect()
     }
 
     #[tokio::test]
     async fn lists_both_demo_accounts_with_vendor_shapes_mapped() {
         let (_emu, accounts) = start(None, false).await;
-        let all = list(&accounts, &Filter::default(), &ListOptions::default()).await;
+        let all = list_ok(&accounts, &Filter::default()).await;
         assert_eq!(all[0].len(), 48);
         assert_eq!(all[1].len(), 40);
         for rows in &all {
@@ -1083,8 +1062,8 @@ mod tests {
     async fn the_same_data_every_run() {
         let (_a, accounts_a) = start(None, false).await;
         let (_b, accounts_b) = start(None, false).await;
-        let a = list(&accounts_a, &Filter::default(), &ListOptions::default()).await;
-        let b = list(&accounts_b, &Filter::default(), &ListOptions::default()).await;
+        let a = list_ok(&accounts_a, &Filter::default()).await;
+        let b = list_ok(&accounts_b, &Filter::default()).await;
         assert_eq!(a, b);
     }
 
@@ -1092,20 +1071,22 @@ mod tests {
     async fn parallel_paging_gives_exactly_the_sequential_rows() {
         let (emu, accounts) = start(Some(2_345), false).await;
         let before = emu.shared().requests();
-        let parallel = list(&accounts, &Filter::default(), &ListOptions::default()).await;
+        let parallel = list_ok(&accounts, &Filter::default()).await;
         let requests = emu.shared().requests() - before;
-        let sequential = list(
-            &accounts,
-            &Filter::default(),
-            &ListOptions {
-                parallel: 1,
-                ..ListOptions::default()
-            },
-        )
-        .await;
+        let one_at_a_time = ListOptions {
+            parallel: 1,
+            ..ListOptions::default()
+        };
+        let sequential = testing::list_with(&accounts, &Filter::default(), &one_at_a_time).await;
         assert_eq!(parallel[0].len(), 2_345);
         assert_eq!(parallel[1].len(), 2_345);
-        assert_eq!(parallel, sequential);
+        assert_eq!(
+            sequential
+                .into_iter()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>(),
+            parallel
+        );
         let ids: BTreeSet<&str> = parallel[0].iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids.len(), 2_345, "no duplicates");
         // Per account: 3 full-ish pages of 1000 + 1 empty page; plus one IAM token request.
@@ -1115,7 +1096,7 @@ mod tests {
     #[tokio::test]
     async fn push_down_filters_equal_client_side_filtering() {
         let (_emu, accounts) = start(Some(300), false).await;
-        let all = list(&accounts, &Filter::default(), &ListOptions::default()).await;
+        let all = list_ok(&accounts, &Filter::default()).await;
         let sample = &all[0][17];
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         let filters = vec![
@@ -1166,7 +1147,7 @@ mod tests {
             },
         ];
         for filter in filters {
-            let pushed = list(&accounts, &filter, &ListOptions::default()).await;
+            let pushed = list_ok(&accounts, &filter).await;
             for (acct, rows) in all.iter().enumerate() {
                 let local: Vec<Backup> =
                     rows.iter().filter(|r| filter.matches(r)).cloned().collect();
@@ -1179,10 +1160,7 @@ mod tests {
             until: Some(sample.created_at.unwrap().utc()),
             ..Filter::default()
         };
-        assert_eq!(
-            list(&accounts, &one, &ListOptions::default()).await[0].len(),
-            1
-        );
+        assert_eq!(list_ok(&accounts, &one).await[0].len(), 1);
     }
 
     #[tokio::test]
@@ -1410,9 +1388,8 @@ mod tests {
             .into_iter()
             .filter(|a| a.name == SG_ACCOUNT)
             .collect();
-        let results =
-            providers::run_all(&http(), &sg, &Filter::default(), &ListOptions::default()).await;
-        let err = results[0].result.as_ref().unwrap_err();
+        let results = testing::list(&sg, &Filter::default()).await;
+        let err = results[0].as_ref().unwrap_err();
         assert_eq!(err.kind, ErrorKind::Auth);
         let text = err.to_string();
         assert!(text.starts_with(&format!("{SG_ACCOUNT}: GET /v3/{SG_PROJECT}/backups: HTTP 401: APIGW.0301: Incorrect IAM authentication information")), "{text}");
@@ -1429,9 +1406,8 @@ mod tests {
             .into_iter()
             .filter(|a| a.name == TOKEN_ACCOUNT)
             .collect();
-        let results =
-            providers::run_all(&http(), &acct, &Filter::default(), &ListOptions::default()).await;
-        let err = results[0].result.as_ref().unwrap_err();
+        let results = testing::list(&acct, &Filter::default()).await;
+        let err = results[0].as_ref().unwrap_err();
         assert_eq!(err.kind, ErrorKind::Auth);
         assert_eq!(
             err.to_string(),
@@ -1451,7 +1427,7 @@ mod tests {
                 "[accounts.hw-token]\nprovider = \"huawei\"\nendpoint = \"{base}\"\niam_endpoint = \"{base}\"\nproject_id = \"{TOKEN_PROJECT}\"\ntoken = \"{token}\"\n"
             );
             let results = list_config(&toml).await;
-            match &results[0].result {
+            match &results[0] {
                 Ok(rows) => assert!(ok && rows.len() == 40),
                 Err(e) => {
                     assert!(!ok, "{e}");
@@ -1465,7 +1441,7 @@ mod tests {
     #[tokio::test]
     async fn without_a_project_id_the_project_is_looked_up_by_region() {
         let (emu, accounts) = start(None, false).await;
-        let want = list(&accounts, &Filter::default(), &ListOptions::default()).await;
+        let want = list_ok(&accounts, &Filter::default()).await;
         let base = emu.urls.huawei.clone();
         let common =
             format!("provider = \"huawei\"\nendpoint = \"{base}\"\niam_endpoint = \"{base}\"\n");
@@ -1479,14 +1455,11 @@ mod tests {
         let before = emu.shared().requests();
         let results = list_config(&toml).await;
         let ids = |rows: &[Backup]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
-        let got: Vec<_> = results
-            .iter()
-            .map(|r| r.result.as_deref().map(ids))
-            .collect();
+        let got: Vec<_> = results.iter().map(|r| r.as_deref().map(ids)).collect();
         assert_eq!(got[0].as_ref().unwrap(), &ids(&want[0]));
         assert_eq!(got[1].as_ref().unwrap(), &ids(&want[1]));
         assert_eq!(got[2].as_ref().unwrap(), &ids(&want[1]));
-        let err = results[3].result.as_ref().unwrap_err();
+        let err = results[3].as_ref().unwrap_err();
         assert_eq!(
             err.to_string(),
             "elsewhere: IAM has no project named `eu-west-0` for these credentials; set project_id"
@@ -1498,15 +1471,9 @@ mod tests {
     }
 
     /// Lists every account of a config text.
-    async fn list_config(toml: &str) -> Vec<providers::AccountResult> {
+    async fn list_config(toml: &str) -> Vec<crate::error::Result<Vec<Backup>>> {
         let cfg = config::parse(toml, std::path::Path::new("t.toml"), &|_| None).unwrap();
-        providers::run_all(
-            &http(),
-            &cfg.accounts,
-            &Filter::default(),
-            &ListOptions::default(),
-        )
-        .await
+        testing::list(&cfg.accounts, &Filter::default()).await
     }
 
     /// A password login scoped by region name, as a user would get a token to configure:
@@ -1536,11 +1503,11 @@ mod tests {
     #[tokio::test]
     async fn expiring_tokens_and_throttling_are_survived_without_duplicates() {
         let (emu, accounts) = start(Some(3_500), true).await;
-        let all = list(&accounts, &Filter::default(), &ListOptions::default()).await;
+        let all = list_ok(&accounts, &Filter::default()).await;
         assert_eq!(all[0].len(), 3_500);
         assert_eq!(all[1].len(), 3_500);
         let (_quiet, quiet_accounts) = start(Some(3_500), false).await;
-        let want = list(&quiet_accounts, &Filter::default(), &ListOptions::default()).await;
+        let want = list_ok(&quiet_accounts, &Filter::default()).await;
         assert_eq!(all, want);
         // Without faults: 5 list calls per account and one token request.
         assert!(emu.shared().requests() > 11, "faults cost extra requests");

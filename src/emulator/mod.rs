@@ -401,7 +401,11 @@ pub(crate) mod testing {
 
     use super::{Emulator, EmulatorOptions};
     use crate::config::Account;
-    use crate::model::ProviderId;
+    use crate::error::Result;
+    use crate::filter::Filter;
+    use crate::http::{Http, HttpOptions};
+    use crate::model::{Backup, ProviderId};
+    use crate::providers::{run_all, ListOptions};
 
     /// Starts an emulator with a pinned `now` and returns it with `provider`'s demo accounts,
     /// leaving out the ones `--faults` adds to fail on purpose (bad credentials, a loop).
@@ -427,6 +431,35 @@ pub(crate) mod testing {
             .filter(|a| !a.name.ends_with("-badcreds") && !a.name.ends_with("-loop"))
             .collect();
         (emu, accounts)
+    }
+
+    /// Lists `accounts` as `backups list` does (their adapters, one shared client, default
+    /// options): one result per account, in order.
+    pub async fn list(accounts: &[Account], filter: &Filter) -> Vec<Result<Vec<Backup>>> {
+        list_with(accounts, filter, &ListOptions::default()).await
+    }
+
+    /// [`list`] with the given options.
+    pub async fn list_with(
+        accounts: &[Account],
+        filter: &Filter,
+        options: &ListOptions,
+    ) -> Vec<Result<Vec<Backup>>> {
+        let http = Http::new(HttpOptions::default()).expect("the HTTP client builds");
+        run_all(&http, accounts, filter, options)
+            .await
+            .into_iter()
+            .map(|r| r.result)
+            .collect()
+    }
+
+    /// Every account's rows; an account that fails fails the test with its message.
+    pub async fn list_ok(accounts: &[Account], filter: &Filter) -> Vec<Vec<Backup>> {
+        list(accounts, filter)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|e| panic!("{e}")))
+            .collect()
     }
 }
 

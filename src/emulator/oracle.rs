@@ -410,9 +410,7 @@ mod tests {
     use crate::emulator::Emulator;
     use crate::error::ErrorKind;
     use crate::filter::Filter;
-    use crate::http::{Http, HttpOptions};
     use crate::model::{Backup, Status};
-    use crate::providers::{run_all, ListOptions};
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 6, 1, 12, 0, 0).unwrap()
@@ -424,10 +422,9 @@ mod tests {
     }
 
     async fn list(accounts: &[Account], filter: &Filter) -> crate::error::Result<Vec<Backup>> {
-        let http = Http::new(HttpOptions::default()).unwrap();
-        let mut results = run_all(&http, accounts, filter, &ListOptions::default()).await;
+        let mut results = crate::emulator::testing::list(accounts, filter).await;
         assert_eq!(results.len(), 1);
-        results.remove(0).result
+        results.remove(0)
     }
 
     use super::*;

@@ -478,12 +478,11 @@ mod tests {
 
     use super::*;
     use crate::config::{Account, Secret, Settings, ZcomAuth};
+    use crate::emulator::testing::list;
     use crate::emulator::Emulator;
     use crate::error::ErrorKind;
     use crate::filter::Filter;
-    use crate::http::{Http, HttpOptions};
     use crate::model::{Backup, Status};
-    use crate::providers::{run_all, ListOptions};
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 6, 1, 12, 0, 0).unwrap()
@@ -493,24 +492,12 @@ mod tests {
         crate::emulator::testing::start(crate::model::ProviderId::Zcom, now(), scale, faults).await
     }
 
-    async fn list_each(
-        accounts: &[Account],
-        filter: &Filter,
-    ) -> Vec<crate::error::Result<Vec<Backup>>> {
-        let http = Http::new(HttpOptions::default()).unwrap();
-        run_all(&http, accounts, filter, &ListOptions::default())
-            .await
-            .into_iter()
-            .map(|r| r.result)
-            .collect()
-    }
-
     #[tokio::test]
     async fn lists_every_demo_run_of_both_accounts() {
         let (_emu, accounts) = start(None, false).await;
         let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["zcom-demo-tyo", "zcom-demo-catalog"]);
-        let results = list_each(&accounts, &Filter::default()).await;
+        let results = list(&accounts, &Filter::default()).await;
         let tyo = results[0].as_ref().unwrap();
         let catalog = results[1].as_ref().unwrap();
         assert_eq!(tyo.len(), DEFAULT_RUNS);
@@ -525,28 +512,16 @@ mod tests {
                 statuses.insert(r.provider_status.clone().unwrap(), r.status);
                 assert_eq!(r.id.len(), 32, "dashless run id");
                 assert!(!r.id.contains('-'));
+                let instance = r.extra.get("instance_id");
+                let instance = instance.as_str();
                 match r.extra.get("type").as_str().unwrap() {
                     "instance" => {
                         assert_eq!(r.resource_type.as_deref(), Some("server"));
-                        assert_eq!(
-                            r.resource_id.as_ref(),
-                            r.extra
-                                .get("instance_id")
-                                .as_str()
-                                .map(str::to_string)
-                                .as_ref()
-                        );
+                        assert_eq!(r.resource_id.as_deref(), instance);
                     }
                     "volume" => {
                         assert_eq!(r.resource_type.as_deref(), Some("volume"));
-                        assert_ne!(
-                            r.resource_id.as_ref(),
-                            r.extra
-                                .get("instance_id")
-                                .as_str()
-                                .map(str::to_string)
-                                .as_ref()
-                        );
+                        assert_ne!(r.resource_id.as_deref(), instance);
                     }
                     other => panic!("type {other}"),
                 }
@@ -602,7 +577,7 @@ mod tests {
     #[tokio::test]
     async fn scale_sets_the_exact_count_in_one_response() {
         let (emu, accounts) = start(Some(1000), false).await;
-        let results = list_each(&accounts[..1], &Filter::default()).await;
+        let results = list(&accounts[..1], &Filter::default()).await;
         assert_eq!(results[0].as_ref().unwrap().len(), 1000);
         // tokens + one unpaged list.
         assert_eq!(emu.shared().requests(), 2);
@@ -611,7 +586,7 @@ mod tests {
     #[tokio::test]
     async fn client_side_filters_match_filtering_the_full_listing() {
         let (_emu, accounts) = start(None, false).await;
-        let all = list_each(&accounts[..1], &Filter::default())
+        let all = list(&accounts[..1], &Filter::default())
             .await
             .remove(0)
             .unwrap();
@@ -636,7 +611,7 @@ mod tests {
             },
         ];
         for f in filters {
-            let got = list_each(&accounts[..1], &f).await.remove(0).unwrap();
+            let got = list(&accounts[..1], &f).await.remove(0).unwrap();
             let want: Vec<Backup> = all.iter().filter(|r| f.matches(r)).cloned().collect();
             assert!(!want.is_empty(), "{f:?}");
             assert!(want.len() < all.len(), "{f:?}");
@@ -654,7 +629,7 @@ mod tests {
                 }
             }
         }
-        let results = list_each(&accounts, &Filter::default()).await;
+        let results = list(&accounts, &Filter::default()).await;
         for (account, result) in ["zcom-demo-tyo", "zcom-demo-catalog"].iter().zip(results) {
             let err = result.unwrap_err();
             assert_eq!(err.kind, ErrorKind::Auth);
@@ -672,7 +647,7 @@ mod tests {
         if let Settings::Zcom(c) = &mut accounts[0].settings {
             c.auth = ZcomAuth::Token(Secret::new("forged"));
         }
-        let err = list_each(&accounts, &Filter::default())
+        let err = list(&accounts, &Filter::default())
             .await
             .remove(0)
             .unwrap_err();
@@ -688,7 +663,7 @@ mod tests {
         let (emu, accounts) = start(None, true).await;
         for account in accounts {
             let before = emu.shared().requests();
-            let rows = list_each(std::slice::from_ref(&account), &Filter::default())
+            let rows = list(std::slice::from_ref(&account), &Filter::default())
                 .await
                 .remove(0)
                 .unwrap();
