@@ -21,7 +21,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Http, Response};
 use crate::model::{Backup, ProviderId, Status, Timestamp};
 
-use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
+use super::{BoxFuture, Capabilities, Cursor, Page, PageGuard, Provider, Run};
 
 /// What this adapter supports.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -306,20 +306,10 @@ impl Cf {
         let mut url = self.api_url(&["v3", "service_instances"]);
         url.query_pairs_mut()
             .append_pair("per_page", &self.per_page.to_string());
-        let mut seen = std::collections::HashSet::new();
+        let mut guard = PageGuard::new(run.options.max_pages);
         let mut out = Vec::new();
-        let mut pages = 0u64;
         loop {
-            pages += 1;
-            if pages > run.options.max_pages {
-                return Err(Error::new(
-                    ErrorKind::Paging,
-                    format!(
-                        "stopped after {} pages of service instances (the page limit); the server may be looping",
-                        run.options.max_pages
-                    ),
-                ));
-            }
+            guard.page(" of service instances")?;
             let resp = run
                 .with_renewal(self, || async {
                     ok_or_error(self.get(run.http, &url).await?)
@@ -349,15 +339,7 @@ impl Cf {
                 )
                 .with_request(&resp.request, Some(resp.status)));
             }
-            if !seen.insert(next.clone()) || next == url {
-                return Err(Error::new(
-                    ErrorKind::Paging,
-                    format!(
-                        "the server repeated the next link {}; stopped instead of looping",
-                        next.path()
-                    ),
-                ));
-            }
+            guard.next(Some(&Cursor::Url(url)), &Cursor::Url(next.clone()))?;
             url = next;
         }
         Ok(out)

@@ -251,16 +251,9 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
     let mut out = Collector::new(account, run.filter);
     let mut rows_out = Vec::new();
     let mut cursor: Option<Cursor> = None;
-    let mut seen_cursors: HashSet<Cursor> = HashSet::new();
-    let mut pages: u64 = 0;
+    let mut guard = PageGuard::new(run.options.max_pages);
     loop {
-        pages += 1;
-        if pages > run.options.max_pages {
-            return Err(paging_error(format!(
-                "stopped after {} (the page limit); the server may be looping",
-                plural(run.options.max_pages, "page")
-            )));
-        }
+        guard.page("")?;
         let at = cursor.clone();
         let page = run
             .with_renewal(provider, || provider.list_page(run, at.as_ref()))
@@ -300,7 +293,7 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
                             run,
                             (&mut out, &mut rows_out),
                             (*o, len, total),
-                            &mut pages,
+                            &mut guard,
                         )
                         .await?;
                         match next_start {
@@ -313,13 +306,7 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
                     }
                 }
             }
-            _ => {
-                if !seen_cursors.insert(next.clone()) {
-                    return Err(paging_error(format!(
-                        "the server repeated the {next}; stopped instead of looping"
-                    )));
-                }
-            }
+            _ => guard.next(at.as_ref(), &next)?,
         }
         cursor = Some(next);
     }
@@ -342,14 +329,14 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
     run: &'a Run<'a>,
     (out, rows_out): (&mut Collector<'_>, &mut Vec<Backup>),
     (start, stride, total): (u64, u64, u64),
-    pages: &mut u64,
+    guard: &mut PageGuard,
 ) -> Result<Option<u64>> {
     let stride = stride.max(1);
     let count = (total - start).div_ceil(stride) + 1;
-    if *pages + count > run.options.max_pages {
+    if guard.pages + count > guard.max {
         return Err(paging_error(format!(
             "the server reports {total} rows, more than {}; stopped (the page limit)",
-            plural(run.options.max_pages, "page")
+            plural(guard.max, "page")
         )));
     }
     let offsets: Vec<Cursor> = (0..count)
@@ -380,7 +367,7 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
         let Some((i, c, page)) = inflight.next().await else {
             break;
         };
-        *pages += 1;
+        guard.pages += 1;
         if let Err(e) = page {
             return Err(e);
         }
@@ -457,6 +444,50 @@ impl<'f> Collector<'f> {
             );
         }
         Ok(fresh)
+    }
+}
+
+/// The guards of a paging loop against a server that loops: at most `max_pages` pages, and
+/// no cursor named twice. The shared loop uses it, and so does an adapter that pages a list
+/// of its own (Cloud Foundry's service instances).
+pub struct PageGuard {
+    pages: u64,
+    max: u64,
+    seen: HashSet<Cursor>,
+}
+
+impl PageGuard {
+    /// A guard allowing `max_pages` pages.
+    pub fn new(max_pages: u64) -> PageGuard {
+        PageGuard {
+            pages: 0,
+            max: max_pages,
+            seen: HashSet::new(),
+        }
+    }
+
+    /// Counts the next page; past the limit, an error. `of` says what is paged when it is not
+    /// backups (` of service instances`).
+    pub fn page(&mut self, of: &str) -> Result<()> {
+        self.pages += 1;
+        if self.pages > self.max {
+            return Err(paging_error(format!(
+                "stopped after {}{of} (the page limit); the server may be looping",
+                plural(self.max, "page")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Takes the cursor a page named as the next one: the page's own cursor or one named
+    /// before is an error.
+    pub fn next(&mut self, current: Option<&Cursor>, next: &Cursor) -> Result<()> {
+        if current == Some(next) || !self.seen.insert(next.clone()) {
+            return Err(paging_error(format!(
+                "the server repeated the {next}; stopped instead of looping"
+            )));
+        }
+        Ok(())
     }
 }
 
