@@ -444,16 +444,32 @@ pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> std::result::Result
             ))
         }
     };
-    serde_json::from_str(text).map_err(|e| {
-        let what = if looks_like_html(body) {
-            "an HTML page instead of JSON".to_string()
-        } else if body.iter().all(u8::is_ascii_whitespace) {
-            "an empty body instead of JSON".to_string()
-        } else {
-            "unexpected response body".to_string()
-        };
-        format!("{what}: {e}")
-    })
+    serde_json::from_str(text).map_err(|e| json_error_message(body, &e))
+}
+
+/// `base` with `segments` appended to its path (each percent-encoded, an empty last segment
+/// replaced) and its query and fragment dropped; `None` for a URL that cannot take a path.
+pub fn join_path(base: &Url, segments: &[&str]) -> Option<Url> {
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.path_segments_mut()
+        .ok()?
+        .pop_if_empty()
+        .extend(segments);
+    Some(url)
+}
+
+/// One line saying why `body` is not the JSON expected, from serde_json's error for it.
+pub fn json_error_message(body: &[u8], e: &serde_json::Error) -> String {
+    let what = if looks_like_html(body) {
+        "an HTML page instead of JSON"
+    } else if body.iter().all(u8::is_ascii_whitespace) {
+        "an empty body instead of JSON"
+    } else {
+        "unexpected response body"
+    };
+    format!("{what}: {e}")
 }
 
 fn looks_like_html(body: &[u8]) -> bool {

@@ -72,19 +72,12 @@ impl Bycloud {
 
     /// `{endpoint}/v1/backups`, keeping any path prefix of the endpoint.
     fn list_url(&self) -> Result<Url> {
-        let mut url = self.config.endpoint.clone();
-        url.set_query(None);
-        url.set_fragment(None);
-        url.path_segments_mut()
-            .map_err(|()| {
-                Error::config(format!(
-                    "endpoint {} cannot take a path",
-                    self.config.endpoint
-                ))
-            })?
-            .pop_if_empty()
-            .extend(["v1", "backups"]);
-        Ok(url)
+        crate::http::join_path(&self.config.endpoint, &["v1", "backups"]).ok_or_else(|| {
+            Error::config(format!(
+                "endpoint {} cannot take a path",
+                self.config.endpoint
+            ))
+        })
     }
 
     /// The auth header: the only place the secret is exposed.

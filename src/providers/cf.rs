@@ -108,13 +108,8 @@ impl Cf {
 
     /// `{api}/<segments…>`, each segment percent-encoded (guids come from config or the server).
     fn api_url(&self, segments: &[&str]) -> Url {
-        let mut url = self.config.api.clone();
-        url.set_query(None);
-        url.set_fragment(None);
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url
+        // The config accepts only http(s) URLs, which always take a path.
+        http::join_path(&self.config.api, segments).unwrap_or_else(|| self.config.api.clone())
     }
 
     fn bearer(&self) -> Result<String> {
@@ -170,12 +165,9 @@ impl Cf {
             resp.protocol_error(format!("the login link is not a URL ({e}): {}", link.href))
         })?;
         check_auth_server(&auth, &self.config.api)?;
-        let mut url = auth;
-        url.set_query(None);
-        url.set_fragment(None);
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(["oauth", "token"]);
-        }
+        let url = http::join_path(&auth, &["oauth", "token"]).ok_or_else(|| {
+            resp.protocol_error(format!("the login link cannot take a path: {}", link.href))
+        })?;
         *cached = Some(url.clone());
         Ok(url)
     }

@@ -453,28 +453,26 @@ fn resource_type(kind: &str) -> Option<String> {
 /// before `}` and `]` removed (the vendor's documented example has them). A body that is
 /// still not JSON reports the strict error; one that is JSON but the wrong shape reports that.
 fn parse_lenient<T: DeserializeOwned>(resp: &Response) -> Result<T> {
-    // serde_json checks UTF-8 only in the strings it keeps; the shared parser checks it all.
-    if std::str::from_utf8(&resp.body).is_err() {
+    // The shared parser checks UTF-8 over the whole body and words that error.
+    let Ok(text) = std::str::from_utf8(&resp.body) else {
         return resp.json();
-    }
-    match serde_json::from_slice::<T>(&resp.body) {
-        Ok(v) => Ok(v),
-        Err(e) if e.classify() == serde_json::error::Category::Syntax => {
-            let relaxed = strip_trailing_commas(&resp.body);
-            if let Cow::Owned(relaxed) = relaxed {
-                match serde_json::from_slice::<T>(&relaxed) {
-                    Ok(v) => return Ok(v),
-                    Err(e2) if e2.classify() == serde_json::error::Category::Data => {
-                        let m = http::parse_json::<T>(&relaxed).err().unwrap_or_default();
-                        return Err(resp.protocol_error(m));
-                    }
-                    Err(_) => {}
+    };
+    let strict = match serde_json::from_str::<T>(text) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    if strict.classify() == serde_json::error::Category::Syntax {
+        if let Cow::Owned(relaxed) = strip_trailing_commas(&resp.body) {
+            match serde_json::from_slice::<T>(&relaxed) {
+                Ok(v) => return Ok(v),
+                Err(e) if e.classify() == serde_json::error::Category::Data => {
+                    return Err(resp.protocol_error(http::json_error_message(&relaxed, &e)));
                 }
+                Err(_) => {}
             }
-            resp.json()
         }
-        Err(_) => resp.json(),
     }
+    Err(resp.protocol_error(http::json_error_message(&resp.body, &strict)))
 }
 
 /// Removes each `,` that is followed (after whitespace) by `}` or `]`, outside strings.
