@@ -182,9 +182,7 @@ fn status_of(raw: &str) -> Status {
 /// docs. `links` is not read: it points at `/v1/instances`.
 #[derive(Deserialize)]
 struct ListBackupsResponse {
-    #[serde(default)]
     backups: Option<Vec<BackupItem>>,
-    #[serde(default)]
     meta: Option<ListMeta>,
 }
 
@@ -192,9 +190,7 @@ struct ListBackupsResponse {
 #[derive(Deserialize)]
 struct ListMeta {
     /// The last id of this page, the `marker` of the next request.
-    #[serde(default)]
     marker: Option<String>,
-    #[serde(default)]
     has_more: Option<bool>,
 }
 
@@ -204,22 +200,14 @@ struct ListMeta {
 #[derive(Deserialize)]
 struct BackupItem {
     id: String,
-    #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
     status: Option<String>,
-    #[serde(default)]
     volume_id: Option<String>,
     /// GiB (the docs say neither; spec §4 takes it as GiB).
-    #[serde(default)]
     size: Option<u64>,
-    #[serde(default)]
     is_incremental: Option<bool>,
-    #[serde(default)]
     created_at: Option<String>,
-    #[serde(default)]
     updated_at: Option<String>,
     #[serde(flatten)]
     rest: Map<String, Value>,

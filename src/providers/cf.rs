@@ -533,24 +533,18 @@ impl InstanceBackup {
     ) -> std::result::Result<Backup, String> {
         let created_at = created_at(&self.created_at)
             .map_err(|m| format!("backup {}: created_at {m}", self.id))?;
-        Ok(Backup {
-            name: None, // OSMAPI backups have no name
-            // Every listed backup is available: the API has no state field (spec §4).
-            provider_status: None,
-            resource_type: Some("service_instance".to_string()),
-            resource_id: Some(instance.guid.clone()),
-            resource_name: instance.name.clone(),
-            size_bytes: None, // OSMAPI reports no size
-            created_at,
-            updated_at: None,  // not reported
-            expires_at: None,  // not reported
-            incremental: None, // not reported
-            description: None, // not reported
-            location: None,    // CF accounts have no region
-            parent_id: None,   // no backup hierarchy in OSMAPI
-            extra: self.rest.into(),
-            ..Backup::new(ProviderId::Cf, account, self.id, Status::Available)
-        })
+        // Every listed backup is available: the API has no state field (spec §4), so
+        // provider_status stays null.
+        let mut b = Backup::new(ProviderId::Cf, account, self.id, Status::Available);
+        // name: None, OSMAPI backups have no name.
+        b.resource_type = Some("service_instance".to_string());
+        b.resource_id = Some(instance.guid.clone());
+        b.resource_name = instance.name.clone();
+        // size_bytes, updated_at, expires_at, incremental, description: None, not reported.
+        b.created_at = created_at;
+        // location: None, CF accounts have no region. parent_id: None, no backup hierarchy.
+        b.extra = self.rest.into();
+        Ok(b)
     }
 }
 

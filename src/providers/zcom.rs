@@ -376,10 +376,6 @@ fn to_backup(
             )
         })?),
     };
-    let is_volume = run
-        .kind
-        .as_deref()
-        .is_some_and(|k| k.trim().eq_ignore_ascii_case("volume"));
     let mut b = Backup::new(
         ProviderId::Zcom,
         account,
@@ -389,6 +385,7 @@ fn to_backup(
     // name: None, runs have no name.
     b.provider_status = run.status;
     b.resource_type = run.kind.as_deref().and_then(resource_type);
+    let is_volume = b.resource_type.as_deref() == Some("volume");
     b.resource_id = if is_volume {
         non_empty(run.volume_id.clone())
     } else {
