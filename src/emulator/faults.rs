@@ -25,6 +25,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 
 /// The bearer token of the demo account whose server repeats its paging marker.
 pub const LOOP_TOKEN: &str = "demo-marker-loop-token";
@@ -85,32 +86,23 @@ fn is_listing(vendor: Vendor, method: &axum::http::Method, path: &str) -> bool {
     }
 }
 
-fn json(status: StatusCode, body: serde_json::Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
 fn throttled(vendor: Vendor) -> Response {
     let now = SystemTime::now();
     match vendor {
-        Vendor::Huawei => {
-            let mut r = json(
-                StatusCode::TOO_MANY_REQUESTS,
-                serde_json::json!({"error_code": "APIGW.0308", "error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 second", "request_id": "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"}),
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            r
-        }
-        Vendor::Bycloud => {
-            let mut r = json(
-                StatusCode::TOO_MANY_REQUESTS,
-                serde_json::json!({"error": {"code": 429, "message": "Rate limit exceeded", "details": "Please wait 1 seconds before retrying"}}),
-            );
+        Vendor::Huawei | Vendor::Bycloud => {
+            let body = match vendor {
+                Vendor::Huawei => serde_json::json!({
+                    "error_code": "APIGW.0308",
+                    "error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 second",
+                    "request_id": "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
+                }),
+                _ => serde_json::json!({"error": {
+                    "code": 429,
+                    "message": "Rate limit exceeded",
+                    "details": "Please wait 1 seconds before retrying"
+                }}),
+            };
+            let mut r = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r
@@ -212,9 +204,9 @@ fn marker_loop(uri: &axum::http::Uri) -> Response {
         1
     };
     let id = format!("7d0c3a38-2f4b-4c55-9a61-00000000000{page}");
-    json(
+    (
         StatusCode::OK,
-        serde_json::json!({
+        Json(serde_json::json!({
             "backups": [{
                 "id": id,
                 "crn": format!("crn:spo1:storage:backup:{id}"),
@@ -228,8 +220,9 @@ fn marker_loop(uri: &axum::http::Uri) -> Response {
                 "updated_at": "2026-11-20T00:00:00Z"
             }],
             "meta": {"total": 99, "limit": 20, "marker": MARKER, "has_more": true}
-        }),
+        })),
     )
+        .into_response()
 }
 
 #[cfg(test)]

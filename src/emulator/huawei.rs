@@ -23,7 +23,7 @@ use reqwest::Url;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{plan, ApiCtx, Rng};
+use super::{plan, random_hex32, ApiCtx, Rng};
 
 /// The AK/SK demo account.
 pub const SG_ACCOUNT: &str = "huawei-demo-sg";
@@ -385,10 +385,6 @@ fn naive(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }
 
-fn request_id() -> String {
-    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
-}
-
 /// A gateway or service error (`error_code` + `error_msg` + `request_id`), small enough to
 /// pass around in `Result`s and rendered as the vendor's body.
 struct VendorError {
@@ -407,7 +403,7 @@ fn vendor_error(status: StatusCode, code: &'static str, msg: &str) -> VendorErro
 
 impl IntoResponse for VendorError {
     fn into_response(self) -> Response {
-        let id = request_id();
+        let id = random_hex32();
         let body = json!({"error_msg": self.msg, "error_code": self.code, "request_id": id});
         let mut resp = (self.status, Json(body)).into_response();
         if let Ok(v) = HeaderValue::from_str(&id) {
@@ -887,11 +883,7 @@ async fn issue_token(State(cbr): State<Arc<Cbr>>, req: Request) -> Response {
     let issued_at = Utc::now();
     let expires = issued_at + chrono::Duration::hours(24);
     // Real tokens are multi-KB opaque strings starting with `MII`.
-    let token = format!(
-        "MIIDemo{}{}",
-        Rng::seeded(&request_id()).hex32(),
-        request_id()
-    );
+    let token = format!("MIIDemo{}{}", random_hex32(), random_hex32());
     {
         let mut tokens = cbr.tokens.lock().unwrap_or_else(|p| p.into_inner());
         tokens.retain(|_, t| t.expires > issued_at);
@@ -963,7 +955,7 @@ async fn list_projects(State(cbr): State<Arc<Cbr>>, req: Request) -> Response {
         "links": {"self": format!("{base}/v3/projects"), "previous": null, "next": null}
     }))
     .into_response();
-    if let Ok(v) = HeaderValue::from_str(&request_id()) {
+    if let Ok(v) = HeaderValue::from_str(&random_hex32()) {
         resp.headers_mut().insert("X-IAM-Trace-Id", v);
     }
     resp

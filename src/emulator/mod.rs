@@ -283,6 +283,74 @@ fn index_json(urls: &ApiUrls) -> serde_json::Value {
     })
 }
 
+/// 32 random lower-case hex digits: a fresh session, token or request id.
+pub fn random_hex32() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
+
+/// The sessions an emulated API hands out (cookies, tokens): random ids that live for a
+/// fixed time. Under `--faults` every other one issued to an owner is dead on arrival, so
+/// accounts listed at the same time each meet exactly one expired session.
+pub struct Sessions<O> {
+    lifetime: Duration,
+    faults: bool,
+    state: std::sync::Mutex<SessionState<O>>,
+}
+
+struct SessionState<O> {
+    live: std::collections::HashMap<String, Session<O>>,
+    issued: std::collections::HashMap<O, u64>,
+}
+
+struct Session<O> {
+    owner: O,
+    issued: std::time::Instant,
+    /// Expired ahead of time (fault injection).
+    revoked: bool,
+}
+
+impl<O: Clone + Eq + std::hash::Hash> Sessions<O> {
+    /// Sessions living `lifetime`, half of them dead on arrival under `faults`.
+    pub fn new(lifetime: Duration, faults: bool) -> Sessions<O> {
+        Sessions {
+            lifetime,
+            faults,
+            state: std::sync::Mutex::new(SessionState {
+                live: std::collections::HashMap::new(),
+                issued: std::collections::HashMap::new(),
+            }),
+        }
+    }
+
+    /// A new session for `owner`: its id.
+    pub fn issue(&self, owner: O) -> String {
+        let id = random_hex32();
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let count = state.issued.entry(owner.clone()).or_insert(0);
+        let revoked = self.faults && *count % 2 == 0;
+        *count += 1;
+        // Forget dead sessions so a long-running emulator does not grow without bound.
+        let lifetime = self.lifetime;
+        state.live.retain(|_, s| s.issued.elapsed() < lifetime);
+        state.live.insert(
+            id.clone(),
+            Session {
+                owner,
+                issued: std::time::Instant::now(),
+                revoked,
+            },
+        );
+        id
+    }
+
+    /// The owner of a live session.
+    pub fn owner(&self, id: &str) -> Option<O> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = state.live.get(id)?;
+        (!s.revoked && s.issued.elapsed() < self.lifetime).then(|| s.owner.clone())
+    }
+}
+
 /// A small deterministic generator (SplitMix64) for the demo data: same seed, same data.
 #[derive(Clone, Debug)]
 pub struct Rng(u64);

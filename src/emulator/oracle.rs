@@ -8,9 +8,8 @@
 //! expired cookie and has to authenticate again.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -22,7 +21,7 @@ use chrono::{DateTime, Utc};
 use reqwest::Url;
 use serde_json::{json, Value};
 
-use super::{plan, ApiCtx, Rng};
+use super::{plan, random_hex32, ApiCtx, Rng, Sessions};
 
 /// The demo account: config name, Compute Classic user, password.
 const DEMO: (&str, &str, &str) = (
@@ -75,18 +74,10 @@ struct User {
     items: Vec<Item>,
 }
 
-struct Session {
-    user: String,
-    issued: Instant,
-    /// Expired ahead of time (fault injection).
-    revoked: bool,
-}
-
 struct Api {
     users: HashMap<String, User>,
-    sessions: Mutex<HashMap<String, Session>>,
-    issued: AtomicU64,
-    faults: bool,
+    /// `nimbula` cookies, by user.
+    sessions: Sessions<String>,
 }
 
 /// The API's routes.
@@ -97,9 +88,7 @@ pub fn router(ctx: ApiCtx) -> Router {
     let items = build_items(&ctx.base, account, user, options.now, n);
     let api = Arc::new(Api {
         users: HashMap::from([(user.to_string(), User { password, items })]),
-        sessions: Mutex::new(HashMap::new()),
-        issued: AtomicU64::new(0),
-        faults: options.faults,
+        sessions: Sessions::new(SESSION_LIFETIME, options.faults),
     });
     Router::new()
         .route("/authenticate/", post(authenticate))
@@ -135,8 +124,7 @@ fn reply(status: StatusCode, body: String) -> Response {
 }
 
 fn insert_call_id(h: &mut HeaderMap) {
-    let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    if let Ok(v) = HeaderValue::from_str(&random_hex32()) {
         h.insert("X-Oracle-Compute-Call-Id", v);
     }
 }
@@ -156,21 +144,7 @@ async fn authenticate(State(api): State<Arc<Api>>, body: Bytes) -> Response {
             message("Incorrect username or password"),
         );
     }
-    let n = api.issued.fetch_add(1, Ordering::Relaxed);
-    let cookie = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-    {
-        let mut sessions = api.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        // Forget dead sessions so a long-running emulator does not grow without bound.
-        sessions.retain(|_, s| s.issued.elapsed() < SESSION_LIFETIME);
-        sessions.insert(
-            cookie.clone(),
-            Session {
-                user: user.to_string(),
-                issued: Instant::now(),
-                revoked: api.faults && n % 2 == 0,
-            },
-        );
-    }
+    let cookie = api.sessions.issue(user.to_string());
     let mut r = StatusCode::NO_CONTENT.into_response();
     let h = r.headers_mut();
     h.insert(
@@ -195,9 +169,7 @@ fn session_user(api: &Api, headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .find_map(|pair| pair.trim().strip_prefix("nimbula="))?;
-    let sessions = api.sessions.lock().unwrap_or_else(|p| p.into_inner());
-    let s = sessions.get(cookie)?;
-    (!s.revoked && s.issued.elapsed() < SESSION_LIFETIME).then(|| s.user.clone())
+    api.sessions.owner(cookie)
 }
 
 /// Whether an `Accept` header admits a media type this API produces.

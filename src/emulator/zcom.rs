@@ -10,22 +10,20 @@
 //! With `faults`, every other token it issues is dead on arrival, so each listing meets one
 //! 401 and has to authenticate again.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use reqwest::Url;
 use serde_json::{json, Value};
 
-use super::{plan, ApiCtx, Rng};
+use super::{plan, ApiCtx, Rng, Sessions};
 
 /// A demo account: how it appears in the config and the tenant behind it.
 struct Demo {
@@ -101,21 +99,11 @@ struct Tenant {
     listing: String,
 }
 
-struct Token {
-    tenant: usize,
-    issued: Instant,
-    /// Expired ahead of time (fault injection).
-    revoked: bool,
-}
-
 struct Api {
     base: Url,
     tenants: Vec<Tenant>,
-    tokens: Mutex<HashMap<String, Token>>,
-    /// Tokens issued per tenant: under faults every other one of each tenant is dead on
-    /// arrival, so accounts listed at the same time each meet exactly one expiry.
-    issued: Vec<AtomicU64>,
-    faults: bool,
+    /// Tokens, by tenant index.
+    tokens: Sessions<usize>,
 }
 
 /// The API's routes.
@@ -140,13 +128,10 @@ pub fn router(ctx: ApiCtx) -> Router {
             }
         })
         .collect();
-    let issued: Vec<AtomicU64> = (0..DEMOS.len()).map(|_| AtomicU64::new(0)).collect();
     let api = Arc::new(Api {
         base: ctx.base.clone(),
         tenants,
-        tokens: Mutex::new(HashMap::new()),
-        issued,
-        faults: options.faults,
+        tokens: Sessions::new(TOKEN_LIFETIME, options.faults),
     });
     Router::new()
         .route("/v2.0/tokens", post(tokens))
@@ -180,29 +165,22 @@ pub fn demo_config(base: &Url) -> String {
     out.trim_end().to_string() + "\n"
 }
 
-fn json_reply(status: StatusCode, body: Value) -> Response {
-    let mut r = (status, body.to_string()).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
 /// Keystone's error shape.
 fn keystone_error(status: StatusCode, title: &str, message: &str) -> Response {
-    json_reply(
+    (
         status,
-        json!({"error": {"message": message, "code": status.as_u16(), "title": title}}),
+        Json(json!({"error": {"message": message, "code": status.as_u16(), "title": title}})),
     )
+        .into_response()
 }
 
 /// Nova's error shape: `{"<faultName>": {"message", "code"}}`.
 fn nova_error(status: StatusCode, fault: &str, message: &str) -> Response {
-    json_reply(
+    (
         status,
-        json!({ fault: {"message": message, "code": status.as_u16()} }),
+        Json(json!({ fault: {"message": message, "code": status.as_u16()} })),
     )
+        .into_response()
 }
 
 /// `POST /v2.0/tokens` with `passwordCredentials` and `tenantId` or `tenantName`.
@@ -236,29 +214,13 @@ async fn tokens(State(api): State<Arc<Api>>, body: Bytes) -> Response {
         return keystone_error(StatusCode::UNAUTHORIZED, "Unauthorized", UNAUTHORIZED);
     };
     let t = &api.tenants[index];
-    let n = api.issued[index].fetch_add(1, Ordering::Relaxed);
-    let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-    {
-        let mut tokens = api.tokens.lock().unwrap_or_else(|p| p.into_inner());
-        // Forget dead tokens so a long-running emulator does not grow without bound.
-        tokens.retain(|_, t| t.issued.elapsed() < TOKEN_LIFETIME);
-        tokens.insert(
-            id.clone(),
-            Token {
-                tenant: index,
-                issued: Instant::now(),
-                revoked: api.faults && n % 2 == 0,
-            },
-        );
-    }
+    let id = api.tokens.issue(index);
     // Token times follow the real clock (clients compare them with theirs), not the demo's
     // `now`. `issued_at` has microseconds and no zone, `expires` whole seconds and `Z`.
     let now = Utc::now();
     let expires = now + chrono::Duration::from_std(TOKEN_LIFETIME).unwrap_or_default();
     let base = &api.base;
-    json_reply(
-        StatusCode::OK,
-        json!({
+    (StatusCode::OK, Json(json!({
             "access": {
                 "token": {
                     "issued_at": now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
@@ -296,8 +258,7 @@ async fn tokens(State(api): State<Arc<Api>>, body: Bytes) -> Response {
                 },
                 "metadata": {"is_admin": 0, "roles": []}
             }
-        }),
-    )
+        }))).into_response()
 }
 
 /// The tenant of a live token for `tenant_id`, or the vendor's refusal.
@@ -313,14 +274,7 @@ fn authorize(api: &Api, headers: &HeaderMap, tenant_id: &str) -> Result<usize, B
         .get("X-Auth-Token")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(unauthorized)?;
-    let tenant = {
-        let tokens = api.tokens.lock().unwrap_or_else(|p| p.into_inner());
-        let t = tokens.get(token).ok_or_else(unauthorized)?;
-        if t.revoked || t.issued.elapsed() >= TOKEN_LIFETIME {
-            return Err(unauthorized());
-        }
-        t.tenant
-    };
+    let tenant = api.tokens.owner(token).ok_or_else(unauthorized)?;
     if api.tenants[tenant].id != tenant_id {
         return Err(Box::new(nova_error(
             StatusCode::NOT_FOUND,
