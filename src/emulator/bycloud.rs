@@ -107,8 +107,6 @@ struct Api {
     keys: HashMap<String, usize>,
     data: Vec<Dataset>,
     requests: AtomicU64,
-    /// (minute, requests in it), for `X-RateLimit-Remaining`.
-    window: Mutex<(i64, u64)>,
 }
 
 /// The API's routes.
@@ -136,13 +134,11 @@ pub fn router(ctx: ApiCtx) -> Router {
         keys,
         data,
         requests: AtomicU64::new(0),
-        window: Mutex::new((0, 0)),
     });
     Router::new()
         .route("/v1/backups", get(list_backups))
         .route("/v1/instances", get(list_instances))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(api.clone(), rate_limit))
         .with_state(api)
 }
 
@@ -470,13 +466,21 @@ async fn not_found(State(api): State<Arc<Api>>, uri: Uri) -> Response {
     )
 }
 
-/// Adds `X-RateLimit-*` to every response, as ByCloud documents (throttling under
-/// `--faults` comes from the shared fault layer, in this vendor's shape).
-async fn rate_limit(State(api): State<Arc<Api>>, req: Request, next: Next) -> Response {
+/// Adds `X-RateLimit-*` to every response, as ByCloud documents. Applied outside the shared
+/// fault layer, so the 429s it injects under `--faults` carry them too (remaining 0).
+pub fn with_rate_limit(router: Router) -> Router {
+    let window: RateWindow = Arc::new(Mutex::new((0, 0)));
+    router.layer(middleware::from_fn_with_state(window, rate_limit))
+}
+
+/// (minute, requests in it), for `X-RateLimit-Remaining`.
+type RateWindow = Arc<Mutex<(i64, u64)>>;
+
+async fn rate_limit(State(window): State<RateWindow>, req: Request, next: Next) -> Response {
     let now = Utc::now().timestamp();
     let minute = now.div_euclid(60);
     let used = {
-        let mut w = api.window.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = window.lock().unwrap_or_else(|e| e.into_inner());
         if w.0 != minute {
             *w = (minute, 0);
         }
@@ -980,6 +984,29 @@ mod tests {
         assert_eq!(lists.iter().map(Vec::len).collect::<Vec<_>>(), [250, 250]);
         // Six pages, plus at least one 429 retried.
         assert!(emu.shared().requests() >= 7, "{}", emu.shared().requests());
+        // The injected 429 carries the rate-limit headers too, as every ByCloud answer does.
+        let client = reqwest::Client::new();
+        let mut throttled = None;
+        for limit in 1..=4 {
+            let url = emu.urls.bycloud.join(&format!("v1/backups?limit={limit}"));
+            let resp = client
+                .get(url.unwrap())
+                .header("Authorization", "Bearer bycloud-demo-token-3b7e1f")
+                .send()
+                .await
+                .unwrap();
+            if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+                throttled = Some(resp);
+                break;
+            }
+        }
+        let resp = throttled.expect("a first try of a listing is throttled under faults");
+        assert_eq!(resp.headers()["retry-after"], "1");
+        assert_eq!(resp.headers()["x-ratelimit-remaining"], "0");
+        assert_eq!(
+            resp.headers()["x-ratelimit-limit"],
+            RATE_LIMIT.to_string().as_str()
+        );
     }
 
     /// A one-route `/v1/backups` server answering with `answer(query)`; returns an account

@@ -207,7 +207,10 @@ impl Emulator {
             serve(cf_l, layer(cf::router(ctx(&urls.cf)), Some(Vendor::Cf))),
             serve(
                 bycloud_l,
-                layer(bycloud::router(ctx(&urls.bycloud)), Some(Vendor::Bycloud)),
+                bycloud::with_rate_limit(layer(
+                    bycloud::router(ctx(&urls.bycloud)),
+                    Some(Vendor::Bycloud),
+                )),
             ),
         ];
         Ok(Emulator {
