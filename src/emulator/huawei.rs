@@ -435,18 +435,8 @@ async fn unknown_api() -> VendorError {
 
 /// The server's reading of a query string: `&`-separated pairs, `+` as space, `%XX` decoded.
 fn decode_query(raw: &str) -> Vec<(String, String)> {
-    let dec = |s: &str| {
-        let spaced = s.replace('+', " ");
-        percent_encoding::percent_decode_str(&spaced)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    raw.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (dec(k), dec(v)),
-            None => (dec(kv), String::new()),
-        })
+    url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
         .collect()
 }
 
