@@ -13,7 +13,7 @@ mod json;
 mod table;
 
 pub use json::{write_json_array, write_ndjson_row};
-pub use table::{human_age, human_size};
+pub use table::{human_age, human_size, simple_table};
 
 /// Output formats (spec §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,31 +94,4 @@ pub fn default_flat_columns() -> Vec<String> {
 /// The terminal's width, when stdout is one.
 pub fn terminal_width() -> Option<u16> {
     terminal_size::terminal_size().map(|(terminal_size::Width(w), _)| w)
-}
-
-/// A plain aligned table for small listings (`accounts`, `providers`).
-pub fn simple_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
-    let width = |s: &str| unicode_width::UnicodeWidthStr::width(s);
-    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(width(cell));
-        }
-    }
-    let line = |cells: Vec<&str>| -> String {
-        let n = cells.len();
-        let mut s = String::new();
-        for (i, c) in cells.into_iter().enumerate() {
-            s.push_str(c);
-            if i + 1 < n {
-                s.extend(std::iter::repeat_n(' ', widths[i] - width(c) + 2));
-            }
-        }
-        s
-    };
-    writeln!(out, "{}", line(header.to_vec()))?;
-    for row in rows {
-        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
-    }
-    Ok(())
 }

@@ -51,6 +51,29 @@ pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result
     Ok(())
 }
 
+/// A plain aligned table of text cells for small listings (`accounts`, `providers`): the
+/// layout of the backup table, never cut.
+pub fn simple_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(width(cell));
+        }
+    }
+    let mut line = String::new();
+    let header = header.iter().map(|h| (h.to_string(), None));
+    write_line(out, &mut line, header, &widths)?;
+    for row in rows {
+        write_line(
+            out,
+            &mut line,
+            row.iter().map(|c| (c.clone(), None)),
+            &widths,
+        )?;
+    }
+    Ok(())
+}
+
 /// Spaces between columns.
 const GAP: usize = 2;
 /// A truncated column keeps at least this many characters.
