@@ -580,11 +580,12 @@ fn providers_table(args: &cli::ProvidersArgs) -> Result<u8> {
 }
 
 /// The model fields a provider never fills (`provider` and `account` always are).
-fn never_filled(fields: &[&str]) -> String {
-    let missing: Vec<&str> = crate::model::Backup::FIELDS
-        .iter()
-        .copied()
-        .filter(|f| !["provider", "account"].contains(f) && !fields.contains(f))
+fn never_filled(fields: &[crate::model::Field]) -> String {
+    use crate::model::Field;
+    let missing: Vec<&str> = Field::ALL
+        .into_iter()
+        .filter(|f| ![Field::Provider, Field::Account].contains(f) && !fields.contains(f))
+        .map(Field::as_str)
         .collect();
     if missing.is_empty() {
         "-".into()

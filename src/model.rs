@@ -310,6 +310,131 @@ impl Serialize for Timestamp {
     }
 }
 
+/// A field of the [`Backup`] model (spec §4), in JSON order: the one list of names that
+/// `--columns`, the csv/tsv header, the capability table and the renderers share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    /// `provider`
+    Provider,
+    /// `account`
+    Account,
+    /// `id`
+    Id,
+    /// `name`
+    Name,
+    /// `status`
+    Status,
+    /// `provider_status`
+    ProviderStatus,
+    /// `resource_type`
+    ResourceType,
+    /// `resource_id`
+    ResourceId,
+    /// `resource_name`
+    ResourceName,
+    /// `size_bytes`
+    SizeBytes,
+    /// `created_at`
+    CreatedAt,
+    /// `updated_at`
+    UpdatedAt,
+    /// `expires_at`
+    ExpiresAt,
+    /// `incremental`
+    Incremental,
+    /// `description`
+    Description,
+    /// `location`
+    Location,
+    /// `parent_id`
+    ParentId,
+    /// `extra`
+    Extra,
+}
+
+impl Field {
+    /// Every field, in JSON order.
+    pub const ALL: [Field; 18] = [
+        Field::Provider,
+        Field::Account,
+        Field::Id,
+        Field::Name,
+        Field::Status,
+        Field::ProviderStatus,
+        Field::ResourceType,
+        Field::ResourceId,
+        Field::ResourceName,
+        Field::SizeBytes,
+        Field::CreatedAt,
+        Field::UpdatedAt,
+        Field::ExpiresAt,
+        Field::Incremental,
+        Field::Description,
+        Field::Location,
+        Field::ParentId,
+        Field::Extra,
+    ];
+
+    /// The JSON key, csv/tsv header and `--columns` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Provider => "provider",
+            Field::Account => "account",
+            Field::Id => "id",
+            Field::Name => "name",
+            Field::Status => "status",
+            Field::ProviderStatus => "provider_status",
+            Field::ResourceType => "resource_type",
+            Field::ResourceId => "resource_id",
+            Field::ResourceName => "resource_name",
+            Field::SizeBytes => "size_bytes",
+            Field::CreatedAt => "created_at",
+            Field::UpdatedAt => "updated_at",
+            Field::ExpiresAt => "expires_at",
+            Field::Incremental => "incremental",
+            Field::Description => "description",
+            Field::Location => "location",
+            Field::ParentId => "parent_id",
+            Field::Extra => "extra",
+        }
+    }
+
+    /// Whether the value is a time (never cut in a table).
+    pub fn is_time(self) -> bool {
+        matches!(self, Field::CreatedAt | Field::UpdatedAt | Field::ExpiresAt)
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Field {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Field {
+    type Err = String;
+
+    /// Parses a field name exactly as printed; the error lists the valid names.
+    fn from_str(s: &str) -> Result<Field, String> {
+        Field::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s.trim())
+            .ok_or_else(|| {
+                format!(
+                    "unknown field `{}` (valid: {})",
+                    s.trim(),
+                    Field::ALL.map(Field::as_str).join(", ")
+                )
+            })
+    }
+}
+
 /// One backup, in the shape every provider maps into (spec §4). Every key is always present in
 /// JSON, in this order; `None` prints as `null`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -561,28 +686,6 @@ impl Serialize for Extra {
 }
 
 impl Backup {
-    /// The model's field names, in JSON order: what `--columns` and `--sort` accept.
-    pub const FIELDS: [&'static str; 18] = [
-        "provider",
-        "account",
-        "id",
-        "name",
-        "status",
-        "provider_status",
-        "resource_type",
-        "resource_id",
-        "resource_name",
-        "size_bytes",
-        "created_at",
-        "updated_at",
-        "expires_at",
-        "incremental",
-        "description",
-        "location",
-        "parent_id",
-        "extra",
-    ];
-
     /// A backup with only the always-present fields set; adapters fill in the rest.
     pub fn new(provider: ProviderId, account: &str, id: String, status: Status) -> Backup {
         Backup {
@@ -608,8 +711,8 @@ impl Backup {
     }
 
     /// A field as flat text for csv, tsv and table cells: `None` for null, RFC 3339 for
-    /// times, raw bytes for sizes, compact JSON for `extra`. `field` must be one of [`Backup::FIELDS`].
-    pub fn field_text(&self, field: &str) -> Option<String> {
+    /// times, raw bytes for sizes, compact JSON for `extra`.
+    pub fn field_text(&self, field: Field) -> Option<String> {
         fn s(v: &Option<String>) -> Option<String> {
             v.clone()
         }
@@ -617,25 +720,24 @@ impl Backup {
             v.map(|t| t.to_string())
         }
         match field {
-            "provider" => Some(self.provider.to_string()),
-            "account" => Some(self.account.clone()),
-            "id" => Some(self.id.clone()),
-            "name" => s(&self.name),
-            "status" => Some(self.status.to_string()),
-            "provider_status" => s(&self.provider_status),
-            "resource_type" => s(&self.resource_type),
-            "resource_id" => s(&self.resource_id),
-            "resource_name" => s(&self.resource_name),
-            "size_bytes" => self.size_bytes.map(|n| n.to_string()),
-            "created_at" => t(&self.created_at),
-            "updated_at" => t(&self.updated_at),
-            "expires_at" => t(&self.expires_at),
-            "incremental" => self.incremental.map(|b| b.to_string()),
-            "description" => s(&self.description),
-            "location" => s(&self.location),
-            "parent_id" => s(&self.parent_id),
-            "extra" => Some(self.extra.as_json().to_string()),
-            _ => None,
+            Field::Provider => Some(self.provider.to_string()),
+            Field::Account => Some(self.account.clone()),
+            Field::Id => Some(self.id.clone()),
+            Field::Name => s(&self.name),
+            Field::Status => Some(self.status.to_string()),
+            Field::ProviderStatus => s(&self.provider_status),
+            Field::ResourceType => s(&self.resource_type),
+            Field::ResourceId => s(&self.resource_id),
+            Field::ResourceName => s(&self.resource_name),
+            Field::SizeBytes => self.size_bytes.map(|n| n.to_string()),
+            Field::CreatedAt => t(&self.created_at),
+            Field::UpdatedAt => t(&self.updated_at),
+            Field::ExpiresAt => t(&self.expires_at),
+            Field::Incremental => self.incremental.map(|b| b.to_string()),
+            Field::Description => s(&self.description),
+            Field::Location => s(&self.location),
+            Field::ParentId => s(&self.parent_id),
+            Field::Extra => Some(self.extra.as_json().to_string()),
         }
     }
 }
@@ -717,7 +819,7 @@ mod tests {
             .keys()
             .cloned()
             .collect();
-        assert_eq!(keys, Backup::FIELDS);
+        assert_eq!(keys, Field::ALL.map(Field::as_str));
         assert!(json.starts_with(
             r#"{"provider":"huawei","account":"hw","id":"id1","name":null,"status":"available""#
         ));

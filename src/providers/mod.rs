@@ -15,7 +15,7 @@ use crate::config::{Account, Settings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
 use crate::http::Http;
-use crate::model::{Backup, ProviderId};
+use crate::model::{Backup, Field, ProviderId};
 
 #[cfg(test)]
 pub(crate) mod arbitrary;
@@ -73,7 +73,7 @@ pub struct Capabilities {
     /// How pages are fetched.
     pub paging: &'static str,
     /// Model fields this provider fills (others are always null).
-    pub fields: &'static [&'static str],
+    pub fields: &'static [Field],
 }
 
 /// Settings of a listing shared by every account.

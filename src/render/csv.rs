@@ -4,13 +4,13 @@
 
 use std::io::{self, Write};
 
-use crate::model::Backup;
+use crate::model::{Backup, Field};
 
 /// Writes rows with `sep` (`b','` or `b'\t'`) as the separator.
 pub fn write(
     out: &mut dyn Write,
     rows: &[Backup],
-    columns: Option<&[String]>,
+    columns: Option<&[Field]>,
     sep: u8,
 ) -> io::Result<()> {
     let default = super::default_flat_columns();
@@ -19,12 +19,13 @@ pub fn write(
         return write_tsv(out, rows, columns);
     }
     let mut w = ::csv::WriterBuilder::new().delimiter(sep).from_writer(out);
-    w.write_record(columns).map_err(io_error)?;
+    w.write_record(columns.iter().map(|c| c.as_str()))
+        .map_err(io_error)?;
     for row in rows {
         w.write_record(
             columns
                 .iter()
-                .map(|c| row.field_text(c).unwrap_or_default()),
+                .map(|c| row.field_text(*c).unwrap_or_default()),
         )
         .map_err(io_error)?;
     }
@@ -41,8 +42,9 @@ fn io_error(e: ::csv::Error) -> io::Error {
     }
 }
 
-fn write_tsv(out: &mut dyn Write, rows: &[Backup], columns: &[String]) -> io::Result<()> {
-    writeln!(out, "{}", columns.join("\t"))?;
+fn write_tsv(out: &mut dyn Write, rows: &[Backup], columns: &[Field]) -> io::Result<()> {
+    let header: Vec<&str> = columns.iter().map(|c| c.as_str()).collect();
+    writeln!(out, "{}", header.join("\t"))?;
     let mut line = String::new();
     for row in rows {
         line.clear();
@@ -50,7 +52,7 @@ fn write_tsv(out: &mut dyn Write, rows: &[Backup], columns: &[String]) -> io::Re
             if i > 0 {
                 line.push('\t');
             }
-            if let Some(v) = row.field_text(c) {
+            if let Some(v) = row.field_text(*c) {
                 escape_tsv(&v, &mut line);
             }
         }
@@ -87,9 +89,7 @@ mod tests {
     #[test]
     fn csv_quotes_and_leaves_null_empty() {
         let mut out = Vec::new();
-        let cols: Vec<String> = ["id", "name", "size_bytes", "description"]
-            .map(String::from)
-            .to_vec();
+        let cols = [Field::Id, Field::Name, Field::SizeBytes, Field::Description];
         write(&mut out, &[row()], Some(&cols), b',').unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn tsv_escapes_instead_of_quoting() {
         let mut out = Vec::new();
-        let cols: Vec<String> = ["id", "description", "extra"].map(String::from).to_vec();
+        let cols = [Field::Id, Field::Description, Field::Extra];
         write(&mut out, &[row()], Some(&cols), b'\t').unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),

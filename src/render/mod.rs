@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
-use crate::model::Backup;
+use crate::model::{Backup, Field};
 
 mod csv;
 mod json;
@@ -36,7 +36,7 @@ pub struct Options {
     /// The format.
     pub format: Format,
     /// Columns for table/csv/tsv (validated model field names); `None` = the format's default.
-    pub columns: Option<Vec<String>>,
+    pub columns: Option<Vec<Field>>,
     /// Terminal width for the table; `None` = no wrapping.
     pub width: Option<u16>,
     /// Colour the table.
@@ -46,24 +46,15 @@ pub struct Options {
 }
 
 /// Checks `--columns` against the model's fields; the error lists the valid names.
-pub fn parse_columns(items: &[String]) -> Result<Option<Vec<String>>> {
-    let cols: Vec<String> = items
-        .iter()
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty())
-        .collect();
-    if cols.is_empty() {
-        return Ok(None);
+pub fn parse_columns(items: &[String]) -> Result<Option<Vec<Field>>> {
+    let mut cols = Vec::new();
+    for c in items.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
+        cols.push(
+            c.parse::<Field>()
+                .map_err(|e| Error::usage(format!("--columns: {e}")))?,
+        );
     }
-    for c in &cols {
-        if !Backup::FIELDS.contains(&c.as_str()) {
-            return Err(Error::usage(format!(
-                "--columns: unknown field `{c}` (valid: {})",
-                Backup::FIELDS.join(", ")
-            )));
-        }
-    }
-    Ok(Some(cols))
+    Ok((!cols.is_empty()).then_some(cols))
 }
 
 /// Renders `rows` to `out` in the chosen format.
@@ -83,11 +74,10 @@ pub fn render(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Resul
 }
 
 /// The columns csv and tsv print by default: every field but `extra`.
-pub fn default_flat_columns() -> Vec<String> {
-    Backup::FIELDS
-        .iter()
-        .filter(|f| **f != "extra")
-        .map(|f| f.to_string())
+pub fn default_flat_columns() -> Vec<Field> {
+    Field::ALL
+        .into_iter()
+        .filter(|f| *f != Field::Extra)
         .collect()
 }
 

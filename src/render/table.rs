@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use chrono::{DateTime, Utc};
 use unicode_width::UnicodeWidthChar;
 
-use crate::model::{Backup, Status};
+use crate::model::{Backup, Field, Status};
 
 use super::Options;
 
@@ -20,7 +20,7 @@ pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result
         return Ok(());
     }
     let columns: Vec<Column> = match &opts.columns {
-        Some(cols) => cols.iter().map(|c| Column::Field(c.clone())).collect(),
+        Some(cols) => cols.iter().map(|c| Column::Field(*c)).collect(),
         None => DEFAULT.to_vec(),
     };
     let headers: Vec<String> = columns.iter().map(Column::header).collect();
@@ -41,7 +41,7 @@ pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result
         let cells = columns.iter().map(|c| {
             let style = match c {
                 Column::Status => status_style(row.status, opts.color),
-                Column::Field(f) if f == "status" => status_style(row.status, opts.color),
+                Column::Field(Field::Status) => status_style(row.status, opts.color),
                 _ => None,
             };
             (c.text(row, opts), style)
@@ -183,7 +183,7 @@ enum Column {
     Resource,
     Size,
     Age,
-    Field(String),
+    Field(Field),
 }
 
 const DEFAULT: [Column; 7] = [
@@ -206,7 +206,7 @@ impl Column {
             Column::Resource => "RESOURCE".into(),
             Column::Size => "SIZE".into(),
             Column::Age => "AGE".into(),
-            Column::Field(f) => f.to_uppercase(),
+            Column::Field(f) => f.as_str().to_uppercase(),
         }
     }
 
@@ -234,10 +234,8 @@ impl Column {
                 Some(t) => human_age(t.utc(), opts.now),
                 None => "no timestamp".into(),
             },
-            Column::Field(f) if f == "size_bytes" => {
-                b.size_bytes.map_or_else(|| "-".into(), human_size)
-            }
-            Column::Field(f) => b.field_text(f).unwrap_or_else(|| "-".into()),
+            Column::Field(Field::SizeBytes) => b.size_bytes.map_or_else(|| "-".into(), human_size),
+            Column::Field(f) => b.field_text(*f).unwrap_or_else(|| "-".into()),
         }
     }
 }
@@ -353,7 +351,7 @@ mod tests {
         failed.status = Status::Error;
         let mut o = opts(None);
         o.color = true;
-        o.columns = Some(vec!["id".into(), "status".into()]);
+        o.columns = Some(vec![Field::Id, Field::Status]);
         let mut out = Vec::new();
         write(&mut out, &[row(), failed], &o).unwrap();
         assert_eq!(

@@ -21,7 +21,9 @@ use crate::config::{HuaweiAuth, HuaweiConfig, Secret};
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
 use crate::http::{Http, Response};
-use crate::model::{gib_to_bytes, non_empty, Backup, ExtraBuilder, ProviderId, Status, Timestamp};
+use crate::model::{
+    gib_to_bytes, non_empty, Backup, ExtraBuilder, Field, ProviderId, Status, Timestamp,
+};
 
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
@@ -36,22 +38,22 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     filters: &["status", "since", "until", "name (exact)", "resource (id)"],
     paging: "offset (parallel after the first page), limit 1000 falling back to 100",
     fields: &[
-        "id",
-        "name",
-        "status",
-        "provider_status",
-        "resource_type",
-        "resource_id",
-        "resource_name",
-        "size_bytes",
-        "created_at",
-        "updated_at",
-        "expires_at",
-        "incremental",
-        "description",
-        "location",
-        "parent_id",
-        "extra",
+        Field::Id,
+        Field::Name,
+        Field::Status,
+        Field::ProviderStatus,
+        Field::ResourceType,
+        Field::ResourceId,
+        Field::ResourceName,
+        Field::SizeBytes,
+        Field::CreatedAt,
+        Field::UpdatedAt,
+        Field::ExpiresAt,
+        Field::Incremental,
+        Field::Description,
+        Field::Location,
+        Field::ParentId,
+        Field::Extra,
     ],
 };
 

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use crate::config::{Secret, ZcomAuth, ZcomConfig};
 use crate::error::{Error, Result};
 use crate::http::{self, Http, Response};
-use crate::model::{non_empty, Backup, JsonStrings, ProviderId, Status, Timestamp};
+use crate::model::{non_empty, Backup, Field, JsonStrings, ProviderId, Status, Timestamp};
 
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
@@ -32,15 +32,15 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     filters: &[],
     paging: "none (one response)",
     fields: &[
-        "id",
-        "status",
-        "provider_status",
-        "resource_type",
-        "resource_id",
-        "created_at",
-        "location",
-        "parent_id",
-        "extra",
+        Field::Id,
+        Field::Status,
+        Field::ProviderStatus,
+        Field::ResourceType,
+        Field::ResourceId,
+        Field::CreatedAt,
+        Field::Location,
+        Field::ParentId,
+        Field::Extra,
     ],
 };
 
@@ -571,7 +571,7 @@ mod tests {
 
     #[test]
     fn maps_the_vendor_page_example_with_its_trailing_commas() {
-        let body = include_bytes!("../../fixtures/zcom/list_backup_seed.json");
+        let body = include_bytes!("../../../fixtures/zcom/list_backup_seed.json");
         // The fixture really is invalid strict JSON.
         assert!(serde_json::from_slice::<Value>(body).is_err());
         let rows = parse(body, Some("tyo1")).unwrap();
@@ -878,7 +878,7 @@ mod tests {
 
         /// The vendor's documented example (its trailing commas removed to read it).
         fn listing() -> Value {
-            let seed = include_bytes!("../../fixtures/zcom/list_backup_seed.json");
+            let seed = include_bytes!("../../../fixtures/zcom/list_backup_seed.json");
             serde_json::from_slice(&strip_trailing_commas(seed)).unwrap()
         }
 

@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 use crate::config::{CfAuth, CfConfig, Secret};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Http, Response};
-use crate::model::{Backup, ProviderId, Status, Timestamp};
+use crate::model::{Backup, Field, ProviderId, Status, Timestamp};
 
 use super::{BoxFuture, Capabilities, Cursor, Page, PageGuard, Provider, Run};
 
@@ -35,13 +35,13 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     filters: &[],
     paging: "instances: next links (per_page 5000); backups: one unpaged call per instance, parallel per instance",
     fields: &[
-        "id",
-        "status",
-        "resource_type",
-        "resource_id",
-        "resource_name",
-        "created_at",
-        "extra",
+        Field::Id,
+        Field::Status,
+        Field::ResourceType,
+        Field::ResourceId,
+        Field::ResourceName,
+        Field::CreatedAt,
+        Field::Extra,
     ],
 };
 

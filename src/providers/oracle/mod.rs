@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::config::{OracleConfig, Secret};
 use crate::error::{Error, Result};
 use crate::http::{Http, Response};
-use crate::model::{non_empty, Backup, ProviderId, Status};
+use crate::model::{non_empty, Backup, Field, ProviderId, Status};
 
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
@@ -28,16 +28,16 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     filters: &[],
     paging: "none (one response)",
     fields: &[
-        "id",
-        "name",
-        "status",
-        "provider_status",
-        "resource_type",
-        "resource_id",
-        "resource_name",
-        "size_bytes",
-        "description",
-        "extra",
+        Field::Id,
+        Field::Name,
+        Field::Status,
+        Field::ProviderStatus,
+        Field::ResourceType,
+        Field::ResourceId,
+        Field::ResourceName,
+        Field::SizeBytes,
+        Field::Description,
+        Field::Extra,
     ],
 };
 
@@ -359,7 +359,7 @@ mod tests {
     #[test]
     fn maps_the_vendor_page_example_exactly() {
         let got = rows_json(include_bytes!(
-            "../../fixtures/oracle/list_backups_seed.json"
+            "../../../fixtures/oracle/list_backups_seed.json"
         ));
         let want = json!([
             {
@@ -431,7 +431,7 @@ mod tests {
     #[test]
     fn maps_the_result_envelope_with_absolute_volume_uris() {
         let rows = parse(include_bytes!(
-            "../../fixtures/oracle/list_backups_result_envelope.json"
+            "../../../fixtures/oracle/list_backups_result_envelope.json"
         ))
         .unwrap();
         let mut want = Backup::new(
@@ -676,11 +676,11 @@ mod tests {
         fn templates() -> [Value; 2] {
             [
                 serde_json::from_slice(include_bytes!(
-                    "../../fixtures/oracle/list_backups_seed.json"
+                    "../../../fixtures/oracle/list_backups_seed.json"
                 ))
                 .unwrap(),
                 serde_json::from_slice(include_bytes!(
-                    "../../fixtures/oracle/list_backups_result_envelope.json"
+                    "../../../fixtures/oracle/list_backups_result_envelope.json"
                 ))
                 .unwrap(),
             ]

@@ -17,7 +17,7 @@ use crate::config::{BycloudAuth, BycloudConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
 use crate::http::{Http, Response};
-use crate::model::{gib_to_bytes, non_empty, Backup, ProviderId, Status, Timestamp};
+use crate::model::{gib_to_bytes, non_empty, Backup, Field, ProviderId, Status, Timestamp};
 
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
@@ -28,19 +28,19 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     filters: &["status", "name", "volume_id"],
     paging: "limit+marker (100 a page), meta.has_more",
     fields: &[
-        "id",
-        "name",
-        "status",
-        "provider_status",
-        "resource_type",
-        "resource_id",
-        "size_bytes",
-        "created_at",
-        "updated_at",
-        "incremental",
-        "description",
-        "location",
-        "extra",
+        Field::Id,
+        Field::Name,
+        Field::Status,
+        Field::ProviderStatus,
+        Field::ResourceType,
+        Field::ResourceId,
+        Field::SizeBytes,
+        Field::CreatedAt,
+        Field::UpdatedAt,
+        Field::Incremental,
+        Field::Description,
+        Field::Location,
+        Field::Extra,
     ],
 };
 
@@ -393,10 +393,10 @@ mod tests {
     use reqwest::header::HeaderMap;
     use serde_json::json;
 
-    const SEED: &str = include_str!("../../fixtures/bycloud/list_backups_seed.json");
-    const EDGE: &str = include_str!("../../fixtures/bycloud/list_backups_edge.json");
-    const RATE_LIMITED: &str = include_str!("../../fixtures/bycloud/error_429.json");
-    const UNAUTHORIZED: &str = include_str!("../../fixtures/bycloud/error_401.json");
+    const SEED: &str = include_str!("../../../fixtures/bycloud/list_backups_seed.json");
+    const EDGE: &str = include_str!("../../../fixtures/bycloud/list_backups_edge.json");
+    const RATE_LIMITED: &str = include_str!("../../../fixtures/bycloud/error_429.json");
+    const UNAUTHORIZED: &str = include_str!("../../../fixtures/bycloud/error_401.json");
 
     fn adapter(region: Option<&str>) -> Bycloud {
         Bycloud::new(
