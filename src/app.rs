@@ -300,8 +300,8 @@ async fn list(g: &GlobalArgs, args: &cli::ListArgs) -> Result<u8> {
         .map(SortKey::parse)
         .transpose()?
         .unwrap_or(SortKey::DEFAULT);
-    let columns = render::parse_columns(&args.columns)?;
     let format = format_of(args.output);
+    let columns = render::parse_columns(&args.columns, format)?;
     if columns.is_some() && matches!(format, Format::Json | Format::Ndjson) {
         return Err(Error::usage(
             "--columns applies to table, csv and tsv; json always has every field",
@@ -519,7 +519,7 @@ async fn accounts(g: &GlobalArgs, args: &cli::AccountsArgs) -> Result<u8> {
                 row
             })
             .collect();
-        render::simple_table(&mut out, &header, &rows)?;
+        render::simple_table(&mut out, &header, &rows, None)?;
     }
     out.flush()?;
     drop(out);
@@ -573,6 +573,7 @@ fn providers_table(args: &cli::ProvidersArgs) -> Result<u8> {
                 "ALWAYS NULL",
             ],
             &rows,
+            table_width(),
         )?;
     }
     out.flush()?;

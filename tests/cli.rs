@@ -346,7 +346,7 @@ fn unknown_column_is_a_usage_error_listing_valid_names() {
     assert_eq!(
         stderr(&o),
         format!(
-            "backups: --columns: unknown field `colour` (valid: {})\n",
+            "backups: --columns: unknown column `colour` (valid: {}, age)\n",
             FIELDS.join(", ")
         )
     );

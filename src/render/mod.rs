@@ -35,8 +35,8 @@ pub enum Format {
 pub struct Options {
     /// The format.
     pub format: Format,
-    /// Columns for table/csv/tsv (validated model field names); `None` = the format's default.
-    pub columns: Option<Vec<Field>>,
+    /// Columns for table/csv/tsv; `None` = the format's default.
+    pub columns: Option<Vec<Column>>,
     /// Terminal width for the table; `None` = no wrapping.
     pub width: Option<u16>,
     /// Colour the table.
@@ -45,14 +45,69 @@ pub struct Options {
     pub now: DateTime<Utc>,
 }
 
-/// Checks `--columns` against the model's fields; the error lists the valid names.
-pub fn parse_columns(items: &[String]) -> Result<Option<Vec<Field>>> {
+/// A column `--columns` can name: any model field, or `age` (the table only: the time since
+/// `created_at`, as the default table shows it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    /// A model field, printed as its raw value.
+    Field(Field),
+    /// The relative age of `created_at`.
+    Age,
+}
+
+impl Column {
+    /// Every name `--columns` accepts, model fields first.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        Field::ALL.into_iter().map(Field::as_str).chain(["age"])
+    }
+
+    /// The name as typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Column::Field(f) => f.as_str(),
+            Column::Age => "age",
+        }
+    }
+}
+
+impl std::fmt::Display for Column {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Column {
+    type Err = String;
+
+    /// Parses a column name; the error lists the valid names.
+    fn from_str(s: &str) -> std::result::Result<Column, String> {
+        if s.trim() == "age" {
+            return Ok(Column::Age);
+        }
+        s.parse::<Field>().map(Column::Field).map_err(|_| {
+            format!(
+                "unknown column `{}` (valid: {})",
+                s.trim(),
+                Column::names().collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+}
+
+/// Checks `--columns` against the model's fields (and `age` for the table); the error lists
+/// the valid names.
+pub fn parse_columns(items: &[String], format: Format) -> Result<Option<Vec<Column>>> {
     let mut cols = Vec::new();
     for c in items.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
-        cols.push(
-            c.parse::<Field>()
-                .map_err(|e| Error::usage(format!("--columns: {e}")))?,
-        );
+        let col = c
+            .parse::<Column>()
+            .map_err(|e| Error::usage(format!("--columns: {e}")))?;
+        if col == Column::Age && format != Format::Table {
+            return Err(Error::usage(
+                "--columns: `age` is a table column; csv and tsv print created_at as RFC 3339",
+            ));
+        }
+        cols.push(col);
     }
     Ok((!cols.is_empty()).then_some(cols))
 }
@@ -68,9 +123,21 @@ pub fn render(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Resul
             }
             Ok(())
         }
-        Format::Csv => csv::write(out, rows, opts.columns.as_deref(), b','),
-        Format::Tsv => csv::write(out, rows, opts.columns.as_deref(), b'\t'),
+        Format::Csv => csv::write(out, rows, flat_columns(opts).as_deref(), b','),
+        Format::Tsv => csv::write(out, rows, flat_columns(opts).as_deref(), b'\t'),
     }
+}
+
+/// The model fields of `--columns` for csv and tsv (which never take `age`).
+fn flat_columns(opts: &Options) -> Option<Vec<Field>> {
+    opts.columns.as_ref().map(|cols| {
+        cols.iter()
+            .filter_map(|c| match c {
+                Column::Field(f) => Some(*f),
+                Column::Age => None,
+            })
+            .collect()
+    })
 }
 
 /// The columns csv and tsv print by default: every field but `extra`.

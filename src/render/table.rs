@@ -19,11 +19,17 @@ pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result
     if rows.is_empty() {
         return Ok(());
     }
-    let columns: Vec<Column> = match &opts.columns {
-        Some(cols) => cols.iter().map(|c| Column::Field(*c)).collect(),
+    let columns: Vec<Cell> = match &opts.columns {
+        Some(cols) => cols
+            .iter()
+            .map(|c| match c {
+                super::Column::Field(f) => Cell::Field(*f),
+                super::Column::Age => Cell::Age,
+            })
+            .collect(),
         None => DEFAULT.to_vec(),
     };
-    let headers: Vec<String> = columns.iter().map(Column::header).collect();
+    let headers: Vec<String> = columns.iter().map(Cell::header).collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
     for row in rows {
         for (w, c) in widths.iter_mut().zip(&columns) {
@@ -40,8 +46,8 @@ pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result
     for row in rows {
         let cells = columns.iter().map(|c| {
             let style = match c {
-                Column::Status => status_style(row.status, opts.color),
-                Column::Field(Field::Status) => status_style(row.status, opts.color),
+                Cell::Status => status_style(row.status, opts.color),
+                Cell::Field(Field::Status) => status_style(row.status, opts.color),
                 _ => None,
             };
             (c.text(row, opts), style)
@@ -51,14 +57,25 @@ pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result
     Ok(())
 }
 
-/// A plain aligned table of text cells for small listings (`accounts`, `providers`): the
-/// layout of the backup table, never cut.
-pub fn simple_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+/// A plain aligned table of text cells for small listings (`accounts`, `providers`, `audit`):
+/// the layout of the backup table, every column cut to fit `width` when one is given (the
+/// first column last).
+pub fn simple_table(
+    out: &mut dyn Write,
+    header: &[&str],
+    rows: &[Vec<String>],
+    width_limit: Option<u16>,
+) -> io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(width(cell));
         }
+    }
+    if let Some(max) = width_limit {
+        let headers: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+        let cuttable = vec![true; widths.len()];
+        shrink(&cuttable, Some(0), &headers, &mut widths, usize::from(max));
     }
     let mut line = String::new();
     let header = header.iter().map(|h| (h.to_string(), None));
@@ -153,29 +170,37 @@ fn printable(c: char) -> char {
 /// Shrinks the widest truncatable columns until the table fits `max` columns. Fixed columns
 /// (provider, status, size, age) are never cut; if the table cannot fit even then, it is left
 /// wider than the terminal.
-fn fit(columns: &[Column], headers: &[String], widths: &mut [usize], max: usize) {
+fn fit(columns: &[Cell], headers: &[String], widths: &mut [usize], max: usize) {
+    let cuttable: Vec<bool> = columns.iter().map(Cell::truncatable).collect();
+    // Account names are cut last: they say whose backup it is.
+    let last = columns.iter().position(|c| matches!(c, Cell::Account));
+    shrink(&cuttable, last, headers, widths, max);
+}
+
+/// Shrinks the widest of the `cuttable` columns, one column at a time, until the widths fit
+/// `max` (or nothing more can be cut); `cut_last` is cut only when no other column can be.
+fn shrink(
+    cuttable: &[bool],
+    cut_last: Option<usize>,
+    headers: &[String],
+    widths: &mut [usize],
+    max: usize,
+) {
     let total =
         |widths: &[usize]| widths.iter().sum::<usize>() + GAP * widths.len().saturating_sub(1);
     // One column at a time from the widest, so equally long columns (names and resource ids)
     // are cut evenly rather than one of them to the bone.
     while total(widths) > max {
-        // Account names are cut last: they say whose backup it is.
-        let widest = (0..columns.len())
-            .filter(|&i| columns[i].truncatable() && widths[i] > MIN_WIDTH.max(width(&headers[i])))
-            .max_by_key(|&i| {
-                (
-                    !matches!(columns[i], Column::Account),
-                    widths[i],
-                    std::cmp::Reverse(i),
-                )
-            });
+        let widest = (0..widths.len())
+            .filter(|&i| cuttable[i] && widths[i] > MIN_WIDTH.max(width(&headers[i])))
+            .max_by_key(|&i| (Some(i) != cut_last, widths[i], std::cmp::Reverse(i)));
         let Some(i) = widest else { break };
         widths[i] -= 1;
     }
 }
 
 #[derive(Clone, Debug)]
-enum Column {
+enum Cell {
     Provider,
     Account,
     NameOrId,
@@ -186,27 +211,27 @@ enum Column {
     Field(Field),
 }
 
-const DEFAULT: [Column; 7] = [
-    Column::Provider,
-    Column::Account,
-    Column::NameOrId,
-    Column::Status,
-    Column::Resource,
-    Column::Size,
-    Column::Age,
+const DEFAULT: [Cell; 7] = [
+    Cell::Provider,
+    Cell::Account,
+    Cell::NameOrId,
+    Cell::Status,
+    Cell::Resource,
+    Cell::Size,
+    Cell::Age,
 ];
 
-impl Column {
+impl Cell {
     fn header(&self) -> String {
         match self {
-            Column::Provider => "PROVIDER".into(),
-            Column::Account => "ACCOUNT".into(),
-            Column::NameOrId => "NAME/ID".into(),
-            Column::Status => "STATUS".into(),
-            Column::Resource => "RESOURCE".into(),
-            Column::Size => "SIZE".into(),
-            Column::Age => "AGE".into(),
-            Column::Field(f) => f.as_str().to_uppercase(),
+            Cell::Provider => "PROVIDER".into(),
+            Cell::Account => "ACCOUNT".into(),
+            Cell::NameOrId => "NAME/ID".into(),
+            Cell::Status => "STATUS".into(),
+            Cell::Resource => "RESOURCE".into(),
+            Cell::Size => "SIZE".into(),
+            Cell::Age => "AGE".into(),
+            Cell::Field(f) => f.as_str().to_uppercase(),
         }
     }
 
@@ -214,28 +239,28 @@ impl Column {
     fn truncatable(&self) -> bool {
         matches!(
             self,
-            Column::Account | Column::NameOrId | Column::Resource | Column::Field(_)
+            Cell::Account | Cell::NameOrId | Cell::Resource | Cell::Field(_)
         )
     }
 
     fn text(&self, b: &Backup, opts: &Options) -> String {
         match self {
-            Column::Provider => b.provider.to_string(),
-            Column::Account => b.account.clone(),
-            Column::NameOrId => b.name.clone().unwrap_or_else(|| b.id.clone()),
-            Column::Status => b.status.to_string(),
-            Column::Resource => b
+            Cell::Provider => b.provider.to_string(),
+            Cell::Account => b.account.clone(),
+            Cell::NameOrId => b.name.clone().unwrap_or_else(|| b.id.clone()),
+            Cell::Status => b.status.to_string(),
+            Cell::Resource => b
                 .resource_name
                 .clone()
                 .or_else(|| b.resource_id.clone())
                 .unwrap_or_else(|| "-".into()),
-            Column::Size => b.size_bytes.map_or_else(|| "-".into(), human_size),
-            Column::Age => match b.created_at {
+            Cell::Size => b.size_bytes.map_or_else(|| "-".into(), human_size),
+            Cell::Age => match b.created_at {
                 Some(t) => human_age(t.utc(), opts.now),
                 None => "no timestamp".into(),
             },
-            Column::Field(Field::SizeBytes) => b.size_bytes.map_or_else(|| "-".into(), human_size),
-            Column::Field(f) => b.field_text(*f).unwrap_or_else(|| "-".into()),
+            Cell::Field(Field::SizeBytes) => b.size_bytes.map_or_else(|| "-".into(), human_size),
+            Cell::Field(f) => b.field_text(*f).unwrap_or_else(|| "-".into()),
         }
     }
 }
@@ -351,7 +376,10 @@ mod tests {
         failed.status = Status::Error;
         let mut o = opts(None);
         o.color = true;
-        o.columns = Some(vec![Field::Id, Field::Status]);
+        o.columns = Some(vec![
+            super::super::Column::Field(Field::Id),
+            super::super::Column::Field(Field::Status),
+        ]);
         let mut out = Vec::new();
         write(&mut out, &[row(), failed], &o).unwrap();
         assert_eq!(
