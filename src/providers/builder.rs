@@ -131,11 +131,6 @@ impl Values {
         self.values.contains_key(key)
     }
 
-    /// Whether plain `http` to a non-loopback host is allowed.
-    pub fn allow_insecure_http(&self) -> bool {
-        self.allow_insecure_http
-    }
-
     /// Takes a string value.
     pub fn text(&mut self, key: &str) -> Option<String> {
         match self.values.remove(key)? {
