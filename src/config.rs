@@ -349,10 +349,6 @@ fn file_account(
     table: &toml::Table,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> std::result::Result<FileAccount, KeyError> {
-    let at = |key: &str, message: String| KeyError {
-        key: key.to_string(),
-        message,
-    };
     let provider = table
         .get("provider")
         .and_then(toml::Value::as_str)
@@ -362,20 +358,23 @@ fn file_account(
         Some(p) => p,
         None => {
             let Some(value) = table.get("provider") else {
-                return Err(at("provider", "is required".into()));
+                return Err(KeyError::new("provider", "is required"));
             };
             let name = toml_string("provider", value)?;
             let names: Vec<String> = ProviderId::ALL.map(|p| p.as_str().to_string()).into();
             let otherwise = format!(" (expected one of: {})", names.join(", "));
             let what = format!("provider `{name}`");
-            return Err(at("provider", unknown(&what, &name, &names, &otherwise)));
+            return Err(KeyError::new(
+                "provider",
+                unknown(&what, &name, &names, &otherwise),
+            ));
         }
     };
     let allow_insecure_http = match table.get("allow_insecure_http") {
         None => false,
         Some(toml::Value::Boolean(b)) => *b,
         Some(other) => {
-            return Err(at(
+            return Err(KeyError::new(
                 "allow_insecure_http",
                 format!("must be true or false, not {}", other.type_str()),
             ))
@@ -386,7 +385,7 @@ fn file_account(
         Some(value) => {
             let s = toml_string("audit_max_age", value)?;
             Some(crate::duration::parse(&s).ok_or_else(|| {
-                at(
+                KeyError::new(
                     "audit_max_age",
                     format!("`{s}` is not a duration like 26h or 8d"),
                 )
@@ -422,10 +421,7 @@ fn check_keys(
         Some(p) if all.contains(key) => format!(" for provider `{p}`"),
         _ => String::new(),
     };
-    Err(KeyError {
-        key: key.clone(),
-        message: unknown("key", key, &own, &otherwise),
-    })
+    Err(KeyError::new(key, unknown("key", key, &own, &otherwise)))
 }
 
 /// Feeds an account table's provider keys to the provider's builder through `set`, resolving
@@ -447,27 +443,24 @@ fn from_table<B: ConfigBuilder>(
             .and_then(B::key)
             .filter(|k| k.kind == Kind::Secret);
         let Some(spec) = B::key(key).or(env_form) else {
-            return Err(KeyError {
-                key: key.clone(),
-                message: "unknown key".into(),
-            });
+            return Err(KeyError::new(key.as_str(), "unknown key"));
         };
         let value = match spec.kind {
             Kind::Text => Value::Text(toml_string(key, value)?),
             Kind::List => Value::List(toml_list(key, value)?),
             Kind::Secret if env_form.is_some() => {
                 if table.contains_key(spec.name) {
-                    return Err(KeyError {
-                        key: spec.name.to_string(),
-                        message: format!("give either `{}` or `{key}`, not both", spec.name),
-                    });
+                    return Err(KeyError::new(
+                        spec.name,
+                        format!("give either `{}` or `{key}`, not both", spec.name),
+                    ));
                 }
                 let var = toml_string(key, value)?;
                 let Some(secret) = env(&var).filter(|v| !v.trim().is_empty()) else {
-                    return Err(KeyError {
-                        key: key.clone(),
-                        message: format!("environment variable {var} is not set"),
-                    });
+                    return Err(KeyError::new(
+                        key,
+                        format!("environment variable {var} is not set"),
+                    ));
                 };
                 sources.push((spec.name.to_string(), SecretSource::Env(var)));
                 Value::Secret(Secret::new(secret))
@@ -490,18 +483,12 @@ fn toml_string(key: &str, value: &toml::Value) -> std::result::Result<String, Ke
         toml::Value::String(_) => "must not be empty".to_string(),
         other => format!("must be a string, not {}", other.type_str()),
     };
-    Err(KeyError {
-        key: key.to_string(),
-        message,
-    })
+    Err(KeyError::new(key, message))
 }
 
 /// A TOML list of non-empty strings.
 fn toml_list(key: &str, value: &toml::Value) -> std::result::Result<Vec<String>, KeyError> {
-    let err = |message: String| KeyError {
-        key: key.to_string(),
-        message,
-    };
+    let err = |message: String| KeyError::new(key, message);
     match value {
         toml::Value::Array(items) => items
             .iter()

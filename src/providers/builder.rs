@@ -78,6 +78,16 @@ pub struct KeyError {
     pub message: String,
 }
 
+impl KeyError {
+    /// An error on a key named as given.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> KeyError {
+        KeyError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// The values fed to a builder so far, and the names their source gives the keys.
 #[derive(Default)]
 pub struct Values {
@@ -210,10 +220,7 @@ impl Values {
 
     /// An error on a key, named as the source names it.
     pub fn err(&self, key: &str, message: impl Into<String>) -> KeyError {
-        KeyError {
-            key: self.name(key),
-            message: message.into(),
-        }
+        KeyError::new(self.name(key), message)
     }
 }
 
