@@ -21,5 +21,6 @@ pub mod http;
 pub mod model;
 pub mod providers;
 pub mod render;
+pub mod secret;
 
 pub use error::{Error, ErrorKind, Result};

@@ -424,6 +424,51 @@ fn bad_config_names_file_account_and_key() {
 }
 
 #[test]
+fn a_misspelt_config_key_is_named_with_a_suggestion_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    // `region` is missing as well; the misspelling is what gets reported.
+    write_private(
+        &path,
+        "[accounts.spo]\nprovider = \"bycloud\"\nregoin = \"spo1\"\ntoken = \"t\"\n",
+    );
+    let o = run(backups().args(["accounts", "--config"]).arg(&path));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "backups: {}: account `spo`: key `regoin`: unknown key, did you mean `region`?\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn environment_accounts_take_the_defaults_a_config_account_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.toml");
+    write_private(&empty, "");
+    // Z.com from OS_* variables: the compute endpoint comes from OS_REGION_NAME, as it
+    // comes from `region` in the file.
+    let o = run(backups()
+        .env("OS_AUTH_URL", "https://identity.tyo1.cloud.z.com/v2.0")
+        .env("OS_USERNAME", "u")
+        .env("OS_PASSWORD", "p")
+        .env("OS_TENANT_ID", "t")
+        .env("OS_REGION_NAME", "tyo1")
+        .args(["accounts", "-o", "json", "--config"])
+        .arg(&empty));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let accounts: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(str_field(&accounts[0], "name").as_deref(), Some("env-zcom"));
+    assert_eq!(
+        str_field(&accounts[0], "endpoint").as_deref(),
+        Some("https://compute.tyo1.cloud.z.com/v2")
+    );
+}
+
+#[test]
 fn a_config_with_inline_secrets_readable_by_others_gets_a_warning() {
     let emu = EmulatorProcess::start(&[]);
     let path = emu.write_config("open.toml", &emu.config_text());

@@ -854,7 +854,7 @@ async fn stats(State(st): State<Arc<CfState>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Account, CfAuth, CfConfig, Secret, Settings};
+    use crate::config::{Account, Settings};
     use crate::emulator::testing::{self, list_ok};
     use crate::emulator::Emulator;
     use crate::error::ErrorKind;
@@ -862,7 +862,9 @@ mod tests {
     use crate::http::{Http, HttpOptions};
     use crate::model::{Backup, ProviderId};
     use crate::providers::cf::Cf;
+    use crate::providers::cf::{CfAuth, CfConfig};
     use crate::providers::{self, ListOptions, Provider, Run};
+    use crate::secret::Secret;
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {

@@ -19,6 +19,7 @@ use crate::model::{Backup, Field, ProviderId};
 
 #[cfg(test)]
 pub(crate) mod arbitrary;
+pub mod builder;
 pub mod bycloud;
 pub mod cf;
 pub mod huawei;

@@ -6,6 +6,10 @@
 //! API), so they are never followed: the next marker comes from `meta.marker`, else the last
 //! row's id.
 
+mod config;
+
+pub use config::{BycloudAuth, BycloudBuilder, BycloudConfig};
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use reqwest::header::{HeaderValue, ACCEPT};
@@ -13,7 +17,6 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::config::{BycloudAuth, BycloudConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
 use crate::http::{Http, Response};
@@ -388,8 +391,8 @@ impl Provider for Bycloud {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
     use crate::filter::NameGlob;
+    use crate::secret::Secret;
     use reqwest::header::HeaderMap;
     use serde_json::json;
 

@@ -7,6 +7,10 @@
 //! from `GET {api}/` (`links.login`, else `links.uaa`) and the access token is sent as
 //! `Authorization: bearer <token>`.
 
+mod config;
+
+pub use config::{CfAuth, CfBuilder, CfConfig};
+
 use std::sync::RwLock;
 
 use futures_util::stream::{self, StreamExt};
@@ -16,10 +20,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
-use crate::config::{CfAuth, CfConfig, Secret};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Http, Response};
 use crate::model::{Backup, Field, ProviderId, Status, Timestamp};
+use crate::secret::Secret;
 
 use super::{BoxFuture, Capabilities, Cursor, Page, PageGuard, Provider, Run};
 

@@ -3,7 +3,10 @@
 //! token (providers.md §3). Offset paging, with the pages after the first fetched in parallel.
 //! Without a configured project id, the project is looked up from IAM by the region's name.
 
+mod config;
 pub mod sign;
+
+pub use config::{HuaweiAuth, HuaweiBuilder, HuaweiConfig};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -17,13 +20,13 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::config::{HuaweiAuth, HuaweiConfig, Secret};
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
 use crate::http::{Http, Response};
 use crate::model::{
     gib_to_bytes, non_empty, Backup, ExtraBuilder, Field, ProviderId, Status, Timestamp,
 };
+use crate::secret::Secret;
 
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 

@@ -4,6 +4,10 @@
 //! The cookie lives 30 minutes; like hashicorp/go-oracle-terraform we get a new one when ours
 //! is older than 25 minutes, and the shared loop asks for a new one after a 401.
 
+mod config;
+
+pub use config::{OracleBuilder, OracleConfig};
+
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -12,10 +16,10 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::config::{OracleConfig, Secret};
 use crate::error::{Error, Result};
 use crate::http::{Http, Response};
 use crate::model::{non_empty, Backup, Field, ProviderId, Status};
+use crate::secret::Secret;
 
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 

@@ -7,6 +7,10 @@
 //! commas, so the body is parsed strictly first and, only if that fails on syntax, again with
 //! trailing commas removed. The content type is never looked at.
 
+mod config;
+
+pub use config::{ZcomAuth, ZcomBuilder, ZcomConfig};
+
 use std::borrow::Cow;
 use std::sync::Mutex;
 
@@ -17,10 +21,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::config::{Secret, ZcomAuth, ZcomConfig};
 use crate::error::{Error, Result};
 use crate::http::{self, Http, Response};
 use crate::model::{non_empty, Backup, Field, JsonStrings, ProviderId, Status, Timestamp};
+use crate::secret::Secret;
 
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
