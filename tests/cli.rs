@@ -346,11 +346,24 @@ fn unknown_column_is_a_usage_error_listing_valid_names() {
     assert_eq!(
         stderr(&o),
         format!(
-            "backups: --columns: unknown column `colour` (valid: {}, age)\n",
+            "error: invalid value 'colour' for '--columns <a,b,c>'\n  [possible values: {}, age]\n\nFor more information, try '--help'.\n",
             FIELDS.join(", ")
         )
     );
     assert!(o.stdout.is_empty());
+    // `age` is a table column: csv and tsv print created_at instead.
+    let o = run(backups().args(["list", "--demo", "-o", "csv", "--columns", "id,age"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "backups: --columns: `age` is a table column; csv and tsv print created_at as RFC 3339\n"
+    );
+    let o = run(backups().args(["list", "--demo", "-o", "json", "--columns", "id"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "backups: --columns applies to table, csv and tsv; json always has every field\n"
+    );
 }
 
 #[test]
@@ -358,25 +371,29 @@ fn bad_flags_are_usage_errors() {
     for (args, want) in [
         (
             vec!["--status", "done"],
-            "backups: --status `done`: unknown status",
+            "error: invalid value 'done' for '--status <S>'\n  [possible values: available, creating, restoring, deleting, deleted, cancelled, error, unknown]",
         ),
         (
             vec!["--since", "last week"],
-            "backups: --since `last week`: not a time",
+            "error: invalid value 'last week' for '--since <T>': not a time (use RFC 3339",
         ),
         (
             vec!["--sort", "colour"],
-            "backups: --sort `colour`: unknown key",
+            "error: invalid value 'colour' for '--sort <KEY>'\n  [possible values: created_at, name, size, status, provider]",
         ),
         (
-            vec!["--provider", "aws"],
-            "backups: --provider `aws`: unknown provider",
+            vec!["--provider", "huawai"],
+            "error: invalid value 'huawai' for '--provider <P>'\n  [possible values: oracle, zcom, huawei, cf, bycloud, all]\n\n  tip: a similar value exists: 'huawei'",
         ),
         (
             vec!["--account", "nope"],
             "backups: --account `nope`: no such account in the demo",
         ),
         (vec!["--name", "[x"], "backups: --name `[x`: invalid glob"),
+        (
+            vec!["--since", "1h", "--until", "2d"],
+            "backups: --since is later than --until: nothing could match\n",
+        ),
         (
             vec!["--max-pages", "0"],
             "error: invalid value '0' for '--max-pages <N>'",
@@ -577,15 +594,28 @@ fn emulator_prints_its_base_url_first_and_writes_a_config() {
 
 #[test]
 fn audit_reports_findings_and_exit_codes() {
+    // In a pipe: tsv with a header row on stdout, the summary on stderr.
     let o = run(backups().args(["audit", "--demo"]));
     assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
     let text = stdout(&o);
+    assert_eq!(
+        text.lines().next(),
+        Some("provider\taccount\tresource\tkind\tmessage\tnewest_good")
+    );
     assert!(
-        text.lines().last().unwrap().starts_with("audit: "),
-        "{text}"
+        text.lines().all(|l| l.split('\t').count() == 6),
+        "six cells a line: {text}"
     );
     assert!(text.contains("\tstale\t"), "{text}");
     assert!(text.contains("\tfailed\t"), "{text}");
+    let findings = text.lines().count() - 1;
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!("audit: {findings} findings in "))
+            && err.ends_with(" accounts\n")
+            && err.lines().count() == 1,
+        "the summary, alone on stderr: {err}"
+    );
 
     let o = run(backups().args(["audit", "--demo", "-o", "json"]));
     assert_eq!(o.status.code(), Some(1));
