@@ -102,7 +102,8 @@ pub struct Summary {
     pub findings: usize,
 }
 
-/// Judges one account's rows. Pure: `now` and the threshold are passed in.
+/// Judges one account's rows. Pure: `now` and the threshold are passed in. Returns the
+/// findings and how many resources were judged.
 pub fn judge(rows: &[Backup], max_age: Duration, now: DateTime<Utc>) -> (Vec<Finding>, usize) {
     let mut groups: BTreeMap<(String, String), Vec<&Backup>> = BTreeMap::new();
     for b in rows {
@@ -113,97 +114,119 @@ pub fn judge(rows: &[Backup], max_age: Duration, now: DateTime<Utc>) -> (Vec<Fin
             .unwrap_or_else(|| "-".to_string());
         groups.entry((b.account.clone(), key)).or_default().push(b);
     }
-    let window_start = now - max_age;
     let mut findings = Vec::new();
     for ((account, resource), backups) in &groups {
-        let first = backups[0];
-        let newest_available = backups
+        let resource = Resource {
+            account,
+            key: resource,
+            backups,
+        };
+        findings.extend(resource.judge(max_age, now));
+    }
+    (findings, groups.len())
+}
+
+/// One resource's backups (never empty), keyed by (account, resource).
+struct Resource<'a> {
+    account: &'a str,
+    key: &'a str,
+    backups: &'a [&'a Backup],
+}
+
+impl Resource<'_> {
+    /// Its findings: failed backups in the window, then unknown age or staleness.
+    fn judge(&self, max_age: Duration, now: DateTime<Utc>) -> Vec<Finding> {
+        let newest_available = self
+            .backups
             .iter()
             .filter(|b| b.status == Status::Available && b.created_at.is_some())
             .max_by_key(|b| b.created_at.map(|t| t.utc()));
-        let resource_name = backups.iter().find_map(|b| b.resource_name.clone());
-        let base = |kind, message: String, backup_id: Option<String>| Finding {
-            provider: first.provider,
-            account: account.clone(),
-            resource: Some(resource.clone()),
-            resource_name: resource_name.clone(),
+        let newest_at = newest_available.and_then(|b| b.created_at);
+        let finding = |kind, message: String, backup_id: Option<String>| Finding {
+            provider: self.backups[0].provider,
+            account: self.account.to_string(),
+            resource: Some(self.key.to_string()),
+            resource_name: self.backups.iter().find_map(|b| b.resource_name.clone()),
             kind,
             message,
             backup_id,
             newest_available_id: newest_available.map(|b| b.id.clone()),
-            newest_available_at: newest_available
-                .and_then(|b| b.created_at)
-                .map(|t| t.to_string()),
-            newest_available_age_seconds: newest_available
-                .and_then(|b| b.created_at)
-                .map(|t| (now - t.utc()).num_seconds()),
+            newest_available_at: newest_at.map(|t| t.to_string()),
+            newest_available_age_seconds: newest_at.map(|t| (now - t.utc()).num_seconds()),
             max_age_seconds: max_age.num_seconds(),
         };
-        for b in backups
+        let mut findings: Vec<Finding> = self
+            .backups
             .iter()
-            .filter(|b| matches!(b.status, Status::Error | Status::Cancelled))
-        {
-            let when = match b.created_at {
-                Some(t) if t.utc() >= window_start => {
-                    format!("{} ago", duration::human(now - t.utc()))
-                }
-                Some(_) => continue,
-                None => "at an unknown time".to_string(),
-            };
-            findings.push(base(
-                FindingKind::Failed,
-                format!(
-                    "backup {} {} {when}",
-                    b.id,
-                    if b.status == Status::Error {
-                        "failed"
-                    } else {
-                        "was cancelled"
-                    }
-                ),
-                Some(b.id.clone()),
-            ));
-        }
-        let all_timeless = backups.iter().all(|b| b.created_at.is_none());
-        if all_timeless {
-            let available = backups
+            .filter_map(|b| {
+                let message = failure(b, now - max_age, now)?;
+                Some(finding(FindingKind::Failed, message, Some(b.id.clone())))
+            })
+            .collect();
+        if self.backups.iter().all(|b| b.created_at.is_none()) {
+            let available = self
+                .backups
                 .iter()
                 .filter(|b| b.status == Status::Available)
                 .count();
-            findings.push(base(
+            findings.push(finding(
                 FindingKind::UnknownAge,
                 format!("{available} available backups but none has a creation time; freshness cannot be checked"),
                 None,
             ));
-            continue;
+        } else if let Some(message) = self.staleness(newest_at.map(|t| t.utc()), max_age, now) {
+            findings.push(finding(FindingKind::Stale, message, None));
         }
-        let fresh = newest_available
-            .and_then(|b| b.created_at)
-            .is_some_and(|t| now - t.utc() <= max_age);
-        if !fresh {
-            let mut message = match newest_available.and_then(|b| b.created_at) {
-                Some(t) => format!(
-                    "newest available backup is {} old (max {})",
-                    duration::human(now - t.utc()),
-                    duration::human(max_age)
-                ),
-                None => "no available backup".to_string(),
-            };
-            let in_progress = backups
-                .iter()
-                .filter(|b| b.status == Status::Creating)
-                .filter_map(|b| b.created_at)
-                .min_by_key(|t| t.utc());
-            if let Some(t) = in_progress {
-                message.push_str(&format!(
-                    "; a backup has been in progress for {}",
-                    duration::human(now - t.utc())
-                ));
-            }
-            findings.push(base(FindingKind::Stale, message, None));
-        }
+        findings
     }
-    (findings, groups.len())
+
+    /// What is stale, if the newest available backup is older than `max_age` or missing;
+    /// mentions a backup still in progress.
+    fn staleness(
+        &self,
+        newest: Option<DateTime<Utc>>,
+        max_age: Duration,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let mut message = match newest {
+            Some(t) if now - t <= max_age => return None,
+            Some(t) => format!(
+                "newest available backup is {} old (max {})",
+                duration::human(now - t),
+                duration::human(max_age)
+            ),
+            None => "no available backup".to_string(),
+        };
+        let in_progress = self
+            .backups
+            .iter()
+            .filter(|b| b.status == Status::Creating)
+            .filter_map(|b| b.created_at)
+            .min_by_key(|t| t.utc());
+        if let Some(t) = in_progress {
+            message.push_str(&format!(
+                "; a backup has been in progress for {}",
+                duration::human(now - t.utc())
+            ));
+        }
+        Some(message)
+    }
+}
+
+/// What a failed or cancelled backup created since `window_start` (or at an unknown time,
+/// since it may be recent) is reported as; `None` for any other backup.
+fn failure(b: &Backup, window_start: DateTime<Utc>, now: DateTime<Utc>) -> Option<String> {
+    let what = match b.status {
+        Status::Error => "failed",
+        Status::Cancelled => "was cancelled",
+        _ => return None,
+    };
+    let when = match b.created_at {
+        Some(t) if t.utc() >= window_start => format!("{} ago", duration::human(now - t.utc())),
+        Some(_) => return None,
+        None => "at an unknown time".to_string(),
+    };
+    Some(format!("backup {} {what} {when}", b.id))
 }
 
 fn max_age_for(flag: Option<Duration>, account: &Account) -> Duration {
