@@ -23,7 +23,8 @@ pub fn run(page: Option<ManPage>) -> anyhow::Result<Outcome> {
 
 /// backups(1): the usual sections, then one section per subcommand.
 fn main_page(out: &mut dyn Write) -> io::Result<()> {
-    let cmd = cli::command();
+    // `backups help` is left out: it has no page, and `--help` is documented everywhere.
+    let cmd = cli::command().disable_help_subcommand(true);
     let man = Man::new(cmd.clone());
     man.render_title(out)?;
     write_section(out, |w| man.render_name_section(w))?;
@@ -34,8 +35,18 @@ fn main_page(out: &mut dyn Write) -> io::Result<()> {
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         subcommand_section(out, sub)?;
     }
-    write_section(out, |w| man.render_extra_section(w))?;
+    exit_status_section(out)?;
     write_section(out, |w| man.render_version_section(w))
+}
+
+/// EXIT STATUS, from [`Outcome`] (the same table as `--help` shows).
+fn exit_status_section(out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, ".SH \"EXIT STATUS\"")?;
+    for o in Outcome::ALL {
+        let meaning = o.meaning().replace('\\', "\\\\").replace('-', "\\-");
+        writeln!(out, ".TP\n{}\n{meaning}", o.code())?;
+    }
+    Ok(())
 }
 
 /// A `BACKUPS LIST` section: the subcommand's description, synopsis and every flag of its
@@ -125,7 +136,12 @@ mod tests {
             assert!(rest[..end].contains(flag), "{section} lacks {flag}");
         }
         assert!(text.contains("GLOBAL OPTIONS"), "{text}");
-        assert!(text.contains("audit found problems"), "the exit codes");
+        assert!(
+            text.contains(".SH \"EXIT STATUS\"\n.TP\n0\nsuccess (also when stdout closes early"),
+            "{text}"
+        );
+        assert!(text.contains("\n.TP\n1\naudit found problems\n"), "{text}");
+        assert!(!text.contains("backups\\-help"), "no page for `help`");
     }
 
     #[test]
