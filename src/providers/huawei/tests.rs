@@ -275,6 +275,7 @@ fn pushes_down_only_what_gives_identical_results() {
         until: Some(at("2026-11-02T10:00:00.100Z")),
         name: Some(NameGlob::new("db backup").unwrap()),
         resource: Some("550e8400-e29b-41d4-a716-446655440000".into()),
+        ..Filter::default()
     };
     assert_eq!(
         list_query(&f, 100, 200),
