@@ -390,7 +390,7 @@ mod tests {
     use super::*;
     use crate::config::Secret;
     use crate::filter::NameGlob;
-    use reqwest::header::HeaderMap;
+    use crate::http::response;
     use serde_json::json;
 
     const SEED: &str = include_str!("../../../fixtures/bycloud/list_backups_seed.json");
@@ -407,16 +407,6 @@ mod tests {
                 auth: BycloudAuth::Bearer(Secret::new("t0ken")),
             },
         )
-    }
-
-    fn response(status: u16, body: &str) -> Response {
-        Response {
-            status,
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec(),
-            request: "GET /v1/backups".into(),
-            retries: 0,
-        }
     }
 
     #[test]
@@ -565,39 +555,39 @@ mod tests {
         let cases = [
             (
                 r#"{"backups":[{"id":"x","size":18446744073709551615}]}"#,
-                "GET /v1/backups: HTTP 200: backup x: `size` 18446744073709551615 GiB does not fit in 64 bits of bytes",
+                "GET /test: HTTP 200: backup x: `size` 18446744073709551615 GiB does not fit in 64 bits of bytes",
             ),
             (
                 r#"{"backups":[{"id":"x","size":"100"}]}"#,
-                "GET /v1/backups: HTTP 200: unexpected response body: invalid type: string \"100\", expected u64",
+                "GET /test: HTTP 200: unexpected response body: invalid type: string \"100\", expected u64",
             ),
             (
                 r#"{"backups":[{"id":"x","size":-1}]}"#,
-                "GET /v1/backups: HTTP 200: unexpected response body: invalid value: integer `-1`, expected u64",
+                "GET /test: HTTP 200: unexpected response body: invalid value: integer `-1`, expected u64",
             ),
             (
                 r#"{"backups":[{"id":"x","is_incremental":"yes"}]}"#,
-                "GET /v1/backups: HTTP 200: unexpected response body: invalid type: string \"yes\", expected a boolean",
+                "GET /test: HTTP 200: unexpected response body: invalid type: string \"yes\", expected a boolean",
             ),
             (
                 r#"{"backups":[{"id":7}]}"#,
-                "GET /v1/backups: HTTP 200: unexpected response body: invalid type: integer `7`, expected a string",
+                "GET /test: HTTP 200: unexpected response body: invalid type: integer `7`, expected a string",
             ),
             (
                 r#"{"backups":[{"id":"x","created_at":"last tuesday"}]}"#,
-                "GET /v1/backups: HTTP 200: backup x: `created_at` is not a time: \"last tuesday\"",
+                "GET /test: HTTP 200: backup x: `created_at` is not a time: \"last tuesday\"",
             ),
             (
                 r#"{"backups":{},"meta":{}}"#,
-                "GET /v1/backups: HTTP 200: unexpected response body: invalid type: map, expected a sequence",
+                "GET /test: HTTP 200: unexpected response body: invalid type: map, expected a sequence",
             ),
             (
                 r#"{"backups":[],"meta":{"has_more":"true"}}"#,
-                "GET /v1/backups: HTTP 200: unexpected response body: invalid type: string \"true\", expected a boolean",
+                "GET /test: HTTP 200: unexpected response body: invalid type: string \"true\", expected a boolean",
             ),
             (
                 "<html><body>Bad gateway</body></html>",
-                "GET /v1/backups: HTTP 200: an HTML page instead of JSON",
+                "GET /test: HTTP 200: an HTML page instead of JSON",
             ),
         ];
         for (body, want) in cases {
@@ -632,49 +622,49 @@ mod tests {
                 429,
                 RATE_LIMITED,
                 ErrorKind::RateLimited,
-                "GET /v1/backups: HTTP 429: Rate limit exceeded (Please wait 30 seconds before retrying)",
+                "GET /test: HTTP 429: Rate limit exceeded (Please wait 30 seconds before retrying)",
             ),
             (
                 401,
                 UNAUTHORIZED,
                 ErrorKind::Auth,
-                "GET /v1/backups: HTTP 401: Authentication required or token invalid [request req-7c9e6679-7425-40de-944b-e07fc1f90ae7]",
+                "GET /test: HTTP 401: Authentication required or token invalid [request req-7c9e6679-7425-40de-944b-e07fc1f90ae7]",
             ),
             (
                 403,
                 r#"{"error":{"code":403,"message":"Forbidden","details":"missing scope storage:read","request_id":"req-1"}}"#,
                 ErrorKind::Forbidden,
-                "GET /v1/backups: HTTP 403: Forbidden (missing scope storage:read) [request req-1]",
+                "GET /test: HTTP 403: Forbidden (missing scope storage:read) [request req-1]",
             ),
             (
                 500,
                 r#"{"error":{"code":"500","details":"db down"}}"#,
                 ErrorKind::Server,
-                "GET /v1/backups: HTTP 500: db down",
+                "GET /test: HTTP 500: db down",
             ),
             (
                 400,
                 r#"{"error":"limit too large"}"#,
                 ErrorKind::Client,
-                "GET /v1/backups: HTTP 400: limit too large",
+                "GET /test: HTTP 400: limit too large",
             ),
             (
                 502,
                 "<html><h1>502 Bad Gateway</h1></html>",
                 ErrorKind::Server,
-                "GET /v1/backups: HTTP 502: an HTML error page",
+                "GET /test: HTTP 502: an HTML error page",
             ),
             (
                 503,
                 r#"{"error":{"code":503,"message":null}}"#,
                 ErrorKind::Server,
-                r#"GET /v1/backups: HTTP 503: {"error":{"code":503,"message":null}}"#,
+                r#"GET /test: HTTP 503: {"error":{"code":503,"message":null}}"#,
             ),
             (
                 404,
                 "",
                 ErrorKind::NotFound,
-                "GET /v1/backups: HTTP 404: empty response body",
+                "GET /test: HTTP 404: empty response body",
             ),
         ];
         for (status, body, kind, want) in table {

@@ -688,6 +688,7 @@ impl Provider for Cf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::response;
     use serde_json::json;
 
     fn fixture(name: &str) -> Vec<u8> {
@@ -862,22 +863,17 @@ mod tests {
 
     #[test]
     fn a_429_served_as_text_plain_still_reads_as_cf_errors() {
-        let resp = Response {
-            status: 429,
-            headers: {
-                let mut h = reqwest::header::HeaderMap::new();
-                h.insert("content-type", "text/plain; charset=utf-8".parse().unwrap());
-                h
-            },
-            body: br#"{"errors":[{"code":10013,"title":"CF-RateLimitExceeded","detail":"Rate Limit Exceeded"}]}"#.to_vec(),
-            request: "GET /v3/service_instances/x/backups".into(),
-            retries: 3,
-        };
+        let mut resp = response(
+            429,
+            br#"{"errors":[{"code":10013,"title":"CF-RateLimitExceeded","detail":"Rate Limit Exceeded"}]}"#,
+        );
+        resp.headers
+            .insert("content-type", "text/plain; charset=utf-8".parse().unwrap());
         let e = cf_error(&resp).with_account("cf-prod");
         assert_eq!(e.kind, ErrorKind::RateLimited);
         assert_eq!(
             e.to_string(),
-            "cf-prod: GET /v3/service_instances/x/backups: HTTP 429: CF-RateLimitExceeded (10013): Rate Limit Exceeded"
+            "cf-prod: GET /test: HTTP 429: CF-RateLimitExceeded (10013): Rate Limit Exceeded"
         );
     }
 

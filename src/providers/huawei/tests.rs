@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::*;
 use crate::filter::NameGlob;
+use crate::http::response;
 
 const SEED: &str = include_str!("../../../fixtures/huawei/list-backups-seed.json");
 const EDGE: &str = include_str!("../../../fixtures/huawei/list-backups-edge.json");
@@ -384,14 +385,7 @@ fn vendor_errors_become_one_line_and_a_kind() {
         ),
     ];
     for (status, body, message, kind) in table {
-        let resp = Response {
-            status,
-            headers: Default::default(),
-            body: body.as_bytes().to_vec(),
-            request: "GET /v3/p1/backups".into(),
-            retries: 0,
-        };
-        let err = vendor_error(&resp);
+        let err = vendor_error(&response(status, body));
         assert_eq!(err.message, message, "{body}");
         assert_eq!(err.kind, kind, "{body}");
         assert_eq!(err.status, Some(status));
@@ -510,7 +504,6 @@ mod properties {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::http::Response;
     use crate::providers::arbitrary::{self, assert_rows_or_protocol_error};
 
     fn templates() -> [Value; 2] {
@@ -518,16 +511,6 @@ mod properties {
             serde_json::from_str(SEED).unwrap(),
             serde_json::from_str(EDGE).unwrap(),
         ]
-    }
-
-    fn response(status: u16, body: &[u8]) -> Response {
-        Response {
-            status,
-            headers: Default::default(),
-            body: body.to_vec(),
-            request: "GET /v3/p1/backups".into(),
-            retries: 0,
-        }
     }
 
     fn check(body: &[u8]) {

@@ -335,18 +335,8 @@ fn error_message(body: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use reqwest::header::HeaderMap;
+    use crate::http::response;
     use serde_json::json;
-
-    fn response(status: u16, body: &[u8]) -> Response {
-        Response {
-            status,
-            headers: HeaderMap::new(),
-            body: body.to_vec(),
-            request: "GET /backupservice/v1/backup/".into(),
-            retries: 0,
-        }
-    }
 
     fn parse(body: &[u8]) -> Result<Vec<Backup>> {
         parse_list(&response(200, body), "oracle-us")
@@ -544,7 +534,7 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::Protocol);
         assert_eq!(
             err.to_string(),
-            "GET /backupservice/v1/backup/: HTTP 200: backup /Compute-a/u/b1: snapshotSize `12x` is not a size like 1073741824b or 10G"
+            "GET /test: HTTP 200: backup /Compute-a/u/b1: snapshotSize `12x` is not a size like 1073741824b or 10G"
         );
         // null and "" are "not yet known", not errors.
         let body = br#"[{"name":"/Compute-a/u/b1","snapshotSize":null},{"name":"/Compute-a/u/b2","snapshotSize":""}]"#;
@@ -608,25 +598,25 @@ mod tests {
                 401,
                 br#"{"message": "Incorrect username or password"}"#,
                 ErrorKind::Auth,
-                "GET /backupservice/v1/backup/: HTTP 401: Incorrect username or password",
+                "GET /test: HTTP 401: Incorrect username or password",
             ),
             (
                 404,
                 br#"{"message": "Unknown query parameters: limit"}"#,
                 ErrorKind::NotFound,
-                "GET /backupservice/v1/backup/: HTTP 404: Unknown query parameters: limit",
+                "GET /test: HTTP 404: Unknown query parameters: limit",
             ),
             (
                 500,
                 b"Internal Server Error\nretry later",
                 ErrorKind::Server,
-                "GET /backupservice/v1/backup/: HTTP 500: Internal Server Error",
+                "GET /test: HTTP 500: Internal Server Error",
             ),
             (
                 406,
                 br#"{"code": 406}"#,
                 ErrorKind::Client,
-                r#"GET /backupservice/v1/backup/: HTTP 406: {"code": 406}"#,
+                r#"GET /test: HTTP 406: {"code": 406}"#,
             ),
         ];
         for (status, body, kind, want) in table {

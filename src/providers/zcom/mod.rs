@@ -519,18 +519,8 @@ fn error_message(body: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use reqwest::header::HeaderMap;
+    use crate::http::response;
     use serde_json::json;
-
-    fn response(status: u16, body: &[u8]) -> Response {
-        Response {
-            status,
-            headers: HeaderMap::new(),
-            body: body.to_vec(),
-            request: "GET /v2/1864e71d2deb46f6b47526b69c65a45d/backup".into(),
-            retries: 0,
-        }
-    }
 
     fn parse(body: &[u8], region: Option<&str>) -> Result<Vec<Backup>> {
         let r = response(200, body);
@@ -748,10 +738,7 @@ mod tests {
             let err = parse(body, None).unwrap_err();
             assert_eq!(err.kind, ErrorKind::Protocol);
             let text = err.to_string();
-            assert!(
-                text.starts_with("GET /v2/1864e71d2deb46f6b47526b69c65a45d/backup: HTTP 200: "),
-                "{text}"
-            );
+            assert!(text.starts_with("GET /test: HTTP 200: "), "{text}");
             assert!(text.contains(want), "{text} / {want}");
         }
         assert_eq!(parse(br#"{"backup":[]}"#, None).unwrap(), []);
@@ -794,10 +781,7 @@ mod tests {
             let r = response(status, body);
             let err = r.error(error_message(&r.body));
             assert_eq!(err.kind, kind);
-            assert_eq!(
-                err.to_string(),
-                format!("GET /v2/1864e71d2deb46f6b47526b69c65a45d/backup: HTTP {status}: {want}")
-            );
+            assert_eq!(err.to_string(), format!("GET /test: HTTP {status}: {want}"));
         }
     }
 
