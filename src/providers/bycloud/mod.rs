@@ -523,7 +523,7 @@ mod tests {
             |meta: Value| json!({"backups": [{"id": "a"}, {"id": "b"}], "meta": meta}).to_string();
         let next = |meta: Value| {
             adapter(None)
-                .map_page(&response(200, &body(meta)), 100)
+                .map_page(&response(200, body(meta)), 100)
                 .unwrap()
                 .next
         };
