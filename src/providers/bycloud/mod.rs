@@ -6,8 +6,6 @@
 //! API), so they are never followed: the next marker comes from `meta.marker`, else the last
 //! row's id.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use reqwest::header::{HeaderValue, ACCEPT};
 use reqwest::{Method, Url};
 use serde::Deserialize;
@@ -16,9 +14,10 @@ use serde_json::{Map, Value};
 use crate::config::{BycloudAuth, BycloudConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
-use crate::http::{Http, Response};
+use crate::http::Response;
 use crate::model::{gib_to_bytes, non_empty, Backup, Field, ProviderId, Status, Timestamp};
 
+use super::page_size::PageSize;
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
@@ -46,10 +45,10 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 
 /// The page size asked for. ByCloud documents no maximum; 100 is the common cap of its
 /// siblings, and a server that refuses it gets [`DEFAULT_LIMIT`] instead.
-const MAX_LIMIT: u32 = 100;
+const MAX_LIMIT: u64 = 100;
 
 /// ByCloud's documented default page size.
-const DEFAULT_LIMIT: u32 = 20;
+const DEFAULT_LIMIT: u64 = 20;
 
 /// One ByCloud account.
 pub struct Bycloud {
@@ -57,7 +56,7 @@ pub struct Bycloud {
     config: BycloudConfig,
     /// The page size in force: [`MAX_LIMIT`] until the server rejects it on a first page,
     /// then [`DEFAULT_LIMIT`] for the rest of the account's listing.
-    limit: AtomicU32,
+    page_size: PageSize,
 }
 
 impl Bycloud {
@@ -66,7 +65,7 @@ impl Bycloud {
         Bycloud {
             account,
             config,
-            limit: AtomicU32::new(MAX_LIMIT),
+            page_size: PageSize::new(MAX_LIMIT, DEFAULT_LIMIT),
         }
     }
 
@@ -96,25 +95,22 @@ impl Bycloud {
         Ok((name, value))
     }
 
-    /// Sends one `GET /v1/backups` page request.
-    async fn get(&self, http: &Http, query: &[(&str, String)]) -> Result<Response> {
+    /// Builds one `GET /v1/backups` page request.
+    fn request(&self, run: &Run<'_>, query: &[(&str, String)]) -> Result<reqwest::RequestBuilder> {
         let mut url = self.list_url()?;
         url.query_pairs_mut()
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         let (name, value) = self.auth_header()?;
-        http.send(&self.account, || {
-            Ok(http
-                .request(Method::GET, url.clone())
-                .header(ACCEPT, "application/json")
-                .header(name, value.clone()))
-        })
-        .await
+        Ok(run
+            .request(Method::GET, url)
+            .header(ACCEPT, "application/json")
+            .header(name, value))
     }
 }
 
 /// The query parameters for one page: the page size, the marker, and what of the filter
 /// ByCloud can apply with identical results.
-fn page_query(filter: &Filter, limit: u32, marker: Option<&str>) -> Vec<(&'static str, String)> {
+fn page_query(filter: &Filter, limit: u64, marker: Option<&str>) -> Vec<(&'static str, String)> {
     let mut q = vec![("limit", limit.to_string())];
     if let Some(m) = marker {
         q.push(("marker", m.to_string()));
@@ -266,7 +262,7 @@ impl BackupItem {
 impl Bycloud {
     /// Maps a 200 page: rows, and the next marker (`meta.marker`, else the last id) while
     /// `meta.has_more` says so; without `meta`, while the page is full.
-    fn map_page(&self, resp: &Response, limit: u32) -> Result<Page> {
+    fn map_page(&self, resp: &Response, limit: u64) -> Result<Page> {
         let body: ListBackupsResponse = resp.json()?;
         let items = body.backups.unwrap_or_default();
         let full = items.len() >= limit as usize;
@@ -335,7 +331,7 @@ impl Provider for Bycloud {
     }
 
     /// Token and API key are static configuration (no exchange is documented).
-    fn authenticate<'a>(&'a self, _http: &'a Http, _renew: bool) -> BoxFuture<'a, Result<()>> {
+    fn authenticate<'a>(&'a self, _run: &'a Run<'a>, _renew: bool) -> BoxFuture<'a, Result<()>> {
         Box::pin(async { Ok(()) })
     }
 
@@ -359,24 +355,14 @@ impl Provider for Bycloud {
                     ))
                 }
             };
-            let mut limit = self.limit.load(Ordering::Relaxed);
-            let mut resp = self
-                .get(run.http, &page_query(run.filter, limit, marker))
+            // The maximum page size is undocumented: a server that refuses 100 gets the
+            // documented default for the rest of this account.
+            let (resp, limit) = self
+                .page_size
+                .send(run, &self.account, marker.is_none(), |limit| {
+                    self.request(run, &page_query(run.filter, limit, marker))
+                })
                 .await?;
-            if resp.status == 400 && marker.is_none() && limit == MAX_LIMIT {
-                // The maximum page size is undocumented: a server that refuses 100 gets the
-                // documented default for the rest of this account.
-                tracing::info!(
-                    "{}: limit={MAX_LIMIT} refused ({}); using {DEFAULT_LIMIT}",
-                    self.account,
-                    response_error(&resp).message
-                );
-                limit = DEFAULT_LIMIT;
-                self.limit.store(limit, Ordering::Relaxed);
-                resp = self
-                    .get(run.http, &page_query(run.filter, limit, None))
-                    .await?;
-            }
             if !resp.is_success() {
                 return Err(response_error(&resp));
             }

@@ -4,8 +4,7 @@
 //! The cookie lives 30 minutes; like hashicorp/go-oracle-terraform we get a new one when ours
 //! is older than 25 minutes, and the shared loop asks for a new one after a 401.
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use reqwest::{Method, Url};
@@ -14,9 +13,10 @@ use serde_json::{Map, Value};
 
 use crate::config::{OracleConfig, Secret};
 use crate::error::{Error, Result};
-use crate::http::{Http, Response};
+use crate::http::Response;
 use crate::model::{non_empty, Backup, Field, ProviderId, Status};
 
+use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
@@ -44,16 +44,19 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 /// The media type Compute Classic speaks (`application/json` is accepted too).
 const MEDIA_TYPE: &str = "application/oracle-compute-v3+json";
 
-/// A cookie older than this is replaced before use: it dies at 30 minutes, and a margin keeps
-/// a listing from starting with a cookie about to expire (go-oracle-terraform uses 25 too).
-const COOKIE_MAX_AGE: Duration = Duration::from_secs(25 * 60);
+/// How long a `nimbula` cookie lives.
+const COOKIE_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// A cookie with less than this left is replaced before use, so a listing does not start with
+/// a cookie about to expire: replaced at 25 minutes of age, as go-oracle-terraform does.
+const COOKIE_MIN_TTL: Duration = Duration::from_secs(5 * 60);
 
 /// One Oracle Compute Classic account.
 pub struct Oracle {
     account: String,
     config: OracleConfig,
-    /// The current `nimbula` cookie value and when it was issued.
-    session: Mutex<Option<(Secret, Instant)>>,
+    /// The current `nimbula` cookie value.
+    cookie: TokenCache<Secret>,
 }
 
 impl Oracle {
@@ -62,7 +65,7 @@ impl Oracle {
         Oracle {
             account,
             config,
-            session: Mutex::new(None),
+            cookie: TokenCache::new(COOKIE_MIN_TTL),
         }
     }
 
@@ -73,26 +76,17 @@ impl Oracle {
             .map_err(|e| Error::config(format!("endpoint does not make a valid URL: {e}")))
     }
 
-    /// The cookie to send, if one is held and young enough.
-    fn fresh_cookie(&self) -> Option<Secret> {
-        let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        session
-            .as_ref()
-            .filter(|(_, at)| !is_stale(at.elapsed()))
-            .map(|(cookie, _)| cookie.clone())
-    }
-
     /// `POST /authenticate/`: exchanges user and password for a `nimbula` cookie.
-    async fn login(&self, http: &Http) -> Result<Secret> {
+    async fn login(&self, run: &Run<'_>) -> Result<Temporary<Secret>> {
         let url = self.url("authenticate/")?;
         let body = serde_json::json!({
             "user": self.config.user,
             "password": self.config.password.expose(),
         })
         .to_string();
-        let resp = http
+        let resp = run
             .send(&self.account, || {
-                Ok(http
+                Ok(run
                     .request(Method::POST, url.clone())
                     .header(CONTENT_TYPE, MEDIA_TYPE)
                     .header(ACCEPT, MEDIA_TYPE)
@@ -104,23 +98,8 @@ impl Oracle {
         }
         let cookie = session_cookie(&resp)
             .ok_or_else(|| resp.protocol_error("the response set no nimbula session cookie"))?;
-        *self.session.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((cookie.clone(), Instant::now()));
-        Ok(cookie)
+        Ok(Temporary::expiring_in(cookie, COOKIE_LIFETIME))
     }
-
-    /// The cookie to send: the held one, or a new one when there is none or it is stale.
-    async fn cookie(&self, http: &Http) -> Result<Secret> {
-        match self.fresh_cookie() {
-            Some(c) => Ok(c),
-            None => self.login(http).await,
-        }
-    }
-}
-
-/// Whether a cookie of this age must be replaced before use.
-fn is_stale(age: Duration) -> bool {
-    age >= COOKIE_MAX_AGE
 }
 
 /// The `nimbula` value among the response's `Set-Cookie` headers.
@@ -141,10 +120,12 @@ impl Provider for Oracle {
         &self.account
     }
 
-    fn authenticate<'a>(&'a self, http: &'a Http, renew: bool) -> BoxFuture<'a, Result<()>> {
+    fn authenticate<'a>(&'a self, run: &'a Run<'a>, renew: bool) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            if renew || self.fresh_cookie().is_none() {
-                self.login(http).await?;
+            if renew {
+                self.cookie.renew(|_| self.login(run)).await?;
+            } else {
+                self.cookie.get(|_| self.login(run)).await?;
             }
             Ok(())
         })
@@ -159,12 +140,10 @@ impl Provider for Oracle {
             // No query parameters: the service answers unknown ones with 404, and its only
             // filter (`backupConfigurationName`) is not one the user can select.
             let url = self.url("backupservice/v1/backup/")?;
-            let cookie = self.cookie(run.http).await?;
+            let cookie = self.cookie.get(|_| self.login(run)).await?;
             let resp = run
-                .http
                 .send(&self.account, || {
                     Ok(run
-                        .http
                         .request(Method::GET, url.clone())
                         .header(ACCEPT, MEDIA_TYPE)
                         .header(COOKIE, format!("nimbula={}", cookie.expose())))
@@ -629,10 +608,16 @@ mod tests {
 
     #[test]
     fn cookies_are_replaced_before_they_expire() {
-        assert!(!is_stale(Duration::from_secs(0)));
-        assert!(!is_stale(Duration::from_secs(24 * 60 + 59)));
-        assert!(is_stale(Duration::from_secs(25 * 60)));
-        assert!(is_stale(Duration::from_secs(31 * 60)));
+        use crate::providers::token::is_usable;
+        use std::time::Instant;
+        let issued = Instant::now();
+        let expiry = Some(issued + COOKIE_LIFETIME);
+        let usable_at_age =
+            |secs| is_usable(expiry, issued + Duration::from_secs(secs), COOKIE_MIN_TTL);
+        assert!(usable_at_age(0));
+        assert!(usable_at_age(24 * 60 + 59));
+        assert!(!usable_at_age(25 * 60));
+        assert!(!usable_at_age(31 * 60));
     }
 
     #[test]

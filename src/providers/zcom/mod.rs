@@ -8,9 +8,9 @@
 //! trailing commas removed. The content type is never looked at.
 
 use std::borrow::Cow;
-use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
@@ -19,9 +19,10 @@ use serde_json::{Map, Value};
 
 use crate::config::{Secret, ZcomAuth, ZcomConfig};
 use crate::error::{Error, Result};
-use crate::http::{self, Http, Response};
+use crate::http::{self, Response};
 use crate::model::{non_empty, Backup, Field, JsonStrings, ProviderId, Status, Timestamp};
 
+use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
@@ -46,29 +47,23 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 
 /// A token this close to its `expires` is replaced before use, so a request does not race
 /// the expiry.
-const EXPIRY_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+const TOKEN_MIN_TTL: Duration = Duration::from_secs(60);
 
 /// One Z.com account.
 pub struct Zcom {
     account: String,
     config: ZcomConfig,
-    session: Mutex<Option<Session>>,
+    /// The token and compute base in use; it expires at the token's `expires` (a configured
+    /// token, or one with an unreadable time, is kept until the server rejects it).
+    session: TokenCache<Session>,
 }
 
 /// A token and where to use it.
 #[derive(Clone)]
 struct Session {
     token: Secret,
-    /// From `access.token.expires`; `None` for a configured token or an unreadable time.
-    expires: Option<DateTime<Utc>>,
     /// The compute base including the tenant, without a trailing slash.
     compute: String,
-}
-
-impl Session {
-    fn is_fresh(&self, now: DateTime<Utc>) -> bool {
-        self.expires.is_none_or(|e| now + EXPIRY_MARGIN < e)
-    }
 }
 
 impl Zcom {
@@ -77,19 +72,8 @@ impl Zcom {
         Zcom {
             account,
             config,
-            session: Mutex::new(None),
+            session: TokenCache::new(TOKEN_MIN_TTL),
         }
-    }
-
-    fn current(&self) -> Option<Session> {
-        self.session
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    fn store(&self, s: Session) {
-        *self.session.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
     }
 
     /// `{compute_endpoint}/{tenant_id}`, when the config gives the compute endpoint.
@@ -104,7 +88,12 @@ impl Zcom {
     }
 
     /// `POST {identity}/tokens` with password credentials.
-    async fn login(&self, http: &Http, username: &str, password: &Secret) -> Result<Session> {
+    async fn login(
+        &self,
+        run: &Run<'_>,
+        username: &str,
+        password: &Secret,
+    ) -> Result<Temporary<Session>> {
         let base = self.config.identity_endpoint.as_str().trim_end_matches('/');
         let url = Url::parse(&format!("{base}/tokens"))
             .map_err(|e| Error::config(format!("identity_endpoint: {e}")))?;
@@ -115,9 +104,9 @@ impl Zcom {
             }
         })
         .to_string();
-        let resp = http
+        let resp = run
             .send(&self.account, || {
-                Ok(http
+                Ok(run
                     .request(Method::POST, url.clone())
                     .header(CONTENT_TYPE, "application/json")
                     .header(ACCEPT, "application/json")
@@ -138,16 +127,19 @@ impl Zcom {
                 .catalog_compute(&access.service_catalog)
                 .map_err(|m| resp.protocol_error(m))?,
         };
-        Ok(Session {
+        let session = Session {
             token: Secret::new(access.token.id),
-            // An unreadable expiry is no error: the token is then renewed only after a 401.
-            expires: access
-                .token
-                .expires
-                .as_deref()
-                .and_then(Timestamp::parse_vendor)
-                .map(|t| t.utc()),
             compute,
+        };
+        // An unreadable expiry is no error: the token is then renewed only after a 401.
+        let expires = access
+            .token
+            .expires
+            .as_deref()
+            .and_then(Timestamp::parse_vendor);
+        Ok(match expires {
+            Some(at) => Temporary::expiring_at(session, at.utc(), Utc::now(), Instant::now()),
+            None => Temporary::lasting(session),
         })
     }
 
@@ -193,27 +185,19 @@ impl Zcom {
         Ok(chosen.public_url.trim_end_matches('/').to_string())
     }
 
-    /// A usable session: the held one if still fresh, else a new one.
-    async fn session(&self, http: &Http, renew: bool) -> Result<Session> {
-        if let Some(s) = self.current().filter(|s| !renew && s.is_fresh(Utc::now())) {
-            return Ok(s);
-        }
-        let s = match &self.config.auth {
-            // A configured token cannot be renewed: on a 401 the retry surfaces the
-            // server's answer.
-            ZcomAuth::Token(token) => Session {
+    /// A new session: the configured token, or one from a password login.
+    async fn open(&self, run: &Run<'_>) -> Result<Temporary<Session>> {
+        match &self.config.auth {
+            // A configured token cannot be renewed ([`Provider::renewable`]): on a 401 the
+            // server's answer is the error.
+            ZcomAuth::Token(token) => Ok(Temporary::lasting(Session {
                 token: token.clone(),
-                expires: None,
                 compute: self.configured_compute().ok_or_else(|| {
                     Error::config("compute_endpoint (or region) is required with a token")
                 })?,
-            },
-            ZcomAuth::Password { username, password } => {
-                self.login(http, username, password).await?
-            }
-        };
-        self.store(s.clone());
-        Ok(s)
+            })),
+            ZcomAuth::Password { username, password } => self.login(run, username, password).await,
+        }
     }
 }
 
@@ -227,8 +211,15 @@ impl Provider for Zcom {
         &self.account
     }
 
-    fn authenticate<'a>(&'a self, http: &'a Http, renew: bool) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move { self.session(http, renew).await.map(|_| ()) })
+    fn authenticate<'a>(&'a self, run: &'a Run<'a>, renew: bool) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if renew {
+                self.session.renew(|_| self.open(run)).await?;
+            } else {
+                self.session.get(|_| self.open(run)).await?;
+            }
+            Ok(())
+        })
     }
 
     fn list_page<'a>(
@@ -237,16 +228,14 @@ impl Provider for Zcom {
         _cursor: Option<&'a Cursor>,
     ) -> BoxFuture<'a, Result<Page>> {
         Box::pin(async move {
-            // Renews a token past its `expires` before using it.
-            let session = self.session(run.http, false).await?;
+            // Renews a token near its `expires` before using it.
+            let session = self.session.get(|_| self.open(run)).await?;
             let url = Url::parse(&format!("{}/backup", session.compute)).map_err(|e| {
                 Error::config(format!("the compute endpoint does not make a URL: {e}"))
             })?;
             let resp = run
-                .http
                 .send(&self.account, || {
                     Ok(run
-                        .http
                         .request(Method::GET, url.clone())
                         .header(ACCEPT, "application/json")
                         .header("X-Auth-Token", session.token.expose()))
@@ -842,16 +831,20 @@ mod tests {
 
     #[test]
     fn tokens_are_replaced_before_they_expire() {
-        let now = Utc::now();
-        let s = |expires| Session {
-            token: Secret::new("t"),
-            expires,
-            compute: String::new(),
+        use crate::providers::token::is_usable;
+        let (now, instant) = (Utc::now(), Instant::now());
+        // Whether a token stating `expires` is used as is (not replaced) now.
+        let fresh = |expires: Option<chrono::DateTime<Utc>>| {
+            let t = match expires {
+                Some(at) => Temporary::expiring_at((), at, now, instant),
+                None => Temporary::lasting(()),
+            };
+            is_usable(t.expiry, instant, TOKEN_MIN_TTL)
         };
-        assert!(s(None).is_fresh(now));
-        assert!(s(Some(now + chrono::Duration::hours(24))).is_fresh(now));
-        assert!(!s(Some(now + chrono::Duration::seconds(30))).is_fresh(now));
-        assert!(!s(Some(now - chrono::Duration::hours(1))).is_fresh(now));
+        assert!(fresh(None));
+        assert!(fresh(Some(now + chrono::Duration::hours(24))));
+        assert!(!fresh(Some(now + chrono::Duration::seconds(30))));
+        assert!(!fresh(Some(now - chrono::Duration::hours(1))));
     }
 
     /// Property tests: no body, however broken, panics the parser or lists silently wrong rows.
