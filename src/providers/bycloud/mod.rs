@@ -162,7 +162,7 @@ fn pushed_status(statuses: &[Status]) -> Option<&'static str> {
 
 /// Normalises a ByCloud status (spec §4), case-insensitively: the API mixes `ACTIVE`,
 /// `available` and `COMPLETED`.
-fn status_of(raw: &str) -> Status {
+fn status(raw: &str) -> Status {
     match raw.trim().to_ascii_lowercase().as_str() {
         "available" | "active" | "completed" => Status::Available,
         "creating" => Status::Creating,
@@ -209,60 +209,58 @@ struct BackupItem {
     rest: Map<String, Value>,
 }
 
-impl BackupItem {
-    /// Maps one item (spec §4). `Err` holds a message for a protocol error.
-    fn into_backup(
-        self,
-        account: &str,
-        location: Option<&str>,
-    ) -> std::result::Result<Backup, String> {
-        let id = self.id;
-        let time = |field: &str, raw: Option<String>| -> std::result::Result<_, String> {
-            raw.map(|s| {
-                Timestamp::parse_vendor(&s)
-                    .ok_or_else(|| format!("backup {id}: `{field}` is not a time: {s:?}"))
-            })
-            .transpose()
-        };
-        let created_at = time("created_at", self.created_at)?;
-        let updated_at = time("updated_at", self.updated_at)?;
-        let size_bytes = self
-            .size
-            .map(|gib| {
-                gib_to_bytes(gib).ok_or_else(|| {
-                    format!("backup {id}: `size` {gib} GiB does not fit in 64 bits of bytes")
-                })
-            })
-            .transpose()?;
-        let status = self.status.as_deref().map_or(Status::Unknown, status_of);
-        Ok(Backup {
-            provider: ProviderId::Bycloud,
-            account: account.to_string(),
-            name: self.name,
-            status,
-            provider_status: self.status,
-            // Every ByCloud backup is a volume backup ("List all volume backups").
-            resource_type: Some("volume".to_string()),
-            resource_id: self.volume_id,
-            resource_name: None, // ByCloud lists no volume name
-            size_bytes,
-            created_at,
-            updated_at,
-            expires_at: None, // ByCloud backups do not expire
-            incremental: self.is_incremental,
-            description: non_empty(self.description),
-            location: location.map(str::to_string),
-            parent_id: None, // ByCloud names no parent or group
-            extra: self.rest.into(),
-            id,
+/// Maps one item (spec §4). `Err` holds a message for a protocol error.
+fn to_backup(
+    item: BackupItem,
+    account: &str,
+    location: Option<&str>,
+) -> std::result::Result<Backup, String> {
+    let id = item.id;
+    let time = |field: &str, raw: Option<String>| -> std::result::Result<_, String> {
+        raw.map(|s| {
+            Timestamp::parse_vendor(&s)
+                .ok_or_else(|| format!("backup {id}: `{field}` is not a time: {s:?}"))
         })
-    }
+        .transpose()
+    };
+    let created_at = time("created_at", item.created_at)?;
+    let updated_at = time("updated_at", item.updated_at)?;
+    let size_bytes = item
+        .size
+        .map(|gib| {
+            gib_to_bytes(gib).ok_or_else(|| {
+                format!("backup {id}: `size` {gib} GiB does not fit in 64 bits of bytes")
+            })
+        })
+        .transpose()?;
+    let status = item.status.as_deref().map_or(Status::Unknown, status);
+    Ok(Backup {
+        provider: ProviderId::Bycloud,
+        account: account.to_string(),
+        name: item.name,
+        status,
+        provider_status: item.status,
+        // Every ByCloud backup is a volume backup ("List all volume backups").
+        resource_type: Some("volume".to_string()),
+        resource_id: item.volume_id,
+        resource_name: None, // ByCloud lists no volume name
+        size_bytes,
+        created_at,
+        updated_at,
+        expires_at: None, // ByCloud backups do not expire
+        incremental: item.is_incremental,
+        description: non_empty(item.description),
+        location: location.map(str::to_string),
+        parent_id: None, // ByCloud names no parent or group
+        extra: item.rest.into(),
+        id,
+    })
 }
 
 impl Bycloud {
-    /// Maps a 200 page: rows, and the next marker (`meta.marker`, else the last id) while
+    /// Parses a 200 page: rows, and the next marker (`meta.marker`, else the last id) while
     /// `meta.has_more` says so; without `meta`, while the page is full.
-    fn map_page(&self, resp: &Response, limit: u64) -> Result<Page> {
+    fn parse_page(&self, resp: &Response, limit: u64) -> Result<Page> {
         let body: ListBackupsResponse = resp.json()?;
         let items = body.backups.unwrap_or_default();
         let full = items.len() >= limit as usize;
@@ -270,7 +268,7 @@ impl Bycloud {
         let location = self.config.region.as_deref();
         let rows = items
             .into_iter()
-            .map(|item| item.into_backup(&self.account, location))
+            .map(|item| to_backup(item, &self.account, location))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|m| resp.protocol_error(m))?;
         let (more, marker) = match body.meta {
@@ -321,7 +319,7 @@ fn vendor_message(body: &[u8]) -> Option<String> {
 
 /// The error for a non-2xx response. ByCloud's `error.code` is the HTTP status again, so the
 /// shared status → kind table already classifies it; nothing to refine.
-fn response_error(resp: &Response) -> Error {
+fn vendor_error(resp: &Response) -> Error {
     resp.error(vendor_message(&resp.body))
 }
 
@@ -364,9 +362,9 @@ impl Provider for Bycloud {
                 })
                 .await?;
             if !resp.is_success() {
-                return Err(response_error(&resp));
+                return Err(vendor_error(&resp));
             }
-            self.map_page(&resp, limit)
+            self.parse_page(&resp, limit)
         })
     }
 }
@@ -398,7 +396,7 @@ mod tests {
     #[test]
     fn seed_example_maps_to_exact_backup() {
         let page = adapter(Some("spo1"))
-            .map_page(&response(200, SEED), 20)
+            .parse_page(&response(200, SEED), 20)
             .unwrap();
         let mut want = Backup::new(
             ProviderId::Bycloud,
@@ -444,7 +442,7 @@ mod tests {
 
     #[test]
     fn edge_page_without_meta_maps_mixed_statuses() {
-        let page = adapter(None).map_page(&response(200, EDGE), 3).unwrap();
+        let page = adapter(None).parse_page(&response(200, EDGE), 3).unwrap();
         let got: Vec<Value> = page
             .rows
             .iter()
@@ -496,7 +494,7 @@ mod tests {
         // A short page without meta is the last one.
         assert_eq!(
             adapter(None)
-                .map_page(&response(200, EDGE), 4)
+                .parse_page(&response(200, EDGE), 4)
                 .unwrap()
                 .next,
             None
@@ -509,7 +507,7 @@ mod tests {
             |meta: Value| json!({"backups": [{"id": "a"}, {"id": "b"}], "meta": meta}).to_string();
         let next = |meta: Value| {
             adapter(None)
-                .map_page(&response(200, body(meta)), 100)
+                .parse_page(&response(200, body(meta)), 100)
                 .unwrap()
                 .next
         };
@@ -532,7 +530,7 @@ mod tests {
             Some(Cursor::Marker("b".into()))
         );
         // An empty body is an empty page.
-        let page = adapter(None).map_page(&response(200, "{}"), 100).unwrap();
+        let page = adapter(None).parse_page(&response(200, "{}"), 100).unwrap();
         assert!(page.rows.is_empty() && page.next.is_none());
     }
 
@@ -578,7 +576,7 @@ mod tests {
         ];
         for (body, want) in cases {
             let err = adapter(None)
-                .map_page(&response(200, body), 20)
+                .parse_page(&response(200, body), 20)
                 .unwrap_err();
             assert_eq!(err.kind, ErrorKind::Protocol, "{body}");
             let text = err.to_string();
@@ -596,7 +594,7 @@ mod tests {
             ..response(200, "")
         };
         assert_eq!(
-            adapter(None).map_page(&resp, 20).unwrap_err().kind,
+            adapter(None).parse_page(&resp, 20).unwrap_err().kind,
             ErrorKind::Protocol
         );
     }
@@ -654,7 +652,7 @@ mod tests {
             ),
         ];
         for (status, body, kind, want) in table {
-            let err = response_error(&response(status, body));
+            let err = vendor_error(&response(status, body));
             assert_eq!(err.kind, kind, "{status} {body}");
             assert_eq!(err.to_string(), want, "{status} {body}");
         }
@@ -678,12 +676,12 @@ mod tests {
             ("cancelled", Status::Unknown),
         ];
         for (raw, want) in table {
-            assert_eq!(status_of(raw), want, "{raw}");
+            assert_eq!(status(raw), want, "{raw}");
         }
         // The push-down table agrees with the mapping, value by value.
-        for status in Status::ALL {
-            for v in vendor_statuses(status) {
-                assert_eq!(status_of(v), status, "{v}");
+        for wanted in Status::ALL {
+            for v in vendor_statuses(wanted) {
+                assert_eq!(status(v), wanted, "{v}");
             }
         }
     }
@@ -790,7 +788,7 @@ mod tests {
                 body: body.to_vec(),
                 ..response(200, "")
             };
-            let page = adapter(Some("spo1")).map_page(&resp, 20);
+            let page = adapter(Some("spo1")).parse_page(&resp, 20);
             if let Ok(page) = &page {
                 // A next page is asked for by a marker, never by anything else.
                 assert!(matches!(page.next, None | Some(Cursor::Marker(_))));
@@ -802,7 +800,7 @@ mod tests {
                     body: body.to_vec(),
                     ..response(status, "")
                 };
-                let err = response_error(&resp);
+                let err = vendor_error(&resp);
                 assert!(!err.to_string().contains('\n'));
             }
         }

@@ -372,16 +372,7 @@ impl Cf {
             );
             return Ok(Vec::new());
         }
-        let resp = ok_or_error(resp)?;
-        let body: ListBackups = resp.json()?;
-        body.backups
-            .unwrap_or_default()
-            .into_iter()
-            .map(|b| {
-                b.into_backup(&self.account, instance)
-                    .map_err(|m| resp.protocol_error(m))
-            })
-            .collect()
+        parse_page(&ok_or_error(resp)?, &self.account, instance)
     }
 
     async fn list_all(&self, run: &Run<'_>) -> Result<Vec<Backup>> {
@@ -526,27 +517,36 @@ struct InstanceBackup {
     rest: Map<String, Value>,
 }
 
-impl InstanceBackup {
-    fn into_backup(
-        self,
-        account: &str,
-        instance: &Instance,
-    ) -> std::result::Result<Backup, String> {
-        let created_at = created_at(&self.created_at)
-            .map_err(|m| format!("backup {}: created_at {m}", self.id))?;
-        // Every listed backup is available: the API has no state field (spec §4), so
-        // provider_status stays null.
-        let mut b = Backup::new(ProviderId::Cf, account, self.id, Status::Available);
-        // name: None, OSMAPI backups have no name.
-        b.resource_type = Some("service_instance".to_string());
-        b.resource_id = Some(instance.guid.clone());
-        b.resource_name = instance.name.clone();
-        // size_bytes, updated_at, expires_at, incremental, description: None, not reported.
-        b.created_at = created_at;
-        // location: None, CF accounts have no region. parent_id: None, no backup hierarchy.
-        b.extra = self.rest.into();
-        Ok(b)
-    }
+/// Parses one instance's backups (its whole listing, one page).
+fn parse_page(resp: &Response, account: &str, instance: &Instance) -> Result<Vec<Backup>> {
+    let body: ListBackups = resp.json()?;
+    body.backups
+        .unwrap_or_default()
+        .into_iter()
+        .map(|item| to_backup(item, account, instance).map_err(|m| resp.protocol_error(m)))
+        .collect()
+}
+
+/// Maps one backup of `instance`; the error is a message for a protocol error.
+fn to_backup(
+    item: InstanceBackup,
+    account: &str,
+    instance: &Instance,
+) -> std::result::Result<Backup, String> {
+    let created_at =
+        created_at(&item.created_at).map_err(|m| format!("backup {}: created_at {m}", item.id))?;
+    // Every listed backup is available: the API has no state field (spec §4), so
+    // provider_status stays null.
+    let mut b = Backup::new(ProviderId::Cf, account, item.id, Status::Available);
+    // name: None, OSMAPI backups have no name.
+    b.resource_type = Some("service_instance".to_string());
+    b.resource_id = Some(instance.guid.clone());
+    b.resource_name = instance.name.clone();
+    // size_bytes, updated_at, expires_at, incremental, description: None, not reported.
+    b.created_at = created_at;
+    // location: None, CF accounts have no region. parent_id: None, no backup hierarchy.
+    b.extra = item.rest.into();
+    Ok(b)
 }
 
 /// `created_at`: the unit is undocumented (example `0`). Integers are Unix seconds, or
@@ -711,13 +711,8 @@ mod tests {
         }
     }
 
-    fn map(body: &[u8]) -> std::result::Result<Vec<Backup>, String> {
-        let list: ListBackups = http::parse_json(body)?;
-        list.backups
-            .unwrap_or_default()
-            .into_iter()
-            .map(|b| b.into_backup("cf-prod", &instance()))
-            .collect()
+    fn parse(body: &[u8]) -> Result<Vec<Backup>> {
+        parse_page(&response(200, body), "cf-prod", &instance())
     }
 
     fn row(id: &str, created_at: Value, extra: Value) -> Value {
@@ -735,7 +730,7 @@ mod tests {
 
     #[test]
     fn maps_the_seed_example() {
-        let rows = map(&fixture("list_backups_seed.json")).unwrap();
+        let rows = parse(&fixture("list_backups_seed.json")).unwrap();
         assert_eq!(
             serde_json::to_value(&rows).unwrap(),
             json!([row("string", json!("1970-01-01T00:00:00Z"), json!({}))])
@@ -744,7 +739,7 @@ mod tests {
 
     #[test]
     fn created_at_in_seconds_millis_string_or_missing() {
-        let rows = map(&fixture("list_backups_mixed.json")).unwrap();
+        let rows = parse(&fixture("list_backups_mixed.json")).unwrap();
         assert_eq!(
             serde_json::to_value(&rows).unwrap(),
             json!([
@@ -763,9 +758,9 @@ mod tests {
 
     #[test]
     fn an_empty_or_missing_backups_list_is_no_rows() {
-        assert!(map(br#"{"backups":[]}"#).unwrap().is_empty());
-        assert!(map(br#"{}"#).unwrap().is_empty());
-        assert!(map(br#"{"backups":null}"#).unwrap().is_empty());
+        assert!(parse(br#"{"backups":[]}"#).unwrap().is_empty());
+        assert!(parse(br#"{}"#).unwrap().is_empty());
+        assert!(parse(br#"{"backups":null}"#).unwrap().is_empty());
     }
 
     #[test]
@@ -782,12 +777,14 @@ mod tests {
             b"{\"backups\":[{\"id\":\"\xff\xfe\"}]}",
         ];
         for body in cases {
-            assert!(map(body).is_err(), "{}", String::from_utf8_lossy(body));
+            assert!(parse(body).is_err(), "{}", String::from_utf8_lossy(body));
         }
-        let err = map(br#"{"backups":[{"id":"a","created_at":9223372036854775807}]}"#).unwrap_err();
+        let err =
+            parse(br#"{"backups":[{"id":"a","created_at":9223372036854775807}]}"#).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Protocol);
         assert_eq!(
-            err,
-            "backup a: created_at is out of range: 9223372036854775807"
+            err.to_string(),
+            "GET /test: HTTP 200: backup a: created_at is out of range: 9223372036854775807"
         );
     }
 
@@ -1204,10 +1201,7 @@ mod tests {
         }
 
         fn check(body: &[u8]) {
-            let outcome = map(body).map_err(|m| {
-                Error::protocol(m).with_request("GET /v3/service_instances/g/backups", Some(200))
-            });
-            assert_rows_or_protocol_error(&outcome, ProviderId::Cf, "cf-prod");
+            assert_rows_or_protocol_error(&parse(body), ProviderId::Cf, "cf-prod");
             let _ = http::parse_json::<ListServiceInstances>(body);
             let _ = http::parse_json::<ServiceInstanceResource>(body);
             let _ = http::parse_json::<RootInfo>(body);

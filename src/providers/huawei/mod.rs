@@ -393,7 +393,7 @@ impl Provider for Huawei {
             let (mut resp, _) = self
                 .page_size
                 .send(run, &self.account, offset == 0, |limit| {
-                    self.build(run, &session, &list_query(run.filter, limit, offset))
+                    self.build(run, &session, &page_query(run.filter, limit, offset))
                 })
                 .await?;
             if !resp.is_success() {
@@ -422,7 +422,7 @@ fn parse_page(
     let rows = list
         .backups
         .into_iter()
-        .map(|b| b.into_backup(account))
+        .map(|row| to_backup(row, account))
         .collect::<std::result::Result<Vec<_>, String>>()?;
     Ok((list.count, rows))
 }
@@ -452,7 +452,7 @@ fn parse_url(s: &str) -> Result<Url> {
 }
 
 /// The ListBackups query: paging plus the filters CBR applies exactly as the client would.
-fn list_query(filter: &Filter, limit: u64, offset: u64) -> Vec<(String, String)> {
+fn page_query(filter: &Filter, limit: u64, offset: u64) -> Vec<(String, String)> {
     let mut q: Vec<(String, String)> = vec![
         ("limit".into(), limit.to_string()),
         ("offset".into(), offset.to_string()),
@@ -490,7 +490,7 @@ fn api_time(t: DateTime<Utc>) -> String {
 }
 
 /// The CBR statuses that normalise to `status` (spec §4, read backwards).
-fn huawei_statuses(status: Status) -> &'static [&'static str] {
+fn vendor_statuses(status: Status) -> &'static [&'static str] {
     match status {
         Status::Available => &["available"],
         Status::Creating => &["protecting", "waiting_protect"],
@@ -505,12 +505,12 @@ fn huawei_statuses(status: Status) -> &'static [&'static str] {
 /// requested `unknown` matches values the server cannot be asked for, and a status without
 /// a CBR value (deleted, cancelled) is left to the client filter.
 fn pushed_statuses(wanted: &[Status]) -> Vec<&'static str> {
-    if wanted.is_empty() || wanted.iter().any(|s| huawei_statuses(*s).is_empty()) {
+    if wanted.is_empty() || wanted.iter().any(|s| vendor_statuses(*s).is_empty()) {
         return Vec::new();
     }
     let mut out: Vec<&'static str> = wanted
         .iter()
-        .flat_map(|s| huawei_statuses(*s).iter().copied())
+        .flat_map(|s| vendor_statuses(*s).iter().copied())
         .collect();
     out.sort_unstable();
     out.dedup();
@@ -518,7 +518,7 @@ fn pushed_statuses(wanted: &[Status]) -> Vec<&'static str> {
 }
 
 /// Normalises a CBR status (spec §4), case-insensitively; anything else is `Unknown`.
-fn map_status(raw: &str) -> Status {
+fn status(raw: &str) -> Status {
     match raw.trim().to_ascii_lowercase().as_str() {
         "available" => Status::Available,
         "protecting" | "waiting_protect" => Status::Creating,
@@ -612,56 +612,55 @@ impl<'de: 'a, 'a> Deserialize<'de> for BackupResp<'a> {
     }
 }
 
-impl<'a> BackupResp<'a> {
-    fn into_backup(self, account: &str) -> std::result::Result<Backup, String> {
-        let mut extra = self.rest;
-        let incremental = self.incremental.or_else(|| {
-            let info: Value = serde_json::from_str(extra.get("extend_info")?.get()).ok()?;
-            info.get("incremental").and_then(Value::as_bool)
-        });
-        let size_bytes = match self.resource_size {
-            Some(gib) => Some(gib_to_bytes(gib).ok_or_else(|| {
-                format!(
-                    "backup {}: resource_size {gib} GB does not fit in bytes",
-                    self.id
-                )
-            })?),
-            None => None,
-        };
-        let status = self.status.as_deref().map_or(Status::Unknown, map_status);
-        let mut time = |key: &'static str, raw: Option<String>| {
-            let raw = non_empty(raw)?;
-            let parsed = Timestamp::parse_vendor(&raw);
-            if parsed.is_none() {
-                // Keep what could not be read rather than losing it.
-                extra.text(key, raw);
-            }
-            parsed
-        };
-        let created_at = time("created_at", self.created_at);
-        let updated_at = time("updated_at", self.updated_at);
-        let expires_at = time("expired_at", self.expired_at);
-        let mut b = Backup::new(ProviderId::Huawei, account, self.id, status);
-        b.name = self.name;
-        b.provider_status = self.status;
-        b.resource_type = self.resource_type.map(|t| match t.as_str() {
-            "OS::Nova::Server" => "server".to_string(),
-            "OS::Cinder::Volume" => "volume".to_string(),
-            _ => t,
-        });
-        b.resource_id = self.resource_id;
-        b.resource_name = self.resource_name;
-        b.size_bytes = size_bytes;
-        b.created_at = created_at;
-        b.updated_at = updated_at;
-        b.expires_at = expires_at;
-        b.incremental = incremental;
-        b.description = non_empty(self.description);
-        b.location = self.resource_az;
-        b.parent_id = self.parent_id;
-        b.extra = extra.build();
-        Ok(b)
-    }
+/// Maps one `BackupResp` to the model; the error is a message for a protocol error.
+fn to_backup(row: BackupResp<'_>, account: &str) -> std::result::Result<Backup, String> {
+    let mut extra = row.rest;
+    let incremental = row.incremental.or_else(|| {
+        let info: Value = serde_json::from_str(extra.get("extend_info")?.get()).ok()?;
+        info.get("incremental").and_then(Value::as_bool)
+    });
+    let size_bytes = match row.resource_size {
+        Some(gib) => Some(gib_to_bytes(gib).ok_or_else(|| {
+            format!(
+                "backup {}: resource_size {gib} GB does not fit in bytes",
+                row.id
+            )
+        })?),
+        None => None,
+    };
+    let status = row.status.as_deref().map_or(Status::Unknown, status);
+    let mut time = |key: &'static str, raw: Option<String>| {
+        let raw = non_empty(raw)?;
+        let parsed = Timestamp::parse_vendor(&raw);
+        if parsed.is_none() {
+            // Keep what could not be read rather than losing it.
+            extra.text(key, raw);
+        }
+        parsed
+    };
+    let created_at = time("created_at", row.created_at);
+    let updated_at = time("updated_at", row.updated_at);
+    let expires_at = time("expired_at", row.expired_at);
+    let mut b = Backup::new(ProviderId::Huawei, account, row.id, status);
+    b.name = row.name;
+    b.provider_status = row.status;
+    b.resource_type = row.resource_type.map(|t| match t.as_str() {
+        "OS::Nova::Server" => "server".to_string(),
+        "OS::Cinder::Volume" => "volume".to_string(),
+        _ => t,
+    });
+    b.resource_id = row.resource_id;
+    b.resource_name = row.resource_name;
+    b.size_bytes = size_bytes;
+    b.created_at = created_at;
+    b.updated_at = updated_at;
+    b.expires_at = expires_at;
+    b.incremental = incremental;
+    b.description = non_empty(row.description);
+    b.location = row.resource_az;
+    b.parent_id = row.parent_id;
+    b.extra = extra.build();
+    Ok(b)
 }
 
 /// A vendor error body as one line, per the SDK's parse order (providers.md §3.6):

@@ -14,7 +14,7 @@ fn rows(body: &str) -> Vec<Value> {
     let list: ListBackupsResponse = serde_json::from_str(body).unwrap();
     list.backups
         .into_iter()
-        .map(|b| serde_json::to_value(b.into_backup("hw").unwrap()).unwrap())
+        .map(|row| serde_json::to_value(to_backup(row, "hw").unwrap()).unwrap())
         .collect()
 }
 
@@ -202,13 +202,8 @@ fn edge_cases_map_to_exact_rows() {
 fn absurd_sizes_and_wrong_types_are_errors_not_wraps() {
     let body = json!({"backups": [{"id": "x", "resource_size": u64::MAX / 2}]}).to_string();
     let list: ListBackupsResponse = serde_json::from_str(&body).unwrap();
-    let err = list
-        .backups
-        .into_iter()
-        .next()
-        .unwrap()
-        .into_backup("hw")
-        .unwrap_err();
+    let row = list.backups.into_iter().next().unwrap();
+    let err = to_backup(row, "hw").unwrap_err();
     assert!(err.contains("does not fit"), "{err}");
     for bad in [
         r#"{"backups": [{"id": "x", "resource_size": -1}]}"#,
@@ -242,12 +237,12 @@ fn status_table_follows_the_spec() {
         ("frozen", Status::Unknown),
     ];
     for (raw, want) in table {
-        assert_eq!(map_status(raw), want, "{raw}");
+        assert_eq!(status(raw), want, "{raw}");
     }
     // Every pushed-down value normalises back to the status it was asked for.
-    for status in Status::ALL {
-        for raw in huawei_statuses(status) {
-            assert_eq!(map_status(raw), status, "{raw}");
+    for wanted in Status::ALL {
+        for raw in vendor_statuses(wanted) {
+            assert_eq!(status(raw), wanted, "{raw}");
         }
     }
 }
@@ -266,7 +261,7 @@ fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn pushes_down_only_what_gives_identical_results() {
     assert_eq!(
-        list_query(&filter(), 1000, 0),
+        page_query(&filter(), 1000, 0),
         q(&[("limit", "1000"), ("offset", "0")])
     );
     let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
@@ -278,7 +273,7 @@ fn pushes_down_only_what_gives_identical_results() {
         resource: Some("550e8400-e29b-41d4-a716-446655440000".into()),
     };
     assert_eq!(
-        list_query(&f, 100, 200),
+        page_query(&f, 100, 200),
         q(&[
             ("limit", "100"),
             ("offset", "200"),
@@ -297,7 +292,7 @@ fn pushes_down_only_what_gives_identical_results() {
         until: Some(at("2026-11-02T10:00:00Z")),
         ..filter()
     };
-    assert_eq!(list_query(&f, 1, 0)[2].1, "2026-11-02T10:00:00Z");
+    assert_eq!(page_query(&f, 1, 0)[2].1, "2026-11-02T10:00:00Z");
     // Not pushed: globs, resource names, `unknown`, statuses CBR has no value for.
     for f in [
         Filter {
@@ -321,7 +316,7 @@ fn pushes_down_only_what_gives_identical_results() {
             ..filter()
         },
     ] {
-        assert_eq!(list_query(&f, 5, 0).len(), 2, "{f:?}");
+        assert_eq!(page_query(&f, 5, 0).len(), 2, "{f:?}");
     }
 }
 

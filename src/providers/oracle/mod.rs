@@ -94,7 +94,7 @@ impl Oracle {
             })
             .await?;
         if !resp.is_success() {
-            return Err(resp.error(error_message(&resp.body)));
+            return Err(vendor_error(&resp));
         }
         let cookie = session_cookie(&resp)
             .ok_or_else(|| resp.protocol_error("the response set no nimbula session cookie"))?;
@@ -153,9 +153,9 @@ impl Provider for Oracle {
                 tracing::debug!("{}: X-Oracle-Compute-Call-Id {id}", self.account);
             }
             if !resp.is_success() {
-                return Err(resp.error(error_message(&resp.body)));
+                return Err(vendor_error(&resp));
             }
-            let rows = parse_list(&resp, &self.account)?;
+            let rows = parse_page(&resp, &self.account)?;
             // No paging: the one response is the whole listing.
             Ok(Page {
                 rows,
@@ -187,8 +187,9 @@ struct ResultEnvelope {
     result: Vec<BackupItem>,
 }
 
-/// Parses the list response: a bare array (the vendor page) or the `result` envelope.
-fn parse_list(resp: &Response, account: &str) -> Result<Vec<Backup>> {
+/// Parses the list response (the whole listing, one page): a bare array (the vendor page) or
+/// the `result` envelope.
+fn parse_page(resp: &Response, account: &str) -> Result<Vec<Backup>> {
     let first = resp.body.iter().find(|b| !b.is_ascii_whitespace());
     let items: Vec<BackupItem> = match first {
         Some(b'{') => resp.json::<ResultEnvelope>()?.result,
@@ -304,10 +305,15 @@ fn parse_size(s: &str) -> std::result::Result<u64, String> {
 
 /// The vendor's error message: `{"message": …}` (juju's reading), else `None` so the caller
 /// shows a raw excerpt (hashicorp's reading).
-fn error_message(body: &[u8]) -> Option<String> {
+fn vendor_message(body: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(body).ok()?;
     let m = v.get("message")?.as_str()?.trim();
     (!m.is_empty()).then(|| m.to_string())
+}
+
+/// The error for a non-2xx response: Compute Classic's codes say no more than the status.
+fn vendor_error(resp: &Response) -> Error {
+    resp.error(vendor_message(&resp.body))
 }
 
 #[cfg(test)]
@@ -318,7 +324,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(body: &[u8]) -> Result<Vec<Backup>> {
-        parse_list(&response(200, body), "oracle-us")
+        parse_page(&response(200, body), "oracle-us")
     }
 
     fn rows_json(body: &[u8]) -> Value {
@@ -599,8 +605,7 @@ mod tests {
             ),
         ];
         for (status, body, kind, want) in table {
-            let r = response(status, body);
-            let err = r.error(error_message(&r.body));
+            let err = vendor_error(&response(status, body));
             assert_eq!(err.kind, kind, "{status}");
             assert_eq!(err.to_string(), want);
         }
@@ -663,7 +668,7 @@ mod tests {
 
         fn check(body: &[u8]) {
             assert_rows_or_protocol_error(&parse(body), ProviderId::Oracle, "oracle-us");
-            let _ = error_message(body);
+            let _ = vendor_message(body);
         }
 
         arbitrary::parser_properties!(check, templates());

@@ -114,7 +114,7 @@ impl Zcom {
             })
             .await?;
         if !resp.is_success() {
-            return Err(resp.error(error_message(&resp.body)));
+            return Err(vendor_error(&resp));
         }
         let tokens: PostTokensResponse = resp.json()?;
         let access = tokens.access;
@@ -242,11 +242,9 @@ impl Provider for Zcom {
                 })
                 .await?;
             if !resp.is_success() {
-                return Err(resp.error(error_message(&resp.body)));
+                return Err(vendor_error(&resp));
             }
-            let list: ListBackupResponse = parse_lenient(&resp)?;
-            let rows = to_backups(list, &self.account, self.config.region.as_deref())
-                .map_err(|m| resp.protocol_error(m))?;
+            let rows = parse_page(&resp, &self.account, self.config.region.as_deref())?;
             // No paging: the one response is the whole listing.
             Ok(Page {
                 rows,
@@ -320,23 +318,23 @@ struct BackupRun {
     rest: Map<String, Value>,
 }
 
-/// Maps every run of every group; the error is a message for a protocol error.
-fn to_backups(
-    list: ListBackupResponse,
-    account: &str,
-    region: Option<&str>,
-) -> std::result::Result<Vec<Backup>, String> {
+/// Parses the list response (the whole listing, one page) and maps every run of every group.
+fn parse_page(resp: &Response, account: &str, region: Option<&str>) -> Result<Vec<Backup>> {
+    let list: ListBackupResponse = parse_lenient(resp)?;
     let mut rows = Vec::new();
     for group in list.backup {
         for run in group.backupruns.unwrap_or_default() {
-            rows.push(to_backup(
-                run,
-                &group.id,
-                group.instance_id.as_deref(),
-                &group.rest,
-                account,
-                region,
-            )?);
+            rows.push(
+                to_backup(
+                    run,
+                    &group.id,
+                    group.instance_id.as_deref(),
+                    &group.rest,
+                    account,
+                    region,
+                )
+                .map_err(|m| resp.protocol_error(m))?,
+            );
         }
     }
     Ok(rows)
@@ -484,7 +482,7 @@ fn strip_trailing_commas(body: &[u8]) -> Cow<'_, [u8]> {
 /// One line from an OpenStack error body: Keystone `{"error":{"message","code","title"}}` or
 /// Nova `{"<faultName>":{"message","code"}}`, i.e. any single-key object whose value has a
 /// `message`. `None` when the body is neither (the caller shows an excerpt).
-fn error_message(body: &[u8]) -> Option<String> {
+fn vendor_message(body: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(body).ok()?;
     let obj = v.as_object()?;
     if obj.len() != 1 {
@@ -504,6 +502,11 @@ fn error_message(body: &[u8]) -> Option<String> {
     })
 }
 
+/// The error for a non-2xx response: the OpenStack fault's codes say no more than the status.
+fn vendor_error(resp: &Response) -> Error {
+    resp.error(vendor_message(&resp.body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,9 +515,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(body: &[u8], region: Option<&str>) -> Result<Vec<Backup>> {
-        let r = response(200, body);
-        let list: ListBackupResponse = parse_lenient(&r)?;
-        to_backups(list, "zcom-tokyo", region).map_err(|m| r.protocol_error(m))
+        parse_page(&response(200, body), "zcom-tokyo", region)
     }
 
     fn row(
@@ -767,8 +768,7 @@ mod tests {
             (503, b"<html>busy</html>", ErrorKind::Server, "an HTML error page"),
         ];
         for (status, body, kind, want) in table {
-            let r = response(status, body);
-            let err = r.error(error_message(&r.body));
+            let err = vendor_error(&response(status, body));
             assert_eq!(err.kind, kind);
             assert_eq!(err.to_string(), format!("GET /test: HTTP {status}: {want}"));
         }
@@ -872,7 +872,7 @@ mod tests {
         fn check(body: &[u8]) {
             let outcome = parse(body, Some("tyo1"));
             assert_rows_or_protocol_error(&outcome, ProviderId::Zcom, "zcom-tokyo");
-            let _ = error_message(body);
+            let _ = vendor_message(body);
             let _ = strip_trailing_commas(body);
             // The token response: parsed, then its catalog read, with and without a region.
             if let Ok(tokens) = http::parse_json::<PostTokensResponse>(body) {
