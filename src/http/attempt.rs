@@ -150,7 +150,7 @@ pub(super) fn transport_message(e: &reqwest::Error) -> String {
 }
 
 /// Maps an HTTP status to an error kind; the one place this is decided (adapters may refine).
-pub fn kind_for_status(status: u16) -> ErrorKind {
+pub(super) fn kind_for_status(status: u16) -> ErrorKind {
     match status {
         401 => ErrorKind::Auth,
         403 => ErrorKind::Forbidden,

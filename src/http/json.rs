@@ -47,7 +47,7 @@ fn looks_like_html(body: &[u8]) -> bool {
 }
 
 /// The first line of a body, shortened: for errors when the vendor format is not recognised.
-pub fn body_excerpt(body: &[u8]) -> String {
+pub(super) fn body_excerpt(body: &[u8]) -> String {
     if body.is_empty() {
         return "empty response body".to_string();
     }

@@ -2,8 +2,8 @@
 //! `Retry-After`, a body size cap, same-origin redirects only, status → [`ErrorKind`], and one
 //! log line per request (path only: query strings can carry secrets).
 //!
-//! One try is made in [`attempt`], the retry loop around it lives in [`retry`], the capped body
-//! reader in [`body`], and the JSON reading with its one-line diagnostics in [`json`].
+//! One try is made in `attempt.rs`, the retry loop around it lives in `retry.rs`, the capped
+//! body reader in `body.rs`, and the JSON reading with its one-line diagnostics in `json.rs`.
 
 mod attempt;
 mod body;
@@ -18,12 +18,14 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorKind, Result};
 
-pub use attempt::kind_for_status;
-pub use json::{body_excerpt, json_error_message, parse_json};
-pub use retry::{parse_retry_after, RetryPolicy};
+pub use json::{json_error_message, parse_json};
+pub use retry::RetryPolicy;
+
+use attempt::kind_for_status;
+use json::body_excerpt;
 
 /// Largest response body accepted (spec §7: a body too large fails the account).
-pub const DEFAULT_MAX_BODY: usize = 64 << 20;
+const DEFAULT_MAX_BODY: usize = 64 << 20;
 
 /// Settings of the shared client.
 #[derive(Clone, Debug)]
@@ -67,7 +69,7 @@ pub struct Response {
 }
 
 /// `METHOD /path` for logs and errors: never the query string, which can hold secrets.
-pub fn describe(method: &Method, url: &Url) -> String {
+fn describe(method: &Method, url: &Url) -> String {
     format!("{method} {}", url.path())
 }
 

@@ -59,7 +59,7 @@ impl RetryPolicy {
 
 /// Parses `Retry-After`: delta seconds, an HTTP date, or (Cloud Foundry) a Unix epoch in seconds,
 /// told apart from a delta by being larger than 10^9. A time in the past means "now".
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(super) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     let now_secs = now
         .duration_since(SystemTime::UNIX_EPOCH)

@@ -2,8 +2,8 @@
 //! `authenticate`; the paging loop, session renewal, paging guards and per-account concurrency
 //! are shared here, so every provider gets them the same way. Every request of an account, its
 //! logins included, goes through the account's [`Run`], so one bound holds per account; what
-//! an adapter keeps between requests (a cookie, a token) lives in a [`token::TokenCache`], and
-//! the page-size fallback is [`page_size::PageSize`].
+//! an adapter keeps between requests (a cookie, a token) lives in a `TokenCache` (`token.rs`),
+//! and the page-size fallback is written once in `PageSize` (`page_size.rs`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
