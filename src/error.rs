@@ -186,7 +186,7 @@ impl Error {
     pub fn is_temporary(&self) -> bool {
         match self.kind {
             ErrorKind::RateLimited | ErrorKind::Network | ErrorKind::Timeout => true,
-            ErrorKind::Server => self.status.is_some_and(crate::http::is_retryable_status),
+            ErrorKind::Server => self.status.is_some_and(is_retryable_status),
             _ => false,
         }
     }
@@ -200,6 +200,13 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         self.outcome().code()
     }
+}
+
+/// Whether a response with this status is worth trying again (spec §7): throttled, or a
+/// gateway that could not reach the service. The HTTP retry loop and [`Error::is_temporary`]
+/// both ask here, so the rule lives with the error type and the error type needs no HTTP.
+pub fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 502..=504)
 }
 
 impl fmt::Display for Error {

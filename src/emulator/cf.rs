@@ -1032,7 +1032,7 @@ mod tests {
         let filter = Filter::default();
         let options = ListOptions::default();
         let run = Run::new(&http, &filter, &options);
-        cf.authenticate(&http, false).await.unwrap();
+        cf.authenticate(&run, false).await.unwrap();
         // 8 instances, 3 a page: 3 pages; every backup found.
         assert_eq!(cf.list(&run).await.unwrap().len(), DEMO_BACKUPS_USER);
     }
@@ -1107,7 +1107,7 @@ mod tests {
         let filter = Filter::default();
         let options = ListOptions::default();
         let run = Run::new(&http, &filter, &options);
-        cf.authenticate(&http, false).await.unwrap();
+        cf.authenticate(&run, false).await.unwrap();
         // The token dies after three more uses: mid-listing, with backups calls in flight.
         revoke(&emu, 3).await;
         let rows = cf.list(&run).await.unwrap();
@@ -1194,7 +1194,7 @@ mod tests {
         let cf = Cf::new("cf-demo".into(), cf_config(&accounts[0])).with_per_page(1);
         let (filter, options) = (Filter::default(), ListOptions::default());
         let run = Run::new(&http, &filter, &options);
-        cf.authenticate(&http, false).await.unwrap();
+        cf.authenticate(&run, false).await.unwrap();
         assert_eq!(cf.list(&run).await.unwrap().len(), 40);
         assert!(grants(&emu).await["refresh_token"].as_u64().unwrap() >= 1);
     }
