@@ -67,7 +67,7 @@ impl Account {
 
     /// The main endpoint, for `backups accounts`.
     pub fn endpoint(&self) -> String {
-        match &self.settings {
+        let url = match &self.settings {
             Settings::Oracle(c) => c.endpoint.to_string(),
             Settings::Zcom(c) => c
                 .compute_endpoint
@@ -77,7 +77,10 @@ impl Account {
             Settings::Huawei(c) => c.endpoint.to_string(),
             Settings::Cf(c) => c.api.to_string(),
             Settings::Bycloud(c) => c.endpoint.to_string(),
-        }
+        };
+        // Config URLs never hold a user name or password (refused when read); should one
+        // ever get here another way, it is still not printed.
+        crate::providers::builder::without_userinfo(&url)
     }
 }
 
@@ -384,10 +387,10 @@ fn file_account(
         None => None,
         Some(value) => {
             let s = toml_string("audit_max_age", value)?;
-            Some(crate::duration::parse(&s).ok_or_else(|| {
+            Some(crate::duration::parse_positive(&s).map_err(|e| {
                 KeyError::new(
                     "audit_max_age",
-                    format!("`{s}` is not a duration like 26h or 8d"),
+                    format!("`{}`: {e}", crate::providers::quote(&s)),
                 )
             })?)
         }
@@ -710,6 +713,115 @@ token = "tok"
     }
 
     #[test]
+    fn a_url_with_a_password_in_any_endpoint_key_is_refused_without_printing_it() {
+        let accounts = [
+            (
+                "oracle",
+                "endpoint",
+                "user = \"/Compute-a/b\"\npassword = \"p\"",
+            ),
+            (
+                "zcom",
+                "identity_endpoint",
+                "tenant_id = \"t\"\ntoken = \"t\"",
+            ),
+            (
+                "zcom",
+                "compute_endpoint",
+                "region = \"tyo1\"\ntenant_id = \"t\"\ntoken = \"t\"",
+            ),
+            (
+                "huawei",
+                "endpoint",
+                "project_id = \"0605767b5780d5762fc5c0118072a564\"\ntoken = \"t\"",
+            ),
+            ("huawei", "iam_endpoint", "region = \"r\"\ntoken = \"t\""),
+            ("cf", "api", "token = \"t\""),
+            (
+                "cf",
+                "uaa",
+                "api = \"https://api.example.com\"\ntoken = \"t\"",
+            ),
+            ("bycloud", "endpoint", "token = \"t\""),
+        ];
+        for (provider, key, rest) in accounts {
+            for (url, shown) in [
+                ("https://user:S3CRET@api.example.com/x", "a user name or password in the URL (https://<redacted>@api.example.com/x) is not accepted; give credentials in their own keys"),
+                ("https://:S3CRET@api.example.com", "a user name or password in the URL (https://<redacted>@api.example.com/) is not accepted; give credentials in their own keys"),
+                ("https://S3CRET@api.example.com", "a user name or password in the URL (https://<redacted>@api.example.com/) is not accepted; give credentials in their own keys"),
+                ("https://user:S3CRET@[::1", "not a URL (invalid IPv6 address): https://<redacted>@[::1"),
+            ] {
+                let text = format!(
+                    "[accounts.a]\nprovider = \"{provider}\"\n{key} = \"{url}\"\n{rest}\n"
+                );
+                let err = parse_str(&text).unwrap_err();
+                assert_eq!(
+                    err.to_string(),
+                    format!("/etc/b.toml: account `a`: key `{key}`: {shown}"),
+                    "{text}"
+                );
+                assert_eq!(err.exit_code(), 2);
+            }
+        }
+        // The same from the environment.
+        let env = |k: &str| match k {
+            "OPC_ENDPOINT" => Some("https://u:S3CRET@o.example.com".to_string()),
+            "OPC_USER" | "OPC_PASSWORD" => Some("x".to_string()),
+            _ => None,
+        };
+        let err = env_accounts(&[], &env).unwrap_err().to_string();
+        assert!(!err.contains("S3CRET"), "{err}");
+        assert!(
+            err.starts_with("environment: OPC_ENDPOINT: a user name or password"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_region_must_not_make_another_host() {
+        for region in ["x@evil.example/", "evil.example/#", "a b", "r?x=1"] {
+            let text = format!(
+                "[accounts.a]\nprovider = \"bycloud\"\nregion = \"{region}\"\ntoken = \"t\"\n"
+            );
+            let err = parse_str(&text).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("/etc/b.toml: account `a`: key `region`: region `{region}` does not make a valid URL")
+            );
+        }
+    }
+
+    #[test]
+    fn an_audit_max_age_beyond_100_years_or_zero_is_a_config_error() {
+        let text = |age: &str| {
+            format!("[accounts.a]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"t\"\naudit_max_age = \"{age}\"\n")
+        };
+        let cases = [
+            (
+                "15000000w",
+                "`15000000w`: longer than 100 years (the most a duration may be)",
+            ),
+            (
+                "99999999999999999999d",
+                "`99999999999999999999d`: longer than 100 years (the most a duration may be)",
+            ),
+            ("0h", "`0h`: must be longer than zero"),
+            ("soon", "`soon`: not a duration like 26h or 8d"),
+        ];
+        for (age, want) in cases {
+            let err = parse_str(&text(age)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("/etc/b.toml: account `a`: key `audit_max_age`: {want}")
+            );
+        }
+        let just_over = parse_str(&text("5218w")).unwrap_err().to_string();
+        assert!(just_over.contains("longer than 100 years"), "{just_over}");
+        let cfg = parse_str(&text("36525d")).unwrap();
+        assert_eq!(cfg.accounts[0].audit_max_age, Some(crate::duration::MAX));
+    }
+
+    #[test]
     fn invalid_toml_names_the_line() {
         let err = parse_str("[accounts.a]\nprovider = \n").unwrap_err();
         assert!(
@@ -857,6 +969,11 @@ mod env_tests {
         assert_eq!(access_token.expose(), "abc");
         assert_eq!(refresh_token.as_ref().map(Secret::expose), Some("r1"));
         assert_eq!(accounts[0].secret_sources.len(), 2);
+        // The cf CLI's UAA is pinned: its tokens are refreshed there, as the cf CLI does.
+        assert_eq!(
+            cf.uaa.as_ref().map(reqwest::Url::as_str),
+            Some("https://uaa.example.com/")
+        );
     }
 
     /// Property tests: no config text panics the reader; each is a config or a config error.

@@ -171,10 +171,14 @@ impl std::str::FromStr for TimeBound {
         {
             return Ok(TimeBound::At(midnight.and_utc()));
         }
-        crate::duration::parse(s).map(TimeBound::Ago).ok_or_else(|| {
-            "not a time (use RFC 3339 like 2024-01-15T10:30:00Z, a date, or an age like 36h, 7d)"
-                .to_string()
-        })
+        match crate::duration::parse_checked(s) {
+            Ok(age) => Ok(TimeBound::Ago(age)),
+            Err(crate::duration::DurationError::Malformed) => Err(
+                "not a time (use RFC 3339 like 2024-01-15T10:30:00Z, a date, or an age like 36h, 7d)"
+                    .to_string(),
+            ),
+            Err(e) => Err(format!("an age {e}")),
+        }
     }
 }
 

@@ -519,6 +519,83 @@ fn paging_error(message: String) -> Error {
     Error::new(ErrorKind::Paging, message)
 }
 
+/// Checks a URL a server named for the account's credentials (the CF login server, the Z.com
+/// compute endpoint from the token's catalog) against the configured URL it was discovered
+/// from (spec §7): on the same site ([`crate::http::same_site`]: registrable domain, loopback
+/// as one domain) and over `https`, or plain `http` only to loopback or to the configured host
+/// itself when that is plain `http` (allowed by the config). `named` says who named it and as
+/// what, `configured_what` what the configured URL is, `pin` the key that trusts it instead.
+pub(crate) fn check_discovered(
+    url: &Url,
+    configured: &Url,
+    named: &str,
+    configured_what: &str,
+    pin: &str,
+) -> Result<()> {
+    let origin = origin_text(url);
+    let secure = match url.scheme() {
+        "https" => true,
+        "http" => {
+            crate::http::is_loopback(url)
+                || (configured.scheme() == "http" && configured.host() == url.host())
+        }
+        _ => false,
+    };
+    if !secure {
+        return Err(Error::new(
+            ErrorKind::Insecure,
+            format!(
+                "{named} {origin}: credentials go only over https (or plain http to loopback); set `{pin}` to choose the URL"
+            ),
+        ));
+    }
+    if !crate::http::same_site(url, configured) {
+        return Err(Error::new(
+            ErrorKind::Insecure,
+            format!(
+                "{named} {origin}, which is not on the {configured_what}'s domain ({}); set `{pin}` to trust it",
+                configured.host_str().unwrap_or("?")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `scheme://host[:port]` of a URL, for messages (never its path or query).
+pub(crate) fn origin_text(url: &Url) -> String {
+    match url.port() {
+        Some(port) => format!(
+            "{}://{}:{port}",
+            url.scheme(),
+            url.host_str().unwrap_or("?")
+        ),
+        None => format!("{}://{}", url.scheme(), url.host_str().unwrap_or("?")),
+    }
+}
+
+/// Text a server or a user wrote, fit to quote inside a one-line message: control, format and
+/// line-separator characters escaped (`\u{1b}`, `\u{202e}`, `\n`), and cut to 64 characters
+/// with `…`. A minimal quoting for the values this crate names in its own errors (a bad
+/// project id, a config value); general scrubbing of vendor messages is not done here.
+pub(crate) fn quote(text: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        let invisible = matches!(c,
+            '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}');
+        if invisible || c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Builds the adapter for an account: the one registry of providers.
 pub fn adapter(account: &Account) -> Arc<dyn Provider> {
     let name = account.name.clone();

@@ -12,6 +12,9 @@ use crate::secret::Secret;
 pub struct CfConfig {
     /// Cloud Controller API, e.g. `https://api.example.local`.
     pub api: Url,
+    /// The login server (UAA) pinned in the config (`uaa`), used instead of the one `GET {api}/`
+    /// names; that one is trusted only on the API's registrable domain.
+    pub uaa: Option<Url>,
     /// How to authenticate.
     pub auth: CfAuth,
     /// Service instance guids to list; empty means every instance the user can see.
@@ -55,6 +58,7 @@ impl ConfigBuilder for CfBuilder {
 
     const KEYS: &'static [Key] = &[
         text("api"),
+        text("uaa"),
         text("username"),
         secret("password"),
         text("client_id"),
@@ -64,9 +68,11 @@ impl ConfigBuilder for CfBuilder {
         list("service_instances"),
     ];
 
-    /// The cf CLI's `config.json` fields: its target and its login's tokens.
+    /// The cf CLI's `config.json` fields: its target, the UAA it logged in with (pinned as
+    /// `uaa`: the cf CLI refreshes its tokens there) and its login's tokens.
     const ENV: &'static [(&'static str, &'static str)] = &[
         ("Target", "api"),
+        ("UaaEndpoint", "uaa"),
         ("AccessToken", "token"),
         ("RefreshToken", "refresh_token"),
     ];
@@ -83,10 +89,12 @@ impl ConfigBuilder for CfBuilder {
         let api = v
             .url("api")?
             .ok_or_else(|| v.err("api", "is required (e.g. https://api.example.com)"))?;
+        let uaa = v.url("uaa")?;
         let service_instances = v.list("service_instances");
         let auth = auth(&mut v)?;
         Ok(CfConfig {
             api,
+            uaa,
             auth,
             service_instances,
         })

@@ -140,8 +140,14 @@ impl Cf {
         Ok(resp)
     }
 
-    /// The UAA token endpoint, from `GET {api}/` (discovered once).
+    /// The UAA token endpoint: under the pinned `uaa`, else under the login server `GET {api}/`
+    /// names (discovered once), which must be on the API's site.
     async fn discover(&self, run: &Run<'_>) -> Result<Temporary<Url>> {
+        if let Some(uaa) = &self.config.uaa {
+            let url = http::join_path(uaa, &["oauth", "token"])
+                .ok_or_else(|| Error::config(format!("uaa {uaa} cannot take a path")))?;
+            return Ok(Temporary::lasting(url));
+        }
         let root = self.api_url(&[""]);
         let resp = run
             .send(&self.account, || {
@@ -162,7 +168,14 @@ impl Cf {
         let auth = Url::parse(&link.href).map_err(|e| {
             resp.protocol_error(format!("the login link is not a URL ({e}): {}", link.href))
         })?;
-        check_auth_server(&auth, &self.config.api)?;
+        super::check_discovered(
+            &auth,
+            &self.config.api,
+            "GET / of the API names the login server",
+            "API",
+            "uaa",
+        )
+        .map_err(|e| e.with_request(&resp.request, Some(resp.status)))?;
         let url = http::join_path(&auth, &["oauth", "token"]).ok_or_else(|| {
             resp.protocol_error(format!("the login link cannot take a path: {}", link.href))
         })?;
@@ -423,29 +436,6 @@ enum Grant<'a> {
         secret: &'a Secret,
     },
     Refresh(&'a Secret),
-}
-
-/// The token endpoint must keep credentials safe (spec §7): `https`, or plain `http` only to a
-/// loopback host or to the API's own host when the API itself is plain `http` (which the config
-/// allows only for loopback or with `allow_insecure_http`, a flag the adapter does not see).
-fn check_auth_server(auth: &Url, api: &Url) -> Result<()> {
-    let ok = match auth.scheme() {
-        "https" => true,
-        "http" => http::is_loopback(auth) || (api.scheme() == "http" && api.host() == auth.host()),
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::new(
-            ErrorKind::Insecure,
-            format!(
-                "the API names {}://{} as its login server; credentials go only over https (or plain http to loopback)",
-                auth.scheme(),
-                auth.host_str().unwrap_or("?")
-            ),
-        ))
-    }
 }
 
 /// The response if 2xx, else its CF error.
@@ -915,25 +905,42 @@ mod tests {
     }
 
     #[test]
-    fn credentials_go_only_to_a_safe_login_server() {
+    fn credentials_go_only_to_a_login_server_on_the_apis_site_over_https() {
         let u = |s: &str| Url::parse(s).unwrap();
-        let https_api = u("https://api.example.local");
+        let https_api = u("https://api.sys.example.com");
         let table = [
-            ("https://login.example.local", &https_api, true),
-            ("http://login.example.local", &https_api, false),
-            ("http://127.0.0.1:9/login", &https_api, true),
-            ("ftp://login.example.local", &https_api, false),
+            ("https://login.sys.example.com", &https_api, true),
+            ("https://uaa.example.com:8443", &https_api, true),
+            ("https://login.evil.example", &https_api, false),
+            ("https://example.com.evil.example", &https_api, false),
+            ("http://login.sys.example.com", &https_api, false),
+            // Loopback is one domain: only for a loopback API.
+            ("http://127.0.0.1:9/login", &https_api, false),
+            ("http://127.0.0.1:9/login", &u("http://localhost:8"), true),
+            ("ftp://login.sys.example.com", &https_api, false),
             // An http API passed the config's check (allow_insecure_http): same host only.
             ("http://10.0.0.5:8080/uaa", &u("http://10.0.0.5"), true),
             ("http://10.0.0.6/uaa", &u("http://10.0.0.5"), false),
         ];
         for (auth, api, ok) in table {
-            let got = check_auth_server(&u(auth), api);
+            let got = super::super::check_discovered(&u(auth), api, "GET / names", "API", "uaa");
             assert_eq!(got.is_ok(), ok, "{auth} for {api}");
             if let Err(e) = got {
                 assert_eq!(e.kind, ErrorKind::Insecure);
             }
         }
+        let e = super::super::check_discovered(
+            &u("https://login.evil.example:444/x"),
+            &https_api,
+            "GET / of the API names the login server",
+            "API",
+            "uaa",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "GET / of the API names the login server https://login.evil.example:444, which is not on the API's domain (api.sys.example.com); set `uaa` to trust it"
+        );
     }
 
     #[test]
@@ -943,6 +950,7 @@ mod tests {
                 "a".into(),
                 CfConfig {
                     api: Url::parse(api).unwrap(),
+                    uaa: None,
                     auth: CfAuth::Token {
                         access_token: Secret::new("t"),
                         refresh_token: None,
@@ -1014,6 +1022,7 @@ mod tests {
                 "cf-fake".into(),
                 CfConfig {
                     api,
+                    uaa: None,
                     auth: CfAuth::Token {
                         access_token: Secret::new("t"),
                         refresh_token: None,
@@ -1131,6 +1140,7 @@ mod tests {
                 "cf-fake".into(),
                 CfConfig {
                     api,
+                    uaa: None,
                     auth: CfAuth::Token {
                         access_token: Secret::new("stale"),
                         refresh_token: Some(Secret::new("r1")),

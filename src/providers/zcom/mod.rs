@@ -80,14 +80,15 @@ impl Zcom {
         }
     }
 
-    /// `{compute_endpoint}/{tenant_id}`, when the config gives the compute endpoint.
+    /// `{compute_endpoint}/{tenant_id}`, when the config gives the compute endpoint; the
+    /// tenant id is one percent-encoded path segment.
     fn configured_compute(&self) -> Option<String> {
         self.config.compute_endpoint.as_ref().map(|c| {
-            format!(
-                "{}/{}",
-                c.as_str().trim_end_matches('/'),
-                self.config.tenant_id
-            )
+            match http::join_path(c, &[self.config.tenant_id.as_str()]) {
+                Some(url) => url.as_str().to_string(),
+                // The config accepts only http(s) URLs, which always take a path.
+                None => c.as_str().to_string(),
+            }
         })
     }
 
@@ -129,7 +130,7 @@ impl Zcom {
             Some(c) => c,
             None => self
                 .catalog_compute(&access.service_catalog)
-                .map_err(|m| resp.protocol_error(m))?,
+                .map_err(|e| e.with_request(&resp.request, Some(resp.status)))?,
         };
         let session = Session {
             token: Secret::new(access.token.id),
@@ -148,10 +149,10 @@ impl Zcom {
     }
 
     /// The `compute` endpoint of the token's service catalog (in the configured region when
-    /// one is set). It already ends in `/{tenant_id}`. The token goes there, so it must be
-    /// https, or plain http only where the identity endpoint itself is plain http (loopback
-    /// or explicitly allowed in the config) on a loopback host or the identity host.
-    fn catalog_compute(&self, catalog: &[CatalogService]) -> std::result::Result<String, String> {
+    /// one is set). It already ends in `/{tenant_id}`. The token goes there, so it must be on
+    /// the identity endpoint's site over https (spec §7; see [`super::check_discovered`]);
+    /// `compute_endpoint` pins another.
+    fn catalog_compute(&self, catalog: &[CatalogService]) -> Result<String> {
         let endpoints: Vec<&CatalogEndpoint> = catalog
             .iter()
             .filter(|s| s.kind.eq_ignore_ascii_case("compute"))
@@ -163,27 +164,29 @@ impl Zcom {
                 .find(|e| e.region.as_deref() == Some(r.as_str())),
             None => endpoints.first(),
         }
-        .ok_or("the token's service catalog has no compute endpoint (set compute_endpoint)")?;
-        let url = Url::parse(&chosen.public_url).map_err(|e| {
-            format!(
-                "the catalog's compute publicURL is not a URL ({e}): {}",
-                chosen.public_url
+        .ok_or_else(|| {
+            Error::protocol(
+                "the token's service catalog has no compute endpoint (set compute_endpoint)",
             )
         })?;
-        let identity = &self.config.identity_endpoint;
-        let allowed = match url.scheme() {
-            "https" => true,
-            "http" => {
-                identity.scheme() == "http"
-                    && (http::is_loopback(&url) || url.host_str() == identity.host_str())
-            }
-            _ => false,
-        };
-        if !allowed {
-            return Err(format!(
-                "refused to send the token to the catalog's compute endpoint {}://{} (not https); set compute_endpoint",
-                url.scheme(),
-                url.host_str().unwrap_or("?")
+        let url = Url::parse(&chosen.public_url).map_err(|e| {
+            Error::protocol(format!(
+                "the catalog's compute publicURL is not a URL ({e}): `{}`",
+                super::quote(&crate::providers::builder::without_userinfo(
+                    &chosen.public_url
+                ))
+            ))
+        })?;
+        super::check_discovered(
+            &url,
+            &self.config.identity_endpoint,
+            "the token's service catalog names the compute endpoint",
+            "identity endpoint",
+            "compute_endpoint",
+        )?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Error::protocol(
+                "the catalog's compute publicURL holds a user name or password",
             ));
         }
         Ok(chosen.public_url.trim_end_matches('/').to_string())
@@ -808,29 +811,47 @@ mod tests {
         .unwrap();
         let z = Zcom::new("z".into(), config(Some("tyo1"), None));
         assert_eq!(
-            z.catalog_compute(&catalog).as_deref(),
-            Ok("https://compute.tyo1.cloud.z.com/v2/t1")
+            z.catalog_compute(&catalog).unwrap(),
+            "https://compute.tyo1.cloud.z.com/v2/t1"
         );
         let z = Zcom::new("z".into(), config(None, None));
         assert_eq!(
-            z.catalog_compute(&catalog).as_deref(),
-            Ok("https://compute.sin1.cloud.z.com/v2/t1")
+            z.catalog_compute(&catalog).unwrap(),
+            "https://compute.sin1.cloud.z.com/v2/t1"
         );
         let z = Zcom::new("z".into(), config(Some("jpt1"), None));
         assert!(z
             .catalog_compute(&catalog)
             .unwrap_err()
+            .message
             .contains("no compute endpoint"));
-        // The token never goes to plain http elsewhere.
-        let plain: Vec<CatalogService> = serde_json::from_value(json!([
-            {"type": "compute", "endpoints": [{"region": "tyo1", "publicURL": "http://compute.tyo1.cloud.z.com/v2/t1"}]}
-        ]))
-        .unwrap();
+        // The token never goes to plain http elsewhere, nor to another site.
+        let catalog_of = |url: &str| -> Vec<CatalogService> {
+            serde_json::from_value(json!([
+                {"type": "compute", "endpoints": [{"region": "tyo1", "publicURL": url}]}
+            ]))
+            .unwrap()
+        };
         let z = Zcom::new("z".into(), config(None, None));
-        assert!(z
-            .catalog_compute(&plain)
-            .unwrap_err()
-            .starts_with("refused to send the token"));
+        let refused = |url: &str| {
+            let e = z.catalog_compute(&catalog_of(url)).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Insecure, "{url}");
+            e.message
+        };
+        assert_eq!(
+            refused("http://compute.tyo1.cloud.z.com/v2/t1"),
+            "the token's service catalog names the compute endpoint http://compute.tyo1.cloud.z.com: credentials go only over https (or plain http to loopback); set `compute_endpoint` to choose the URL"
+        );
+        assert_eq!(
+            refused("https://compute.evil.example/v2/t1"),
+            "the token's service catalog names the compute endpoint https://compute.evil.example, which is not on the identity endpoint's domain (identity.tyo1.cloud.z.com); set `compute_endpoint` to trust it"
+        );
+        refused("http://127.0.0.1:1/v2/t1");
+        assert_eq!(
+            z.catalog_compute(&catalog_of("https://other.cloud.z.com/v2/t1"))
+                .unwrap(),
+            "https://other.cloud.z.com/v2/t1"
+        );
     }
 
     #[test]
