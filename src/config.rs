@@ -895,7 +895,10 @@ mod env_tests {
         let env = vars(&[
             ("HUAWEICLOUD_SDK_AK", "AK"),
             ("HUAWEICLOUD_SDK_SK", "SK"),
-            ("HUAWEICLOUD_SDK_PROJECT_ID", "p1"),
+            (
+                "HUAWEICLOUD_SDK_PROJECT_ID",
+                "0123456789abcdef0123456789abcdef",
+            ),
             ("HUAWEICLOUD_SDK_REGION", "ap-southeast-1"),
             ("BYCLOUD_TOKEN", "t"),
             ("BACKUPS_BYCLOUD_ENDPOINT", "http://127.0.0.1:9"),
@@ -1203,31 +1206,31 @@ mod source_tests {
     #[test]
     fn huawei_reads_the_same_from_both_sources() {
         same(
-            "[accounts.a]\nprovider = \"huawei\"\nregion = \"ap-southeast-1\"\nproject_id = \"p1\"\n\
+            "[accounts.a]\nprovider = \"huawei\"\nregion = \"ap-southeast-1\"\nproject_id = \"0123456789abcdef0123456789abcdef\"\n\
              access_key = \"AK\"\nsecret_key = \"SK\"\nsecurity_token = \"ST\"",
             &[
                 ("HUAWEICLOUD_SDK_AK", "AK"),
                 ("HUAWEICLOUD_SDK_SK", "SK"),
                 ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "ST"),
-                ("HUAWEICLOUD_SDK_PROJECT_ID", "p1"),
+                ("HUAWEICLOUD_SDK_PROJECT_ID", "0123456789abcdef0123456789abcdef"),
                 ("HUAWEICLOUD_SDK_REGION", "ap-southeast-1"),
             ],
             "huawei region=ap-southeast-1 endpoint=https://cbr.ap-southeast-1.myhuaweicloud.com/ \
-             iam=https://iam.ap-southeast-1.myhuaweicloud.com/ project=p1 auth=aksk:AK:SK:ST",
+             iam=https://iam.ap-southeast-1.myhuaweicloud.com/ project=0123456789abcdef0123456789abcdef auth=aksk:AK:SK:ST",
         );
         // Without a region: the endpoint given, the global IAM endpoint (the environment used
         // to take the CBR endpoint for IAM).
         same(
             "[accounts.a]\nprovider = \"huawei\"\nendpoint = \"https://cbr.example.com\"\n\
-             project_id = \"p1\"\naccess_key = \"AK\"\nsecret_key = \"SK\"",
+             project_id = \"0123456789abcdef0123456789abcdef\"\naccess_key = \"AK\"\nsecret_key = \"SK\"",
             &[
                 ("HUAWEICLOUD_SDK_AK", "AK"),
                 ("HUAWEICLOUD_SDK_SK", "SK"),
-                ("HUAWEICLOUD_SDK_PROJECT_ID", "p1"),
+                ("HUAWEICLOUD_SDK_PROJECT_ID", "0123456789abcdef0123456789abcdef"),
                 ("BACKUPS_HUAWEI_ENDPOINT", "https://cbr.example.com"),
             ],
             "huawei region=- endpoint=https://cbr.example.com/ iam=https://iam.myhuaweicloud.com/ \
-             project=p1 auth=aksk:AK:SK:-",
+             project=0123456789abcdef0123456789abcdef auth=aksk:AK:SK:-",
         );
         // An IAM endpoint given wins over the region's.
         same(

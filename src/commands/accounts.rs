@@ -42,6 +42,7 @@ async fn check_all(
         max_pages: 1,
         parallel: 1,
         progress: None,
+        ..ListOptions::default()
     };
     let results = futures_util::future::join_all(
         accounts

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorKind, Result};
 
-pub use json::{json_error_message, parse_json};
+pub use json::{json_error_message, parse_json, utf8_body};
 pub use retry::RetryPolicy;
 
 use attempt::kind_for_status;

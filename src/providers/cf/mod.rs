@@ -10,21 +10,24 @@
 mod config;
 pub use config::{CfAuth, CfBuilder, CfConfig};
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use reqwest::{Method, Url};
+use serde::de::MapAccess;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Response};
-use crate::model::{Backup, Field, ProviderId, Status, Timestamp};
+use crate::model::{Backup, ExtraBuilder, Field, ProviderId, Status, Timestamp};
 use crate::secret::Secret;
 
+use super::rows::{self, Capped, VendorRow};
 use super::token::{Temporary, TokenCache};
-use super::{BoxFuture, Capabilities, Cursor, Page, PageGuard, Provider, Run};
+use super::{limit, BoxFuture, Capabilities, Cursor, Page, PageGuard, Provider, Run};
 
 /// What this adapter supports.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -313,25 +316,62 @@ impl Cf {
         }
     }
 
-    /// Every service instance the user can see, following `pagination.next.href`.
+    /// Every service instance the user can see, following `pagination.next.href`, each guid
+    /// once. A page naming only instances already seen fails the account, as the shared loop
+    /// does for backups: a server repeating its pages under new `next` links stops at the
+    /// second page, not at `--max-pages`.
     async fn all_instances(&self, run: &Run<'_>) -> Result<Vec<Instance>> {
         let mut url = self.api_url(&["v3", "service_instances"]);
         url.query_pairs_mut()
             .append_pair("per_page", &self.per_page.to_string());
         let mut guard = PageGuard::new(run.options.max_pages);
         let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut first = true;
         loop {
             guard.page(" of service instances")?;
             let resp = run.with_renewal(self, || self.get(run, &url)).await?;
-            let resp = ok_or_error(resp)?;
-            let page: ListServiceInstances = resp.json()?;
-            let empty = page.resources.is_empty();
-            out.extend(page.resources.into_iter().map(|r| Instance {
-                guid: r.guid,
-                name: r.name,
-            }));
-            let next = page.pagination.and_then(|p| p.next).map(|l| l.href);
-            let (Some(next), false) = (next, empty) else {
+            let mut resp = ok_or_error(resp)?;
+            let max_rows = run.options.max_page_rows;
+            let (resources, next) = run
+                .decode(&mut resp, &self.account, move |body| {
+                    parse_instances(body, max_rows)
+                })
+                .await?;
+            let listed = resources.len();
+            let before = out.len();
+            for r in resources {
+                if seen.insert(r.guid.clone()) {
+                    out.push(Instance {
+                        guid: r.guid,
+                        name: r.name,
+                    });
+                }
+            }
+            let fresh = out.len() - before;
+            let at = if first {
+                "the first page".to_string()
+            } else {
+                format!("the page at {}", Cursor::Url(url.clone()))
+            };
+            first = false;
+            if listed > 0 && fresh == 0 {
+                return Err(Error::new(
+                    ErrorKind::Paging,
+                    format!(
+                        "{at} held only service instances already seen; stopped instead of looping"
+                    ),
+                )
+                .with_request(&resp.request, Some(resp.status)));
+            }
+            if fresh < listed {
+                tracing::warn!(
+                    "{}: dropped {} service instances repeated across pages (at {at})",
+                    self.account,
+                    listed - fresh
+                );
+            }
+            let (Some(next), false) = (next, listed == 0) else {
                 break;
             };
             let next = Url::parse(&next)
@@ -341,9 +381,8 @@ impl Cf {
                 return Err(Error::new(
                     ErrorKind::Insecure,
                     format!(
-                        "pagination.next points to another origin ({}://{}); not sending the token there",
-                        next.scheme(),
-                        next.host_str().unwrap_or("?")
+                        "pagination.next points to another origin ({}); not sending the token there",
+                        super::origin_text(&next)
                     ),
                 )
                 .with_request(&resp.request, Some(resp.status)));
@@ -388,7 +427,13 @@ impl Cf {
             );
             return Ok(Vec::new());
         }
-        parse_page(&ok_or_error(resp)?, &self.account, instance)
+        let mut resp = ok_or_error(resp)?;
+        let (account, of) = (self.account.clone(), instance.clone());
+        let max_rows = run.options.max_page_rows;
+        run.decode(&mut resp, &self.account, move |body| {
+            parse_page(body, &account, &of, max_rows)
+        })
+        .await
     }
 
     async fn list_all(&self, run: &Run<'_>) -> Result<Vec<Backup>> {
@@ -396,13 +441,18 @@ impl Cf {
         let instances: Vec<Instance> = if self.config.service_instances.is_empty() {
             self.all_instances(run).await?
         } else {
-            // Configured guids carry no name: look each up (in parallel), skipping missing ones.
+            // Configured guids carry no name: look each up (in parallel), skipping missing
+            // ones; a guid named twice is looked up once.
+            let mut guids: Vec<&str> = Vec::new();
+            for guid in &self.config.service_instances {
+                if !guids.contains(&guid.as_str()) {
+                    guids.push(guid);
+                }
+            }
             let mut found = Vec::new();
             // Futures are built up front: a stream of closures over borrowed items trips
             // rustc's higher-ranked lifetime check once the whole future must be `Send`.
-            let lookups: Vec<_> = self
-                .config
-                .service_instances
+            let lookups: Vec<_> = guids
                 .iter()
                 .map(|guid| self.configured_instance(run, guid))
                 .collect();
@@ -412,14 +462,35 @@ impl Cf {
             }
             found
         };
+        // Each instance's backups are one page for the memory budget, handed on (into the
+        // result) in instance order; a backup id seen before (under another instance) is
+        // dropped.
         let mut out = Vec::new();
+        let mut ids = HashSet::new();
+        let mut repeated = 0usize;
         let calls: Vec<_> = instances
             .iter()
-            .map(|instance| self.instance_backups(run, instance))
+            .map(|instance| async move {
+                let slot = run.limiter().page();
+                let rows = limit::in_page(slot.clone(), self.instance_backups(run, instance)).await;
+                (rows, slot)
+            })
             .collect();
         let mut calls = stream::iter(calls).buffered(parallel);
-        while let Some(rows) = calls.next().await {
-            out.extend(rows?);
+        while let Some((rows, _slot)) = calls.next().await {
+            for row in rows? {
+                if ids.insert(row.id.clone()) {
+                    out.push(row);
+                } else {
+                    repeated += 1;
+                }
+            }
+        }
+        if repeated > 0 {
+            tracing::warn!(
+                "{}: dropped {repeated} backups listed under more than one service instance",
+                self.account
+            );
         }
         Ok(out)
     }
@@ -473,15 +544,8 @@ struct TokenResponse {
     refresh_token: Option<String>,
 }
 
-/// Response of `GET /v3/service_instances` (CC v3 list).
-#[derive(Deserialize)]
-struct ListServiceInstances {
-    pagination: Option<Pagination>,
-    #[serde(default)]
-    resources: Vec<ServiceInstanceResource>,
-}
-
-/// `pagination` of a CC v3 list: only `next` is followed.
+/// `pagination` of a CC v3 list (`GET /v3/service_instances`): only `next` is followed;
+/// `total_results` and `total_pages` are not read (the server's numbers decide nothing).
 #[derive(Deserialize)]
 struct Pagination {
     next: Option<Link>,
@@ -494,43 +558,88 @@ struct ServiceInstanceResource {
     name: Option<String>,
 }
 
-/// Response of OSMAPI "List Service Instance Backups" (`GET /v3/service_instances/{guid}/backups`).
-#[derive(Deserialize)]
-struct ListBackups {
-    backups: Option<Vec<InstanceBackup>>,
+/// One page of `GET /v3/service_instances` (CC v3 list): its instances, at most `max_rows`,
+/// and its `pagination.next.href`. The error is a message for a protocol error.
+fn parse_instances(
+    body: &[u8],
+    max_rows: usize,
+) -> std::result::Result<(Vec<ServiceInstanceResource>, Option<String>), String> {
+    let mut resources = Capped::new(max_rows, "service instances");
+    let others = rows::rows_in_object(body, "resources", true, |r: ServiceInstanceResource| {
+        resources.push(r)
+    })?;
+    let pagination = rows::other::<Option<Pagination>>(&others, "pagination")?.flatten();
+    let next = pagination.and_then(|p| p.next).map(|l| l.href);
+    Ok((resources.into_vec(), next))
 }
 
-/// One entry of `backups`: the vendor documents only `id` and `created_at`.
-#[derive(Deserialize)]
-struct InstanceBackup {
-    id: String,
-    #[serde(default)]
+/// One entry of `backups` in OSMAPI "List Service Instance Backups"
+/// (`GET /v3/service_instances/{guid}/backups`): the vendor documents only `id` and
+/// `created_at`.
+#[derive(Default)]
+struct InstanceBackup<'a> {
+    id: Option<String>,
     created_at: Value,
-    #[serde(flatten)]
-    rest: Map<String, Value>,
+    rest: ExtraBuilder<'a>,
 }
 
-/// Parses one instance's backups (its whole listing, one page).
-fn parse_page(resp: &Response, account: &str, instance: &Instance) -> Result<Vec<Backup>> {
-    let body: ListBackups = resp.json()?;
-    body.backups
-        .unwrap_or_default()
-        .into_iter()
-        .map(|item| to_backup(item, account, instance).map_err(|m| resp.protocol_error(m)))
-        .collect()
+impl<'de> VendorRow<'de> for InstanceBackup<'de> {
+    const EXPECTING: &'static str = "a backup object";
+    const REQUIRED: &'static str = "id";
+
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "id" => self.id = Some(map.next_value()?),
+            "created_at" => self.created_at = map.next_value()?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn complete(&self) -> bool {
+        self.id.is_some()
+    }
+
+    fn extra(&mut self) -> &mut ExtraBuilder<'de> {
+        &mut self.rest
+    }
+}
+
+impl<'de> Deserialize<'de> for InstanceBackup<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        rows::deserialize_row(d)
+    }
+}
+
+/// Parses one instance's backups (its whole listing, one page), each mapped as it is read, at
+/// most `max_rows`. The error is a message for a protocol error.
+fn parse_page(
+    body: &[u8],
+    account: &str,
+    instance: &Instance,
+    max_rows: usize,
+) -> std::result::Result<Vec<Backup>, String> {
+    let mut rows = Capped::new(max_rows, "rows");
+    rows::rows_in_object(body, "backups", true, |item: InstanceBackup<'_>| {
+        rows.push(to_backup(item, account, instance)?)
+    })?;
+    Ok(rows.into_vec())
 }
 
 /// Maps one backup of `instance`; the error is a message for a protocol error.
 fn to_backup(
-    item: InstanceBackup,
+    item: InstanceBackup<'_>,
     account: &str,
     instance: &Instance,
 ) -> std::result::Result<Backup, String> {
+    // `complete` made sure of it.
+    let id = item.id.unwrap_or_default();
     let created_at =
-        created_at(&item.created_at).map_err(|m| format!("backup {}: created_at {m}", item.id))?;
+        created_at(&item.created_at).map_err(|m| format!("backup {id}: created_at {m}"))?;
+    let extra = item.rest.build().map_err(|m| format!("backup {id}: {m}"))?;
     // Every listed backup is available: the API has no state field (spec §4), so
     // provider_status stays null.
-    let mut b = Backup::new(ProviderId::Cf, account, item.id, Status::Available);
+    let mut b = Backup::new(ProviderId::Cf, account, id, Status::Available);
     // name: None, OSMAPI backups have no name.
     b.resource_type = Some("service_instance".to_string());
     b.resource_id = Some(instance.guid.clone());
@@ -538,7 +647,7 @@ fn to_backup(
     // size_bytes, updated_at, expires_at, incremental, description: None, not reported.
     b.created_at = created_at;
     // location: None, CF accounts have no region. parent_id: None, no backup hierarchy.
-    b.extra = item.rest.into();
+    b.extra = extra;
     Ok(b)
 }
 
@@ -705,7 +814,8 @@ mod tests {
     }
 
     fn parse(body: &[u8]) -> Result<Vec<Backup>> {
-        parse_page(&response(200, body), "cf-prod", &instance())
+        let resp = response(200, body);
+        parse_page(&resp.body, "cf-prod", &instance(), 100_000).map_err(|m| resp.protocol_error(m))
     }
 
     fn row(id: &str, created_at: Value, extra: Value) -> Value {
@@ -891,16 +1001,22 @@ mod tests {
 
     #[test]
     fn the_instance_list_fixture_parses() {
-        let page: ListServiceInstances =
-            http::parse_json(&fixture("list_service_instances.json")).unwrap();
-        assert_eq!(page.resources.len(), 2);
+        let (resources, next) =
+            parse_instances(&fixture("list_service_instances.json"), 100).unwrap();
+        assert_eq!(resources.len(), 2);
         assert_eq!(
-            page.resources[1].name.as_deref(),
+            resources[1].name.as_deref(),
             Some("my-user-provided-instance")
         );
         assert_eq!(
-            page.pagination.unwrap().next.unwrap().href,
-            "https://api.example.local/v3/service_instances?page=2&per_page=2"
+            next.as_deref(),
+            Some("https://api.example.local/v3/service_instances?page=2&per_page=2")
+        );
+        assert_eq!(
+            parse_instances(&fixture("list_service_instances.json"), 1)
+                .err()
+                .as_deref(),
+            Some("the page holds more than 1 service instances (the most one page may hold); stopped")
         );
     }
 
@@ -1215,7 +1331,7 @@ mod tests {
 
         fn check(body: &[u8]) {
             assert_rows_or_protocol_error(&parse(body), ProviderId::Cf, "cf-prod");
-            let _ = http::parse_json::<ListServiceInstances>(body);
+            let _ = parse_instances(body, 100);
             let _ = http::parse_json::<ServiceInstanceResource>(body);
             let _ = http::parse_json::<RootInfo>(body);
             let _ = http::parse_json::<TokenResponse>(body);

@@ -115,6 +115,9 @@ impl ConfigBuilder for HuaweiBuilder {
             return Err(v.err("project_id", msg));
         }
         let auth = auth(&mut v)?;
+        if let Some(id) = &project_id {
+            check_project_id(id).map_err(|m| v.err("project_id", m))?;
+        }
         Ok(HuaweiConfig {
             region,
             endpoint,
@@ -122,6 +125,19 @@ impl ConfigBuilder for HuaweiBuilder {
             project_id,
             auth,
         })
+    }
+}
+
+/// A Huawei project id is 32 hex digits (IAM's `projects[].id`); it goes into every request's
+/// path, so anything else is refused, named (escaped and cut short) in the message.
+pub(super) fn check_project_id(id: &str) -> Result<(), String> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a project id (32 hex digits)",
+            crate::providers::quote(id)
+        ))
     }
 }
 
