@@ -122,11 +122,25 @@ pub struct Config {
     pub path: Option<PathBuf>,
     /// Accounts in file order (`[accounts.NAME]`).
     pub accounts: Vec<Account>,
+    /// Run settings for when no flag gives them (`[defaults]`).
+    pub defaults: Defaults,
 }
+
+/// `[defaults]`: settings of a whole run, used when the flag of the same name is not given.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Defaults {
+    /// `deadline = "10m"`: accounts still listing then fail (`--deadline`).
+    pub deadline: Option<chrono::Duration>,
+    /// `max_requests = 64`: requests in flight across all accounts (`--max-requests`).
+    pub max_requests: Option<usize>,
+}
+
+/// The keys `[defaults]` takes.
+const DEFAULTS_KEYS: &[&str] = &["deadline", "max_requests"];
 
 /// The top-level tables the file may hold. Adding one (e.g. `[audit]`) is its name here, a
 /// field in [`Config`] and one line in [`parse`] that reads it.
-const TABLES: &[&str] = &["accounts"];
+const TABLES: &[&str] = &["accounts", "defaults"];
 
 /// Keys every account accepts, whatever its provider; the rest belong to its builder.
 const ACCOUNT_KEYS: &[&str] = &["provider", "allow_insecure_http", "audit_max_age"];
@@ -298,9 +312,63 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
         Some(value) => accounts(value, &file, path, env)?,
         None => Vec::new(),
     };
+    let defaults = match root.get("defaults") {
+        Some(value) => defaults(value).map_err(|e| {
+            Error::config(format!(
+                "{file}: [defaults]: key `{}`: {}",
+                e.key, e.message
+            ))
+        })?,
+        None => Defaults::default(),
+    };
     Ok(Config {
         path: Some(path.to_path_buf()),
         accounts,
+        defaults,
+    })
+}
+
+/// The `[defaults]` table: each key checked as its flag is.
+fn defaults(value: &toml::Value) -> std::result::Result<Defaults, KeyError> {
+    let Some(table) = value.as_table() else {
+        return Err(KeyError::new("defaults", "must be a table ([defaults])"));
+    };
+    let keys: Vec<String> = DEFAULTS_KEYS.iter().map(|k| k.to_string()).collect();
+    if let Some(key) = table.keys().find(|k| !keys.contains(k)) {
+        let otherwise = format!(" (expected one of: {})", keys.join(", "));
+        return Err(KeyError::new(key, unknown("key", key, &keys, &otherwise)));
+    }
+    let deadline = match table.get("deadline") {
+        None => None,
+        Some(value) => {
+            let s = toml_string("deadline", value)?;
+            Some(crate::duration::parse_positive(&s).map_err(|e| {
+                KeyError::new(
+                    "deadline",
+                    format!("`{}`: {e}", crate::providers::quote(&s)),
+                )
+            })?)
+        }
+    };
+    let max_requests = match table.get("max_requests") {
+        None => None,
+        Some(toml::Value::Integer(n)) if (1..=1024).contains(n) => Some(*n as usize),
+        Some(toml::Value::Integer(n)) => {
+            return Err(KeyError::new(
+                "max_requests",
+                format!("{n} is not between 1 and 1024"),
+            ))
+        }
+        Some(other) => {
+            return Err(KeyError::new(
+                "max_requests",
+                format!("must be a number, not {}", other.type_str()),
+            ))
+        }
+    };
+    Ok(Defaults {
+        deadline,
+        max_requests,
     })
 }
 
@@ -778,6 +846,45 @@ token = "tok"
     }
 
     #[test]
+    fn a_huawei_project_id_must_be_32_hex_digits() {
+        for (id, shown) in [
+            ("../../../evil", "../../../evil"),
+            ("x?inject=1#", "x?inject=1#"),
+            (
+                "0605767b5780d5762fc5c0118072a56",
+                "0605767b5780d5762fc5c0118072a56",
+            ),
+            (
+                "0605767b5780d5762fc5c0118072a56g",
+                "0605767b5780d5762fc5c0118072a56g",
+            ),
+            ("a\\u001b[2Kb", "a\\u{1b}[2Kb"),
+        ] {
+            let text = format!(
+                "[accounts.a]\nprovider = \"huawei\"\nregion = \"r\"\nproject_id = \"{id}\"\ntoken = \"t\"\n"
+            );
+            let err = parse_str(&text).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("/etc/b.toml: account `a`: key `project_id`: `{shown}` is not a project id (32 hex digits)"),
+                "{text}"
+            );
+        }
+        let long = "f".repeat(100);
+        let text = format!("[accounts.a]\nprovider = \"huawei\"\nregion = \"r\"\nproject_id = \"{long}\"\ntoken = \"t\"\n");
+        let err = parse_str(&text).unwrap_err().to_string();
+        assert!(
+            err.ends_with(&format!(
+                "`{}…` is not a project id (32 hex digits)",
+                "f".repeat(64)
+            )),
+            "{err}"
+        );
+        let ok = "[accounts.a]\nprovider = \"huawei\"\nregion = \"r\"\nproject_id = \"0605767B5780D5762FC5C0118072A564\"\ntoken = \"t\"\n";
+        assert!(parse_str(ok).is_ok());
+    }
+
+    #[test]
     fn a_region_must_not_make_another_host() {
         for region in ["x@evil.example/", "evil.example/#", "a b", "r?x=1"] {
             let text = format!(
@@ -819,6 +926,34 @@ token = "tok"
         assert!(just_over.contains("longer than 100 years"), "{just_over}");
         let cfg = parse_str(&text("36525d")).unwrap();
         assert_eq!(cfg.accounts[0].audit_max_age, Some(crate::duration::MAX));
+    }
+
+    #[test]
+    fn run_defaults_are_read_and_checked() {
+        let cfg = parse_str("[defaults]\ndeadline = \"15m\"\nmax_requests = 32\n").unwrap();
+        assert_eq!(
+            cfg.defaults,
+            Defaults {
+                deadline: Some(chrono::Duration::minutes(15)),
+                max_requests: Some(32),
+            }
+        );
+        assert_eq!(parse_str("").unwrap().defaults, Defaults::default());
+        let cases = [
+            ("[defaults]\ndeadline = \"15000000w\"", "[defaults]: key `deadline`: `15000000w`: longer than 100 years (the most a duration may be)"),
+            ("[defaults]\ndeadline = \"0s\"", "[defaults]: key `deadline`: `0s`: must be longer than zero"),
+            ("[defaults]\ndeadline = 10", "[defaults]: key `deadline`: must be a string, not integer"),
+            ("[defaults]\nmax_requests = 0", "[defaults]: key `max_requests`: 0 is not between 1 and 1024"),
+            ("[defaults]\nmax_requests = \"8\"", "[defaults]: key `max_requests`: must be a number, not string"),
+            ("[defaults]\ndeadlin = \"1m\"", "[defaults]: key `deadlin`: unknown key, did you mean `deadline`?"),
+            ("[defaults]\ncolour = 1", "[defaults]: key `colour`: unknown key (expected one of: deadline, max_requests)"),
+            ("defaults = 3", "[defaults]: key `defaults`: must be a table ([defaults])"),
+        ];
+        for (text, want) in cases {
+            let err = parse_str(text).unwrap_err();
+            assert_eq!(err.to_string(), format!("/etc/b.toml: {want}"), "{text}");
+            assert_eq!(err.exit_code(), 2);
+        }
     }
 
     #[test]

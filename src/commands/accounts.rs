@@ -20,7 +20,7 @@ type Check = Option<Result<(), String>>;
 pub async fn run(ctx: &Context, args: &AccountsArgs) -> anyhow::Result<Outcome> {
     let accounts = ctx.accounts(&Selection::default()).await?;
     let (checks, failures) = if args.check {
-        check_all(ctx, &accounts.list).await?
+        check_all(ctx, &accounts.list, &accounts.defaults).await?
     } else {
         (vec![None; accounts.list.len()], Vec::new())
     };
@@ -35,6 +35,7 @@ pub async fn run(ctx: &Context, args: &AccountsArgs) -> anyhow::Result<Outcome> 
 async fn check_all(
     ctx: &Context,
     accounts: &[Account],
+    defaults: &crate::config::Defaults,
 ) -> anyhow::Result<(Vec<Check>, Vec<Error>)> {
     let http = ctx.http()?;
     let filter = Filter::default();
@@ -42,7 +43,7 @@ async fn check_all(
         max_pages: 1,
         parallel: 1,
         progress: None,
-        ..ListOptions::default()
+        ..ctx.list_options(defaults)
     };
     let results = futures_util::future::join_all(
         accounts

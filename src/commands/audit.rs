@@ -8,7 +8,7 @@ use super::context::{write_stdout, Context};
 use crate::audit::{self, Finding, Report, Summary};
 use crate::cli::AuditArgs;
 use crate::error::{Error, Outcome};
-use crate::providers::{self, ListOptions};
+use crate::providers;
 use crate::render::Format;
 
 /// Runs `backups audit`.
@@ -17,7 +17,8 @@ pub async fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<Outcome> {
     let format = ctx.format_or_default(args.output);
     let accounts = ctx.accounts(&args.selection).await?;
     let http = ctx.http()?;
-    let results = providers::run_all(&http, &accounts.list, &filter, &ListOptions::default()).await;
+    let options = ctx.list_options(&accounts.defaults);
+    let results = providers::run_all(&http, &accounts.list, &filter, &options).await;
     let listings = accounts
         .list
         .iter()

@@ -194,9 +194,13 @@ pub fn page_estimate(body: &[u8], max_rows: usize, row_cost: u64) -> u64 {
     (body.len() as u64).saturating_add(rows.saturating_mul(row_cost))
 }
 
-/// Bytes in MiB, for messages.
+/// Bytes in whole MiB (KiB below one MiB), rounded, for messages.
 fn mib(bytes: u64) -> String {
-    format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64)
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes.saturating_add(1 << 19) >> 20)
+    } else {
+        format!("{} KiB", bytes.saturating_add(1 << 9) >> 10)
+    }
 }
 
 #[cfg(test)]

@@ -779,16 +779,9 @@ pub async fn run_all_into(
                 }
                 Ok(rows)
             };
-            let result = match options.deadline {
-                Some(deadline) => {
-                    let at = tokio::time::Instant::from_std(deadline.at);
-                    tokio::time::timeout_at(at, listing)
-                        .await
-                        .unwrap_or_else(|_| Err(deadline_error(deadline)))
-                }
-                None => listing.await,
-            }
-            .map_err(|e: Error| e.with_account(&account.name));
+            let result = within_deadline(options, listing)
+                .await
+                .map_err(|e: Error| e.with_account(&account.name));
             if let Some(p) = &options.progress {
                 p.accounts_done
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -802,11 +795,33 @@ pub async fn run_all_into(
     futures_util::future::join_all(futures).await
 }
 
+/// `work`, or the deadline's error if `options.deadline` comes first.
+async fn within_deadline<T>(
+    options: &ListOptions,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match options.deadline {
+        Some(deadline) => {
+            let at = tokio::time::Instant::from_std(deadline.at);
+            tokio::time::timeout_at(at, work)
+                .await
+                .unwrap_or_else(|_| Err(deadline_error(deadline)))
+        }
+        None => work.await,
+    }
+}
+
 /// The error of an account still listing at the run's deadline.
 fn deadline_error(deadline: Deadline) -> Error {
-    let after = chrono::Duration::from_std(deadline.after)
-        .map(crate::duration::human)
-        .unwrap_or_else(|_| format!("{} s", deadline.after.as_secs()));
+    // In the largest unit that says it exactly, as it was most likely typed.
+    let secs = deadline.after.as_secs();
+    let after = match secs {
+        _ if deadline.after.subsec_nanos() != 0 => format!("{} ms", deadline.after.as_millis()),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    };
     Error::new(
         ErrorKind::Timeout,
         format!("still listing at the run's deadline ({after}); stopped"),
@@ -822,14 +837,15 @@ pub async fn check(
 ) -> Result<()> {
     let provider = adapter(account);
     let run = Run::new(http, filter, options);
-    async {
+    let checking = async {
         provider.authenticate(&run, false).await?;
         run.with_renewal(&*provider, || provider.list_page(&run, None))
             .await?;
         Ok(())
-    }
-    .await
-    .map_err(|e: Error| e.with_account(&account.name))
+    };
+    within_deadline(options, checking)
+        .await
+        .map_err(|e: Error| e.with_account(&account.name))
 }
 
 #[cfg(test)]

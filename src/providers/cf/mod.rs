@@ -1100,6 +1100,8 @@ mod tests {
         use crate::providers::ListOptions;
         use axum::extract::RawQuery;
         use axum::routing::get;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
 
         async fn serve(next_for_page2: &'static str) -> Url {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1173,6 +1175,91 @@ mod tests {
                 e.to_string(),
                 "GET /v3/service_instances: HTTP 200: pagination.next points to another origin (https://evil.example); not sending the token there"
             );
+        }
+
+        /// A Cloud Controller whose instance page `n` (from 1) holds `pages(n)` and always
+        /// names page `n + 1` next (a new link every time, forever), and whose instances each
+        /// hold the backups `backups(guid)`. Counts the instance pages asked for.
+        async fn minting(
+            pages: fn(u64) -> Vec<&'static str>,
+            backups: fn(&str) -> Vec<&'static str>,
+        ) -> (Url, Arc<AtomicUsize>) {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let asked = Arc::new(AtomicUsize::new(0));
+            let (b, counter) = (base.clone(), asked.clone());
+            let app = axum::Router::new()
+                .route(
+                    "/v3/service_instances",
+                    get(move |RawQuery(q): RawQuery| {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let b = b.clone();
+                        async move {
+                            let n: u64 = q
+                                .unwrap_or_default()
+                                .split('&')
+                                .find_map(|kv| kv.strip_prefix("page="))
+                                .and_then(|p| p.parse().ok())
+                                .unwrap_or(1);
+                            let resources: Vec<Value> = pages(n)
+                                .into_iter()
+                                .map(|g| json!({"guid": g, "name": format!("name-{g}")}))
+                                .collect();
+                            axum::Json(json!({
+                                "pagination": {"next": {"href": format!("{b}/v3/service_instances?page={}", n + 1)}},
+                                "resources": resources,
+                            }))
+                        }
+                    }),
+                )
+                .route(
+                    "/v3/service_instances/{guid}/backups",
+                    get(move |axum::extract::Path(guid): axum::extract::Path<String>| async move {
+                        let rows: Vec<Value> = backups(&guid)
+                            .into_iter()
+                            .map(|id| json!({"id": id, "created_at": 1_700_000_000}))
+                            .collect();
+                        axum::Json(json!({"backups": rows}))
+                    }),
+                );
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            (Url::parse(&base).unwrap(), asked)
+        }
+
+        #[tokio::test]
+        async fn a_server_minting_next_links_over_the_same_instances_stops_at_the_second_page() {
+            let (api, asked) = minting(|_| vec!["i1", "i2"], |_| vec!["b1"]).await;
+            let e = list(api).await.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Paging);
+            assert_eq!(
+                e.to_string(),
+                "GET /v3/service_instances: HTTP 200: the page at next link /v3/service_instances held only service instances already seen; stopped instead of looping"
+            );
+            assert_eq!(asked.load(Ordering::SeqCst), 2);
+        }
+
+        #[tokio::test]
+        async fn instances_and_backups_repeated_across_pages_are_listed_once() {
+            // Pages overlap by one instance, then end (an empty page); i3 repeats i1's backup.
+            let pages = |n| match n {
+                1 => vec!["i1", "i2"],
+                2 => vec!["i2", "i3"],
+                _ => vec![],
+            };
+            let backups = |guid: &str| match guid {
+                "i1" => vec!["b1", "b2"],
+                "i2" => vec!["b3"],
+                _ => vec!["b1", "b4"],
+            };
+            let (api, asked) = minting(pages, backups).await;
+            let rows = list(api).await.unwrap();
+            let got: Vec<(String, String)> = rows
+                .iter()
+                .map(|r| (r.resource_id.clone().unwrap(), r.id.clone()))
+                .collect();
+            let want = [("i1", "b1"), ("i1", "b2"), ("i2", "b3"), ("i3", "b4")];
+            assert_eq!(got, want.map(|(g, b)| (g.to_string(), b.to_string())));
+            assert_eq!(asked.load(Ordering::SeqCst), 3);
         }
     }
 

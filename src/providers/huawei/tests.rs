@@ -218,6 +218,20 @@ fn absurd_sizes_and_wrong_types_are_errors_not_wraps() {
 }
 
 #[test]
+fn a_project_id_is_one_path_segment_whatever_it_holds() {
+    assert_eq!(
+        path_segment("0605767b5780d5762fc5c0118072a564"),
+        "0605767b5780d5762fc5c0118072a564"
+    );
+    assert_eq!(
+        path_segment("../../../evil"),
+        "%2E%2E%2F%2E%2E%2F%2E%2E%2Fevil"
+    );
+    assert_eq!(path_segment("x?inject=1#"), "x%3Finject%3D1%23");
+    assert_eq!(path_segment("a%2Fb"), "a%252Fb");
+}
+
+#[test]
 fn status_table_follows_the_spec() {
     let table = [
         ("available", Status::Available),
