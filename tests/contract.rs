@@ -2135,9 +2135,10 @@ async fn a_redirect_loop_within_the_origin_is_not_called_another_origin() {
             "redirect loop",
         )
         .await;
+        // At least one whole chain: the first try and 5 followed hops (CF's parallel instance
+        // calls may be cut short once one of them has failed the account).
         let hops = server.seen().iter().filter(|s| s.hostile).count();
-        // Per account (and per CF instance call, if any): the first try and 5 followed hops.
-        f.check(hops % 6 == 0, || format!("{p}: {hops} redirects answered"));
+        f.check(hops >= 6, || format!("{p}: {hops} redirects answered"));
     }
     f.assert_none();
 }
