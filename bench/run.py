@@ -150,11 +150,11 @@ def main():
 WORST_PROJECT = "0123456789abcdef0123456789abcdef"
 
 
-def tiny_rows_page(body_bytes):
+def tiny_rows_page(body_bytes, prefix=""):
     """A Huawei ListBackups page of rows with nothing but an id, about body_bytes long."""
     rows, size, i = [], 40, 0
     while size < body_bytes:
-        row = '{"id":"%d"}' % i
+        row = '{"id":"%s%d"}' % (prefix, i)
         rows.append(row)
         size += len(row) + 1
         i += 1
@@ -197,9 +197,12 @@ def measure_worst_pages(binary):
     big, n = tiny_rows_page(60_000_000)
     small, m = tiny_rows_page(6_000_000)
     fair = ('{"backups":[' + ",".join('{"id":"f%d"}' % i for i in range(1000)) + '],"count":17000}').encode()
+    # Each offset's rows have ids of their own, so no page is refused as a repeat.
+    smalls = {o: tiny_rows_page(6_000_000, "o%d-" % o)[0] for o in range(1000, 17001, 1000)}
     cases = [
         ("one page of tiny rows", big, n, lambda offset: big if offset == 0 else b'{"backups":[],"count":0}'),
-        ("16 pages of tiny rows in parallel", small, m, lambda offset: fair if offset == 0 else small),
+        ("16 pages of tiny rows in parallel", small, m,
+         lambda offset: fair if offset == 0 else smalls.get(offset, b'{"backups":[],"count":0}')),
     ]
     out = []
     for label, page, rows, pages in cases:
