@@ -503,8 +503,11 @@ fn page_query(filter: &Filter, limit: u64, offset: u64) -> Vec<(String, String)>
     }
     if let Some(until) = filter.until {
         let whole = until.with_nanosecond(0).unwrap_or(until);
+        // Checked: at the calendar's last second there is no next one (then the bound stays).
         let ceil = if whole < until {
-            whole + chrono::Duration::seconds(1)
+            whole
+                .checked_add_signed(chrono::Duration::seconds(1))
+                .unwrap_or(until)
         } else {
             whole
         };
