@@ -467,10 +467,10 @@ impl Policy {
             .filter(|e| e.account.as_deref() == Some(account.name.as_str()))
             .cloned();
         // The first source in precedence order is the one named.
-        let mut all: Vec<Expect> = pinned.chain(own).collect();
-        all.sort_by_key(|e| e.source);
+        let mut entries: Vec<Expect> = pinned.chain(own).collect();
+        entries.sort_by_key(|e| e.source);
         let mut out: Vec<Expect> = Vec::new();
-        for e in all {
+        for e in entries {
             if !out.iter().any(|o| o.resource == e.resource) && self.in_scope(&[Some(&e.resource)])
             {
                 out.push(e);
