@@ -604,6 +604,7 @@ async fn emulator(args: &cli::EmulatorArgs) -> Result<u8> {
         scale: args.scale,
         faults: args.faults,
         now: now(),
+        ..Default::default()
     })
     .await?;
     if let Some(path) = &args.write_config {

@@ -25,6 +25,7 @@ use faults::{Faults, Vendor};
 
 pub mod bycloud;
 pub mod cf;
+pub mod echo;
 pub mod faults;
 pub mod huawei;
 pub mod oracle;
@@ -41,8 +42,27 @@ pub struct EmulatorOptions {
     pub scale: Option<usize>,
     /// Inject faults (429s, 503s, expiring sessions, a slow and a broken account).
     pub faults: bool,
-    /// "Now" for the demo data: backups are dated relative to it.
+    /// "Now" for the demo data: backups are dated relative to it. It is the moment of day
+    /// [`EmulatorOptions::day`]'s listing.
     pub now: DateTime<Utc>,
+    /// Days since day 0 (`backups emulator --day N`). The same accounts, ids and credentials
+    /// as day 0, with the data advanced `day` days so that `now` is day `day`: day 0's backups
+    /// are `day` days older, the daily backups of the days in between appear, backups whose
+    /// retention ran out are gone, statuses move on (a backup in progress completes, one that
+    /// was being deleted is gone), and on day 1 one available backup is deleted early and
+    /// another one starts being deleted (see [`Timeline`]). Same options, same bytes.
+    pub day: u32,
+    /// Serve this many generated demo accounts instead of the default nine: they go round the
+    /// five providers (oracle, zcom, huawei, cf, bycloud, oracle, …), are named
+    /// `<provider>-demo-NNN` by their number, each has its own credentials and
+    /// [`EmulatorOptions::scale`] backups (else the provider's default count), and
+    /// [`Emulator::config_toml`] writes all of them. Built for the many-accounts benchmark.
+    pub accounts: Option<usize>,
+    /// Test mode for the redaction of secrets: the servers answer chosen requests with an
+    /// error (401, 403 or 500) whose body, in each vendor's error shape, repeats the
+    /// credentials the client sent. See [`echo`] for what is echoed and how a test chooses
+    /// which requests fail ([`Emulator::set_echo_rules`], or `POST /_emulator/echo` on the base URL).
+    pub echo_credentials: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -53,6 +73,9 @@ impl Default for EmulatorOptions {
             scale: None,
             faults: false,
             now: Utc::now(),
+            day: 0,
+            accounts: None,
+            echo_credentials: false,
         }
     }
 }
@@ -63,6 +86,8 @@ pub struct Shared {
     /// The options it was started with.
     pub options: EmulatorOptions,
     requests: AtomicU64,
+    /// Which requests answer with an echo of their credentials (`echo_credentials`).
+    echo: echo::Echo,
 }
 
 impl Shared {
@@ -154,9 +179,11 @@ impl Emulator {
         for i in 1..=5 {
             listeners.push(bind(next_port(i)).await?);
         }
+        let echo = echo::Echo::new(options.echo_credentials);
         let shared = Arc::new(Shared {
             options,
             requests: AtomicU64::new(0),
+            echo,
         });
         let mut it = listeners.into_iter();
         let mut take = || it.next().expect("five listeners");
@@ -177,19 +204,27 @@ impl Emulator {
             shared: shared.clone(),
         };
         let faulty = shared.options.faults;
-        // Latency applies first (outermost), then faults, then the vendor's routes.
+        // Latency applies first (outermost), then the credential echo, then faults, then the
+        // vendor's routes.
         let layer = |router: Router, vendor: Option<Vendor>| {
             let router = match vendor {
-                Some(v) => router.layer(middleware::from_fn_with_state(
-                    Faults::new(v, faulty),
-                    faults::layer,
-                )),
+                Some(v) => router
+                    .layer(middleware::from_fn_with_state(
+                        Faults::new(v, faulty),
+                        faults::layer,
+                    ))
+                    .layer(middleware::from_fn_with_state(
+                        (shared.clone(), v),
+                        echo::layer,
+                    )),
                 None => router,
             };
             router.layer(middleware::from_fn_with_state(shared.clone(), common_layer))
         };
         let index = index_json(&urls);
-        let index_router = Router::new().route("/", get(move || async move { Json(index) }));
+        let index_router = Router::new()
+            .route("/", get(move || async move { Json(index) }))
+            .merge(echo::control_router(shared.clone()));
         let tasks = vec![
             serve(base_listener, layer(index_router, None)),
             serve(
@@ -226,18 +261,29 @@ impl Emulator {
         &self.shared
     }
 
+    /// Replaces the echo rules of `echo_credentials` mode (syntax in [`echo`], e.g.
+    /// `"login=401,huawei:/v3/projects=403,listing=500"`); an error names the bad rule.
+    /// Without `echo_credentials` there is nothing to set: that is an error too.
+    pub fn set_echo_rules(&self, rules: &str) -> Result<()> {
+        self.shared
+            .echo
+            .set(rules)
+            .map_err(|e| Error::new(ErrorKind::Usage, format!("emulator: {e}")))
+    }
+
     /// A ready config (spec §3) for the demo accounts, with their fixed demo credentials inline.
     pub fn config_toml(&self) -> String {
         let mut out = String::from(
             "# Demo accounts of `backups emulator`. The credentials are fixed demo values,\n\
              # valid only against this emulator.\n",
         );
+        let options = &self.shared.options;
         for part in [
-            oracle::demo_config(&self.urls.oracle),
-            zcom::demo_config(&self.urls.zcom),
-            huawei::demo_config(&self.urls.huawei),
-            cf::demo_config(&self.urls.cf),
-            bycloud::demo_config(&self.urls.bycloud),
+            oracle::demo_config(&self.urls.oracle, options),
+            zcom::demo_config(&self.urls.zcom, options),
+            huawei::demo_config(&self.urls.huawei, options),
+            cf::demo_config(&self.urls.cf, options),
+            bycloud::demo_config(&self.urls.bycloud, options),
         ] {
             out.push('\n');
             out.push_str(&part);
@@ -463,6 +509,127 @@ pub fn plan(
         });
     }
     out
+}
+
+/// Where the demo data stands in time: `now` is the moment of day `day`'s listing, and day 0's
+/// listing was `day` days earlier (the anchor every day-0 backup is dated from).
+///
+/// Each emulator builds day 0 with [`plan`] at [`Timeline::anchor`] (so day 0 is exactly the
+/// data of an emulator without `day`), then lets it live until `now`, one rule for all:
+/// - the daily backups of days 1..=`day` appear ([`fresh`]): one per resource a few minutes
+///   before that day's listing, except for the stale resource, whose schedule stays broken;
+///   the first non-stale resource other than 0 has its backup of the current day still in
+///   progress;
+/// - a day-0 backup whose status was a passing state settles once day 1 is reached (in
+///   progress -> the success status, restoring -> the success status, deleting -> deleted or
+///   gone, as the vendor words it); failures stay;
+/// - retention removes backups as the vendor does it: past `expires_at` (Huawei), after three
+///   weeks (Z.com), or the oldest backup of a resource for each new one (ByCloud, Cloud
+///   Foundry: rotation); Oracle keeps everything (its backups carry no time);
+/// - on day 1, in each provider's first demo account where the vendor allows it, one available
+///   backup that is neither expiring nor the oldest of its resource is deleted early (gone:
+///   what an inventory audit reports as `vanished`), and another available one changes state
+///   (Huawei: deleting, then gone on day 2; ByCloud: error).
+#[derive(Clone, Copy, Debug)]
+pub struct Timeline {
+    /// The moment of this day's listing.
+    pub now: DateTime<Utc>,
+    /// Days since day 0.
+    pub day: u32,
+}
+
+impl Timeline {
+    /// The timeline of a run.
+    pub fn of(options: &EmulatorOptions) -> Timeline {
+        Timeline {
+            now: options.now,
+            day: options.day,
+        }
+    }
+
+    /// Day 0's listing time: every day-0 backup is dated from it.
+    pub fn anchor(&self) -> DateTime<Utc> {
+        self.at(0)
+    }
+
+    /// The listing time of day `d`.
+    pub fn at(&self, d: u32) -> DateTime<Utc> {
+        self.now - chrono::Duration::days(i64::from(self.day) - i64::from(d))
+    }
+
+    /// When something that happened during day `d` (between the listings of days `d - 1` and
+    /// `d`) happened: a few hours before day `d`'s listing.
+    pub fn during(&self, d: u32) -> DateTime<Utc> {
+        self.at(d) - chrono::Duration::hours(3)
+    }
+}
+
+/// One daily backup taken after day 0: during day `day`, of `resource`.
+#[derive(Clone, Debug)]
+pub struct Fresh {
+    /// Index of the protected resource.
+    pub resource: usize,
+    /// The day during which it was taken (1..=the timeline's day).
+    pub day: u32,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Still running at the timeline's `now` (only the current day's backup of one resource).
+    pub in_progress: bool,
+    /// Its own generator, seeded by account, day and resource: a backup keeps its ids
+    /// whatever the day the emulator is started at.
+    pub rng: Rng,
+}
+
+/// The daily backups taken during days 1..=`timeline.day` over `resources` resources planned
+/// by [`plan`] with the same seed, oldest day first: one per resource a day, at the minutes
+/// `plan` uses, none for the stale (last) resource.
+pub fn fresh(seed: &str, timeline: &Timeline, resources: usize) -> Vec<Fresh> {
+    let resources = resources.max(1);
+    let stale = (resources > 1).then_some(resources - 1);
+    let busy = if resources > 2 { 1 } else { 0 };
+    let mut out = Vec::new();
+    for day in 1..=timeline.day {
+        for resource in (0..resources).filter(|r| Some(*r) != stale) {
+            let mut rng = Rng::seeded(&format!("{seed}/day-{day}/resource-{resource}"));
+            let minutes = 30 + resource as i64 * 17 + rng.below(20) as i64;
+            let created = timeline.at(day)
+                - chrono::Duration::minutes(minutes)
+                - chrono::Duration::milliseconds(rng.below(1000) as i64);
+            out.push(Fresh {
+                resource,
+                day,
+                created,
+                in_progress: day == timeline.day && resource == busy,
+                rng,
+            });
+        }
+    }
+    out
+}
+
+/// The index in `planned` of the first backup of `resource` that is `from_day` or more days
+/// old, has the success status (no special slot) and satisfies `also`: how the timeline picks
+/// the backups it deletes early or changes.
+pub fn pick(
+    planned: &[Planned],
+    resource: usize,
+    from_day: usize,
+    also: impl Fn(usize) -> bool,
+) -> Option<usize> {
+    let resources = planned.iter().map(|p| p.resource + 1).max().unwrap_or(1);
+    (from_day..)
+        .map(|d| d * resources + resource)
+        .take_while(|&i| i < planned.len())
+        .find(|&i| planned[i].resource == resource && planned[i].special.is_none() && also(i))
+}
+
+/// Under [`EmulatorOptions::accounts`], the numbers (1-based) of the generated accounts
+/// `vendor` serves: account k belongs to the ((k - 1) mod 5)-th provider in the order oracle,
+/// zcom, huawei, cf, bycloud. `None`: the default demo accounts.
+pub fn bulk_numbers(options: &EmulatorOptions, vendor: Vendor) -> Option<Vec<usize>> {
+    let n = options.accounts?;
+    let v = vendor.position();
+    Some((1..=n).filter(|k| (k - 1) % 5 == v).collect())
 }
 
 /// Helpers for the API modules' end-to-end tests.
