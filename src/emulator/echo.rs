@@ -353,6 +353,362 @@ fn off() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Account;
+    use crate::emulator::{testing, Emulator, EmulatorOptions};
+    use crate::filter::Filter;
+    use crate::ErrorKind;
+
+    async fn start(echo: bool) -> Emulator {
+        Emulator::start(EmulatorOptions {
+            echo_credentials: echo,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+    }
+
+    /// A string key of one account in the emulator's config.
+    fn value(emu: &Emulator, account: &str, key: &str) -> String {
+        let text = emu.config_toml();
+        let section = text
+            .split(&format!("[accounts.{account}]\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{account} in the config"));
+        section
+            .lines()
+            .take_while(|l| !l.starts_with('['))
+            .find_map(|l| l.strip_prefix(&format!("{key} = \"")))
+            .map(|v| v.trim_end_matches('"').to_string())
+            .unwrap_or_else(|| panic!("{account}.{key}"))
+    }
+
+    /// A raw request: status, headers, JSON body.
+    async fn send(req: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.unwrap();
+        let v = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)));
+        (status, headers, v)
+    }
+
+    /// Asserts an echo answer: the status, and each secret in the field the vendor's clients
+    /// quote.
+    fn echoed(
+        got: &(u16, reqwest::header::HeaderMap, Value),
+        status: u16,
+        field: &[&str],
+        secrets: &[&str],
+    ) {
+        assert_eq!(got.0, status, "{}", got.2);
+        let mut v = &got.2;
+        for k in field {
+            v = match k.parse::<usize>() {
+                Ok(i) => &v[i],
+                Err(_) => &v[*k],
+            };
+        }
+        let text = v
+            .as_str()
+            .unwrap_or_else(|| panic!("{field:?} in {}", got.2));
+        assert!(text.starts_with("echo of "), "{text}");
+        for secret in secrets {
+            assert!(text.contains(secret), "{secret} not in {text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn every_credential_comes_back_in_the_vendors_error_body() {
+        let emu = start(true).await;
+        let http = reqwest::Client::new();
+        let set = |rules: &str| emu.set_echo_rules(rules).unwrap();
+
+        // Oracle: the login body (password), then the session cookie.
+        let (user, password) = (
+            value(&emu, "oracle-demo", "user"),
+            value(&emu, "oracle-demo", "password"),
+        );
+        let login = || {
+            http.post(emu.urls.oracle.join("authenticate/").unwrap())
+                .body(json!({"user": user, "password": password}).to_string())
+        };
+        set("oracle:login=401");
+        echoed(&send(login()).await, 401, &["message"], &[&password, &user]);
+        set("oracle:listing=403");
+        let resp = login().send().await.unwrap();
+        assert_eq!(resp.status(), 204);
+        let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_string();
+        let list = http
+            .get(emu.urls.oracle.join("backupservice/v1/backup/").unwrap())
+            .header("Cookie", &cookie);
+        echoed(
+            &send(list).await,
+            403,
+            &["message"],
+            &[&format!("cookie: {cookie}")],
+        );
+
+        // Z.com: the Keystone password, then the token.
+        let zpass = value(&emu, "zcom-demo-tyo", "password");
+        let ztenant = value(&emu, "zcom-demo-tyo", "tenant_id");
+        let zlogin = || {
+            http.post(emu.urls.zcom.join("v2.0/tokens").unwrap()).body(
+                json!({"auth": {"passwordCredentials": {"username": value(&emu, "zcom-demo-tyo", "username"), "password": zpass}, "tenantId": ztenant}})
+                    .to_string(),
+            )
+        };
+        set("zcom:login=401");
+        echoed(&send(zlogin()).await, 401, &["error", "message"], &[&zpass]);
+        set("zcom:listing=500");
+        let (_, _, v) = send(zlogin()).await;
+        let token = v["access"]["token"]["id"].as_str().unwrap().to_string();
+        let list = http
+            .get(emu.urls.zcom.join(&format!("v2/{ztenant}/backup")).unwrap())
+            .header("X-Auth-Token", &token);
+        echoed(
+            &send(list).await,
+            500,
+            &["computeFault", "message"],
+            &[&format!("x-auth-token: {token}")],
+        );
+
+        // Huawei: an AK/SK signature, a path of its own, the IAM password and its token.
+        let hw = &emu.urls.huawei;
+        let ak = value(&emu, "huawei-demo-sg", "access_key");
+        let project = value(&emu, "huawei-demo-sg", "project_id");
+        let signed = |path: &str| {
+            let host = format!("127.0.0.1:{}", hw.port().unwrap());
+            let date = crate::providers::huawei::sign::sdk_date(chrono::Utc::now());
+            let headers = [("X-Sdk-Date", date.as_str())];
+            let auth = crate::providers::huawei::sign::sign(
+                &crate::providers::huawei::sign::Request {
+                    method: "GET",
+                    host: &host,
+                    path,
+                    query: &[],
+                    headers: &headers,
+                    body: b"",
+                },
+                &ak,
+                &value(&emu, "huawei-demo-sg", "secret_key"),
+            )
+            .authorization;
+            http.get(format!("http://{host}{path}"))
+                .header("X-Sdk-Date", &date)
+                .header("Authorization", auth)
+        };
+        set("huawei:listing=403,huawei:/v3/projects=500");
+        let got = send(signed(&format!("/v3/{project}/backups"))).await;
+        echoed(&got, 403, &["error_msg"], &[&format!("authorization: SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, Signature=")]);
+        assert_eq!(got.2["error_code"], "APIGW.0302");
+        echoed(
+            &send(signed("/v3/projects")).await,
+            500,
+            &["error_msg"],
+            &[&ak],
+        );
+        let iam = |password: &str| {
+            http.post(hw.join("v3/auth/tokens").unwrap()).body(
+                json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+                    "name": value(&emu, "huawei-demo-token", "user"), "password": password,
+                    "domain": {"name": value(&emu, "huawei-demo-token", "domain")}}}},
+                    "scope": {"project": {"id": value(&emu, "huawei-demo-token", "project_id")}}}})
+                .to_string(),
+            )
+        };
+        let hpass = value(&emu, "huawei-demo-token", "password");
+        set("huawei:login=401");
+        echoed(
+            &send(iam(&hpass)).await,
+            401,
+            &["error", "message"],
+            &[&hpass],
+        );
+        set("huawei:listing=500");
+        let (status, headers, _) = send(iam(&hpass)).await;
+        assert_eq!(status, 201);
+        let token = headers["x-subject-token"].to_str().unwrap().to_string();
+        let list = http
+            .get(
+                hw.join(&format!(
+                    "v3/{}/backups",
+                    value(&emu, "huawei-demo-token", "project_id")
+                ))
+                .unwrap(),
+            )
+            .header("X-Auth-Token", &token);
+        echoed(&send(list).await, 500, &["error_msg"], &[&token]);
+
+        // Cloud Foundry: password grant (form and Basic client), client secret, refresh
+        // token, bearer token.
+        let uaa = emu.urls.cf.join("login/oauth/token").unwrap();
+        let grant = |basic: Option<&str>, form: String| {
+            let mut req = http
+                .post(uaa.clone())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form);
+            if let Some(b) = basic {
+                req = req.header("authorization", b);
+            }
+            req
+        };
+        let cfpass = value(&emu, "cf-demo", "password");
+        let secret = value(&emu, "cf-demo-client", "client_secret");
+        let password_form = format!("grant_type=password&username=admin&password={cfpass}");
+        let client_form =
+            format!("grant_type=client_credentials&client_id=backups-demo&client_secret={secret}");
+        set("cf:login=401");
+        echoed(
+            &send(grant(Some("Basic Y2Y6"), password_form.clone())).await,
+            401,
+            &["error_description"],
+            &[&format!("password={cfpass}"), "authorization: Basic Y2Y6"],
+        );
+        echoed(
+            &send(grant(None, client_form.clone())).await,
+            401,
+            &["error_description"],
+            &[&secret],
+        );
+        set("cf:listing=403");
+        let (_, _, tokens) = send(grant(Some("Basic Y2Y6"), password_form)).await;
+        let access = tokens["access_token"].as_str().unwrap().to_string();
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+        let list = http
+            .get(emu.urls.cf.join("v3/service_instances").unwrap())
+            .header("authorization", format!("bearer {access}"));
+        echoed(
+            &send(list).await,
+            403,
+            &["errors", "0", "detail"],
+            &[&format!("authorization: bearer {access}")],
+        );
+        set("cf:login=500");
+        echoed(
+            &send(grant(
+                Some("Basic Y2Y6"),
+                format!("grant_type=refresh_token&refresh_token={refresh}"),
+            ))
+            .await,
+            500,
+            &["error_description"],
+            &[&refresh],
+        );
+
+        // ByCloud: the bearer token and the API key.
+        let bearer = value(&emu, "bycloud-demo-spo", "token");
+        let key = format!(
+            "{}:{}",
+            value(&emu, "bycloud-demo-key", "api_key_id"),
+            value(&emu, "bycloud-demo-key", "api_key_secret")
+        );
+        set("bycloud:listing=401");
+        let backups = emu.urls.bycloud.join("v1/backups").unwrap();
+        let got = send(
+            http.get(backups.clone())
+                .header("Authorization", format!("Bearer {bearer}")),
+        )
+        .await;
+        echoed(&got, 401, &["error", "message"], &[&bearer]);
+        assert!(
+            got.1.contains_key("x-ratelimit-limit"),
+            "still a ByCloud answer"
+        );
+        echoed(
+            &send(http.get(backups).header("X-Api-Key", &key)).await,
+            401,
+            &["error", "message"],
+            &[&format!("x-api-key: {key}")],
+        );
+    }
+
+    #[tokio::test]
+    async fn through_the_adapters_every_demo_account_meets_the_echo() {
+        let emu = start(true).await;
+        let accounts: Vec<Account> = emu.accounts().unwrap();
+        // The default rule: every listing answers 500 with the echo.
+        for (a, r) in accounts
+            .iter()
+            .zip(testing::list(&accounts, &Filter::default()).await)
+        {
+            let e = r.expect_err(&a.name);
+            let text = e.to_string();
+            assert_eq!(e.status, Some(500), "{text}");
+            assert!(
+                text.contains("HTTP 500: ") && text.contains("echo of GET /"),
+                "{text}"
+            );
+        }
+        // Logins answer 401: every account that logs in fails there; AK/SK signing and
+        // ByCloud's configured credentials have no login, so their listings go through.
+        emu.set_echo_rules("login=401").unwrap();
+        let results = testing::list(&accounts, &Filter::default()).await;
+        for (a, r) in accounts.iter().zip(results) {
+            let logs_in = !matches!(
+                a.name.as_str(),
+                "huawei-demo-sg" | "bycloud-demo-spo" | "bycloud-demo-key"
+            );
+            match r {
+                Ok(rows) => assert!(!logs_in && !rows.is_empty(), "{}", a.name),
+                Err(e) => {
+                    assert!(logs_in, "{}: {e}", a.name);
+                    assert_eq!(e.kind, ErrorKind::Auth, "{e}");
+                    assert!(
+                        e.to_string().contains("HTTP 401: ")
+                            && e.to_string().contains("echo of POST /"),
+                        "{e}"
+                    );
+                }
+            }
+        }
+        // One provider's given path answers 403, the others list.
+        emu.set_echo_rules("bycloud:/v1/backups=403").unwrap();
+        let results = testing::list(&accounts, &Filter::default()).await;
+        for (a, r) in accounts.iter().zip(results) {
+            match a.provider() {
+                crate::model::ProviderId::Bycloud => {
+                    assert_eq!(r.unwrap_err().status, Some(403), "{}", a.name)
+                }
+                _ => assert!(r.is_ok(), "{}", a.name),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn rules_are_set_over_http_on_the_base_url_and_only_in_echo_mode() {
+        let emu = start(true).await;
+        let http = reqwest::Client::new();
+        let url = emu.base.join("_emulator/echo").unwrap();
+        let (status, _, v) = send(http.get(url.clone())).await;
+        assert_eq!((status, v), (200, json!({"rules": DEFAULT_RULES})));
+        let (status, _, v) =
+            send(http.post(format!("{url}?rules=cf:login%3D401,listing%3D403"))).await;
+        assert_eq!(
+            (status, v),
+            (200, json!({"rules": "cf:login=401,listing=403"}))
+        );
+        let (status, _, v) = send(http.post(format!("{url}?rules=listing%3D418"))).await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            v["error"],
+            "echo rule `listing=418`: the status must be 401, 403 or 500"
+        );
+        // Off: no rules to set, the control route is absent, and nothing is echoed.
+        let off = start(false).await;
+        let (status, _, _) = send(http.get(off.base.join("_emulator/echo").unwrap())).await;
+        assert_eq!(status, 404);
+        assert_eq!(
+            off.set_echo_rules("listing=500").unwrap_err().to_string(),
+            "emulator: echo rules need echo_credentials"
+        );
+        let accounts = off.accounts().unwrap();
+        assert!(testing::list(&accounts, &Filter::default())
+            .await
+            .iter()
+            .all(|r| r.is_ok()));
+    }
 
     #[test]
     fn rules_parse_and_print_back() {

@@ -505,7 +505,7 @@ impl Tenant {
                     let mut r = Rng::seeded(&format!("{account}/{}/{d}", s.name));
                     let created = anchor + chrono::Duration::days(d)
                         - chrono::Duration::hours(SERIES_HOURS_BEFORE)
-                        - chrono::Duration::minutes(k as i64 * 7)
+                        - chrono::Duration::minutes(k as i64 * 7 + 1)
                         - chrono::Duration::microseconds(r.below(60_000_000) as i64);
                     rows.push(Row {
                         id: r.uuid(),
@@ -1468,6 +1468,114 @@ mod tests {
         )
         .await;
         assert_eq!(spaced.1["count"], 0);
+    }
+
+    #[tokio::test]
+    async fn backups_live_in_two_enterprise_projects_and_the_parameter_selects_them() {
+        let (emu, _) = start(None, false).await;
+        let base = emu.urls.huawei.clone();
+        let path = format!("/v3/{SG_PROJECT}/backups");
+        let list = |ep: Option<&'static str>| {
+            let (base, path) = (base.clone(), path.clone());
+            async move {
+                let query: Vec<(&str, &str)> = ep
+                    .map(|e| ("enterprise_project_id", e))
+                    .into_iter()
+                    .collect();
+                let (status, body) = signed_get(&base, &path, &query).await;
+                assert_eq!(status, 200, "{ep:?}: {body}");
+                let rows = body["backups"].as_array().unwrap().clone();
+                assert_eq!(body["count"].as_u64(), Some(rows.len() as u64));
+                rows
+            }
+        };
+        let projects = |rows: &[Value]| -> BTreeSet<String> {
+            rows.iter()
+                .map(|r| r["enterprise_project_id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        // Without the parameter a project-wide user sees every enterprise project.
+        let all = list(None).await;
+        assert_eq!(all.len(), 140);
+        assert_eq!(
+            projects(&all),
+            BTreeSet::from(["0".into(), ERP_PROJECT.into()])
+        );
+        assert_eq!(list(Some("all_granted_eps")).await, all);
+        let erp = list(Some(ERP_PROJECT)).await;
+        assert_eq!(erp.len(), 36 + 56);
+        assert_eq!(projects(&erp), BTreeSet::from([ERP_PROJECT.to_string()]));
+        let default = list(Some("0")).await;
+        assert_eq!(default.len(), 48);
+        assert_eq!(projects(&default), BTreeSet::from(["0".to_string()]));
+        assert!(list(Some("00000000-0000-4000-8000-000000000000"))
+            .await
+            .is_empty());
+        // The parameter is signed like any other: changing it after signing is refused.
+        let tampered = signed_get_as(
+            &base,
+            &path,
+            &[("enterprise_project_id", "0")],
+            SG_SK,
+            Utc::now(),
+            Some(&format!("enterprise_project_id={ERP_PROJECT}")),
+        )
+        .await;
+        assert_eq!(tampered.0, 401);
+        assert_eq!(tampered.1["error_code"], "APIGW.0301");
+        // The token account has one enterprise project only.
+        let (token, _) = issue_demo_token(&base).await;
+        let resp = reqwest::Client::new()
+            .get(format!(
+                "{base}v3/{TOKEN_PROJECT}/backups?enterprise_project_id={ERP_PROJECT}"
+            ))
+            .header("X-Auth-Token", token)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+        assert_eq!(body, json!({"count": 0, "backups": []}));
+    }
+
+    #[tokio::test]
+    async fn the_policy_series_have_a_backup_every_day_but_one() {
+        let (_emu, accounts) = start(None, false).await;
+        let rows = list_ok(&accounts, &Filter::default()).await.remove(0);
+        let days = |name: &str| -> Vec<String> {
+            let mine: Vec<&Backup> = rows
+                .iter()
+                .filter(|r| r.resource_name.as_deref() == Some(name))
+                .collect();
+            assert!(mine.iter().all(|r| r.status == Status::Available
+                && r.extra.get("enterprise_project_id") == ERP_PROJECT));
+            let days: Vec<String> = mine
+                .iter()
+                .map(|r| r.created_at.unwrap().utc().format("%Y-%m-%d").to_string())
+                .collect();
+            let unique: BTreeSet<&String> = days.iter().collect();
+            assert_eq!(unique.len(), days.len(), "{name}: one a day");
+            days
+        };
+        // The series run eight hours and a few minutes before the listing's time of day:
+        // with the pinned 08:00, just before midnight of the day before.
+        let date = |d: i64| {
+            (fixed_now() - chrono::Duration::days(d + 1))
+                .format("%Y-%m-%d")
+                .to_string()
+        };
+        // Newest first, one a day for five weeks.
+        let app = days("ecs-erp-app");
+        assert_eq!(app, (0..36).map(date).collect::<Vec<_>>());
+        // Eight weeks, with no backup three days before.
+        let db = days("evs-erp-db");
+        let want: Vec<String> = (0..57).filter(|&d| d != 3).map(date).collect();
+        assert_eq!(db, want);
+        assert_eq!(date(3), "2026-11-19");
+        // Every other backup is in the default enterprise project.
+        assert!(rows
+            .iter()
+            .filter(|r| !r.resource_name.as_deref().unwrap().contains("-erp-"))
+            .all(|r| r.extra.get("enterprise_project_id") == "0"));
     }
 
     /// A GET signed like the SDK (its canonical query is the wire query).

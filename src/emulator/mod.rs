@@ -703,7 +703,318 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
     use super::*;
+    use crate::filter::Filter;
+    use crate::model::{Backup, Status};
+
+    /// Day 0 of the demo: the pinned time of the CLI tests.
+    fn day0() -> DateTime<Utc> {
+        "2026-11-23T12:00:00Z".parse().unwrap()
+    }
+
+    fn at(day: u32) -> DateTime<Utc> {
+        day0() + chrono::Duration::days(i64::from(day))
+    }
+
+    /// Every demo account's rows on `day` (listed through the adapters), by account.
+    async fn listing(options: EmulatorOptions) -> BTreeMap<String, Vec<Backup>> {
+        let emu = Emulator::start(options).await.expect("the emulator starts");
+        let accounts = emu.accounts().expect("the demo config parses");
+        let lists = testing::list_ok(&accounts, &Filter::default()).await;
+        accounts.into_iter().map(|a| a.name).zip(lists).collect()
+    }
+
+    /// Rows as JSON lines with the emulator's ports (in Oracle's URIs) left out, so two
+    /// emulators compare equal.
+    fn portless(rows: &BTreeMap<String, Vec<Backup>>) -> Vec<String> {
+        let mut out = Vec::new();
+        for r in rows.values().flatten() {
+            let text = serde_json::to_string(r).unwrap();
+            let mut clean = String::with_capacity(text.len());
+            let mut rest = text.as_str();
+            while let Some(i) = rest.find("127.0.0.1:") {
+                clean.push_str(&rest[..i + 10]);
+                rest = rest[i + 10..].trim_start_matches(|c: char| c.is_ascii_digit());
+            }
+            clean.push_str(rest);
+            out.push(clean);
+        }
+        out
+    }
+
+    async fn day(day: u32) -> BTreeMap<String, Vec<Backup>> {
+        listing(EmulatorOptions {
+            now: at(day),
+            day,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// The backups of `before` that spec §9 calls `vanished` in `after`, listed at `when`:
+    /// available before, gone after, and either expiring after `when` or, without
+    /// `expires_at`, not the oldest available backup of their resource before.
+    fn vanished_early(before: &[Backup], after: &[Backup], when: DateTime<Utc>) -> Vec<String> {
+        let now: BTreeSet<&str> = after.iter().map(|r| r.id.as_str()).collect();
+        let available = |r: &&Backup| r.status == Status::Available;
+        let oldest = |r: &Backup| {
+            before
+                .iter()
+                .filter(available)
+                .filter(|o| o.resource_id == r.resource_id)
+                .filter_map(|o| o.created_at.map(|t| t.utc()))
+                .min()
+                == r.created_at.map(|t| t.utc())
+        };
+        before
+            .iter()
+            .filter(available)
+            .filter(|r| !now.contains(r.id.as_str()))
+            .filter(|r| match r.expires_at {
+                Some(e) => e.utc() > when,
+                None => !oldest(r),
+            })
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
+    /// Per account: (appeared, vanished, status changed) between two listings.
+    fn changes(before: &[Backup], after: &[Backup]) -> (usize, usize, usize) {
+        let old: BTreeMap<&str, &Backup> = before.iter().map(|r| (r.id.as_str(), r)).collect();
+        let new: BTreeMap<&str, &Backup> = after.iter().map(|r| (r.id.as_str(), r)).collect();
+        let appeared = new.keys().filter(|k| !old.contains_key(*k)).count();
+        let vanished = old.keys().filter(|k| !new.contains_key(*k)).count();
+        let changed = old
+            .iter()
+            .filter(|(k, r)| new.get(*k).is_some_and(|n| n.status != r.status))
+            .count();
+        (appeared, vanished, changed)
+    }
+
+    #[tokio::test]
+    async fn day_n_is_the_same_data_every_run_and_day_zero_is_the_default_demo() {
+        let default = listing(EmulatorOptions {
+            now: day0(),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(portless(&day(0).await), portless(&default));
+        let (a, b) = (day(3).await, day(3).await);
+        assert_eq!(portless(&a), portless(&b), "same options, same data");
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            default.keys().collect::<Vec<_>>(),
+            "the same accounts"
+        );
+        assert_ne!(portless(&a), portless(&default));
+    }
+
+    #[tokio::test]
+    async fn day_one_deletes_one_backup_early_where_the_vendor_model_allows_it() {
+        let (d0, d1) = (day(0).await, day(1).await);
+        let mut early = Vec::new();
+        for (account, before) in &d0 {
+            for id in vanished_early(before, &d1[account], at(1)) {
+                early.push((account.as_str(), id));
+            }
+        }
+        // Huawei's has an `expires_at` a month away; ByCloud's has none and was not the
+        // oldest of its volume (each volume's oldest goes by rotation, which is no finding).
+        assert_eq!(
+            early,
+            [
+                (
+                    "bycloud-demo-spo",
+                    "9724e757-ebd0-465c-85c6-a6c61ba98d1a".to_string()
+                ),
+                (
+                    "huawei-demo-sg",
+                    "3d0c3669-7005-4003-87fd-f67de199277a".to_string()
+                ),
+            ]
+        );
+        let counts: BTreeMap<&str, (usize, usize, usize)> = d0
+            .iter()
+            .map(|(a, before)| (a.as_str(), changes(before, &d1[a])))
+            .collect();
+        // (appeared, vanished, changed) per account; README and the report list the ids.
+        assert_eq!(
+            counts,
+            BTreeMap::from([
+                ("bycloud-demo-key", (5, 6, 3)),
+                ("bycloud-demo-spo", (5, 7, 5)),
+                ("cf-demo", (5, 5, 0)),
+                ("cf-demo-client", (1, 1, 0)),
+                ("huawei-demo-sg", (7, 4, 8)),
+                ("huawei-demo-token", (4, 3, 5)),
+                ("oracle-demo", (5, 0, 4)),
+                ("zcom-demo-catalog", (4, 1, 5)),
+                ("zcom-demo-tyo", (4, 1, 4)),
+            ])
+        );
+        // Huawei: one backup expired on schedule, one available backup is being deleted.
+        let sg0 = &d0["huawei-demo-sg"];
+        let sg1 = &d1["huawei-demo-sg"];
+        let expired: Vec<&Backup> = sg0
+            .iter()
+            .filter(|r| !sg1.iter().any(|n| n.id == r.id))
+            .filter(|r| r.expires_at.is_some_and(|e| e.utc() <= at(1)))
+            .collect();
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].status, Status::Available);
+        let deleting: Vec<&Backup> = sg1
+            .iter()
+            .filter(|n| n.status == Status::Deleting)
+            .filter(|n| {
+                sg0.iter()
+                    .any(|r| r.id == n.id && r.status == Status::Available)
+            })
+            .collect();
+        assert_eq!(deleting.len(), 1);
+        // ByCloud: one available backup turned to error.
+        let (spo0, spo1) = (&d0["bycloud-demo-spo"], &d1["bycloud-demo-spo"]);
+        let broken = spo1
+            .iter()
+            .filter(|n| n.status == Status::Error)
+            .filter(|n| {
+                spo0.iter()
+                    .any(|r| r.id == n.id && r.status == Status::Available)
+            })
+            .count();
+        assert_eq!(broken, 1);
+        // New backups are the day's: taken after day 0's listing, before day 1's.
+        for (account, after) in &d1 {
+            for r in after
+                .iter()
+                .filter(|n| !d0[account].iter().any(|o| o.id == n.id))
+            {
+                if let Some(t) = r.created_at {
+                    assert!(t.utc() > day0() && t.utc() < at(1), "{account}: {t}");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn later_days_continue_the_same_timeline() {
+        let mut days = Vec::new();
+        for d in 0..4 {
+            days.push(day(d).await);
+        }
+        for account in days[0].keys() {
+            for d in 1..3 {
+                let ids = |x: usize| -> BTreeSet<String> {
+                    days[x][account].iter().map(|r| r.id.clone()).collect()
+                };
+                let (before, now, after) = (ids(d - 1), ids(d), ids(d + 1));
+                // Nothing comes back once gone, nothing skips a day.
+                for id in before.intersection(&after) {
+                    assert!(now.contains(id), "{account}: {id} missing on day {d}");
+                }
+                // Only day 1 deletes early.
+                let early =
+                    vanished_early(&days[d][account], &days[d + 1][account], at(d as u32 + 1));
+                assert!(early.is_empty(), "{account} day {}: {early:?}", d + 1);
+                // A backup keeps its time, and no backup goes back to creating.
+                for r in &days[d + 1][account] {
+                    if let Some(o) = days[d][account].iter().find(|o| o.id == r.id) {
+                        assert_eq!(o.created_at, r.created_at, "{account}: {}", r.id);
+                        if r.status == Status::Creating {
+                            assert_eq!(o.status, Status::Creating, "{account}: {}", r.id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn generated_accounts_go_round_the_providers_each_with_its_own_credentials() {
+        let emu = Emulator::start(EmulatorOptions {
+            now: day0(),
+            scale: Some(25),
+            accounts: Some(12),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let accounts = emu.accounts().unwrap();
+        let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "oracle-demo-001",
+                "oracle-demo-006",
+                "oracle-demo-011",
+                "zcom-demo-002",
+                "zcom-demo-007",
+                "zcom-demo-012",
+                "huawei-demo-003",
+                "huawei-demo-008",
+                "cf-demo-004",
+                "cf-demo-009",
+                "bycloud-demo-005",
+                "bycloud-demo-010",
+            ]
+        );
+        // No secret is shared between two accounts.
+        let text = emu.config_toml();
+        let secrets: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                [
+                    "password = ",
+                    "secret_key = ",
+                    "client_secret = ",
+                    "token = ",
+                    "api_key_secret = ",
+                ]
+                .iter()
+                .any(|k| l.starts_with(k))
+            })
+            .collect();
+        assert_eq!(secrets.len(), 12, "{text}");
+        assert_eq!(secrets.iter().collect::<BTreeSet<_>>().len(), 12);
+        // Every account lists exactly `scale` backups of its own.
+        let lists = testing::list_ok(&accounts, &Filter::default()).await;
+        let mut ids = BTreeSet::new();
+        for (a, rows) in accounts.iter().zip(&lists) {
+            assert_eq!(rows.len(), 25, "{}", a.name);
+            assert!(rows.iter().all(|r| r.account == a.name));
+            for r in rows {
+                assert!(ids.insert(r.id.clone()), "{}: {} twice", a.name, r.id);
+            }
+        }
+        // The default demo's accounts are not served alongside.
+        assert!(!text.contains("huawei-demo-sg"));
+    }
+
+    #[test]
+    fn the_timeline_counts_days_back_from_now() {
+        let t = Timeline { now: at(3), day: 3 };
+        assert_eq!(t.anchor(), day0());
+        assert_eq!(t.at(1), at(1));
+        assert_eq!(t.during(2), at(2) - chrono::Duration::hours(3));
+        let f = fresh("acct", &t, 6);
+        // Five non-stale resources a day, three days.
+        assert_eq!(f.len(), 15);
+        assert!(f.iter().all(|b| b.resource != 5));
+        assert!(f
+            .iter()
+            .all(|b| b.created > at(b.day - 1) && b.created < at(b.day)));
+        let busy: Vec<(u32, usize)> = f
+            .iter()
+            .filter(|b| b.in_progress)
+            .map(|b| (b.day, b.resource))
+            .collect();
+        assert_eq!(busy, [(3, 1)]);
+        // A day's backups do not depend on how many days there are.
+        let shorter = fresh("acct", &Timeline { now: at(1), day: 1 }, 6);
+        assert_eq!(shorter[0].created, f[0].created);
+        assert_eq!(shorter[0].rng.clone().uuid(), f[0].rng.clone().uuid());
+    }
 
     #[test]
     fn the_generator_is_deterministic() {
