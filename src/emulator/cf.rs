@@ -1020,6 +1020,7 @@ mod tests {
     use crate::config::{Account, CfAuth, CfConfig, Secret, Settings};
     use crate::emulator::testing::{self, list_ok};
     use crate::emulator::Emulator;
+    use crate::emulator::EmulatorOptions;
     use crate::error::ErrorKind;
     use crate::filter::Filter;
     use crate::http::{Http, HttpOptions};
@@ -1611,6 +1612,122 @@ mod tests {
                 json!({"errors": [{"detail": "Invalid Auth Token", "title": "CF-InvalidAuthToken", "code": 1000}]})
             )
         );
+    }
+
+    #[tokio::test]
+    async fn later_days_rotate_backups_and_keep_the_empty_and_unsupported_instances() {
+        let emu = Emulator::start(EmulatorOptions {
+            now: now() + chrono::Duration::days(2),
+            day: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let accounts: Vec<Account> = emu
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.provider() == ProviderId::Cf)
+            .collect();
+        let rows = list_ok(&accounts, &Filter::default()).await;
+        // Rotation: each instance keeps six, the stale one (billing-mysql) its old six.
+        for name in [
+            "orders-db",
+            "users-db",
+            "sessions-redis",
+            "search-es",
+            "events-mongo",
+        ] {
+            let mine: Vec<&Backup> = rows[0]
+                .iter()
+                .filter(|r| r.resource_name.as_deref() == Some(name))
+                .collect();
+            assert_eq!(mine.len(), 6, "{name}");
+            let newest = mine
+                .iter()
+                .filter_map(|r| r.created_at)
+                .map(|t| t.utc())
+                .max();
+            assert!(
+                newest > Some(now() + chrono::Duration::days(1)),
+                "{name}: {newest:?}"
+            );
+        }
+        let token = password_token(&emu).await;
+        for (name, want) in [
+            ("empty-pg", (200, json!({"backups": []}))),
+            (
+                "logs-rabbitmq",
+                (
+                    422,
+                    json!({"errors": [{"detail": "The service offering does not support OSMAPI backups",
+                        "title": "CF-UnprocessableEntity", "code": 10008}]}),
+                ),
+            ),
+        ] {
+            let resp = reqwest::Client::new()
+                .get(format!(
+                    "{}v3/service_instances/{}/backups",
+                    emu.urls.cf,
+                    guid(name)
+                ))
+                .header("authorization", format!("bearer {token}"))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            assert_eq!(
+                (status, to_json(&resp.bytes().await.unwrap())),
+                want,
+                "{name}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn generated_accounts_each_have_their_own_instances() {
+        let emu = Emulator::start(EmulatorOptions {
+            now: now(),
+            scale: Some(40),
+            accounts: Some(10),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let accounts: Vec<Account> = emu
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.provider() == ProviderId::Cf)
+            .collect();
+        let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["cf-demo-004", "cf-demo-009"]);
+        assert!(matches!(
+            cf_config(&accounts[0]).auth,
+            CfAuth::Password { .. }
+        ));
+        assert!(matches!(
+            cf_config(&accounts[1]).auth,
+            CfAuth::ClientCredentials { .. }
+        ));
+        let rows = list_ok(&accounts, &Filter::default()).await;
+        for (a, rows) in accounts.iter().zip(&rows) {
+            assert_eq!(rows.len(), 40, "{}", a.name);
+            let instances: std::collections::BTreeSet<&str> = rows
+                .iter()
+                .filter_map(|r| r.resource_name.as_deref())
+                .collect();
+            assert_eq!(
+                instances,
+                ["app-db", "cache-redis", "files-pg", "search-es"]
+                    .into_iter()
+                    .collect()
+            );
+        }
+        let guids = |rows: &[Backup]| -> std::collections::BTreeSet<String> {
+            rows.iter().filter_map(|r| r.resource_id.clone()).collect()
+        };
+        assert!(guids(&rows[0]).is_disjoint(&guids(&rows[1])));
     }
 
     #[test]
