@@ -7,6 +7,10 @@
 //! wrongly point at `/v1/instances`, the `name` (exact or `prefix*`), `status`
 //! (case-insensitive) and `volume_id` filters, `X-RateLimit-*` headers on every response,
 //! statuses in mixed case (429s under `--faults` come from the shared fault layer).
+//!
+//! Backups carry no expiry: on later days ([`super::Timeline`]) each volume's oldest backup
+//! goes as a new one arrives (rotation), and on day 1 the first account loses one backup early
+//! (not its volume's oldest) and sees another turn to `error`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -4,6 +4,10 @@
 //! and "List Service Instance Backups". The Python `cloudfoundry-client` works against it
 //! unchanged.
 //!
+//! Instances hold backups, hold none (`empty-pg`: its backups call answers 200 with an empty
+//! list) or belong to an offering without backups (`logs-rabbitmq`: 422). On later days
+//! ([`super::Timeline`]) each instance with a schedule gets a daily backup and drops its oldest.
+//!
 //! Besides the vendor API, two emulator-only routes under `/_emulator/` let tests expire
 //! sessions on demand: `POST /_emulator/revoke?after=N` makes every access token issued so far
 //! invalid after N more uses (0 = now; refresh tokens stay valid), and `GET /_emulator/stats`

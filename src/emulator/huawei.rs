@@ -7,6 +7,12 @@
 //! rows in the vendor's shape (naive UTC timestamps, GB sizes, `extend_info` extras and nulls,
 //! `incremental` at the top level or only in `extend_info`, replication rows, all eight
 //! statuses). Nothing here is shared with the adapter.
+//!
+//! The AK/SK demo account's backups live in two enterprise projects: the default one (`"0"`)
+//! and [`ERP_PROJECT`], which holds two daily backup series for retention policies (one
+//! complete, one with a day missing); ListBackups honours `enterprise_project_id` (an id, or
+//! `all_granted_eps`). On later days ([`super::Timeline`]) backups expire at their
+//! `expired_at`, and on day 1 one is deleted early and another starts being deleted.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -44,7 +50,7 @@ const TOKEN_PASSWORD: &str = "demo-iam-password";
 const TOKEN_DOMAIN: &str = "huawei-demo-domain";
 
 /// The demo's second enterprise project (the first is the default one, `"0"`): the AK/SK
-/// account's ERP servers live there, with their daily policy series (see [`Series`]).
+/// account's ERP servers live there, with their daily policy series.
 pub const ERP_PROJECT: &str = "3b0f7c1e-52a8-4d6b-9e14-8c2f6a0d7e95";
 
 /// The enterprise project of every other backup.

@@ -3,6 +3,12 @@
 //! it through the real HTTP path. Each API gets its own listener and serves at its root, the
 //! way its official clients address it. It shares no parsing code with the adapters: it is
 //! the vendors' side of the wire.
+//!
+//! The demo data is deterministic: the same [`EmulatorOptions`] give the same bytes. Besides
+//! the default nine accounts it can serve day N of a timeline ([`Timeline`]: the same accounts
+//! N days later, for inventory history), any number of generated accounts
+//! ([`EmulatorOptions::accounts`], for the many-accounts benchmark), and a test mode whose
+//! errors echo the client's credentials ([`echo`], for the redaction of secrets).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

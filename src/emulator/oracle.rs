@@ -5,7 +5,8 @@
 //! `state` spelling, 404 for unknown query parameters, 406 for an unacceptable `Accept`).
 //!
 //! With `faults`, every other session it issues is dead on arrival, so each listing meets one
-//! expired cookie and has to authenticate again.
+//! expired cookie and has to authenticate again. On later days ([`super::Timeline`]) states
+//! settle and each volume gets a daily backup; nothing is removed (no backup carries a time).
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -8,7 +8,8 @@
 //! true length, so that quirk is not imitated (the adapter never relies on the header).
 //!
 //! With `faults`, every other token it issues is dead on arrival, so each listing meets one
-//! 401 and has to authenticate again.
+//! 401 and has to authenticate again. On later days ([`super::Timeline`]) runs settle, each VM
+//! with a schedule gets a daily run, and runs older than three weeks go.
 
 use std::sync::Arc;
 use std::time::Duration;
