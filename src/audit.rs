@@ -1,4 +1,5 @@
-//! `backups audit`: freshness and failure findings for cron (spec §5, exit codes §6).
+//! `audit`'s judging and rendering, pure (the command is `commands::audit`): freshness and
+//! failure findings for cron (spec §5, exit codes §6).
 //!
 //! Resources are keyed by (account, resource): `resource_id`, else `resource_name`, else the
 //! account's unattributed bucket `-`. For each resource:
@@ -11,18 +12,15 @@
 //! - `account_failed`: the account could not be listed; exit 3, never silence.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, Write};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::app;
-use crate::cli::{AuditArgs, Format as CliFormat, GlobalArgs};
 use crate::config::Account;
 use crate::duration;
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome};
 use crate::model::{Backup, ProviderId, Status};
-use crate::providers::{self, ListOptions};
 
 /// The default freshness threshold.
 pub const DEFAULT_MAX_AGE_HOURS: i64 = 26;
@@ -92,7 +90,7 @@ pub struct Report {
 }
 
 /// Counts for the summary line.
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Summary {
     /// Accounts audited.
     pub accounts: usize,
@@ -104,7 +102,8 @@ pub struct Summary {
     pub findings: usize,
 }
 
-/// Judges one account's rows. Pure: `now` and the threshold are passed in.
+/// Judges one account's rows. Pure: `now` and the threshold are passed in. Returns the
+/// findings and how many resources were judged.
 pub fn judge(rows: &[Backup], max_age: Duration, now: DateTime<Utc>) -> (Vec<Finding>, usize) {
     let mut groups: BTreeMap<(String, String), Vec<&Backup>> = BTreeMap::new();
     for b in rows {
@@ -115,97 +114,119 @@ pub fn judge(rows: &[Backup], max_age: Duration, now: DateTime<Utc>) -> (Vec<Fin
             .unwrap_or_else(|| "-".to_string());
         groups.entry((b.account.clone(), key)).or_default().push(b);
     }
-    let window_start = now - max_age;
     let mut findings = Vec::new();
     for ((account, resource), backups) in &groups {
-        let first = backups[0];
-        let newest_available = backups
+        let resource = Resource {
+            account,
+            key: resource,
+            backups,
+        };
+        findings.extend(resource.judge(max_age, now));
+    }
+    (findings, groups.len())
+}
+
+/// One resource's backups (never empty), keyed by (account, resource).
+struct Resource<'a> {
+    account: &'a str,
+    key: &'a str,
+    backups: &'a [&'a Backup],
+}
+
+impl Resource<'_> {
+    /// Its findings: failed backups in the window, then unknown age or staleness.
+    fn judge(&self, max_age: Duration, now: DateTime<Utc>) -> Vec<Finding> {
+        let newest_available = self
+            .backups
             .iter()
             .filter(|b| b.status == Status::Available && b.created_at.is_some())
             .max_by_key(|b| b.created_at.map(|t| t.utc()));
-        let resource_name = backups.iter().find_map(|b| b.resource_name.clone());
-        let base = |kind, message: String, backup_id: Option<String>| Finding {
-            provider: first.provider,
-            account: account.clone(),
-            resource: Some(resource.clone()),
-            resource_name: resource_name.clone(),
+        let newest_at = newest_available.and_then(|b| b.created_at);
+        let finding = |kind, message: String, backup_id: Option<String>| Finding {
+            provider: self.backups[0].provider,
+            account: self.account.to_string(),
+            resource: Some(self.key.to_string()),
+            resource_name: self.backups.iter().find_map(|b| b.resource_name.clone()),
             kind,
             message,
             backup_id,
             newest_available_id: newest_available.map(|b| b.id.clone()),
-            newest_available_at: newest_available
-                .and_then(|b| b.created_at)
-                .map(|t| t.to_string()),
-            newest_available_age_seconds: newest_available
-                .and_then(|b| b.created_at)
-                .map(|t| (now - t.utc()).num_seconds()),
+            newest_available_at: newest_at.map(|t| t.to_string()),
+            newest_available_age_seconds: newest_at.map(|t| (now - t.utc()).num_seconds()),
             max_age_seconds: max_age.num_seconds(),
         };
-        for b in backups
+        let mut findings: Vec<Finding> = self
+            .backups
             .iter()
-            .filter(|b| matches!(b.status, Status::Error | Status::Cancelled))
-        {
-            let when = match b.created_at {
-                Some(t) if t.utc() >= window_start => {
-                    format!("{} ago", duration::human(now - t.utc()))
-                }
-                Some(_) => continue,
-                None => "at an unknown time".to_string(),
-            };
-            findings.push(base(
-                FindingKind::Failed,
-                format!(
-                    "backup {} {} {when}",
-                    b.id,
-                    if b.status == Status::Error {
-                        "failed"
-                    } else {
-                        "was cancelled"
-                    }
-                ),
-                Some(b.id.clone()),
-            ));
-        }
-        let all_timeless = backups.iter().all(|b| b.created_at.is_none());
-        if all_timeless {
-            let available = backups
+            .filter_map(|b| {
+                let message = failure(b, now - max_age, now)?;
+                Some(finding(FindingKind::Failed, message, Some(b.id.clone())))
+            })
+            .collect();
+        if self.backups.iter().all(|b| b.created_at.is_none()) {
+            let available = self
+                .backups
                 .iter()
                 .filter(|b| b.status == Status::Available)
                 .count();
-            findings.push(base(
+            findings.push(finding(
                 FindingKind::UnknownAge,
                 format!("{available} available backups but none has a creation time; freshness cannot be checked"),
                 None,
             ));
-            continue;
+        } else if let Some(message) = self.staleness(newest_at.map(|t| t.utc()), max_age, now) {
+            findings.push(finding(FindingKind::Stale, message, None));
         }
-        let fresh = newest_available
-            .and_then(|b| b.created_at)
-            .is_some_and(|t| now - t.utc() <= max_age);
-        if !fresh {
-            let mut message = match newest_available.and_then(|b| b.created_at) {
-                Some(t) => format!(
-                    "newest available backup is {} old (max {})",
-                    duration::human(now - t.utc()),
-                    duration::human(max_age)
-                ),
-                None => "no available backup".to_string(),
-            };
-            let in_progress = backups
-                .iter()
-                .filter(|b| b.status == Status::Creating)
-                .filter_map(|b| b.created_at)
-                .min_by_key(|t| t.utc());
-            if let Some(t) = in_progress {
-                message.push_str(&format!(
-                    "; a backup has been in progress for {}",
-                    duration::human(now - t.utc())
-                ));
-            }
-            findings.push(base(FindingKind::Stale, message, None));
-        }
+        findings
     }
-    (findings, groups.len())
+
+    /// What is stale, if the newest available backup is older than `max_age` or missing;
+    /// mentions a backup still in progress.
+    fn staleness(
+        &self,
+        newest: Option<DateTime<Utc>>,
+        max_age: Duration,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let mut message = match newest {
+            Some(t) if now - t <= max_age => return None,
+            Some(t) => format!(
+                "newest available backup is {} old (max {})",
+                duration::human(now - t),
+                duration::human(max_age)
+            ),
+            None => "no available backup".to_string(),
+        };
+        let in_progress = self
+            .backups
+            .iter()
+            .filter(|b| b.status == Status::Creating)
+            .filter_map(|b| b.created_at)
+            .min_by_key(|t| t.utc());
+        if let Some(t) = in_progress {
+            message.push_str(&format!(
+                "; a backup has been in progress for {}",
+                duration::human(now - t.utc())
+            ));
+        }
+        Some(message)
+    }
+}
+
+/// What a failed or cancelled backup created since `window_start` (or at an unknown time,
+/// since it may be recent) is reported as; `None` for any other backup.
+fn failure(b: &Backup, window_start: DateTime<Utc>, now: DateTime<Utc>) -> Option<String> {
+    let what = match b.status {
+        Status::Error => "failed",
+        Status::Cancelled => "was cancelled",
+        _ => return None,
+    };
+    let when = match b.created_at {
+        Some(t) if t.utc() >= window_start => format!("{} ago", duration::human(now - t.utc())),
+        Some(_) => return None,
+        None => "at an unknown time".to_string(),
+    };
+    Some(format!("backup {} {what} {when}", b.id))
 }
 
 fn max_age_for(flag: Option<Duration>, account: &Account) -> Duration {
@@ -213,45 +234,22 @@ fn max_age_for(flag: Option<Duration>, account: &Account) -> Duration {
         .unwrap_or_else(|| Duration::hours(DEFAULT_MAX_AGE_HOURS))
 }
 
-/// Runs `backups audit`.
-pub async fn run(g: &GlobalArgs, args: &AuditArgs) -> Result<u8> {
-    let now = app::now();
-    let flag = args
-        .max_age
-        .as_deref()
-        .map(|s| {
-            duration::parse(s)
-                .filter(|d| *d > Duration::zero())
-                .ok_or_else(|| {
-                    Error::usage(format!("--max-age `{s}`: not a duration like 26h or 8d"))
-                })
-        })
-        .transpose()?;
-    let json = match args.output {
-        None | Some(CliFormat::Table) => false,
-        Some(CliFormat::Json) | Some(CliFormat::Ndjson) => true,
-        Some(other) => {
-            return Err(Error::usage(
-                format!("audit -o {other:?}: use table, json or ndjson").to_lowercase(),
-            ))
-        }
-    };
-    let ndjson = args.output == Some(CliFormat::Ndjson);
-    let filter = app::build_filter(&args.selection, now)?;
-    let (accounts, _emulator) = app::resolve_accounts(g, &args.selection).await?;
-    let http = app::http_client(g)?;
-    let results = providers::run_all(&http, &accounts, &filter, &ListOptions::default()).await;
+/// Judges every account's listing (`Err` for an account that could not be listed): the
+/// findings, ordered by provider, account, resource and kind, and the summary. `max_age` is
+/// `--max-age`, which wins over each account's `audit_max_age`.
+pub fn assess<'a>(
+    listings: impl IntoIterator<Item = (&'a Account, Result<&'a [Backup], &'a Error>)>,
+    max_age: Option<Duration>,
+    now: DateTime<Utc>,
+) -> (Vec<Finding>, Summary) {
     let mut findings = Vec::new();
-    let mut summary = Summary {
-        accounts: accounts.len(),
-        ..Summary::default()
-    };
-    let mut failures = Vec::new();
-    for (account, r) in accounts.iter().zip(results) {
-        let max_age = max_age_for(flag, account);
-        match r.result {
+    let mut summary = Summary::default();
+    for (account, listing) in listings {
+        summary.accounts += 1;
+        let max_age = max_age_for(max_age, account);
+        match listing {
             Ok(rows) => {
-                let (f, resources) = judge(&rows, max_age, now);
+                let (f, resources) = judge(rows, max_age, now);
                 summary.resources += resources;
                 findings.extend(f);
             }
@@ -270,7 +268,6 @@ pub async fn run(g: &GlobalArgs, args: &AuditArgs) -> Result<u8> {
                     newest_available_age_seconds: None,
                     max_age_seconds: max_age.num_seconds(),
                 });
-                failures.push(e);
             }
         }
     }
@@ -284,45 +281,79 @@ pub async fn run(g: &GlobalArgs, args: &AuditArgs) -> Result<u8> {
         ))
     });
     summary.findings = findings.len();
-    let any_findings = summary.findings > 0;
-    let stdout = io::stdout();
-    let tty = stdout.is_terminal();
-    let mut out = BufWriter::new(stdout.lock());
-    if ndjson {
-        for f in &findings {
-            serde_json::to_writer(&mut out, f).map_err(io::Error::from)?;
-            writeln!(out)?;
-        }
-    } else if json {
-        let report = Report {
-            audited_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            findings,
-            summary,
-        };
-        serde_json::to_writer_pretty(&mut out, &report).map_err(io::Error::from)?;
-        writeln!(out)?;
-    } else {
-        write_lines(&mut out, &findings)?;
-        // Silent when healthy, so cron mails only when something is wrong; a person at a
-        // terminal still gets the summary.
-        if !findings.is_empty() || tty {
-            writeln!(out, "{}", summary_line(&summary))?;
-        }
-    }
-    out.flush()?;
-    drop(out);
-    app::report_failures(&failures);
-    Ok(if !failures.is_empty() {
-        3
-    } else if any_findings {
-        1
-    } else {
-        0
-    })
+    (findings, summary)
 }
 
-/// One line per finding: provider, account, resource, kind, what is wrong, newest good backup.
-pub fn write_lines(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
+impl Summary {
+    /// The exit code of an audit with these counts: an account that could not be listed
+    /// outranks findings, which outrank success.
+    pub fn outcome(&self) -> Outcome {
+        if self.failed_accounts > 0 {
+            Outcome::AccountFailed
+        } else if self.findings > 0 {
+            Outcome::Findings
+        } else {
+            Outcome::Success
+        }
+    }
+}
+
+/// The table's columns: the message last, since it is the longest and is never cut.
+const TABLE_HEADER: [&str; 6] = [
+    "PROVIDER",
+    "ACCOUNT",
+    "RESOURCE",
+    "FINDING",
+    "NEWEST GOOD",
+    "MESSAGE",
+];
+
+/// The tsv header: the JSON names where there is one.
+const TSV_HEADER: [&str; 6] = [
+    "provider",
+    "account",
+    "resource",
+    "kind",
+    "message",
+    "newest_good",
+];
+
+/// The findings as a table for people: the resource by name where it has one, the newest good
+/// backup by age. Nothing is cut to a width, since a finding is read whole: lines longer than
+/// the terminal wrap, and tsv or json carry the ids and times.
+pub fn write_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = findings
+        .iter()
+        .map(|f| {
+            let resource = f
+                .resource_name
+                .clone()
+                .or_else(|| f.resource.clone())
+                .unwrap_or_else(|| "-".to_string());
+            let good = match (f.kind, f.newest_available_age_seconds) {
+                (FindingKind::AccountFailed, _) => "-".to_string(),
+                (_, Some(age)) => format!("{} ago", duration::human(Duration::seconds(age))),
+                (_, None) => "none".to_string(),
+            };
+            vec![
+                f.provider.to_string(),
+                f.account.clone(),
+                resource,
+                f.kind.as_str().to_string(),
+                good,
+                f.message.clone(),
+            ]
+        })
+        .collect();
+    crate::render::simple_table(out, &TABLE_HEADER, &rows, None)
+}
+
+/// The findings as tab-separated values with a header row: provider, account, resource (id,
+/// and name when it differs), kind, what is wrong, and the newest good backup (id, time, age).
+/// Tabs and line breaks inside a cell become spaces, so each finding stays one line of six
+/// cells.
+pub fn write_tsv(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
+    writeln!(out, "{}", TSV_HEADER.join("\t"))?;
     for f in findings {
         let resource = match (&f.resource, &f.resource_name) {
             (Some(r), Some(n)) if n != r => format!("{r} ({n})"),
@@ -336,26 +367,41 @@ pub fn write_lines(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> 
         ) {
             (Some(id), Some(at), Some(age)) => {
                 let age = duration::human(Duration::seconds(age));
-                format!("newest good: {id} at {at} ({age} ago)")
+                format!("{id} at {at} ({age} ago)")
             }
             _ if f.kind == FindingKind::AccountFailed => String::new(),
-            _ => "newest good: none".to_string(),
+            _ => "none".to_string(),
         };
-        let mut line = format!(
-            "{}\t{}\t{}\t{}\t{}",
-            f.provider,
-            f.account,
+        let cells = [
+            f.provider.to_string(),
+            f.account.clone(),
             resource,
-            f.kind.as_str(),
-            f.message
-        );
-        if !good.is_empty() {
-            line.push('\t');
-            line.push_str(&good);
-        }
-        writeln!(out, "{line}")?;
+            f.kind.as_str().to_string(),
+            f.message.clone(),
+            good,
+        ];
+        let cells: Vec<String> = cells
+            .iter()
+            .map(|c| c.replace(['\t', '\n', '\r'], " "))
+            .collect();
+        writeln!(out, "{}", cells.join("\t"))?;
     }
     Ok(())
+}
+
+/// One JSON object per finding, one per line.
+pub fn write_ndjson(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
+    for f in findings {
+        serde_json::to_writer(&mut *out, f).map_err(io::Error::from)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// The whole report as one JSON document.
+pub fn write_json(out: &mut dyn Write, report: &Report) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::from)?;
+    writeln!(out)
 }
 
 /// `audit: 3 findings in 42 resources of 5 accounts (1 account failed)`.
@@ -488,6 +534,44 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
+    }
+
+    #[test]
+    fn failed_accounts_outrank_findings_in_the_exit_code() {
+        let mut s = Summary::default();
+        assert_eq!(s.outcome(), Outcome::Success);
+        s.findings = 2;
+        assert_eq!(s.outcome(), Outcome::Findings);
+        s.failed_accounts = 1;
+        assert_eq!(s.outcome(), Outcome::AccountFailed);
+    }
+
+    #[test]
+    fn tsv_has_a_header_and_six_cells_per_finding() {
+        let rows = [
+            b("ok", Some("r"), Status::Available, Some(1)),
+            b("bad", Some("r"), Status::Error, Some(3)),
+            b("old", Some("s"), Status::Available, Some(40)),
+        ];
+        let (mut findings, _) = judge(&rows, Duration::hours(26), now());
+        findings[0].message.push_str("\twith a tab");
+        let mut out = Vec::new();
+        write_tsv(&mut out, &findings).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "provider\taccount\tresource\tkind\tmessage\tnewest_good\n\
+             huawei\thw\tr\tfailed\tbackup bad failed 3h ago with a tab\tok at 2026-11-23T11:00:00Z (1h ago)\n\
+             huawei\thw\ts\tstale\tnewest available backup is 40h old (max 26h)\told at 2026-11-21T20:00:00Z (40h ago)\n"
+        );
+        let mut out = Vec::new();
+        write_table(&mut out, &findings).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "PROVIDER  ACCOUNT  RESOURCE  FINDING  NEWEST GOOD  MESSAGE\n\
+             huawei    hw       r         failed   1h ago       backup bad failed 3h ago with a tab\n\
+             huawei    hw       s         stale    40h ago      newest available backup is 40h old (max 26h)\n"
+        );
     }
 
     #[test]

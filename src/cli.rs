@@ -1,20 +1,23 @@
-//! The command line, declared with clap derive. The only module that knows about clap.
+//! The command line, declared with clap derive: the only module that parses with clap. Every
+//! value from a closed set (providers, statuses, sort keys, output formats, columns) and every
+//! time or duration is parsed here into the library's own types, so completions offer the
+//! choices and a typo is a clap error (exit 2) with a suggestion.
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::{ArgValueCandidates, CompletionCandidate};
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success (also when stdout closes early, e.g. `| head`)
-  1  audit found problems
-  2  usage or configuration error
-  3  at least one account failed (the others are still printed)";
+use crate::error::Outcome;
+use crate::filter::{SortField, SortKey, TimeBound};
+use crate::model::{ProviderId, Status};
+use crate::render::{Column, Format};
 
 /// List the backups you have across Oracle Compute Classic, Z.com, Huawei Cloud CBR,
 /// Cloud Foundry and ByCloud in one view.
 #[derive(Debug, Parser)]
-#[command(name = "backups", version, about, after_help = EXIT_CODES, propagate_version = true)]
+#[command(name = "backups", version, about, after_help = exit_codes(), propagate_version = true)]
 pub struct Cli {
     /// Options for every command.
     #[command(flatten)]
@@ -24,8 +27,18 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The exit-code table of `--help` and the man page, from [`Outcome`].
+fn exit_codes() -> String {
+    let mut text = "Exit codes:".to_string();
+    for o in Outcome::ALL {
+        text.push_str(&format!("\n  {}  {}", o.code(), o.meaning()));
+    }
+    text
+}
+
 /// Options accepted before or after any subcommand.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Config file [default: $BACKUPS_CONFIG, else $XDG_CONFIG_HOME/backups/config.toml, else ~/.config/backups/config.toml]
     #[arg(long, global = true, value_name = "PATH")]
@@ -42,18 +55,31 @@ pub struct GlobalArgs {
     /// Retries of a failed request (connect errors, timeouts, 429, 502, 503, 504)
     #[arg(long, global = true, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
     pub retries: u32,
-    /// Never colour output (also NO_COLOR)
-    #[arg(long, global = true)]
-    pub no_color: bool,
-    /// When to colour the table
+    /// When to colour the table; auto: on a terminal, unless NO_COLOR is set or TERM=dumb (CLICOLOR_FORCE forces it)
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
+    /// Same as --color never (and wins over --color)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+impl GlobalArgs {
+    /// `--color`, with `--no-color` read as `--color never`. When both are given `--no-color`
+    /// wins: "later wins" cannot hold for global flags split between the command and a
+    /// subcommand, so no order rule is promised.
+    pub fn color_when(&self) -> ColorWhen {
+        if self.no_color {
+            ColorWhen::Never
+        } else {
+            self.color
+        }
+    }
 }
 
 /// `--color` choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorWhen {
-    /// Colour on a terminal unless NO_COLOR is set
+    /// Colour on a terminal, following NO_COLOR, CLICOLOR_FORCE and TERM
     Auto,
     /// Always colour
     Always,
@@ -78,45 +104,77 @@ pub enum Command {
     Completions {
         /// The shell
         #[arg(value_enum)]
-        shell: Shell,
+        shell: clap_complete::Shell,
     },
-    /// Print the man page (roff)
+    /// Print the man page (roff): backups(1) with every subcommand, or one subcommand's page
+    Man {
+        /// Print only this subcommand's page
+        #[arg(value_enum)]
+        page: Option<ManPage>,
+    },
+}
+
+/// The subcommands `backups man SUB` has a page for (the same names as [`Command`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ManPage {
+    /// backups-list(1)
+    List,
+    /// backups-audit(1)
+    Audit,
+    /// backups-accounts(1)
+    Accounts,
+    /// backups-providers(1)
+    Providers,
+    /// backups-emulator(1)
+    Emulator,
+    /// backups-completions(1)
+    Completions,
+    /// backups-man(1)
     Man,
 }
 
-/// Shells for `completions`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Shell {
-    /// Bash
-    Bash,
-    /// Zsh
-    Zsh,
-    /// Fish
-    Fish,
-    /// PowerShell
-    Powershell,
-    /// Elvish
-    Elvish,
+impl ManPage {
+    /// The subcommand's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ManPage::List => "list",
+            ManPage::Audit => "audit",
+            ManPage::Accounts => "accounts",
+            ManPage::Providers => "providers",
+            ManPage::Emulator => "emulator",
+            ManPage::Completions => "completions",
+            ManPage::Man => "man",
+        }
+    }
+}
+
+/// A `--provider` value: one provider, or all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderChoice {
+    /// `all`: no narrowing by provider.
+    All,
+    /// One provider.
+    Only(ProviderId),
 }
 
 /// Which accounts and rows: shared by `list` and `audit`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct Selection {
-    /// Provider: oracle, zcom, huawei, cf, bycloud, all (repeatable or comma list)
-    #[arg(short, long = "provider", value_name = "P", value_delimiter = ',')]
-    pub providers: Vec<String>,
+    /// Provider (repeatable or comma list)
+    #[arg(short, long = "provider", value_name = "P", value_delimiter = ',', ignore_case = true, value_parser = providers())]
+    pub providers: Vec<ProviderChoice>,
     /// Account name from the config (repeatable or comma list)
-    #[arg(short, long = "account", value_name = "NAME", value_delimiter = ',')]
+    #[arg(short, long = "account", value_name = "NAME", value_delimiter = ',', add = ArgValueCandidates::new(account_names))]
     pub accounts: Vec<String>,
-    /// Normalised status: available, creating, restoring, deleting, deleted, cancelled, error, unknown (repeatable)
-    #[arg(long = "status", value_name = "S", value_delimiter = ',')]
-    pub statuses: Vec<String>,
-    /// Created at or after: RFC 3339, or an age like 36h, 7d
+    /// Normalised status (repeatable or comma list)
+    #[arg(long = "status", value_name = "S", value_delimiter = ',', ignore_case = true, value_parser = statuses())]
+    pub statuses: Vec<Status>,
+    /// Created at or after: RFC 3339, a date, or an age like 36h, 7d (rows without a creation time are left out)
     #[arg(long, value_name = "T")]
-    pub since: Option<String>,
-    /// Created at or before: RFC 3339, or an age like 36h, 7d
+    pub since: Option<TimeBound>,
+    /// Created at or before: RFC 3339, a date, or an age like 36h, 7d (rows without a creation time are left out)
     #[arg(long, value_name = "T")]
-    pub until: Option<String>,
+    pub until: Option<TimeBound>,
     /// Glob on the backup name, e.g. 'web-*'
     #[arg(long, value_name = "PATTERN")]
     pub name: Option<String>,
@@ -125,39 +183,24 @@ pub struct Selection {
     pub resource: Option<String>,
 }
 
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Aligned table (default on a terminal)
-    Table,
-    /// One JSON array
-    Json,
-    /// One JSON object per line
-    Ndjson,
-    /// Comma-separated with a header row
-    Csv,
-    /// Tab-separated with a header row (default in a pipe)
-    Tsv,
-}
-
 /// `backups list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Which accounts and rows
     #[command(flatten)]
     pub selection: Selection,
-    /// Sort key: created_at (newest first), name, size, status, provider; prefix - to reverse
-    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
-    pub sort: Option<String>,
+    /// Sort key (created_at: newest first); prefix - to reverse, e.g. -size
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true, value_parser = SortKeyParser)]
+    pub sort: Option<SortKey>,
     /// Print at most N rows after sorting
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// Output format [default: table on a terminal, tsv otherwise]
-    #[arg(short, long, value_enum, value_name = "F")]
+    #[arg(short, long, value_name = "F", value_parser = formats(&[Format::Table, Format::Json, Format::Ndjson, Format::Csv, Format::Tsv]))]
     pub output: Option<Format>,
-    /// Columns for table, csv and tsv: any model field, comma separated
-    #[arg(long, value_name = "a,b,c", value_delimiter = ',')]
-    pub columns: Vec<String>,
+    /// Columns for table, csv and tsv: any model field, or age (table only); comma separated
+    #[arg(long, value_name = "a,b,c", value_delimiter = ',', hide_possible_values = true, value_parser = columns())]
+    pub columns: Vec<Column>,
     /// Pages fetched at once per account where the API allows it
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
@@ -173,10 +216,10 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub selection: Selection,
     /// The newest available backup of each resource must be younger than this [default: 26h, or the account's audit_max_age]
-    #[arg(long, value_name = "DUR")]
-    pub max_age: Option<String>,
-    /// Output format: table, json or ndjson
-    #[arg(short, long, value_enum, value_name = "F")]
+    #[arg(long, value_name = "DUR", value_parser = crate::duration::parse_positive)]
+    pub max_age: Option<chrono::Duration>,
+    /// Output format [default: table on a terminal, tsv otherwise]
+    #[arg(short, long, value_name = "F", value_parser = formats(&[Format::Table, Format::Json, Format::Ndjson, Format::Tsv]))]
     pub output: Option<Format>,
 }
 
@@ -186,16 +229,16 @@ pub struct AccountsArgs {
     /// Also try each account's authentication; exit 3 if any fails
     #[arg(long)]
     pub check: bool,
-    /// Output format: table or json
-    #[arg(short, long, value_enum, value_name = "F")]
+    /// Output format [default: table]
+    #[arg(short, long, value_name = "F", value_parser = formats(&[Format::Table, Format::Json]))]
     pub output: Option<Format>,
 }
 
 /// `backups providers`.
 #[derive(Debug, Args)]
 pub struct ProvidersArgs {
-    /// Output format: table or json
-    #[arg(short, long, value_enum, value_name = "F")]
+    /// Output format [default: table]
+    #[arg(short, long, value_name = "F", value_parser = formats(&[Format::Table, Format::Json]))]
     pub output: Option<Format>,
 }
 
@@ -219,32 +262,157 @@ pub struct EmulatorArgs {
     pub write_config: Option<PathBuf>,
 }
 
-/// Parses the process arguments (exits with code 2 and a message on a usage error).
+/// `--provider`: the five names and `all`, any case.
+fn providers() -> impl TypedValueParser<Value = ProviderChoice> {
+    let names = ProviderId::ALL.map(ProviderId::as_str).into_iter();
+    PossibleValuesParser::new(names.chain(["all"])).try_map(|s| {
+        if s.eq_ignore_ascii_case("all") {
+            return Ok(ProviderChoice::All);
+        }
+        ProviderId::parse(&s)
+            .map(ProviderChoice::Only)
+            .ok_or("unknown provider")
+    })
+}
+
+/// `--status`: the normalised statuses, any case.
+fn statuses() -> impl TypedValueParser<Value = Status> {
+    PossibleValuesParser::new(Status::ALL.map(Status::as_str))
+        .try_map(|s| Status::parse(&s).ok_or("unknown status"))
+}
+
+/// `--sort`: each key and its aliases, listed for help and completions; a leading `-`
+/// (reverse) is accepted on any of them.
+#[derive(Clone)]
+struct SortKeyParser;
+
+impl SortKeyParser {
+    fn keys() -> PossibleValuesParser {
+        PossibleValuesParser::new(SortField::ALL.map(|f| {
+            PossibleValue::new(f.as_str())
+                .aliases(f.aliases().iter().copied())
+                .help(match f {
+                    SortField::CreatedAt => "Newest first; rows without a time last",
+                    SortField::Name => "A to Z",
+                    SortField::Size => "Largest first",
+                    SortField::Status => "In the order of the status list",
+                    SortField::Provider => "By provider, then account",
+                })
+        }))
+    }
+}
+
+impl TypedValueParser for SortKeyParser {
+    type Value = SortKey;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<SortKey, clap::Error> {
+        let text = value.to_string_lossy();
+        let key = text.strip_prefix('-').unwrap_or(&text);
+        if let Err(e) = Self::keys().parse_ref(cmd, arg, std::ffi::OsStr::new(key)) {
+            // Reported with the value as typed, `-` included.
+            return Err(Self::keys().parse_ref(cmd, arg, value).err().unwrap_or(e));
+        }
+        text.parse::<SortKey>()
+            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        let values: Vec<PossibleValue> = Self::keys().possible_values()?.collect();
+        Some(Box::new(values.into_iter()))
+    }
+}
+
+/// `-o`: the formats a command can print, and only those.
+fn formats(allowed: &'static [Format]) -> impl TypedValueParser<Value = Format> {
+    let values = allowed
+        .iter()
+        .map(|&f| PossibleValue::new(format_name(f)).help(format_help(f)));
+    PossibleValuesParser::new(values).try_map(move |s| {
+        allowed
+            .iter()
+            .copied()
+            .find(|&f| format_name(f) == s)
+            .ok_or("unknown format")
+    })
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Table => "table",
+        Format::Json => "json",
+        Format::Ndjson => "ndjson",
+        Format::Csv => "csv",
+        Format::Tsv => "tsv",
+    }
+}
+
+fn format_help(f: Format) -> &'static str {
+    match f {
+        Format::Table => "Aligned table for people",
+        Format::Json => "One JSON document",
+        Format::Ndjson => "One JSON object per line",
+        Format::Csv => "Comma-separated with a header row",
+        Format::Tsv => "Tab-separated with a header row",
+    }
+}
+
+/// `--columns`: model fields and `age`.
+fn columns() -> impl TypedValueParser<Value = Column> {
+    PossibleValuesParser::new(Column::names()).try_map(|s| s.parse::<Column>())
+}
+
+/// Account names for completing `-a`: the `[accounts.NAME]` tables of the default config file
+/// (`$BACKUPS_CONFIG`, else the XDG path). A completer sees no other flag, so `--config` and
+/// `--demo` cannot be taken into account; nothing is validated or printed, a shell is waiting.
+fn account_names() -> Vec<CompletionCandidate> {
+    let env = |k: &str| std::env::var(k).ok();
+    let Some((path, _)) = crate::config::config_path(None, &env) else {
+        return Vec::new();
+    };
+    let Ok(table) = std::fs::read_to_string(path).map(|t| t.parse::<toml::Table>()) else {
+        return Vec::new();
+    };
+    let accounts = table.ok().and_then(|mut t| t.remove("accounts"));
+    match accounts {
+        Some(toml::Value::Table(accounts)) => {
+            accounts.keys().map(CompletionCandidate::new).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Parses the process arguments (exits with code 2 and a message on a usage error). Under
+/// `COMPLETE=<shell>` it instead prints the dynamic completion script, or answers a completion
+/// request from that script, and exits.
 pub fn parse() -> Cli {
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     Cli::parse()
 }
 
-/// Writes a completion script for `shell` to `out`.
-pub fn completions(shell: Shell, out: &mut dyn std::io::Write) {
-    let mut cmd = Cli::command();
-    let shell = match shell {
-        Shell::Bash => clap_complete::Shell::Bash,
-        Shell::Zsh => clap_complete::Shell::Zsh,
-        Shell::Fish => clap_complete::Shell::Fish,
-        Shell::Powershell => clap_complete::Shell::PowerShell,
-        Shell::Elvish => clap_complete::Shell::Elvish,
-    };
-    clap_complete::generate(shell, &mut cmd, "backups", out);
-}
-
-/// Writes the man page (roff) to `out`.
-pub fn man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
-    clap_mangen::Man::new(Cli::command()).render(out)
+/// The clap command tree, for completion scripts and man pages.
+pub fn command() -> clap::Command {
+    Cli::command()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("backups").chain(args.iter().copied()))
+    }
+
+    fn list(args: &[&str]) -> ListArgs {
+        match parse(&[&["list"], args].concat()).unwrap().command {
+            Command::List(args) => args,
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn the_command_tree_is_consistent() {
@@ -253,22 +421,120 @@ mod tests {
 
     #[test]
     fn global_flags_work_after_the_subcommand() {
-        let cli = Cli::try_parse_from(["backups", "list", "--demo", "-p", "huawei,bycloud", "-vv"])
-            .unwrap();
+        let cli = parse(&["list", "--demo", "-p", "huawei,bycloud", "-vv"]).unwrap();
         assert!(cli.global.demo);
         assert_eq!(cli.global.verbose, 2);
         let Command::List(args) = cli.command else {
             panic!()
         };
-        assert_eq!(args.selection.providers, ["huawei", "bycloud"]);
+        assert_eq!(
+            args.selection.providers,
+            [
+                ProviderChoice::Only(ProviderId::Huawei),
+                ProviderChoice::Only(ProviderId::Bycloud)
+            ]
+        );
     }
 
     #[test]
-    fn sort_accepts_a_leading_dash() {
-        let cli = Cli::try_parse_from(["backups", "list", "--sort", "-size"]).unwrap();
-        let Command::List(args) = cli.command else {
-            panic!()
-        };
-        assert_eq!(args.sort.as_deref(), Some("-size"));
+    fn values_are_parsed_into_the_library_types() {
+        let args = list(&[
+            "-p",
+            "ALL",
+            "--status",
+            "Error,deleted",
+            "--sort",
+            "-size",
+            "--columns",
+            "id,age",
+            "--since",
+            "36h",
+            "-o",
+            "csv",
+        ]);
+        assert_eq!(args.selection.providers, [ProviderChoice::All]);
+        assert_eq!(args.selection.statuses, [Status::Error, Status::Deleted]);
+        assert_eq!(args.sort, Some("-size".parse().unwrap()));
+        assert_eq!(args.columns, ["id".parse().unwrap(), Column::Age]);
+        assert_eq!(
+            args.selection.since,
+            Some(TimeBound::Ago(chrono::Duration::hours(36)))
+        );
+        assert_eq!(args.output, Some(Format::Csv));
+        assert_eq!(
+            list(&["--sort", "-age"]).sort,
+            Some("-created_at".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_typo_is_a_clap_error_with_a_suggestion() {
+        let err = parse(&["list", "--provider", "huawai"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+        let text = err.to_string();
+        assert!(text.contains("'huawai'"), "{text}");
+        assert!(text.contains("huawei"), "a suggestion: {text}");
+        let err = parse(&["list", "--since", "yesterday"]).unwrap_err();
+        assert!(err.to_string().contains("not a time"), "{err}");
+    }
+
+    #[test]
+    fn each_command_takes_only_the_formats_it_prints() {
+        for (cmd, ok, refused) in [
+            (
+                "list",
+                &["table", "json", "ndjson", "csv", "tsv"][..],
+                &[][..],
+            ),
+            ("audit", &["table", "json", "ndjson", "tsv"], &["csv"]),
+            ("accounts", &["table", "json"], &["csv", "tsv", "ndjson"]),
+            ("providers", &["table", "json"], &["csv", "tsv", "ndjson"]),
+        ] {
+            for f in ok {
+                assert!(parse(&[cmd, "-o", f]).is_ok(), "{cmd} -o {f}");
+            }
+            for f in refused {
+                assert!(parse(&[cmd, "-o", f]).is_err(), "{cmd} -o {f}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_color_is_color_never_and_wins() {
+        let when = |args: &[&str]| parse(args).unwrap().global.color_when();
+        assert_eq!(when(&["providers"]), ColorWhen::Auto);
+        assert_eq!(when(&["providers", "--color", "always"]), ColorWhen::Always);
+        assert_eq!(when(&["providers", "--no-color"]), ColorWhen::Never);
+        assert_eq!(
+            when(&["--color", "always", "providers", "--no-color"]),
+            ColorWhen::Never
+        );
+        assert_eq!(
+            when(&["--no-color", "providers", "--color", "always"]),
+            ColorWhen::Never
+        );
+    }
+
+    #[test]
+    fn every_subcommand_has_a_man_page() {
+        let pages: Vec<&str> = ManPage::value_variants().iter().map(|p| p.name()).collect();
+        let commands: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        assert_eq!(pages, commands);
+        for p in ManPage::value_variants() {
+            assert_eq!(p.to_possible_value().unwrap().get_name(), p.name());
+        }
+    }
+
+    #[test]
+    fn global_options_have_their_own_heading() {
+        let cmd = Cli::command();
+        let config = cmd
+            .get_arguments()
+            .find(|a| a.get_id() == "config")
+            .unwrap();
+        assert_eq!(config.get_help_heading(), Some("Global options"));
     }
 }

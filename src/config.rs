@@ -1,67 +1,25 @@
 //! The config file (spec §3, stable): TOML with one `[accounts.NAME]` table per account, like
-//! rclone remotes. Secrets are inline or read from the environment via `<key>_env`. Every
-//! error names the file, the account and the key, and is a configuration error (exit 2).
+//! rclone remotes, and the credentials users already have in their environment.
+//!
+//! This module finds and reads the file, checks each account's keys (unknown keys first, with
+//! a suggestion), resolves secrets given inline or as `<key>_env`, and feeds the values to the
+//! provider's config builder (`providers/*/config.rs`); the environment feeds the same builder
+//! through the same `set`, so both sources build an account the same way. Every error names
+//! the file (or the environment), the account and the key, and is a configuration error
+//! (exit 2).
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use reqwest::Url;
-
 use crate::error::{Error, Result};
 use crate::model::ProviderId;
-
-/// A secret value. It never prints: `Debug` and `Display` show `(redacted)`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The value, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("(redacted)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("(redacted)")
-    }
-}
-
-/// Where a secret came from, for `backups accounts` (which never shows the value).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SecretSource {
-    /// Written in the config file.
-    Inline,
-    /// Read from this environment variable.
-    Env(String),
-    /// Built into the demo emulator.
-    Demo,
-    /// Another file (e.g. the cf CLI's config.json).
-    File(PathBuf),
-}
-
-impl fmt::Display for SecretSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SecretSource::Inline => f.write_str("inline in config"),
-            SecretSource::Env(var) => write!(f, "env ${var}"),
-            SecretSource::Demo => f.write_str("demo credentials"),
-            SecretSource::File(p) => write!(f, "file {}", p.display()),
-        }
-    }
-}
+use crate::providers::builder::{ConfigBuilder, Key, KeyError, Kind, Value};
+use crate::providers::bycloud::{BycloudBuilder, BycloudConfig};
+use crate::providers::cf::{CfBuilder, CfConfig};
+use crate::providers::huawei::{HuaweiBuilder, HuaweiConfig};
+use crate::providers::oracle::{OracleBuilder, OracleConfig};
+use crate::providers::zcom::{ZcomBuilder, ZcomConfig};
+pub use crate::secret::{Secret, SecretSource};
 
 /// Where an account was defined.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,13 +62,7 @@ pub struct Account {
 impl Account {
     /// Which provider this account uses.
     pub fn provider(&self) -> ProviderId {
-        match &self.settings {
-            Settings::Oracle(_) => ProviderId::Oracle,
-            Settings::Zcom(_) => ProviderId::Zcom,
-            Settings::Huawei(_) => ProviderId::Huawei,
-            Settings::Cf(_) => ProviderId::Cf,
-            Settings::Bycloud(_) => ProviderId::Bycloud,
-        }
+        self.settings.provider()
     }
 
     /// The main endpoint, for `backups accounts`.
@@ -144,157 +96,37 @@ pub enum Settings {
     Bycloud(BycloudConfig),
 }
 
-/// Oracle Compute Classic account.
-#[derive(Clone, Debug)]
-pub struct OracleConfig {
-    /// REST endpoint, e.g. `https://api-z999.compute.us0.oraclecloud.com` (no default).
-    pub endpoint: Url,
-    /// `/Compute-<identity domain>/<user>`.
-    pub user: String,
-    /// Password.
-    pub password: Secret,
+impl Settings {
+    /// Which provider these settings are for.
+    pub fn provider(&self) -> ProviderId {
+        match self {
+            Settings::Oracle(_) => ProviderId::Oracle,
+            Settings::Zcom(_) => ProviderId::Zcom,
+            Settings::Huawei(_) => ProviderId::Huawei,
+            Settings::Cf(_) => ProviderId::Cf,
+            Settings::Bycloud(_) => ProviderId::Bycloud,
+        }
+    }
 }
 
-/// Z.com account.
-#[derive(Clone, Debug)]
-pub struct ZcomConfig {
-    /// Region such as `tyo1`; also the `location` of every row.
-    pub region: Option<String>,
-    /// Keystone v2.0 base, e.g. `https://identity.tyo1.cloud.z.com/v2.0`.
-    pub identity_endpoint: Url,
-    /// Compute base without the tenant, e.g. `https://compute.tyo1.cloud.z.com/v2`; when
-    /// absent the token's service catalog gives it.
-    pub compute_endpoint: Option<Url>,
-    /// Tenant id.
-    pub tenant_id: String,
-    /// How to authenticate.
-    pub auth: ZcomAuth,
-}
+/// Where each secret key of an account came from, for `backups accounts`.
+type SecretSources = Vec<(String, SecretSource)>;
 
-/// Z.com credentials.
-#[derive(Clone, Debug)]
-pub enum ZcomAuth {
-    /// Keystone v2 password credentials.
-    Password {
-        /// API user name.
-        username: String,
-        /// Password.
-        password: Secret,
-    },
-    /// A token obtained elsewhere.
-    Token(Secret),
-}
-
-/// Huawei Cloud CBR account.
-#[derive(Clone, Debug)]
-pub struct HuaweiConfig {
-    /// Region id such as `ap-southeast-1`.
-    pub region: Option<String>,
-    /// CBR endpoint; only scheme, host and port matter (the official SDK drops any path).
-    pub endpoint: Url,
-    /// IAM endpoint (token requests).
-    pub iam_endpoint: Url,
-    /// Project id; when absent, looked up from IAM by the region's name, as the SDK does.
-    pub project_id: Option<String>,
-    /// How to authenticate.
-    pub auth: HuaweiAuth,
-}
-
-/// Huawei credentials.
-#[derive(Clone, Debug)]
-pub enum HuaweiAuth {
-    /// AK/SK request signing (`SDK-HMAC-SHA256`).
-    AkSk {
-        /// Access key id.
-        access_key: Secret,
-        /// Secret access key.
-        secret_key: Secret,
-        /// STS security token, for temporary credentials.
-        security_token: Option<Secret>,
-    },
-    /// An IAM token (`X-Subject-Token`) obtained elsewhere.
-    Token(Secret),
-    /// An IAM user's password, exchanged for a token (and again when it expires).
-    Password {
-        /// IAM user name.
-        user: String,
-        /// Password.
-        password: Secret,
-        /// Account (domain) name.
-        domain: String,
-    },
-}
-
-/// Cloud Foundry account.
-#[derive(Clone, Debug)]
-pub struct CfConfig {
-    /// Cloud Controller API, e.g. `https://api.example.local`.
-    pub api: Url,
-    /// How to authenticate.
-    pub auth: CfAuth,
-    /// Service instance guids to list; empty means every instance the user can see.
-    pub service_instances: Vec<String>,
-}
-
-/// Cloud Foundry credentials.
-#[derive(Clone, Debug)]
-pub enum CfAuth {
-    /// UAA password grant with the cf CLI's client (`cf`, empty secret).
-    Password {
-        /// User name.
-        username: String,
-        /// Password.
-        password: Secret,
-    },
-    /// UAA client credentials grant.
-    ClientCredentials {
-        /// Client id.
-        client_id: String,
-        /// Client secret.
-        client_secret: Secret,
-    },
-    /// A bearer token obtained elsewhere, optionally with a refresh token to renew it.
-    Token {
-        /// Access token (without the `bearer ` prefix).
-        access_token: Secret,
-        /// Refresh token, used when the access token is rejected.
-        refresh_token: Option<Secret>,
-    },
-}
-
-/// ByCloud account.
-#[derive(Clone, Debug)]
-pub struct BycloudConfig {
-    /// Region such as `spo1`; also the `location` of every row.
-    pub region: Option<String>,
-    /// API endpoint, e.g. `https://api.spo1.mycloud.com`.
-    pub endpoint: Url,
-    /// How to authenticate.
-    pub auth: BycloudAuth,
-}
-
-/// ByCloud credentials.
-#[derive(Clone, Debug)]
-pub enum BycloudAuth {
-    /// `Authorization: Bearer <token>`.
-    Bearer(Secret),
-    /// `X-Api-Key: <id>:<secret>` (service accounts).
-    ApiKey {
-        /// Access key id.
-        id: String,
-        /// Secret access key.
-        secret: Secret,
-    },
-}
-
-/// The loaded configuration.
+/// The loaded configuration: one field per top-level table.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
     /// The file it came from, if any.
     pub path: Option<PathBuf>,
-    /// Accounts in file order.
+    /// Accounts in file order (`[accounts.NAME]`).
     pub accounts: Vec<Account>,
 }
+
+/// The top-level tables the file may hold. Adding one (e.g. `[audit]`) is its name here, a
+/// field in [`Config`] and one line in [`parse`] that reads it.
+const TABLES: &[&str] = &["accounts"];
+
+/// Keys every account accepts, whatever its provider; the rest belong to its builder.
+const ACCOUNT_KEYS: &[&str] = &["provider", "allow_insecure_http", "audit_max_age"];
 
 /// Which config file to read: `--config`, else `$BACKUPS_CONFIG`, else
 /// `$XDG_CONFIG_HOME/backups/config.toml`, else `~/.config/backups/config.toml`.
@@ -363,7 +195,7 @@ fn warn_if_exposed(path: &Path, text: &str) {
                 accounts
                     .values()
                     .filter_map(|a| a.as_table())
-                    .any(|a| a.keys().any(|k| SECRET_KEYS.contains(&k.as_str())))
+                    .any(|a| a.keys().any(|k| is_secret_key(k)))
             })
             .unwrap_or(false);
         if inline {
@@ -378,17 +210,62 @@ fn warn_if_exposed(path: &Path, text: &str) {
     let _ = (path, text);
 }
 
-/// Keys that hold secrets (each also accepted as `<key>_env`).
-const SECRET_KEYS: &[&str] = &[
-    "password",
-    "token",
-    "access_key",
-    "secret_key",
-    "security_token",
-    "client_secret",
-    "api_key_secret",
-    "refresh_token",
-];
+/// The keys a provider's builder accepts.
+fn provider_keys(provider: ProviderId) -> &'static [Key] {
+    match provider {
+        ProviderId::Oracle => OracleBuilder::KEYS,
+        ProviderId::Zcom => ZcomBuilder::KEYS,
+        ProviderId::Huawei => HuaweiBuilder::KEYS,
+        ProviderId::Cf => CfBuilder::KEYS,
+        ProviderId::Bycloud => BycloudBuilder::KEYS,
+    }
+}
+
+/// Whether some provider takes this key as an inline secret.
+fn is_secret_key(key: &str) -> bool {
+    ProviderId::ALL.into_iter().any(|p| {
+        provider_keys(p)
+            .iter()
+            .any(|k| k.kind == Kind::Secret && k.name == key)
+    })
+}
+
+/// Every way an account of these providers may name a key: the account keys, the
+/// providers' keys, and `<key>_env` for each secret.
+fn key_names(providers: &[ProviderId]) -> Vec<String> {
+    let mut names: Vec<String> = ACCOUNT_KEYS.iter().map(|k| k.to_string()).collect();
+    for key in providers.iter().flat_map(|p| provider_keys(*p)) {
+        let forms = [
+            Some(key.name.to_string()),
+            (key.kind == Kind::Secret).then(|| format!("{}_env", key.name)),
+        ];
+        for form in forms.into_iter().flatten() {
+            if !names.contains(&form) {
+                names.push(form);
+            }
+        }
+    }
+    names
+}
+
+/// The candidate most like `word`, if any is like enough: clap's rule, a Jaro similarity
+/// above 0.7.
+fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro(word, c), c))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// `unknown <what>`, with a suggestion when a candidate is close to `word`, else `otherwise`.
+fn unknown(what: &str, word: &str, candidates: &[String], otherwise: &str) -> String {
+    match did_you_mean(word, candidates.iter().map(String::as_str)) {
+        Some(s) => format!("unknown {what}, did you mean `{s}`?"),
+        None => format!("unknown {what}{otherwise}"),
+    }
+}
 
 /// Parses config text. `path` is only used in messages.
 pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
@@ -404,424 +281,341 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
             .unwrap_or_default();
         Error::config(format!("{file}: invalid TOML{at}: {msg}"))
     })?;
-    for key in root.keys() {
-        if key != "accounts" {
-            return Err(Error::config(format!(
-                "{file}: unknown top-level key `{key}` (accounts go in [accounts.NAME] tables)"
-            )));
-        }
+    let tables: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+    if let Some(key) = root.keys().find(|k| !tables.contains(k)) {
+        let msg = unknown(
+            &format!("top-level key `{key}`"),
+            key,
+            &tables,
+            " (accounts go in [accounts.NAME] tables)",
+        );
+        return Err(Error::config(format!("{file}: {msg}")));
     }
-    let mut accounts = Vec::new();
-    if let Some(value) = root.get("accounts") {
-        let table = value.as_table().ok_or_else(|| {
-            Error::config(format!(
-                "{file}: `accounts` must be a table of [accounts.NAME] tables"
-            ))
-        })?;
-        for (name, value) in table {
-            let t = value.as_table().ok_or_else(|| {
-                Error::config(format!(
-                    "{file}: account `{name}`: must be a table ([accounts.{name}])"
-                ))
-            })?;
-            let keys = Keys {
-                file: &file,
-                account: name,
-                table: t,
-                used: BTreeSet::new(),
-                sources: Vec::new(),
-                env,
-            };
-            accounts.push(account(keys, AccountOrigin::File(path.to_path_buf()))?);
-        }
-    }
+    let accounts = match root.get("accounts") {
+        Some(value) => accounts(value, &file, path, env)?,
+        None => Vec::new(),
+    };
     Ok(Config {
         path: Some(path.to_path_buf()),
         accounts,
     })
 }
 
-/// Reads one account's keys, remembering which were used so leftovers are reported.
-struct Keys<'a> {
-    file: &'a str,
-    account: &'a str,
-    table: &'a toml::Table,
-    used: BTreeSet<String>,
-    sources: Vec<(String, SecretSource)>,
-    env: &'a dyn Fn(&str) -> Option<String>,
-}
-
-impl Keys<'_> {
-    fn err(&self, key: &str, msg: impl fmt::Display) -> Error {
+/// The `[accounts.NAME]` tables, in file order.
+fn accounts(
+    value: &toml::Value,
+    file: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Account>> {
+    let table = value.as_table().ok_or_else(|| {
         Error::config(format!(
-            "{}: account `{}`: key `{key}`: {msg}",
-            self.file, self.account
+            "{file}: `accounts` must be a table of [accounts.NAME] tables"
         ))
+    })?;
+    let mut accounts = Vec::new();
+    for (name, value) in table {
+        let t = value.as_table().ok_or_else(|| {
+            Error::config(format!(
+                "{file}: account `{name}`: must be a table ([accounts.{name}])"
+            ))
+        })?;
+        let (settings, secret_sources, allow_insecure_http, audit_max_age) = file_account(t, env)
+            .map_err(|e| {
+            Error::config(format!(
+                "{file}: account `{name}`: key `{}`: {}",
+                e.key, e.message
+            ))
+        })?;
+        accounts.push(Account {
+            name: name.clone(),
+            origin: AccountOrigin::File(path.to_path_buf()),
+            allow_insecure_http,
+            audit_max_age,
+            secret_sources,
+            settings,
+        });
     }
-
-    fn string(&mut self, key: &str) -> Result<Option<String>> {
-        self.used.insert(key.to_string());
-        match self.table.get(key) {
-            None => Ok(None),
-            Some(toml::Value::String(s)) if s.trim().is_empty() => {
-                Err(self.err(key, "must not be empty"))
-            }
-            Some(toml::Value::String(s)) => Ok(Some(s.trim().to_string())),
-            Some(other) => {
-                Err(self.err(key, format!("must be a string, not {}", other.type_str())))
-            }
-        }
-    }
-
-    fn required(&mut self, key: &str) -> Result<String> {
-        self.string(key)?
-            .ok_or_else(|| self.err(key, "is required"))
-    }
-
-    fn boolean(&mut self, key: &str) -> Result<bool> {
-        self.used.insert(key.to_string());
-        match self.table.get(key) {
-            None => Ok(false),
-            Some(toml::Value::Boolean(b)) => Ok(*b),
-            Some(other) => Err(self.err(
-                key,
-                format!("must be true or false, not {}", other.type_str()),
-            )),
-        }
-    }
-
-    fn string_list(&mut self, key: &str) -> Result<Vec<String>> {
-        self.used.insert(key.to_string());
-        match self.table.get(key) {
-            None => Ok(Vec::new()),
-            Some(toml::Value::Array(items)) => items
-                .iter()
-                .map(|v| match v {
-                    toml::Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-                    _ => Err(self.err(key, "must be a list of non-empty strings")),
-                })
-                .collect(),
-            Some(other) => Err(self.err(
-                key,
-                format!("must be a list of strings, not {}", other.type_str()),
-            )),
-        }
-    }
-
-    /// A secret given inline as `key` or from the environment as `key_env`.
-    fn secret(&mut self, key: &str) -> Result<Option<Secret>> {
-        let env_key = format!("{key}_env");
-        let inline = self.string(key)?;
-        let var = self.string(&env_key)?;
-        match (inline, var) {
-            (Some(_), Some(_)) => {
-                Err(self.err(key, format!("give either `{key}` or `{env_key}`, not both")))
-            }
-            (Some(v), None) => {
-                self.sources.push((key.to_string(), SecretSource::Inline));
-                Ok(Some(Secret::new(v)))
-            }
-            (None, Some(var)) => match (self.env)(&var) {
-                Some(v) if !v.is_empty() => {
-                    self.sources.push((key.to_string(), SecretSource::Env(var)));
-                    Ok(Some(Secret::new(v)))
-                }
-                _ => Err(self.err(&env_key, format!("environment variable {var} is not set"))),
-            },
-            (None, None) => Ok(None),
-        }
-    }
-
-    fn url(&mut self, key: &str, allow_http: bool) -> Result<Option<Url>> {
-        let Some(raw) = self.string(key)? else {
-            return Ok(None);
-        };
-        let url = Url::parse(&raw).map_err(|e| self.err(key, format!("not a URL ({e}): {raw}")))?;
-        check_url(&url, allow_http).map_err(|m| self.err(key, m))?;
-        Ok(Some(url))
-    }
-
-    fn finish(self) -> Result<Vec<(String, SecretSource)>> {
-        for key in self.table.keys() {
-            if !self.used.contains(key) {
-                return Err(self.err(key, "unknown key"));
-            }
-        }
-        Ok(self.sources)
-    }
+    Ok(accounts)
 }
 
-/// Refuses URLs that would carry credentials in the clear (spec §7): `http` only to loopback
-/// unless allowed, and only `http`/`https` at all.
-pub fn check_url(url: &Url, allow_http: bool) -> std::result::Result<(), String> {
-    match url.scheme() {
-        "https" => {}
-        "http" if allow_http || crate::http::is_loopback(url) => {}
-        "http" => {
-            return Err(format!(
-                "plain http to {} would send credentials in the clear; use https or set allow_insecure_http = true",
-                url.host_str().unwrap_or("?")
+/// What an account table sets: its settings, where its secrets came from,
+/// `allow_insecure_http` and `audit_max_age`.
+type FileAccount = (Settings, SecretSources, bool, Option<chrono::Duration>);
+
+/// One account table: its keys checked (unknown keys first), its provider's builder fed and
+/// built. The caller names the file and the account in errors.
+fn file_account(
+    table: &toml::Table,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::result::Result<FileAccount, KeyError> {
+    let provider = table
+        .get("provider")
+        .and_then(toml::Value::as_str)
+        .and_then(ProviderId::parse);
+    check_keys(table, provider)?;
+    let provider = match provider {
+        Some(p) => p,
+        None => {
+            let Some(value) = table.get("provider") else {
+                return Err(KeyError::new("provider", "is required"));
+            };
+            let name = toml_string("provider", value)?;
+            let names: Vec<String> = ProviderId::ALL.map(|p| p.as_str().to_string()).into();
+            let otherwise = format!(" (expected one of: {})", names.join(", "));
+            let what = format!("provider `{name}`");
+            return Err(KeyError::new(
+                "provider",
+                unknown(&what, &name, &names, &otherwise),
+            ));
+        }
+    };
+    let allow_insecure_http = match table.get("allow_insecure_http") {
+        None => false,
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(other) => {
+            return Err(KeyError::new(
+                "allow_insecure_http",
+                format!("must be true or false, not {}", other.type_str()),
             ))
         }
-        other => return Err(format!("unsupported URL scheme `{other}` (use https)")),
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("URL has no host".into());
-    }
-    Ok(())
-}
-
-/// Parses a default URL built from a region (`https://cbr.{region}.myhuaweicloud.com`).
-fn region_url(keys: &Keys<'_>, key: &str, template: &str, region: &str) -> Result<Url> {
-    Url::parse(&template.replace("{region}", region))
-        .map_err(|_| keys.err(key, format!("region `{region}` does not make a valid URL")))
-}
-
-fn account(mut k: Keys<'_>, origin: AccountOrigin) -> Result<Account> {
-    let provider_name = k.required("provider")?;
-    let provider = ProviderId::parse(&provider_name).ok_or_else(|| {
-        k.err(
-            "provider",
-            format!(
-                "unknown provider `{provider_name}` (expected one of: {})",
-                ProviderId::ALL.map(|p| p.as_str()).join(", ")
-            ),
-        )
-    })?;
-    let allow = k.boolean("allow_insecure_http")?;
-    let audit_max_age = match k.string("audit_max_age")? {
+    };
+    let audit_max_age = match table.get("audit_max_age") {
         None => None,
-        Some(s) => Some(crate::duration::parse(&s).ok_or_else(|| {
-            k.err(
-                "audit_max_age",
-                format!("`{s}` is not a duration like 26h or 8d"),
-            )
-        })?),
-    };
-    let settings = match provider {
-        ProviderId::Oracle => {
-            let endpoint = k.url("endpoint", allow)?.ok_or_else(|| {
-                k.err(
-                    "endpoint",
-                    "is required (e.g. https://api-z999.compute.us0.oraclecloud.com)",
+        Some(value) => {
+            let s = toml_string("audit_max_age", value)?;
+            Some(crate::duration::parse(&s).ok_or_else(|| {
+                KeyError::new(
+                    "audit_max_age",
+                    format!("`{s}` is not a duration like 26h or 8d"),
                 )
-            })?;
-            let user = k.required("user")?;
-            let password = k
-                .secret("password")?
-                .ok_or_else(|| k.err("password", "is required (or password_env)"))?;
-            Settings::Oracle(OracleConfig {
-                endpoint,
-                user,
-                password,
-            })
-        }
-        ProviderId::Zcom => {
-            let region = k.string("region")?;
-            let identity = k.url("identity_endpoint", allow)?;
-            let compute = k.url("compute_endpoint", allow)?;
-            let tenant_id = k.required("tenant_id")?;
-            let username = k.string("username")?;
-            let password = k.secret("password")?;
-            let token = k.secret("token")?;
-            let identity_endpoint = match (identity, &region) {
-                (Some(u), _) => u,
-                (None, Some(r)) => region_url(
-                    &k,
-                    "region",
-                    "https://identity.{region}.cloud.z.com/v2.0",
-                    r,
-                )?,
-                (None, None) => {
-                    return Err(k.err("region", "is required unless identity_endpoint is set"))
-                }
-            };
-            let compute_endpoint = match (compute, &region) {
-                (Some(u), _) => Some(u),
-                (None, Some(r)) => Some(region_url(
-                    &k,
-                    "region",
-                    "https://compute.{region}.cloud.z.com/v2",
-                    r,
-                )?),
-                (None, None) => None,
-            };
-            let auth = match (username, password, token) {
-                (Some(username), Some(password), None) => ZcomAuth::Password { username, password },
-                (None, None, Some(t)) => ZcomAuth::Token(t),
-                (Some(_), None, None) => {
-                    return Err(k.err("password", "is required with username (or password_env)"))
-                }
-                (None, Some(_), None) => return Err(k.err("username", "is required with password")),
-                (None, None, None) => {
-                    return Err(k.err("username", "give username + password(_env), or token(_env)"))
-                }
-                _ => {
-                    return Err(k.err(
-                        "token",
-                        "give either username + password or token, not both",
-                    ))
-                }
-            };
-            Settings::Zcom(ZcomConfig {
-                region,
-                identity_endpoint,
-                compute_endpoint,
-                tenant_id,
-                auth,
-            })
-        }
-        ProviderId::Huawei => {
-            let region = k.string("region")?;
-            let endpoint = match (k.url("endpoint", allow)?, &region) {
-                (Some(u), _) => u,
-                (None, Some(r)) => {
-                    region_url(&k, "region", "https://cbr.{region}.myhuaweicloud.com", r)?
-                }
-                (None, None) => return Err(k.err("region", "is required unless endpoint is set")),
-            };
-            let iam_endpoint = match (k.url("iam_endpoint", allow)?, &region) {
-                (Some(u), _) => u,
-                (None, Some(r)) => {
-                    region_url(&k, "region", "https://iam.{region}.myhuaweicloud.com", r)?
-                }
-                (None, None) => Url::parse("https://iam.myhuaweicloud.com").expect("static URL"),
-            };
-            let project_id = k.string("project_id")?;
-            if project_id.is_none() && region.is_none() {
-                return Err(k.err(
-                    "project_id",
-                    "is required unless region is set (the project is then looked up by region name)",
-                ));
-            }
-            let access_key = k.secret("access_key")?;
-            let secret_key = k.secret("secret_key")?;
-            let security_token = k.secret("security_token")?;
-            let token = k.secret("token")?;
-            let user = k.string("user")?;
-            let password = k.secret("password")?;
-            let domain = k.string("domain")?;
-            let auth = match (access_key, secret_key, token, user, password) {
-                (Some(access_key), Some(secret_key), None, None, None) => HuaweiAuth::AkSk {
-                    access_key,
-                    secret_key,
-                    security_token: security_token.clone(),
-                },
-                (Some(_), None, ..) => return Err(k.err("secret_key", "is required with access_key (or secret_key_env)")),
-                (None, Some(_), ..) => return Err(k.err("access_key", "is required with secret_key (or access_key_env)")),
-                (None, None, Some(t), None, None) => HuaweiAuth::Token(t),
-                (None, None, None, Some(user), Some(password)) => HuaweiAuth::Password {
-                    user,
-                    password,
-                    domain: domain.clone().ok_or_else(|| k.err("domain", "is required with user and password (the account name)"))?,
-                },
-                (None, None, None, None, None) => {
-                    return Err(k.err("access_key", "give access_key + secret_key (AK/SK), token, or user + password + domain"))
-                }
-                _ => return Err(k.err("token", "give one way to authenticate: access_key + secret_key, token, or user + password")),
-            };
-            if security_token.is_some() && !matches!(auth, HuaweiAuth::AkSk { .. }) {
-                return Err(k.err("security_token", "only applies to AK/SK credentials"));
-            }
-            if domain.is_some() && !matches!(auth, HuaweiAuth::Password { .. }) {
-                return Err(k.err("domain", "only applies to user + password"));
-            }
-            Settings::Huawei(HuaweiConfig {
-                region,
-                endpoint,
-                iam_endpoint,
-                project_id,
-                auth,
-            })
-        }
-        ProviderId::Cf => {
-            let api = k
-                .url("api", allow)?
-                .ok_or_else(|| k.err("api", "is required (e.g. https://api.example.com)"))?;
-            let username = k.string("username")?;
-            let password = k.secret("password")?;
-            let client_id = k.string("client_id")?;
-            let client_secret = k.secret("client_secret")?;
-            let token = k.secret("token")?;
-            let refresh_token = k.secret("refresh_token")?;
-            let service_instances = k.string_list("service_instances")?;
-            let auth = match (username, password, client_id, client_secret, token) {
-                (Some(username), Some(password), None, None, None) => CfAuth::Password { username, password },
-                (None, None, Some(client_id), Some(client_secret), None) => CfAuth::ClientCredentials { client_id, client_secret },
-                (None, None, None, None, Some(access_token)) => CfAuth::Token { access_token, refresh_token: refresh_token.clone() },
-                (Some(_), None, None, None, None) => return Err(k.err("password", "is required with username (or password_env)")),
-                (None, None, Some(_), None, None) => return Err(k.err("client_secret", "is required with client_id (or client_secret_env)")),
-                (None, None, None, None, None) => {
-                    return Err(k.err("username", "give username + password, client_id + client_secret, or token"))
-                }
-                _ => return Err(k.err("token", "give one way to authenticate: username + password, client_id + client_secret, or token")),
-            };
-            if refresh_token.is_some() && !matches!(auth, CfAuth::Token { .. }) {
-                return Err(k.err("refresh_token", "only applies with token"));
-            }
-            Settings::Cf(CfConfig {
-                api,
-                auth,
-                service_instances,
-            })
-        }
-        ProviderId::Bycloud => {
-            let region = k.string("region")?;
-            let endpoint = match (k.url("endpoint", allow)?, &region) {
-                (Some(u), _) => u,
-                (None, Some(r)) => region_url(&k, "region", "https://api.{region}.mycloud.com", r)?,
-                (None, None) => return Err(k.err("region", "is required unless endpoint is set")),
-            };
-            let token = k.secret("token")?;
-            let key_id = k.string("api_key_id")?;
-            let key_secret = k.secret("api_key_secret")?;
-            let auth = match (token, key_id, key_secret) {
-                (Some(t), None, None) => BycloudAuth::Bearer(t),
-                (None, Some(id), Some(secret)) => BycloudAuth::ApiKey { id, secret },
-                (None, Some(_), None) => {
-                    return Err(k.err(
-                        "api_key_secret",
-                        "is required with api_key_id (or api_key_secret_env)",
-                    ))
-                }
-                (None, None, Some(_)) => {
-                    return Err(k.err("api_key_id", "is required with api_key_secret"))
-                }
-                (None, None, None) => {
-                    return Err(k.err(
-                        "token",
-                        "give token(_env), or api_key_id + api_key_secret(_env)",
-                    ))
-                }
-                _ => {
-                    return Err(k.err(
-                        "token",
-                        "give either token or api_key_id + api_key_secret, not both",
-                    ))
-                }
-            };
-            Settings::Bycloud(BycloudConfig {
-                region,
-                endpoint,
-                auth,
-            })
+            })?)
         }
     };
-    let name = k.account.to_string();
-    let secret_sources = k.finish()?;
-    Ok(Account {
-        name,
-        origin,
-        allow_insecure_http: allow,
-        audit_max_age,
-        secret_sources,
-        settings,
-    })
+    let allow = allow_insecure_http;
+    let (settings, secret_sources) = match provider {
+        ProviderId::Oracle => from_table::<OracleBuilder>(table, allow, env, Settings::Oracle)?,
+        ProviderId::Zcom => from_table::<ZcomBuilder>(table, allow, env, Settings::Zcom)?,
+        ProviderId::Huawei => from_table::<HuaweiBuilder>(table, allow, env, Settings::Huawei)?,
+        ProviderId::Cf => from_table::<CfBuilder>(table, allow, env, Settings::Cf)?,
+        ProviderId::Bycloud => from_table::<BycloudBuilder>(table, allow, env, Settings::Bycloud)?,
+    };
+    Ok((settings, secret_sources, allow_insecure_http, audit_max_age))
+}
+
+/// The first key no account of this provider takes, with a suggestion when one is close.
+/// Without a (valid) provider, a key is unknown when no provider takes it.
+fn check_keys(
+    table: &toml::Table,
+    provider: Option<ProviderId>,
+) -> std::result::Result<(), KeyError> {
+    let all = key_names(&ProviderId::ALL);
+    let own = match provider {
+        Some(p) => key_names(&[p]),
+        None => all.clone(),
+    };
+    let Some(key) = table.keys().find(|k| !own.contains(k)) else {
+        return Ok(());
+    };
+    let otherwise = match provider {
+        Some(p) if all.contains(key) => format!(" for provider `{p}`"),
+        _ => String::new(),
+    };
+    Err(KeyError::new(key, unknown("key", key, &own, &otherwise)))
+}
+
+/// Feeds an account table's provider keys to the provider's builder through `set`, resolving
+/// `<key>_env` secrets, then builds. Also returns where each secret came from.
+fn from_table<B: ConfigBuilder>(
+    table: &toml::Table,
+    allow_insecure_http: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+    wrap: fn(B::Config) -> Settings,
+) -> std::result::Result<(Settings, SecretSources), KeyError> {
+    let mut builder = B::default().with_allow_insecure_http(allow_insecure_http);
+    let mut sources = Vec::new();
+    for (key, value) in table {
+        if ACCOUNT_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let env_form = key
+            .strip_suffix("_env")
+            .and_then(B::key)
+            .filter(|k| k.kind == Kind::Secret);
+        let Some(spec) = B::key(key).or(env_form) else {
+            return Err(KeyError::new(key.as_str(), "unknown key"));
+        };
+        let value = match spec.kind {
+            Kind::Text => Value::Text(toml_string(key, value)?),
+            Kind::List => Value::List(toml_list(key, value)?),
+            Kind::Secret if env_form.is_some() => {
+                if table.contains_key(spec.name) {
+                    return Err(KeyError::new(
+                        spec.name,
+                        format!("give either `{}` or `{key}`, not both", spec.name),
+                    ));
+                }
+                let var = toml_string(key, value)?;
+                let Some(secret) = env(&var).filter(|v| !v.trim().is_empty()) else {
+                    return Err(KeyError::new(
+                        key,
+                        format!("environment variable {var} is not set"),
+                    ));
+                };
+                sources.push((spec.name.to_string(), SecretSource::Env(var)));
+                Value::Secret(Secret::new(secret))
+            }
+            Kind::Secret => {
+                let secret = Secret::new(toml_string(key, value)?);
+                sources.push((spec.name.to_string(), SecretSource::Inline));
+                Value::Secret(secret)
+            }
+        };
+        builder.set(spec.name, value)?;
+    }
+    Ok((wrap(builder.build()?), sources))
+}
+
+/// A TOML string value: trimmed, not empty.
+fn toml_string(key: &str, value: &toml::Value) -> std::result::Result<String, KeyError> {
+    let message = match value {
+        toml::Value::String(s) if !s.trim().is_empty() => return Ok(s.trim().to_string()),
+        toml::Value::String(_) => "must not be empty".to_string(),
+        other => format!("must be a string, not {}", other.type_str()),
+    };
+    Err(KeyError::new(key, message))
+}
+
+/// A TOML list of non-empty strings.
+fn toml_list(key: &str, value: &toml::Value) -> std::result::Result<Vec<String>, KeyError> {
+    let err = |message: String| KeyError::new(key, message);
+    match value {
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                toml::Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+                _ => Err(err("must be a list of non-empty strings".into())),
+            })
+            .collect(),
+        other => Err(err(format!(
+            "must be a list of strings, not {}",
+            other.type_str()
+        ))),
+    }
+}
+
+/// Accounts from credentials users already have (spec §3), one `env-<provider>` account per
+/// provider that has no account in the config: Huawei SDK variables, OpenStack `OS_*`
+/// variables for Z.com, the cf CLI's `config.json`, `BYCLOUD_TOKEN`, Oracle `OPC_*`.
+/// `BACKUPS_<PROVIDER>_ENDPOINT` overrides the default URL of such an account. Each provider's
+/// builder declares its variables; the same builder reads the config file.
+pub fn env_accounts(
+    configured: &[ProviderId],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Account>> {
+    let wanted = |p: ProviderId| !configured.contains(&p);
+    let by_var = |var: &str| SecretSource::Env(var.to_string());
+    let label = "environment";
+    let mut found = Vec::new();
+    if wanted(ProviderId::Huawei) {
+        found.push(from_env::<HuaweiBuilder>(
+            env,
+            label,
+            &by_var,
+            Settings::Huawei,
+        )?);
+    }
+    if wanted(ProviderId::Zcom) {
+        found.push(from_env::<ZcomBuilder>(
+            env,
+            label,
+            &by_var,
+            Settings::Zcom,
+        )?);
+    }
+    if wanted(ProviderId::Cf) {
+        found.push(cf_cli_login(env)?);
+    }
+    if wanted(ProviderId::Bycloud) {
+        found.push(from_env::<BycloudBuilder>(
+            env,
+            label,
+            &by_var,
+            Settings::Bycloud,
+        )?);
+    }
+    if wanted(ProviderId::Oracle) {
+        found.push(from_env::<OracleBuilder>(
+            env,
+            label,
+            &by_var,
+            Settings::Oracle,
+        )?);
+    }
+    Ok(found
+        .into_iter()
+        .flatten()
+        .map(|(settings, secret_sources)| Account {
+            name: format!("env-{}", settings.provider()),
+            origin: AccountOrigin::Environment,
+            allow_insecure_http: false,
+            audit_max_age: None,
+            secret_sources,
+            settings,
+        })
+        .collect())
+}
+
+/// Feeds a provider's builder from an environment (`label` names it in errors) and builds,
+/// or `None` when the environment holds no such credentials. `source` says where a secret
+/// came from, given the variable that held it.
+fn from_env<B: ConfigBuilder>(
+    env: &dyn Fn(&str) -> Option<String>,
+    label: &str,
+    source: &dyn Fn(&str) -> SecretSource,
+    wrap: fn(B::Config) -> Settings,
+) -> Result<Option<(Settings, SecretSources)>> {
+    let err = |e: KeyError| Error::config(format!("{label}: {}: {}", e.key, e.message));
+    let Some(mut builder) = B::from_env(env).map_err(err)? else {
+        return Ok(None);
+    };
+    let values = builder.values();
+    let sources = B::KEYS
+        .iter()
+        .filter(|k| k.kind == Kind::Secret && values.is_set(k.name))
+        .map(|k| (k.name.to_string(), source(&values.name(k.name))))
+        .collect();
+    Ok(Some((wrap(builder.build().map_err(err)?), sources)))
+}
+
+/// The cf CLI's login (`$CF_HOME/.cf/config.json`, else `~/.cf/config.json`), read as an
+/// environment for the CF builder: its target, access token and refresh token. `None` when
+/// there is no such file or no login.
+fn cf_cli_login(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<(Settings, SecretSources)>> {
+    let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    let Some(home) = get("CF_HOME").or_else(|| get("HOME")) else {
+        return Ok(None);
+    };
+    let path = Path::new(&home).join(".cf").join("config.json");
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(None);
+    };
+    let json: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::config(format!("{}: not valid JSON: {e}", path.display())))?;
+    let field = |k: &str| json.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let file = SecretSource::File(path.clone());
+    from_env::<CfBuilder>(
+        &field,
+        &path.display().to_string(),
+        &|_| file.clone(),
+        Settings::Cf,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::huawei::HuaweiAuth;
 
     fn env(var: &str) -> Option<String> {
         match var {
@@ -905,7 +699,8 @@ token = "tok"
             ("[accounts.a]\nprovider = \"huawei\"\nendpoint = \"https://cbr.example.com\"\naccess_key = \"a\"\nsecret_key = \"s\"", "/etc/b.toml: account `a`: key `project_id`: is required unless region is set (the project is then looked up by region name)"),
             ("[accounts.a]\nprovider = \"bycloud\"\nregion = 5\ntoken = \"t\"", "/etc/b.toml: account `a`: key `region`: must be a string, not integer"),
             ("accounts = 3", "/etc/b.toml: `accounts` must be a table of [accounts.NAME] tables"),
-            ("[acounts.a]\nprovider = \"cf\"", "/etc/b.toml: unknown top-level key `acounts` (accounts go in [accounts.NAME] tables)"),
+            ("[acounts.a]\nprovider = \"cf\"", "/etc/b.toml: unknown top-level key `acounts`, did you mean `accounts`?"),
+            ("[remotes.a]\nprovider = \"cf\"", "/etc/b.toml: unknown top-level key `remotes` (accounts go in [accounts.NAME] tables)"),
         ];
         for (text, want) in cases {
             let err = parse_str(text).unwrap_err();
@@ -969,227 +764,10 @@ token = "tok"
     }
 }
 
-/// Accounts from credentials users already have (spec §3), one `env-<provider>` account per
-/// provider that has no account in the config: Huawei SDK variables, OpenStack `OS_*`
-/// variables for Z.com, the cf CLI's `config.json`, `BYCLOUD_TOKEN`, Oracle `OPC_*`.
-/// `BACKUPS_<PROVIDER>_ENDPOINT` overrides the default URL of such an account.
-pub fn env_accounts(
-    configured: &[ProviderId],
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<Account>> {
-    let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-    let mut out = Vec::new();
-    let bad = |var: &str, msg: &str| Error::config(format!("environment: {var}: {msg}"));
-    let url = |var: &str, raw: String| -> Result<Url> {
-        let u = Url::parse(&raw).map_err(|e| bad(var, &format!("not a URL ({e})")))?;
-        check_url(&u, false).map_err(|m| bad(var, &m))?;
-        Ok(u)
-    };
-    let endpoint_var = |p: ProviderId| format!("BACKUPS_{}_ENDPOINT", p.as_str().to_uppercase());
-    let mk = |provider: ProviderId, sources: Vec<(&str, &str)>, settings: Settings| Account {
-        name: format!("env-{provider}"),
-        origin: AccountOrigin::Environment,
-        allow_insecure_http: false,
-        audit_max_age: None,
-        secret_sources: sources
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), SecretSource::Env(v.to_string())))
-            .collect(),
-        settings,
-    };
-    let wanted = |p: ProviderId| !configured.contains(&p);
-
-    if wanted(ProviderId::Huawei) {
-        if let (Some(ak), Some(sk)) = (get("HUAWEICLOUD_SDK_AK"), get("HUAWEICLOUD_SDK_SK")) {
-            let project_id = get("HUAWEICLOUD_SDK_PROJECT_ID");
-            let region = get("HUAWEICLOUD_SDK_REGION");
-            let ev = endpoint_var(ProviderId::Huawei);
-            let endpoint = match (get(&ev), &region) {
-                (Some(e), _) => url(&ev, e)?,
-                (None, Some(r)) => url(
-                    "HUAWEICLOUD_SDK_REGION",
-                    format!("https://cbr.{r}.myhuaweicloud.com"),
-                )?,
-                (None, None) => {
-                    return Err(bad(
-                        "HUAWEICLOUD_SDK_REGION",
-                        &format!("is required unless {ev} is set"),
-                    ))
-                }
-            };
-            if project_id.is_none() && region.is_none() {
-                return Err(bad(
-                    "HUAWEICLOUD_SDK_PROJECT_ID",
-                    "is required when HUAWEICLOUD_SDK_REGION is not set (the project is looked up by region name)",
-                ));
-            }
-            let iam_endpoint = match (get("HUAWEICLOUD_SDK_IAM_ENDPOINT"), &region) {
-                (Some(e), _) => url("HUAWEICLOUD_SDK_IAM_ENDPOINT", e)?,
-                (None, Some(r)) => url(
-                    "HUAWEICLOUD_SDK_REGION",
-                    format!("https://iam.{r}.myhuaweicloud.com"),
-                )?,
-                (None, None) => endpoint.clone(),
-            };
-            let security_token = get("HUAWEICLOUD_SDK_SECURITY_TOKEN").map(Secret::new);
-            out.push(mk(
-                ProviderId::Huawei,
-                vec![
-                    ("access_key", "HUAWEICLOUD_SDK_AK"),
-                    ("secret_key", "HUAWEICLOUD_SDK_SK"),
-                ],
-                Settings::Huawei(HuaweiConfig {
-                    region,
-                    endpoint,
-                    iam_endpoint,
-                    project_id,
-                    auth: HuaweiAuth::AkSk {
-                        access_key: Secret::new(ak),
-                        secret_key: Secret::new(sk),
-                        security_token,
-                    },
-                }),
-            ));
-        }
-    }
-    if wanted(ProviderId::Zcom) {
-        if let (Some(auth_url), Some(username), Some(password)) =
-            (get("OS_AUTH_URL"), get("OS_USERNAME"), get("OS_PASSWORD"))
-        {
-            let tenant_id = get("OS_TENANT_ID")
-                .or_else(|| get("OS_PROJECT_ID"))
-                .ok_or_else(|| {
-                    bad(
-                        "OS_TENANT_ID",
-                        "is required (or OS_PROJECT_ID) with OS_AUTH_URL",
-                    )
-                })?;
-            let ev = endpoint_var(ProviderId::Zcom);
-            let compute_endpoint = get(&ev).map(|e| url(&ev, e)).transpose()?;
-            out.push(mk(
-                ProviderId::Zcom,
-                vec![("password", "OS_PASSWORD")],
-                Settings::Zcom(ZcomConfig {
-                    region: get("OS_REGION_NAME"),
-                    identity_endpoint: url("OS_AUTH_URL", auth_url)?,
-                    compute_endpoint,
-                    tenant_id,
-                    auth: ZcomAuth::Password {
-                        username,
-                        password: Secret::new(password),
-                    },
-                }),
-            ));
-        }
-    }
-    if wanted(ProviderId::Cf) {
-        if let Some(account) = cf_cli_account(&get)? {
-            out.push(account);
-        }
-    }
-    if wanted(ProviderId::Bycloud) {
-        if let Some(token) = get("BYCLOUD_TOKEN") {
-            let region = get("BYCLOUD_REGION");
-            let ev = endpoint_var(ProviderId::Bycloud);
-            let endpoint = match (get(&ev), &region) {
-                (Some(e), _) => url(&ev, e)?,
-                (None, Some(r)) => url("BYCLOUD_REGION", format!("https://api.{r}.mycloud.com"))?,
-                (None, None) => {
-                    return Err(bad(
-                        "BYCLOUD_REGION",
-                        &format!("is required with BYCLOUD_TOKEN unless {ev} is set"),
-                    ))
-                }
-            };
-            out.push(mk(
-                ProviderId::Bycloud,
-                vec![("token", "BYCLOUD_TOKEN")],
-                Settings::Bycloud(BycloudConfig {
-                    region,
-                    endpoint,
-                    auth: BycloudAuth::Bearer(Secret::new(token)),
-                }),
-            ));
-        }
-    }
-    if wanted(ProviderId::Oracle) {
-        if let (Some(endpoint), Some(user), Some(password)) =
-            (get("OPC_ENDPOINT"), get("OPC_USER"), get("OPC_PASSWORD"))
-        {
-            let ev = endpoint_var(ProviderId::Oracle);
-            let endpoint = match get(&ev) {
-                Some(e) => url(&ev, e)?,
-                None => url("OPC_ENDPOINT", endpoint)?,
-            };
-            out.push(mk(
-                ProviderId::Oracle,
-                vec![("password", "OPC_PASSWORD")],
-                Settings::Oracle(OracleConfig {
-                    endpoint,
-                    user,
-                    password: Secret::new(password),
-                }),
-            ));
-        }
-    }
-    Ok(out)
-}
-
-/// The cf CLI's login (`$CF_HOME/.cf/config.json`, else `~/.cf/config.json`) as an account:
-/// its target, access token and refresh token. `None` when there is no such file or no login.
-fn cf_cli_account(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Account>> {
-    let Some(home) = get("CF_HOME").or_else(|| get("HOME")) else {
-        return Ok(None);
-    };
-    let path = Path::new(&home).join(".cf").join("config.json");
-    let Ok(bytes) = std::fs::read(&path) else {
-        return Ok(None);
-    };
-    let bad = |msg: String| Error::config(format!("{}: {msg}", path.display()));
-    let v: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-    let field = |k: &str| {
-        v.get(k)
-            .and_then(|x| x.as_str())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    };
-    let (Some(target), Some(access)) = (field("Target"), field("AccessToken")) else {
-        return Ok(None); // Not logged in: nothing to reuse.
-    };
-    let api = Url::parse(target).map_err(|e| bad(format!("Target: not a URL ({e})")))?;
-    check_url(&api, false).map_err(|m| bad(format!("Target: {m}")))?;
-    let token = access
-        .strip_prefix("bearer ")
-        .or_else(|| access.strip_prefix("Bearer "))
-        .unwrap_or(access)
-        .to_string();
-    let refresh = field("RefreshToken").map(Secret::new);
-    let src = SecretSource::File(path.clone());
-    let mut secret_sources = vec![("token".to_string(), src.clone())];
-    if refresh.is_some() {
-        secret_sources.push(("refresh_token".to_string(), src));
-    }
-    Ok(Some(Account {
-        name: "env-cf".into(),
-        origin: AccountOrigin::Environment,
-        allow_insecure_http: false,
-        audit_max_age: None,
-        secret_sources,
-        settings: Settings::Cf(CfConfig {
-            api,
-            auth: CfAuth::Token {
-                access_token: Secret::new(token),
-                refresh_token: refresh,
-            },
-            service_instances: Vec::new(),
-        }),
-    }))
-}
-
 #[cfg(test)]
 mod env_tests {
     use super::*;
+    use crate::providers::cf::CfAuth;
 
     fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |k| {
@@ -1241,7 +819,7 @@ mod env_tests {
         ]);
         assert_eq!(
             env_accounts(&[], &env).unwrap_err().to_string(),
-            "environment: HUAWEICLOUD_SDK_PROJECT_ID: is required when HUAWEICLOUD_SDK_REGION is not set (the project is looked up by region name)"
+            "environment: HUAWEICLOUD_SDK_PROJECT_ID: is required unless HUAWEICLOUD_SDK_REGION is set (the project is then looked up by region name)"
         );
         let env = vars(&[
             ("BYCLOUD_TOKEN", "t"),
@@ -1376,5 +954,410 @@ mod env_tests {
                 }
             }
         }
+    }
+}
+
+/// Both sources, one builder: each provider described by a config account and by the
+/// equivalent environment gives the same settings.
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+    use crate::providers::bycloud::BycloudAuth;
+    use crate::providers::cf::CfAuth;
+    use crate::providers::huawei::HuaweiAuth;
+    use crate::providers::zcom::ZcomAuth;
+
+    /// The settings in one line: endpoints, region, ids, the auth variant and the exposed
+    /// secret values.
+    fn view(s: &Settings) -> String {
+        let opt = |s: &Option<Secret>| s.as_ref().map_or("-", Secret::expose).to_string();
+        match s {
+            Settings::Oracle(c) => format!(
+                "oracle endpoint={} user={} password={}",
+                c.endpoint,
+                c.user,
+                c.password.expose()
+            ),
+            Settings::Zcom(c) => format!(
+                "zcom region={} identity={} compute={} tenant={} auth={}",
+                c.region.as_deref().unwrap_or("-"),
+                c.identity_endpoint,
+                c.compute_endpoint.as_ref().map_or("-", |u| u.as_str()),
+                c.tenant_id,
+                match &c.auth {
+                    ZcomAuth::Password { username, password } =>
+                        format!("password:{username}:{}", password.expose()),
+                    ZcomAuth::Token(t) => format!("token:{}", t.expose()),
+                }
+            ),
+            Settings::Huawei(c) => format!(
+                "huawei region={} endpoint={} iam={} project={} auth={}",
+                c.region.as_deref().unwrap_or("-"),
+                c.endpoint,
+                c.iam_endpoint,
+                c.project_id.as_deref().unwrap_or("-"),
+                match &c.auth {
+                    HuaweiAuth::AkSk {
+                        access_key,
+                        secret_key,
+                        security_token,
+                    } => format!(
+                        "aksk:{}:{}:{}",
+                        access_key.expose(),
+                        secret_key.expose(),
+                        opt(security_token)
+                    ),
+                    HuaweiAuth::Token(t) => format!("token:{}", t.expose()),
+                    HuaweiAuth::Password {
+                        user,
+                        password,
+                        domain,
+                    } => format!("password:{user}:{}:{domain}", password.expose()),
+                }
+            ),
+            Settings::Cf(c) => format!(
+                "cf api={} instances={:?} auth={}",
+                c.api,
+                c.service_instances,
+                match &c.auth {
+                    CfAuth::Password { username, password } =>
+                        format!("password:{username}:{}", password.expose()),
+                    CfAuth::ClientCredentials {
+                        client_id,
+                        client_secret,
+                    } => format!("client:{client_id}:{}", client_secret.expose()),
+                    CfAuth::Token {
+                        access_token,
+                        refresh_token,
+                    } => format!("token:{}:{}", access_token.expose(), opt(refresh_token)),
+                }
+            ),
+            Settings::Bycloud(c) => format!(
+                "bycloud region={} endpoint={} auth={}",
+                c.region.as_deref().unwrap_or("-"),
+                c.endpoint,
+                match &c.auth {
+                    BycloudAuth::Bearer(t) => format!("bearer:{}", t.expose()),
+                    BycloudAuth::ApiKey { id, secret } =>
+                        format!("apikey:{id}:{}", secret.expose()),
+                }
+            ),
+        }
+    }
+
+    /// The one account a config text describes.
+    fn from_file(toml: &str) -> Account {
+        let cfg = parse(toml, Path::new("c.toml"), &|_| None).unwrap();
+        assert_eq!(cfg.accounts.len(), 1, "{toml}");
+        cfg.accounts.into_iter().next().unwrap()
+    }
+
+    /// The one account an environment describes (`HOME` set to `home`, if given, for the cf
+    /// CLI's file).
+    fn from_environment(vars: &[(&str, &str)], home: Option<&Path>) -> Account {
+        let env = |k: &str| {
+            if k == "HOME" {
+                return home.map(|h| h.to_str().unwrap().to_string());
+            }
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        let mut accounts = env_accounts(&[], &env).unwrap();
+        assert_eq!(accounts.len(), 1, "{vars:?}");
+        accounts.pop().unwrap()
+    }
+
+    /// Secret keys an account has, without where they came from (that differs by source).
+    fn secret_keys(a: &Account) -> Vec<&str> {
+        a.secret_sources.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    /// Asserts both sources give `want`, and the same secret keys.
+    fn same(toml: &str, vars: &[(&str, &str)], want: &str) {
+        let file = from_file(toml);
+        let env = from_environment(vars, None);
+        assert_eq!(view(&file.settings), want, "file: {toml}");
+        assert_eq!(view(&env.settings), want, "environment: {vars:?}");
+        assert_eq!(secret_keys(&file), secret_keys(&env), "{toml}");
+        assert_eq!(file.endpoint(), env.endpoint());
+    }
+
+    #[test]
+    fn huawei_reads_the_same_from_both_sources() {
+        same(
+            "[accounts.a]\nprovider = \"huawei\"\nregion = \"ap-southeast-1\"\nproject_id = \"p1\"\n\
+             access_key = \"AK\"\nsecret_key = \"SK\"\nsecurity_token = \"ST\"",
+            &[
+                ("HUAWEICLOUD_SDK_AK", "AK"),
+                ("HUAWEICLOUD_SDK_SK", "SK"),
+                ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "ST"),
+                ("HUAWEICLOUD_SDK_PROJECT_ID", "p1"),
+                ("HUAWEICLOUD_SDK_REGION", "ap-southeast-1"),
+            ],
+            "huawei region=ap-southeast-1 endpoint=https://cbr.ap-southeast-1.myhuaweicloud.com/ \
+             iam=https://iam.ap-southeast-1.myhuaweicloud.com/ project=p1 auth=aksk:AK:SK:ST",
+        );
+        // Without a region: the endpoint given, the global IAM endpoint (the environment used
+        // to take the CBR endpoint for IAM).
+        same(
+            "[accounts.a]\nprovider = \"huawei\"\nendpoint = \"https://cbr.example.com\"\n\
+             project_id = \"p1\"\naccess_key = \"AK\"\nsecret_key = \"SK\"",
+            &[
+                ("HUAWEICLOUD_SDK_AK", "AK"),
+                ("HUAWEICLOUD_SDK_SK", "SK"),
+                ("HUAWEICLOUD_SDK_PROJECT_ID", "p1"),
+                ("BACKUPS_HUAWEI_ENDPOINT", "https://cbr.example.com"),
+            ],
+            "huawei region=- endpoint=https://cbr.example.com/ iam=https://iam.myhuaweicloud.com/ \
+             project=p1 auth=aksk:AK:SK:-",
+        );
+        // An IAM endpoint given wins over the region's.
+        same(
+            "[accounts.a]\nprovider = \"huawei\"\nregion = \"r1\"\n\
+             iam_endpoint = \"https://iam.example.com\"\naccess_key = \"AK\"\nsecret_key = \"SK\"",
+            &[
+                ("HUAWEICLOUD_SDK_AK", "AK"),
+                ("HUAWEICLOUD_SDK_SK", "SK"),
+                ("HUAWEICLOUD_SDK_REGION", "r1"),
+                ("HUAWEICLOUD_SDK_IAM_ENDPOINT", "https://iam.example.com"),
+            ],
+            "huawei region=r1 endpoint=https://cbr.r1.myhuaweicloud.com/ \
+             iam=https://iam.example.com/ project=- auth=aksk:AK:SK:-",
+        );
+    }
+
+    #[test]
+    fn zcom_reads_the_same_from_both_sources() {
+        // The compute endpoint comes from the region in both (the environment used to ignore
+        // OS_REGION_NAME for it and wait for the token's catalog).
+        same(
+            "[accounts.a]\nprovider = \"zcom\"\nregion = \"tyo1\"\n\
+             identity_endpoint = \"https://identity.tyo1.cloud.z.com/v2.0\"\n\
+             tenant_id = \"t1\"\nusername = \"u\"\npassword = \"pw\"",
+            &[
+                ("OS_AUTH_URL", "https://identity.tyo1.cloud.z.com/v2.0"),
+                ("OS_USERNAME", "u"),
+                ("OS_PASSWORD", "pw"),
+                ("OS_TENANT_ID", "t1"),
+                ("OS_REGION_NAME", "tyo1"),
+            ],
+            "zcom region=tyo1 identity=https://identity.tyo1.cloud.z.com/v2.0 \
+             compute=https://compute.tyo1.cloud.z.com/v2 tenant=t1 auth=password:u:pw",
+        );
+        // No region: the compute endpoint given, or none (the token's catalog gives it);
+        // OS_PROJECT_ID stands for OS_TENANT_ID.
+        same(
+            "[accounts.a]\nprovider = \"zcom\"\nidentity_endpoint = \"https://id.example.com/v2.0\"\n\
+             compute_endpoint = \"https://compute.example.com/v2\"\ntenant_id = \"t1\"\n\
+             username = \"u\"\npassword = \"pw\"",
+            &[
+                ("OS_AUTH_URL", "https://id.example.com/v2.0"),
+                ("OS_USERNAME", "u"),
+                ("OS_PASSWORD", "pw"),
+                ("OS_PROJECT_ID", "t1"),
+                ("BACKUPS_ZCOM_ENDPOINT", "https://compute.example.com/v2"),
+            ],
+            "zcom region=- identity=https://id.example.com/v2.0 \
+             compute=https://compute.example.com/v2 tenant=t1 auth=password:u:pw",
+        );
+        same(
+            "[accounts.a]\nprovider = \"zcom\"\nidentity_endpoint = \"https://id.example.com/v2.0\"\n\
+             tenant_id = \"t1\"\nusername = \"u\"\npassword = \"pw\"",
+            &[
+                ("OS_AUTH_URL", "https://id.example.com/v2.0"),
+                ("OS_USERNAME", "u"),
+                ("OS_PASSWORD", "pw"),
+                ("OS_TENANT_ID", "t1"),
+                ("OS_PROJECT_ID", "ignored: OS_TENANT_ID comes first"),
+            ],
+            "zcom region=- identity=https://id.example.com/v2.0 compute=- tenant=t1 auth=password:u:pw",
+        );
+    }
+
+    #[test]
+    fn bycloud_and_oracle_read_the_same_from_both_sources() {
+        same(
+            "[accounts.a]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"tok\"",
+            &[("BYCLOUD_TOKEN", "tok"), ("BYCLOUD_REGION", "spo1")],
+            "bycloud region=spo1 endpoint=https://api.spo1.mycloud.com/ auth=bearer:tok",
+        );
+        same(
+            "[accounts.a]\nprovider = \"bycloud\"\nendpoint = \"http://127.0.0.1:9\"\ntoken = \"tok\"",
+            &[
+                ("BYCLOUD_TOKEN", "tok"),
+                ("BACKUPS_BYCLOUD_ENDPOINT", "http://127.0.0.1:9"),
+            ],
+            "bycloud region=- endpoint=http://127.0.0.1:9/ auth=bearer:tok",
+        );
+        same(
+            "[accounts.a]\nprovider = \"oracle\"\nendpoint = \"https://api-z9.compute.us0.oraclecloud.com\"\n\
+             user = \"/Compute-acme/jack\"\npassword = \"pw\"",
+            &[
+                ("OPC_ENDPOINT", "https://api-z9.compute.us0.oraclecloud.com"),
+                ("OPC_USER", "/Compute-acme/jack"),
+                ("OPC_PASSWORD", "pw"),
+            ],
+            "oracle endpoint=https://api-z9.compute.us0.oraclecloud.com/ user=/Compute-acme/jack password=pw",
+        );
+        // BACKUPS_ORACLE_ENDPOINT overrides OPC_ENDPOINT.
+        same(
+            "[accounts.a]\nprovider = \"oracle\"\nendpoint = \"http://127.0.0.1:7\"\n\
+             user = \"/Compute-acme/jack\"\npassword = \"pw\"",
+            &[
+                ("OPC_ENDPOINT", "https://api-z9.compute.us0.oraclecloud.com"),
+                ("BACKUPS_ORACLE_ENDPOINT", "http://127.0.0.1:7"),
+                ("OPC_USER", "/Compute-acme/jack"),
+                ("OPC_PASSWORD", "pw"),
+            ],
+            "oracle endpoint=http://127.0.0.1:7/ user=/Compute-acme/jack password=pw",
+        );
+    }
+
+    #[test]
+    fn cf_reads_the_same_from_the_file_and_the_cf_cli_login() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".cf")).unwrap();
+        std::fs::write(
+            home.path().join(".cf/config.json"),
+            r#"{"Target":"https://api.example.com","AccessToken":"bearer abc","RefreshToken":"r1"}"#,
+        )
+        .unwrap();
+        let env = from_environment(&[], Some(home.path()));
+        // A token pasted as the cf CLI prints it (`bearer …`) is the same token in the file
+        // (the prefix used to be dropped only for the cf CLI's file).
+        let file = from_file(
+            "[accounts.a]\nprovider = \"cf\"\napi = \"https://api.example.com\"\n\
+             token = \"bearer abc\"\nrefresh_token = \"r1\"",
+        );
+        let want = "cf api=https://api.example.com/ instances=[] auth=token:abc:r1";
+        assert_eq!(view(&file.settings), want);
+        assert_eq!(view(&env.settings), want);
+        assert_eq!(secret_keys(&file), ["token", "refresh_token"]);
+        assert_eq!(secret_keys(&env), ["token", "refresh_token"]);
+    }
+
+    #[test]
+    fn environment_values_are_trimmed_as_file_values_are() {
+        // The file always trimmed; the environment used not to.
+        same(
+            "[accounts.a]\nprovider = \"bycloud\"\nregion = \" spo1 \"\ntoken = \" tok \"",
+            &[("BYCLOUD_TOKEN", " tok\n"), ("BYCLOUD_REGION", "spo1 ")],
+            "bycloud region=spo1 endpoint=https://api.spo1.mycloud.com/ auth=bearer:tok",
+        );
+    }
+
+    #[test]
+    fn environment_secret_sources_name_every_variable() {
+        // The security token used to be left out of the environment account's secrets.
+        let a = from_environment(
+            &[
+                ("HUAWEICLOUD_SDK_AK", "AK"),
+                ("HUAWEICLOUD_SDK_SK", "SK"),
+                ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "ST"),
+                ("HUAWEICLOUD_SDK_REGION", "r1"),
+            ],
+            None,
+        );
+        let env = |v: &str| SecretSource::Env(v.to_string());
+        assert_eq!(
+            a.secret_sources,
+            [
+                ("access_key".to_string(), env("HUAWEICLOUD_SDK_AK")),
+                ("secret_key".to_string(), env("HUAWEICLOUD_SDK_SK")),
+                (
+                    "security_token".to_string(),
+                    env("HUAWEICLOUD_SDK_SECURITY_TOKEN")
+                ),
+            ]
+        );
+        assert_eq!(a.name, "env-huawei");
+        assert_eq!(a.origin, AccountOrigin::Environment);
+    }
+
+    #[test]
+    fn environment_errors_name_the_variable() {
+        let err = |vars: &[(&str, &str)]| {
+            let env = |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            };
+            let e = env_accounts(&[], &env).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            e.to_string()
+        };
+        assert_eq!(
+            err(&[
+                ("OS_AUTH_URL", "https://id.example.com"),
+                ("OS_USERNAME", "u"),
+                ("OS_PASSWORD", "p")
+            ]),
+            "environment: OS_TENANT_ID or OS_PROJECT_ID: is required"
+        );
+        assert_eq!(
+            err(&[("BYCLOUD_TOKEN", "t")]),
+            "environment: BYCLOUD_REGION: is required unless BACKUPS_BYCLOUD_ENDPOINT is set"
+        );
+        assert_eq!(
+            err(&[
+                ("OPC_ENDPOINT", "ftp://x"),
+                ("OPC_USER", "u"),
+                ("OPC_PASSWORD", "p")
+            ]),
+            "environment: OPC_ENDPOINT: unsupported URL scheme `ftp` (use https)"
+        );
+        assert_eq!(
+            err(&[("BYCLOUD_TOKEN", "t"), ("BYCLOUD_REGION", "a b")]),
+            "environment: BYCLOUD_REGION: region `a b` does not make a valid URL"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_key_is_unknown_with_a_suggestion_before_anything_missing() {
+        let cases = [
+            // `region` is missing too: the misspelling is the error worth reporting.
+            ("provider = \"bycloud\"\nregoin = \"spo1\"\ntoken = \"t\"", "key `regoin`: unknown key, did you mean `region`?"),
+            ("provider = \"oracle\"\nendpoint = \"https://o.example.com\"\nuser = \"u\"\npasword_env = \"P\"", "key `pasword_env`: unknown key, did you mean `password_env`?"),
+            ("provider = \"huawei\"\nregion = \"r\"\naccess_key = \"a\"\nsecret_kye = \"s\"", "key `secret_kye`: unknown key, did you mean `secret_key`?"),
+            ("provider = \"cf\"\napi = \"https://api.example.com\"\ntoken = \"t\"\nservice_instance = []", "key `service_instance`: unknown key, did you mean `service_instances`?"),
+            ("provider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"t\"\naudit_maxage = \"8d\"", "key `audit_maxage`: unknown key, did you mean `audit_max_age`?"),
+            // Without a provider, keys are checked against every provider's.
+            ("provdier = \"huawei\"\nregion = \"r\"", "key `provdier`: unknown key, did you mean `provider`?"),
+            // A key of another provider says so.
+            ("provider = \"huawei\"\nregion = \"r\"\ntoken = \"t\"\ntenant_id = \"x\"", "key `tenant_id`: unknown key for provider `huawei`"),
+            ("provider = \"huwaei\"", "key `provider`: unknown provider `huwaei`, did you mean `huawei`?"),
+        ];
+        for (body, want) in cases {
+            let text = format!("[accounts.a]\n{body}\n");
+            let err = parse(&text, Path::new("/etc/b.toml"), &|_| None).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("/etc/b.toml: account `a`: {want}"),
+                "{text}"
+            );
+            assert_eq!(err.exit_code(), 2);
+        }
+    }
+
+    /// Every variable a builder maps names one of its keys, and the variables that make an
+    /// account are among them.
+    fn env_maps_declared_keys<B: ConfigBuilder>() {
+        for (var, key) in B::ENV {
+            assert!(B::key(key).is_some(), "{var} -> {key}");
+        }
+        for var in B::ENV_REQUIRED {
+            assert!(B::ENV.iter().any(|(v, _)| v == var), "{var}");
+        }
+    }
+
+    #[test]
+    fn environment_mappings_name_declared_keys() {
+        env_maps_declared_keys::<OracleBuilder>();
+        env_maps_declared_keys::<ZcomBuilder>();
+        env_maps_declared_keys::<HuaweiBuilder>();
+        env_maps_declared_keys::<CfBuilder>();
+        env_maps_declared_keys::<BycloudBuilder>();
+        assert!(is_secret_key("api_key_secret") && !is_secret_key("api_key_id"));
     }
 }

@@ -34,6 +34,14 @@ pub fn parse(s: &str) -> Option<Duration> {
     Duration::try_seconds(total)
 }
 
+/// Parses a duration that must be longer than zero (`--max-age`, `audit_max_age`); the error
+/// says what is expected.
+pub fn parse_positive(s: &str) -> Result<Duration, String> {
+    parse(s)
+        .filter(|d| *d > Duration::zero())
+        .ok_or_else(|| "not a duration like 26h or 8d".to_string())
+}
+
 /// Formats a duration compactly for messages and tables: `3d`, `5h`, `12m`, `40s`.
 pub fn human(d: Duration) -> String {
     let secs = d.num_seconds().max(0);
@@ -64,6 +72,15 @@ mod tests {
         for s in ["", "h", "36", "3x", "-1h", "1.5h", "99999999999999999999d"] {
             assert_eq!(parse(s), None, "{s}");
         }
+    }
+
+    #[test]
+    fn a_max_age_is_longer_than_zero() {
+        assert_eq!(parse_positive("26h"), Ok(Duration::hours(26)));
+        assert_eq!(
+            parse_positive("0h"),
+            Err("not a duration like 26h or 8d".to_string())
+        );
     }
 
     #[test]

@@ -1,7 +1,68 @@
 //! The library's error type: a `kind` that decides the exit code and whether a retry may help,
-//! plus the context a user needs in one line (account, request, HTTP status, cause).
+//! plus the context a user needs in one line (account, request, HTTP status, cause); and
+//! [`Outcome`], the one type behind every exit code.
 
 use std::fmt;
+
+/// How a run ended, as the process exit code (spec §6, stable). Every exit code the binary
+/// returns comes from here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Exit 0: success (also when stdout closes early, e.g. `| head`).
+    Success,
+    /// Exit 1: `audit` found problems.
+    Findings,
+    /// Exit 2: usage or configuration error.
+    Usage,
+    /// Exit 3: at least one account failed (the others are still printed), or another
+    /// failure at run time.
+    AccountFailed,
+}
+
+impl Outcome {
+    /// Every outcome, by exit code.
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Success,
+        Outcome::Findings,
+        Outcome::Usage,
+        Outcome::AccountFailed,
+    ];
+
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Findings => 1,
+            Outcome::Usage => 2,
+            Outcome::AccountFailed => 3,
+        }
+    }
+
+    /// When a run ends this way, in words (for `--help` and the man page).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Outcome::Success => "success (also when stdout closes early, e.g. `| head`)",
+            Outcome::Findings => "audit found problems",
+            Outcome::Usage => "usage or configuration error",
+            Outcome::AccountFailed => "at least one account failed (the others are still printed)",
+        }
+    }
+
+    /// [`Outcome::AccountFailed`] when any account failed, else [`Outcome::Success`].
+    pub fn of_failures<T>(failures: &[T]) -> Outcome {
+        if failures.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::AccountFailed
+        }
+    }
+}
+
+impl From<Outcome> for std::process::ExitCode {
+    fn from(o: Outcome) -> std::process::ExitCode {
+        std::process::ExitCode::from(o.code())
+    }
+}
 
 /// What went wrong, coarsely: decides the exit code (spec §6) and retry (spec §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,11 +98,12 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The process exit code for an error of this kind (spec §6).
-    pub fn exit_code(self) -> i32 {
+    /// How a run that stops with an error of this kind ends (spec §6): bad usage or
+    /// configuration is exit 2, anything that happened while listing is exit 3.
+    pub fn outcome(self) -> Outcome {
         match self {
-            ErrorKind::Usage | ErrorKind::Config => 2,
-            _ => 3,
+            ErrorKind::Usage | ErrorKind::Config => Outcome::Usage,
+            _ => Outcome::AccountFailed,
         }
     }
 }
@@ -124,25 +186,27 @@ impl Error {
     pub fn is_temporary(&self) -> bool {
         match self.kind {
             ErrorKind::RateLimited | ErrorKind::Network | ErrorKind::Timeout => true,
-            ErrorKind::Server => self.status.is_some_and(crate::http::is_retryable_status),
+            ErrorKind::Server => self.status.is_some_and(is_retryable_status),
             _ => false,
         }
     }
 
-    /// Whether this is a write to a closed pipe (`| head`): success, not an error.
-    pub fn is_broken_pipe(&self) -> bool {
-        self.kind == ErrorKind::Io
-            && self
-                .source
-                .as_deref()
-                .and_then(|s| s.downcast_ref::<std::io::Error>())
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    /// How a run that stops with this error ends.
+    pub fn outcome(&self) -> Outcome {
+        self.kind.outcome()
     }
 
     /// The exit code for this error (spec §6).
-    pub fn exit_code(&self) -> i32 {
-        self.kind.exit_code()
+    pub fn exit_code(&self) -> u8 {
+        self.outcome().code()
     }
+}
+
+/// Whether a response with this status is worth trying again (spec §7): throttled, or a
+/// gateway that could not reach the service. The HTTP retry loop and [`Error::is_temporary`]
+/// both ask here, so the rule lives with the error type and the error type needs no HTTP.
+pub fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 502..=504)
 }
 
 impl fmt::Display for Error {
@@ -212,6 +276,17 @@ mod tests {
         assert_eq!(Error::usage("x").exit_code(), 2);
         assert_eq!(Error::config("x").exit_code(), 2);
         assert_eq!(Error::protocol("x").exit_code(), 3);
+    }
+
+    #[test]
+    fn outcomes_are_the_documented_exit_codes() {
+        let codes: Vec<u8> = Outcome::ALL.map(Outcome::code).to_vec();
+        assert_eq!(codes, [0, 1, 2, 3]);
+        assert_eq!(Outcome::of_failures::<Error>(&[]), Outcome::Success);
+        assert_eq!(
+            Outcome::of_failures(&[Error::protocol("x")]),
+            Outcome::AccountFailed
+        );
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! The user's selection (`--status`, `--since`, `--until`, `--name`, `--resource`), applied on
-//! the client to every row, whatever the server already filtered; plus sorting.
+//! the client to every row, whatever the server already filtered; plus sorting, and the typed
+//! values the command line parses into ([`TimeBound`], [`SortKey`]).
 
 use std::cmp::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::error::{Error, Result};
 use crate::model::{Backup, Status};
@@ -22,6 +25,24 @@ pub struct Filter {
     pub name: Option<NameGlob>,
     /// `resource_id` or `resource_name` equals.
     pub resource: Option<String>,
+    /// Counts rows that matched everything but a time bound because they have no creation
+    /// time, so the command can say how many `--since`/`--until` left out.
+    pub timeless_left_out: LeftOut,
+}
+
+/// A count shared by every clone of one [`Filter`] (accounts are listed concurrently).
+#[derive(Clone, Debug, Default)]
+pub struct LeftOut(Arc<AtomicUsize>);
+
+impl LeftOut {
+    /// How many rows were counted so far.
+    pub fn get(&self) -> usize {
+        self.0.load(Relaxed)
+    }
+
+    fn add_one(&self) {
+        self.0.fetch_add(1, Relaxed);
+    }
 }
 
 /// A `--name` glob (`web-*`, `db-?`, `[ab]*`).
@@ -65,19 +86,12 @@ impl NameGlob {
 }
 
 impl Filter {
-    /// Whether a row passes every filter. Rows without `created_at` never pass a time bound;
-    /// rows without a name never pass `--name`.
+    /// Whether a row passes every filter. Rows without `created_at` never pass a time bound
+    /// (counted in [`Filter::timeless_left_out`] when they pass the rest); rows without a name
+    /// never pass `--name`.
     pub fn matches(&self, b: &Backup) -> bool {
         if !self.statuses.is_empty() && !self.statuses.contains(&b.status) {
             return false;
-        }
-        if self.since.is_some() || self.until.is_some() {
-            let Some(created) = b.created_at.map(|t| t.utc()) else {
-                return false;
-            };
-            if self.since.is_some_and(|s| created < s) || self.until.is_some_and(|u| created > u) {
-                return false;
-            }
         }
         if let Some(glob) = &self.name {
             if !b.name.as_deref().is_some_and(|n| glob.matches(n)) {
@@ -91,7 +105,14 @@ impl Filter {
                 return false;
             }
         }
-        true
+        if self.since.is_none() && self.until.is_none() {
+            return true;
+        }
+        let Some(created) = b.created_at.map(|t| t.utc()) else {
+            self.timeless_left_out.add_one();
+            return false;
+        };
+        !(self.since.is_some_and(|s| created < s) || self.until.is_some_and(|u| created > u))
     }
 
     /// Whether a value looks like an id the server can filter on exactly (a UUID, dashed or
@@ -112,6 +133,48 @@ pub fn is_uuid(s: &str) -> bool {
                 && parts.iter().all(|p| hex(p))
         }
         _ => false,
+    }
+}
+
+/// A `--since`/`--until` value as typed: an instant, or an age to subtract from "now" (which
+/// the command knows, so tests can pin it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeBound {
+    /// RFC 3339, or a date (midnight UTC).
+    At(DateTime<Utc>),
+    /// An age like `36h` or `7d` before now.
+    Ago(chrono::Duration),
+}
+
+impl TimeBound {
+    /// The instant, given now; `None` when the age reaches before the calendar's start.
+    pub fn resolve(self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            TimeBound::At(t) => Some(t),
+            TimeBound::Ago(age) => now.checked_sub_signed(age),
+        }
+    }
+}
+
+impl std::str::FromStr for TimeBound {
+    type Err = String;
+
+    /// Parses RFC 3339, a date, or an age (`36h`, `7d`); the error says which forms work.
+    fn from_str(s: &str) -> std::result::Result<TimeBound, String> {
+        let s = s.trim();
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Ok(TimeBound::At(t.with_timezone(&Utc)));
+        }
+        if let Some(midnight) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+        {
+            return Ok(TimeBound::At(midnight.and_utc()));
+        }
+        crate::duration::parse(s).map(TimeBound::Ago).ok_or_else(|| {
+            "not a time (use RFC 3339 like 2024-01-15T10:30:00Z, a date, or an age like 36h, 7d)"
+                .to_string()
+        })
     }
 }
 
@@ -146,27 +209,6 @@ impl SortKey {
         reverse: false,
     };
 
-    /// Parses `created_at`, `-name`, `size`, … ; an unknown key is a usage error listing valid ones.
-    pub fn parse(s: &str) -> Result<SortKey> {
-        let (reverse, key) = match s.strip_prefix('-') {
-            Some(k) => (true, k),
-            None => (false, s),
-        };
-        let field = match key {
-            "created_at" | "created" | "age" => SortField::CreatedAt,
-            "name" => SortField::Name,
-            "size" | "size_bytes" => SortField::Size,
-            "status" => SortField::Status,
-            "provider" => SortField::Provider,
-            _ => {
-                return Err(Error::usage(format!(
-                    "--sort `{s}`: unknown key (valid: created_at, name, size, status, provider; prefix - to reverse)"
-                )))
-            }
-        };
-        Ok(SortKey { field, reverse })
-    }
-
     /// Sorts rows; ties are broken by provider, account and id so output is deterministic.
     /// Missing values sort last in either direction.
     pub fn sort(&self, rows: &mut [Backup]) {
@@ -189,6 +231,59 @@ impl SortKey {
                 .cmp(&b.provider)
                 .then_with(|| a.account.cmp(&b.account))),
         }
+    }
+}
+
+impl SortField {
+    /// Every field, in the order `--help` lists them.
+    pub const ALL: [SortField; 5] = [
+        SortField::CreatedAt,
+        SortField::Name,
+        SortField::Size,
+        SortField::Status,
+        SortField::Provider,
+    ];
+
+    /// The name `--sort` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortField::CreatedAt => "created_at",
+            SortField::Name => "name",
+            SortField::Size => "size",
+            SortField::Status => "status",
+            SortField::Provider => "provider",
+        }
+    }
+
+    /// Other names accepted for the same field.
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            SortField::CreatedAt => &["created", "age"],
+            SortField::Size => &["size_bytes"],
+            SortField::Name | SortField::Status | SortField::Provider => &[],
+        }
+    }
+}
+
+impl std::str::FromStr for SortKey {
+    type Err = String;
+
+    /// Parses `created_at`, `-name`, `size`, … ; the error lists the valid keys.
+    fn from_str(s: &str) -> std::result::Result<SortKey, String> {
+        let (reverse, key) = match s.strip_prefix('-') {
+            Some(k) => (true, k),
+            None => (false, s),
+        };
+        SortField::ALL
+            .into_iter()
+            .find(|f| f.as_str() == key || f.aliases().contains(&key))
+            .map(|field| SortKey { field, reverse })
+            .ok_or_else(|| {
+                format!(
+                    "unknown sort key `{s}` (valid: {}; prefix - to reverse)",
+                    SortField::ALL.map(SortField::as_str).join(", ")
+                )
+            })
     }
 }
 
@@ -227,7 +322,7 @@ mod tests {
         SortKey::DEFAULT.sort(&mut rows);
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["new", "old", "none"]);
-        SortKey::parse("-created_at").unwrap().sort(&mut rows);
+        "-created_at".parse::<SortKey>().unwrap().sort(&mut rows);
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["old", "new", "none"]);
     }
@@ -272,16 +367,60 @@ mod tests {
 
     #[test]
     fn sort_keys() {
-        assert!(SortKey::parse("bogus")
-            .unwrap_err()
-            .to_string()
-            .contains("valid: created_at"));
         assert_eq!(
-            SortKey::parse("-size").unwrap(),
+            "bogus".parse::<SortKey>().unwrap_err(),
+            "unknown sort key `bogus` (valid: created_at, name, size, status, provider; prefix - to reverse)"
+        );
+        assert_eq!(
+            "-size".parse::<SortKey>().unwrap(),
             SortKey {
                 field: SortField::Size,
                 reverse: true
             }
         );
+        assert_eq!(
+            "age".parse::<SortKey>().unwrap(),
+            SortKey::DEFAULT,
+            "an alias"
+        );
+    }
+
+    #[test]
+    fn time_bounds_parse_instants_dates_and_ages() {
+        let now: DateTime<Utc> = "2026-11-23T12:00:00Z".parse().unwrap();
+        let at = |s: &str| s.parse::<TimeBound>().unwrap().resolve(now).unwrap();
+        assert_eq!(at("36h").to_rfc3339(), "2026-11-22T00:00:00+00:00");
+        assert_eq!(at("7d").to_rfc3339(), "2026-11-16T12:00:00+00:00");
+        assert_eq!(
+            at("2026-11-01T01:00:00+01:00").to_rfc3339(),
+            "2026-11-01T00:00:00+00:00"
+        );
+        assert_eq!(at("2026-11-01").to_rfc3339(), "2026-11-01T00:00:00+00:00");
+        assert!("yesterday"
+            .parse::<TimeBound>()
+            .unwrap_err()
+            .starts_with("not a time"));
+        let far = "99999999w".parse::<TimeBound>().unwrap();
+        assert_eq!(far.resolve(now), None, "before the calendar's start");
+    }
+
+    #[test]
+    fn rows_left_out_for_lack_of_a_time_are_counted_once_each() {
+        let f = Filter {
+            since: Some("2024-01-15T00:00:00Z".parse().unwrap()),
+            statuses: vec![Status::Available],
+            ..Filter::default()
+        };
+        let shared = f.clone();
+        assert!(!f.matches(&row("a", None, None)));
+        assert!(!shared.matches(&row("b", None, None)));
+        let mut failed = row("c", None, None);
+        failed.status = Status::Error;
+        assert!(!f.matches(&failed), "left out by --status, not counted");
+        assert!(!f.matches(&row("d", Some("2024-01-01T00:00:00Z"), None)));
+        assert_eq!(f.timeless_left_out.get(), 2);
+        let no_bounds = Filter::default();
+        assert!(no_bounds.matches(&row("e", None, None)));
+        assert_eq!(no_bounds.timeless_left_out.get(), 0);
     }
 }

@@ -1,16 +1,17 @@
 //! `backups`: list the backups you have across Oracle Compute Classic, Z.com, Huawei Cloud CBR,
 //! Cloud Foundry (OSMAPI) and ByCloud in one view.
 //!
-//! The shape: the command line ([`cli`]) resolves accounts from the config ([`config`]), each
-//! account gets an adapter ([`providers`]) that fetches one page at a time through the shared
-//! HTTP client ([`http`]); the shared paging loop collects rows into the provider-neutral
-//! [`model::Backup`], which [`filter`] selects and [`render`] prints. [`emulator`] is a double of
-//! the five vendor APIs that `--demo`, the tests and the benchmark run against, through the
-//! same HTTP path.
+//! The shape: the command line ([`cli`]) is parsed into typed values; one module per command
+//! ([`commands`]) resolves accounts from the config ([`config`]); each account gets an adapter
+//! ([`providers`]) that fetches one page at a time through the shared HTTP client ([`http`]);
+//! the shared paging loop collects rows into the provider-neutral [`model::Backup`], which
+//! [`filter`] selects and [`render`] prints. [`error::Outcome`] is every exit code.
+//! [`emulator`] is a double of the five vendor APIs that `--demo`, the tests and the benchmark
+//! run against, through the same HTTP path.
 
-pub mod app;
 pub mod audit;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod duration;
 #[cfg(feature = "emulator")]
@@ -21,5 +22,6 @@ pub mod http;
 pub mod model;
 pub mod providers;
 pub mod render;
+pub mod secret;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Outcome, Result};

@@ -3,14 +3,15 @@
 
 use std::process::ExitCode;
 
+use backups::commands;
+
 fn main() -> ExitCode {
-    let cli = backups::cli::parse();
-    match backups::app::run(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("backups: {e}");
-            ExitCode::from(e.exit_code() as u8)
+    match commands::run(backups::cli::parse()) {
+        Ok(outcome) => outcome.into(),
+        Err(err) if commands::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("backups: {}", commands::message(&err));
+            commands::outcome_of(&err).into()
         }
     }
 }

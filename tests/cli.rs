@@ -369,11 +369,24 @@ fn unknown_column_is_a_usage_error_listing_valid_names() {
     assert_eq!(
         stderr(&o),
         format!(
-            "backups: --columns: unknown column `colour` (valid: {}, age)\n",
+            "error: invalid value 'colour' for '--columns <a,b,c>'\n  [possible values: {}, age]\n\nFor more information, try '--help'.\n",
             FIELDS.join(", ")
         )
     );
     assert!(o.stdout.is_empty());
+    // `age` is a table column: csv and tsv print created_at instead.
+    let o = run(backups().args(["list", "--demo", "-o", "csv", "--columns", "id,age"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "backups: --columns: `age` is a table column; csv and tsv print created_at as RFC 3339\n"
+    );
+    let o = run(backups().args(["list", "--demo", "-o", "json", "--columns", "id"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "backups: --columns applies to table, csv and tsv; json always has every field\n"
+    );
 }
 
 #[test]
@@ -381,25 +394,29 @@ fn bad_flags_are_usage_errors() {
     for (args, want) in [
         (
             vec!["--status", "done"],
-            "backups: --status `done`: unknown status",
+            "error: invalid value 'done' for '--status <S>'\n  [possible values: available, creating, restoring, deleting, deleted, cancelled, error, unknown]",
         ),
         (
             vec!["--since", "last week"],
-            "backups: --since `last week`: not a time",
+            "error: invalid value 'last week' for '--since <T>': not a time (use RFC 3339",
         ),
         (
             vec!["--sort", "colour"],
-            "backups: --sort `colour`: unknown key",
+            "error: invalid value 'colour' for '--sort <KEY>'\n  [possible values: created_at, name, size, status, provider]",
         ),
         (
-            vec!["--provider", "aws"],
-            "backups: --provider `aws`: unknown provider",
+            vec!["--provider", "huawai"],
+            "error: invalid value 'huawai' for '--provider <P>'\n  [possible values: oracle, zcom, huawei, cf, bycloud, all]\n\n  tip: a similar value exists: 'huawei'",
         ),
         (
             vec!["--account", "nope"],
             "backups: --account `nope`: no such account in the demo",
         ),
         (vec!["--name", "[x"], "backups: --name `[x`: invalid glob"),
+        (
+            vec!["--since", "1h", "--until", "2d"],
+            "backups: --since is later than --until: nothing could match\n",
+        ),
         (
             vec!["--max-pages", "0"],
             "error: invalid value '0' for '--max-pages <N>'",
@@ -443,6 +460,51 @@ fn bad_config_names_file_account_and_key() {
         stderr(&o).contains("try `backups list --demo`"),
         "{}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn a_misspelt_config_key_is_named_with_a_suggestion_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    // `region` is missing as well; the misspelling is what gets reported.
+    write_private(
+        &path,
+        "[accounts.spo]\nprovider = \"bycloud\"\nregoin = \"spo1\"\ntoken = \"t\"\n",
+    );
+    let o = run(backups().args(["accounts", "--config"]).arg(&path));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "backups: {}: account `spo`: key `regoin`: unknown key, did you mean `region`?\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn environment_accounts_take_the_defaults_a_config_account_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.toml");
+    write_private(&empty, "");
+    // Z.com from OS_* variables: the compute endpoint comes from OS_REGION_NAME, as it
+    // comes from `region` in the file.
+    let o = run(backups()
+        .env("OS_AUTH_URL", "https://identity.tyo1.cloud.z.com/v2.0")
+        .env("OS_USERNAME", "u")
+        .env("OS_PASSWORD", "p")
+        .env("OS_TENANT_ID", "t")
+        .env("OS_REGION_NAME", "tyo1")
+        .args(["accounts", "-o", "json", "--config"])
+        .arg(&empty));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let accounts: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(str_field(&accounts[0], "name").as_deref(), Some("env-zcom"));
+    assert_eq!(
+        str_field(&accounts[0], "endpoint").as_deref(),
+        Some("https://compute.tyo1.cloud.z.com/v2")
     );
 }
 
@@ -600,15 +662,28 @@ fn emulator_prints_its_base_url_first_and_writes_a_config() {
 
 #[test]
 fn audit_reports_findings_and_exit_codes() {
+    // In a pipe: tsv with a header row on stdout, the summary on stderr.
     let o = run(backups().args(["audit", "--demo"]));
     assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
     let text = stdout(&o);
+    assert_eq!(
+        text.lines().next(),
+        Some("provider\taccount\tresource\tkind\tmessage\tnewest_good")
+    );
     assert!(
-        text.lines().last().unwrap().starts_with("audit: "),
-        "{text}"
+        text.lines().all(|l| l.split('\t').count() == 6),
+        "six cells a line: {text}"
     );
     assert!(text.contains("\tstale\t"), "{text}");
     assert!(text.contains("\tfailed\t"), "{text}");
+    let findings = text.lines().count() - 1;
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!("audit: {findings} findings in "))
+            && err.ends_with(" accounts\n")
+            && err.lines().count() == 1,
+        "the summary, alone on stderr: {err}"
+    );
 
     let o = run(backups().args(["audit", "--demo", "-o", "json"]));
     assert_eq!(o.status.code(), Some(1));
@@ -946,4 +1021,318 @@ fn audit_max_age_per_account_unless_the_flag_overrides_it() {
     // The flag wins over the account's setting.
     let o = run(backups().args(args).arg(&path).args(["--max-age", "26h"]));
     assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn each_command_refuses_the_formats_it_cannot_print() {
+    for (args, valid) in [
+        (&["accounts", "--demo", "-o", "csv"][..], "table, json"),
+        (&["accounts", "--demo", "-o", "ndjson"], "table, json"),
+        (&["providers", "-o", "tsv"], "table, json"),
+        (
+            &["audit", "--demo", "-o", "csv"],
+            "table, json, ndjson, tsv",
+        ),
+    ] {
+        let o = run(backups().args(args));
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+        let bad = args[args.len() - 1];
+        assert!(
+            stderr(&o).starts_with(&format!(
+                "error: invalid value '{bad}' for '--output <F>'\n  [possible values: {valid}]\n"
+            )),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn audit_is_a_table_on_a_terminal_and_with_o_table() {
+    let o = run(backups().args(["audit", "--demo", "-o", "table"]));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("PROVIDER  ACCOUNT  ") && lines[0].ends_with("NEWEST GOOD  MESSAGE"),
+        "{text}"
+    );
+    assert!(!text.contains('\t'), "{text}");
+    let summary = lines[lines.len() - 1];
+    assert!(
+        summary.starts_with(&format!("audit: {} findings in ", lines.len() - 2)),
+        "{text}"
+    );
+    assert_eq!(stderr(&o), "");
+    // On a terminal the table is the default, and a healthy audit still shows its summary.
+    let Some(mut cmd) = support::on_terminal(&["audit", "--demo"], &[("TERM", "dumb")]) else {
+        return;
+    };
+    let o = run(&mut cmd);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o).replace("\r\n", "\n");
+    assert!(text.starts_with("PROVIDER  ACCOUNT  "), "{text}");
+    assert!(text.contains("\naudit: "), "{text}");
+    let healthy = [
+        "audit",
+        "--demo",
+        "-p",
+        "huawei",
+        "--status",
+        "available",
+        "--max-age",
+        "30d",
+    ];
+    let mut cmd = support::on_terminal(&healthy, &[("TERM", "dumb")]).unwrap();
+    let o = run(&mut cmd);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("audit: 0 findings in ") && text.lines().count() == 1,
+        "{text}"
+    );
+}
+
+#[test]
+fn a_healthy_audit_in_a_pipe_prints_nothing_at_all() {
+    let o = run(backups().args([
+        "audit",
+        "--demo",
+        "-p",
+        "huawei,bycloud",
+        "--status",
+        "available",
+        "--max-age",
+        "30d",
+    ]));
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), "");
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn since_and_until_say_how_many_rows_without_a_time_they_left_out() {
+    let all = demo_json(&[]);
+    let timeless = |status: Option<&str>| {
+        all.iter()
+            .filter(|r| field(r, "created_at").is_null())
+            .filter(|r| status.is_none_or(|s| str_field(r, "status").as_deref() == Some(s)))
+            .count()
+    };
+    assert!(timeless(None) > 1, "the demo has rows without a time");
+    let o = run(backups().args(["list", "--demo", "-o", "json", "--since", "36h"]));
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "backups: --since left out {} backups without a creation time\n",
+            timeless(None)
+        )
+    );
+    // Rows another filter leaves out are not counted.
+    let o = run(backups().args([
+        "list",
+        "--demo",
+        "-o",
+        "json",
+        "--status",
+        "available",
+        "--since",
+        "2020-01-01",
+        "--until",
+        "36h",
+    ]));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "backups: --since and --until left out {} backups without a creation time\n",
+            timeless(Some("available"))
+        )
+    );
+    // Without a time bound nothing is left out, and nothing is said.
+    let o = run(backups().args(["list", "--demo", "-o", "json", "-p", "oracle"]));
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn age_is_a_table_column() {
+    let o = run(backups().env("COLUMNS", "120").args([
+        "list",
+        "--demo",
+        "-o",
+        "table",
+        "-p",
+        "huawei",
+        "--columns",
+        "id,status,age",
+        "--limit",
+        "2",
+    ]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["ID", "STATUS", "AGE"]);
+    for line in lines {
+        let age = line.split_whitespace().last().unwrap();
+        assert!(
+            age.ends_with('m') || age.ends_with('h') || age.ends_with('d'),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn man_prints_one_page_with_every_subcommand_or_one_subcommands_page() {
+    let o = run(backups().arg("man"));
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert!(text.contains("\n.TH backups 1 "), "{text}");
+    for section in [
+        "LIST",
+        "AUDIT",
+        "ACCOUNTS",
+        "PROVIDERS",
+        "EMULATOR",
+        "COMPLETIONS",
+        "MAN",
+    ] {
+        assert!(
+            text.contains(&format!("\n.SH \"BACKUPS {section}\"\n")),
+            "no section for {section}"
+        );
+    }
+    let list = &text[text.find(".SH \"BACKUPS LIST\"").unwrap()..];
+    let list = &list[..list.find(".SH \"BACKUPS AUDIT\"").unwrap()];
+    for flag in [
+        "\\-\\-provider",
+        "\\-\\-sort",
+        "\\-\\-columns",
+        "\\-\\-max\\-pages",
+    ] {
+        assert!(list.contains(flag), "{flag} in the list section");
+    }
+    let o = run(backups().args(["man", "audit"]));
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert!(text.contains("\n.TH backups-audit 1 "), "{text}");
+    assert!(text.contains("\\-\\-max\\-age"), "{text}");
+    assert!(
+        text.contains("\\-\\-config"),
+        "with the global options: {text}"
+    );
+    let o = run(backups().args(["man", "lst"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("tip: a similar value exists: 'list'"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Whether the text holds an SGR escape.
+fn coloured(text: &str) -> bool {
+    text.contains("\x1b[")
+}
+
+#[test]
+fn colour_follows_the_flags_and_no_color_clicolor_force_and_term() {
+    let table = [
+        "list", "--demo", "-o", "table", "-p", "huawei", "--limit", "3",
+    ];
+    let piped = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut cmd = backups();
+        cmd.env_remove("NO_COLOR").envs(env.iter().copied());
+        let o = run(cmd.args(table).args(extra));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        coloured(&stdout(&o))
+    };
+    assert!(!piped(&[], &[]), "a pipe gets no colour");
+    assert!(piped(&[("CLICOLOR_FORCE", "1")], &[]));
+    assert!(!piped(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], &[]));
+    assert!(piped(&[("NO_COLOR", "1")], &["--color", "always"]));
+    assert!(!piped(&[("CLICOLOR_FORCE", "1")], &["--color", "never"]));
+    assert!(!piped(&[("CLICOLOR_FORCE", "1")], &["--no-color"]));
+    assert!(!piped(&[], &["--color", "always", "--no-color"]));
+    let terminal = |env: &[(&str, &str)], extra: &[&str]| {
+        let args: Vec<&str> = table.iter().chain(extra).copied().collect();
+        let mut cmd = support::on_terminal(&args, env)?;
+        let o = run(&mut cmd);
+        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+        Some(coloured(&stdout(&o)))
+    };
+    if terminal(&[("TERM", "xterm")], &[]).is_none() {
+        return;
+    }
+    assert_eq!(terminal(&[("TERM", "xterm")], &[]), Some(true));
+    assert_eq!(terminal(&[("TERM", "dumb")], &[]), Some(false));
+    assert_eq!(
+        terminal(&[("TERM", "xterm"), ("NO_COLOR", "1")], &[]),
+        Some(false)
+    );
+    assert_eq!(terminal(&[("TERM", "xterm")], &["--no-color"]), Some(false));
+    assert_eq!(
+        terminal(&[("TERM", "dumb")], &["--color", "always"]),
+        Some(true)
+    );
+}
+
+#[test]
+fn completion_scripts_offer_the_typed_values() {
+    let o = run(backups().args(["completions", "bash"]));
+    assert_eq!(o.status.code(), Some(0));
+    let script = stdout(&o);
+    assert!(
+        script.contains("oracle zcom huawei cf bycloud all"),
+        "--provider values: {script}"
+    );
+    assert!(
+        script.contains("available creating restoring deleting deleted cancelled error unknown"),
+        "--status values"
+    );
+    let o = run(backups().args(["completions", "zsh"]));
+    assert!(
+        stdout(&o).contains("ndjson\\:\"One JSON object per line\""),
+        "-o values with their help: {}",
+        stdout(&o)
+    );
+    let o = run(backups().args(["completions", "tcsh"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("[possible values: bash, elvish, fish, powershell, zsh]"));
+}
+
+#[test]
+fn dynamic_completion_offers_the_configs_account_names() {
+    let emu = EmulatorProcess::start(&[]);
+    // The registration script a shell sources.
+    let o = run(backups().env("COMPLETE", "bash"));
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("complete "), "{}", stdout(&o));
+    let complete = |prefix: &str| {
+        let o = run(backups()
+            .env("COMPLETE", "fish")
+            .env("BACKUPS_CONFIG", &emu.config)
+            .args(["--", "backups", "list", "-a", prefix]));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let mut names: Vec<String> = stdout(&o).lines().map(String::from).collect();
+        names.sort();
+        names
+    };
+    let mut want: Vec<String> = emu
+        .config_text()
+        .lines()
+        .filter_map(|l| l.strip_prefix("[accounts.")?.strip_suffix(']'))
+        .map(String::from)
+        .collect();
+    want.sort();
+    assert!(want.len() >= 5, "{want:?}");
+    assert_eq!(complete(""), want);
+    let huawei: Vec<String> = want
+        .iter()
+        .filter(|n| n.starts_with("huawei"))
+        .cloned()
+        .collect();
+    assert!(!huawei.is_empty());
+    assert_eq!(complete("huawei"), huawei);
 }

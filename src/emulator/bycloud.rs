@@ -664,14 +664,16 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::{Account, BycloudAuth, Secret, Settings};
+    use crate::config::{Account, Settings};
     use crate::emulator::testing::{self, list, list_ok};
     use crate::emulator::Emulator;
     use crate::error::ErrorKind;
     use crate::filter::{Filter, NameGlob};
     use crate::http::{Http, HttpOptions};
     use crate::model::{Backup, ProviderId, Status};
+    use crate::providers::bycloud::BycloudAuth;
     use crate::providers::{run_all, ListOptions};
+    use crate::secret::Secret;
 
     fn now() -> DateTime<Utc> {
         "2024-05-01T12:00:00Z".parse().unwrap()

@@ -1021,7 +1021,7 @@ async fn stats(State(st): State<Arc<CfState>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Account, CfAuth, CfConfig, Secret, Settings};
+    use crate::config::{Account, Settings};
     use crate::emulator::testing::{self, list_ok};
     use crate::emulator::Emulator;
     use crate::emulator::EmulatorOptions;
@@ -1030,7 +1030,9 @@ mod tests {
     use crate::http::{Http, HttpOptions};
     use crate::model::{Backup, ProviderId};
     use crate::providers::cf::Cf;
+    use crate::providers::cf::{CfAuth, CfConfig};
     use crate::providers::{self, ListOptions, Provider, Run};
+    use crate::secret::Secret;
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {
@@ -1198,7 +1200,7 @@ mod tests {
         let filter = Filter::default();
         let options = ListOptions::default();
         let run = Run::new(&http, &filter, &options);
-        cf.authenticate(&http, false).await.unwrap();
+        cf.authenticate(&run, false).await.unwrap();
         // 8 instances, 3 a page: 3 pages; every backup found.
         assert_eq!(cf.list(&run).await.unwrap().len(), DEMO_BACKUPS_USER);
     }
@@ -1273,7 +1275,7 @@ mod tests {
         let filter = Filter::default();
         let options = ListOptions::default();
         let run = Run::new(&http, &filter, &options);
-        cf.authenticate(&http, false).await.unwrap();
+        cf.authenticate(&run, false).await.unwrap();
         // The token dies after three more uses: mid-listing, with backups calls in flight.
         revoke(&emu, 3).await;
         let rows = cf.list(&run).await.unwrap();
@@ -1360,7 +1362,7 @@ mod tests {
         let cf = Cf::new("cf-demo".into(), cf_config(&accounts[0])).with_per_page(1);
         let (filter, options) = (Filter::default(), ListOptions::default());
         let run = Run::new(&http, &filter, &options);
-        cf.authenticate(&http, false).await.unwrap();
+        cf.authenticate(&run, false).await.unwrap();
         assert_eq!(cf.list(&run).await.unwrap().len(), 40);
         assert!(grants(&emu).await["refresh_token"].as_u64().unwrap() >= 1);
     }

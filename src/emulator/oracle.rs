@@ -519,11 +519,12 @@ mod tests {
 
     use chrono::{DateTime, TimeZone, Utc};
 
-    use crate::config::{Account, Secret, Settings};
+    use crate::config::{Account, Settings};
     use crate::emulator::Emulator;
     use crate::error::ErrorKind;
     use crate::filter::Filter;
     use crate::model::{Backup, Status};
+    use crate::secret::Secret;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 6, 1, 12, 0, 0).unwrap()

@@ -541,12 +541,14 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::config::{Account, Secret, Settings, ZcomAuth};
+    use crate::config::{Account, Settings};
     use crate::emulator::testing::list;
     use crate::emulator::Emulator;
     use crate::error::ErrorKind;
     use crate::filter::Filter;
     use crate::model::{Backup, Status};
+    use crate::providers::zcom::ZcomAuth;
+    use crate::secret::Secret;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 6, 1, 12, 0, 0).unwrap()

@@ -1,6 +1,9 @@
 //! The provider abstraction (after object_store): each adapter implements *one page* and
 //! `authenticate`; the paging loop, session renewal, paging guards and per-account concurrency
-//! are shared here, so every provider gets them the same way.
+//! are shared here, so every provider gets them the same way. Every request of an account, its
+//! logins included, goes through the account's [`Run`], so one bound holds per account; what
+//! an adapter keeps between requests (a cookie, a token) lives in a `TokenCache` (`token.rs`),
+//! and the page-size fallback is written once in `PageSize` (`page_size.rs`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -8,21 +11,24 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use reqwest::Url;
+use reqwest::{Method, Url};
 use tokio::sync::Mutex;
 
 use crate::config::{Account, Settings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
-use crate::http::Http;
+use crate::http::{Http, Response};
 use crate::model::{Backup, Field, ProviderId};
 
 #[cfg(test)]
 pub(crate) mod arbitrary;
+pub mod builder;
 pub mod bycloud;
 pub mod cf;
 pub mod huawei;
 pub mod oracle;
+mod page_size;
+mod token;
 pub mod zcom;
 
 /// A boxed future, so the trait stays object-safe.
@@ -113,9 +119,10 @@ pub trait Provider: Send + Sync {
     /// The config account name.
     fn account(&self) -> &str;
 
-    /// Gets a session (cookie, token) if the provider needs one. With `renew`, the current
-    /// session was rejected and a new one is needed. Static credentials do nothing.
-    fn authenticate<'a>(&'a self, http: &'a Http, renew: bool) -> BoxFuture<'a, Result<()>>;
+    /// Gets a session (cookie, token) if the provider needs one, sending through `run`. With
+    /// `renew`, the current session was rejected and a new one is needed. Static credentials
+    /// do nothing.
+    fn authenticate<'a>(&'a self, run: &'a Run<'a>, renew: bool) -> BoxFuture<'a, Result<()>>;
 
     /// Whether `authenticate(renew = true)` can get a new session. Static credentials (AK/SK,
     /// API keys, a given token without a refresh token) cannot: a 401 then fails at once
@@ -139,9 +146,11 @@ pub trait Provider: Send + Sync {
 }
 
 /// Per-account state of one listing: the shared client, the filter, and the renewal gate.
+/// The one way an adapter reaches the network: [`Run::request`] starts a request and
+/// [`Run::send`] sends it within the account's bound.
 pub struct Run<'a> {
-    /// The shared HTTP client.
-    pub http: &'a Http,
+    /// The shared HTTP client, reached only through [`Run::send`].
+    http: &'a Http,
     /// The user's filters (for server-side push-down; always re-applied afterwards).
     pub filter: &'a Filter,
     /// Listing settings.
@@ -170,10 +179,16 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Sends a page request, at most `options.parallel` at a time for the account. Parsing
-    /// the page happens after the permit is returned, so the next request never waits for a
-    /// parse: with pages fetched in parallel, the network stays busy.
-    pub async fn send<F>(&self, account: &str, build: F) -> Result<crate::http::Response>
+    /// Starts a request; finish it with headers and pass it to [`Run::send`].
+    pub fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        self.http.request(method, url)
+    }
+
+    /// Sends a request (a page, a login, a lookup), at most `options.parallel` at a time for
+    /// the account. The response comes back read in full and the permit is returned before
+    /// it is parsed, so the next request never waits for a parse: with pages fetched in
+    /// parallel, the network stays busy.
+    pub async fn send<F>(&self, account: &str, build: F) -> Result<Response>
     where
         F: Fn() -> Result<reqwest::RequestBuilder>,
     {
@@ -227,7 +242,7 @@ impl<'a> Run<'a> {
                             "{}: session rejected, authenticating again",
                             provider.account()
                         );
-                        provider.authenticate(self.http, true).await?;
+                        provider.authenticate(self, true).await?;
                         *generation += 1;
                     }
                 }
@@ -562,7 +577,7 @@ pub async fn run_all_into(
         async move {
             let run = Run::new(http, filter, options).streaming(sink.clone());
             let result = async {
-                provider.authenticate(http, false).await?;
+                provider.authenticate(&run, false).await?;
                 let mut rows = provider.list(&run).await?;
                 rows.retain(|r| filter.matches(r));
                 // Adapters that override `list` return their rows at the end: pass them on.
@@ -599,7 +614,7 @@ pub async fn check(
     let provider = adapter(account);
     let run = Run::new(http, filter, options);
     async {
-        provider.authenticate(http, false).await?;
+        provider.authenticate(&run, false).await?;
         run.with_renewal(&*provider, || provider.list_page(&run, None))
             .await?;
         Ok(())
@@ -631,6 +646,14 @@ mod tests {
         auths: AtomicUsize,
         /// A page that waits for a permit before answering (a slow page).
         hold: Option<(Cursor, tokio::sync::Semaphore)>,
+        /// The session expires at this call (counted from 0) until it is renewed.
+        expire_at_call: Option<usize>,
+        /// Whether the session is accepted.
+        session_ok: std::sync::atomic::AtomicBool,
+        /// Every call is refused as unauthenticated.
+        refuse_always: bool,
+        /// Calls refused as unauthenticated.
+        rejected: AtomicUsize,
     }
 
     impl Fake {
@@ -641,6 +664,10 @@ mod tests {
                 fail_first_with_401: false,
                 auths: AtomicUsize::new(0),
                 hold: None,
+                expire_at_call: None,
+                session_ok: std::sync::atomic::AtomicBool::new(true),
+                refuse_always: false,
+                rejected: AtomicUsize::new(0),
             }
         }
     }
@@ -649,9 +676,18 @@ mod tests {
         fn account(&self) -> &str {
             "fake"
         }
-        fn authenticate<'a>(&'a self, _http: &'a Http, _renew: bool) -> BoxFuture<'a, Result<()>> {
+        fn authenticate<'a>(
+            &'a self,
+            _run: &'a Run<'a>,
+            _renew: bool,
+        ) -> BoxFuture<'a, Result<()>> {
             self.auths.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async { Ok(()) })
+            Box::pin(async {
+                // A login takes a while: other pages are refused meanwhile.
+                tokio::task::yield_now().await;
+                self.session_ok.store(true, Ordering::SeqCst);
+                Ok(())
+            })
         }
         fn list_page<'a>(
             &'a self,
@@ -660,7 +696,18 @@ mod tests {
         ) -> BoxFuture<'a, Result<Page>> {
             Box::pin(async move {
                 let n = self.calls.fetch_add(1, Ordering::SeqCst);
-                if self.fail_first_with_401 && n == 0 {
+                if self.expire_at_call == Some(n) {
+                    self.session_ok.store(false, Ordering::SeqCst);
+                }
+                let refused = (self.fail_first_with_401 && n == 0)
+                    || self.refuse_always
+                    || !self.session_ok.load(Ordering::SeqCst);
+                if self.expire_at_call.is_some() {
+                    // The answer takes a while: other pages go out meanwhile.
+                    tokio::task::yield_now().await;
+                }
+                if refused {
+                    self.rejected.fetch_add(1, Ordering::SeqCst);
                     return Err(Error::new(ErrorKind::Auth, "expired"));
                 }
                 if let Some((held, gate)) = &self.hold {
@@ -866,6 +913,39 @@ mod tests {
         let mut fake = Fake::new(vec![(None, vec!["a"], None, None)]);
         fake.fail_first_with_401 = true;
         assert_eq!(list(&fake, ListOptions::default()).await.unwrap(), ["a"]);
+        assert_eq!(fake.auths.load(Ordering::SeqCst), 1);
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_rejections_share_one_renewal() {
+        const IDS: [&str; 12] = [
+            "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",
+        ];
+        let o = |i: u64| Some(Cursor::Offset(i));
+        let mut pages: Vec<CannedPage> = vec![(None, vec![IDS[0]], o(1), Some(12))];
+        pages.extend((1..12).map(|i| (o(i), vec![IDS[i as usize]], o(i + 1), None)));
+        pages.push((o(12), vec![], None, None));
+        let mut fake = Fake::new(pages);
+        // The session dies at the first parallel page: every page then in flight is refused.
+        fake.expire_at_call = Some(1);
+        let options = ListOptions {
+            parallel: 4,
+            ..ListOptions::default()
+        };
+        assert_eq!(list(&fake, options).await.unwrap(), IDS);
+        assert_eq!(fake.auths.load(Ordering::SeqCst), 1);
+        // 2 x parallel pages were in flight, each refused once, each asked again once.
+        assert_eq!(fake.rejected.load(Ordering::SeqCst), 8);
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 13 + 8);
+    }
+
+    #[tokio::test]
+    async fn a_request_renews_at_most_once() {
+        let mut fake = Fake::new(vec![(None, vec!["a"], None, None)]);
+        fake.refuse_always = true;
+        let err = list(&fake, ListOptions::default()).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Auth);
         assert_eq!(fake.auths.load(Ordering::SeqCst), 1);
         assert_eq!(fake.calls.load(Ordering::SeqCst), 2);
     }

@@ -22,6 +22,30 @@ pub fn backups() -> Command {
     cmd
 }
 
+/// The built `backups` binary with `args`, its stdout on a pseudo-terminal (util-linux
+/// `script`), with the environment of [`backups`] minus `NO_COLOR`, plus `env`. `None`, with
+/// the reason printed, when `script` is not installed.
+pub fn on_terminal(args: &[&str], env: &[(&str, &str)]) -> Option<Command> {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` is not installed, so no terminal to test with");
+        return None;
+    }
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let line: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_backups"))
+        .chain(args.iter().copied())
+        .map(quote)
+        .collect();
+    let mut cmd = Command::new("script");
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent-home-for-tests")
+        .env("BACKUPS_NOW", NOW)
+        .envs(env.iter().copied())
+        .args(["-qefc", &line.join(" "), "/dev/null"])
+        .stdin(Stdio::null());
+    Some(cmd)
+}
+
 /// Runs a command with a time bound, returning its output.
 pub fn run(cmd: &mut Command) -> Output {
     let mut child = cmd

@@ -6,19 +6,20 @@
 //! API), so they are never followed: the next marker comes from `meta.marker`, else the last
 //! row's id.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+mod config;
+pub use config::{BycloudAuth, BycloudBuilder, BycloudConfig};
 
 use reqwest::header::{HeaderValue, ACCEPT};
 use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::config::{BycloudAuth, BycloudConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
-use crate::http::{Http, Response};
+use crate::http::Response;
 use crate::model::{gib_to_bytes, non_empty, Backup, Field, ProviderId, Status, Timestamp};
 
+use super::page_size::PageSize;
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
@@ -46,10 +47,10 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 
 /// The page size asked for. ByCloud documents no maximum; 100 is the common cap of its
 /// siblings, and a server that refuses it gets [`DEFAULT_LIMIT`] instead.
-const MAX_LIMIT: u32 = 100;
+const MAX_LIMIT: u64 = 100;
 
 /// ByCloud's documented default page size.
-const DEFAULT_LIMIT: u32 = 20;
+const DEFAULT_LIMIT: u64 = 20;
 
 /// One ByCloud account.
 pub struct Bycloud {
@@ -57,7 +58,7 @@ pub struct Bycloud {
     config: BycloudConfig,
     /// The page size in force: [`MAX_LIMIT`] until the server rejects it on a first page,
     /// then [`DEFAULT_LIMIT`] for the rest of the account's listing.
-    limit: AtomicU32,
+    page_size: PageSize,
 }
 
 impl Bycloud {
@@ -66,7 +67,7 @@ impl Bycloud {
         Bycloud {
             account,
             config,
-            limit: AtomicU32::new(MAX_LIMIT),
+            page_size: PageSize::new(MAX_LIMIT, DEFAULT_LIMIT),
         }
     }
 
@@ -96,25 +97,22 @@ impl Bycloud {
         Ok((name, value))
     }
 
-    /// Sends one `GET /v1/backups` page request.
-    async fn get(&self, http: &Http, query: &[(&str, String)]) -> Result<Response> {
+    /// Builds one `GET /v1/backups` page request.
+    fn request(&self, run: &Run<'_>, query: &[(&str, String)]) -> Result<reqwest::RequestBuilder> {
         let mut url = self.list_url()?;
         url.query_pairs_mut()
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         let (name, value) = self.auth_header()?;
-        http.send(&self.account, || {
-            Ok(http
-                .request(Method::GET, url.clone())
-                .header(ACCEPT, "application/json")
-                .header(name, value.clone()))
-        })
-        .await
+        Ok(run
+            .request(Method::GET, url)
+            .header(ACCEPT, "application/json")
+            .header(name, value))
     }
 }
 
 /// The query parameters for one page: the page size, the marker, and what of the filter
 /// ByCloud can apply with identical results.
-fn page_query(filter: &Filter, limit: u32, marker: Option<&str>) -> Vec<(&'static str, String)> {
+fn page_query(filter: &Filter, limit: u64, marker: Option<&str>) -> Vec<(&'static str, String)> {
     let mut q = vec![("limit", limit.to_string())];
     if let Some(m) = marker {
         q.push(("marker", m.to_string()));
@@ -166,7 +164,7 @@ fn pushed_status(statuses: &[Status]) -> Option<&'static str> {
 
 /// Normalises a ByCloud status (spec §4), case-insensitively: the API mixes `ACTIVE`,
 /// `available` and `COMPLETED`.
-fn status_of(raw: &str) -> Status {
+fn status(raw: &str) -> Status {
     match raw.trim().to_ascii_lowercase().as_str() {
         "available" | "active" | "completed" => Status::Available,
         "creating" => Status::Creating,
@@ -213,60 +211,58 @@ struct BackupItem {
     rest: Map<String, Value>,
 }
 
-impl BackupItem {
-    /// Maps one item (spec §4). `Err` holds a message for a protocol error.
-    fn into_backup(
-        self,
-        account: &str,
-        location: Option<&str>,
-    ) -> std::result::Result<Backup, String> {
-        let id = self.id;
-        let time = |field: &str, raw: Option<String>| -> std::result::Result<_, String> {
-            raw.map(|s| {
-                Timestamp::parse_vendor(&s)
-                    .ok_or_else(|| format!("backup {id}: `{field}` is not a time: {s:?}"))
-            })
-            .transpose()
-        };
-        let created_at = time("created_at", self.created_at)?;
-        let updated_at = time("updated_at", self.updated_at)?;
-        let size_bytes = self
-            .size
-            .map(|gib| {
-                gib_to_bytes(gib).ok_or_else(|| {
-                    format!("backup {id}: `size` {gib} GiB does not fit in 64 bits of bytes")
-                })
-            })
-            .transpose()?;
-        let status = self.status.as_deref().map_or(Status::Unknown, status_of);
-        Ok(Backup {
-            provider: ProviderId::Bycloud,
-            account: account.to_string(),
-            name: self.name,
-            status,
-            provider_status: self.status,
-            // Every ByCloud backup is a volume backup ("List all volume backups").
-            resource_type: Some("volume".to_string()),
-            resource_id: self.volume_id,
-            resource_name: None, // ByCloud lists no volume name
-            size_bytes,
-            created_at,
-            updated_at,
-            expires_at: None, // ByCloud backups do not expire
-            incremental: self.is_incremental,
-            description: non_empty(self.description),
-            location: location.map(str::to_string),
-            parent_id: None, // ByCloud names no parent or group
-            extra: self.rest.into(),
-            id,
+/// Maps one item (spec §4). `Err` holds a message for a protocol error.
+fn to_backup(
+    item: BackupItem,
+    account: &str,
+    location: Option<&str>,
+) -> std::result::Result<Backup, String> {
+    let id = item.id;
+    let time = |field: &str, raw: Option<String>| -> std::result::Result<_, String> {
+        raw.map(|s| {
+            Timestamp::parse_vendor(&s)
+                .ok_or_else(|| format!("backup {id}: `{field}` is not a time: {s:?}"))
         })
-    }
+        .transpose()
+    };
+    let created_at = time("created_at", item.created_at)?;
+    let updated_at = time("updated_at", item.updated_at)?;
+    let size_bytes = item
+        .size
+        .map(|gib| {
+            gib_to_bytes(gib).ok_or_else(|| {
+                format!("backup {id}: `size` {gib} GiB does not fit in 64 bits of bytes")
+            })
+        })
+        .transpose()?;
+    let status = item.status.as_deref().map_or(Status::Unknown, status);
+    Ok(Backup {
+        provider: ProviderId::Bycloud,
+        account: account.to_string(),
+        name: item.name,
+        status,
+        provider_status: item.status,
+        // Every ByCloud backup is a volume backup ("List all volume backups").
+        resource_type: Some("volume".to_string()),
+        resource_id: item.volume_id,
+        resource_name: None, // ByCloud lists no volume name
+        size_bytes,
+        created_at,
+        updated_at,
+        expires_at: None, // ByCloud backups do not expire
+        incremental: item.is_incremental,
+        description: non_empty(item.description),
+        location: location.map(str::to_string),
+        parent_id: None, // ByCloud names no parent or group
+        extra: item.rest.into(),
+        id,
+    })
 }
 
 impl Bycloud {
-    /// Maps a 200 page: rows, and the next marker (`meta.marker`, else the last id) while
+    /// Parses a 200 page: rows, and the next marker (`meta.marker`, else the last id) while
     /// `meta.has_more` says so; without `meta`, while the page is full.
-    fn map_page(&self, resp: &Response, limit: u32) -> Result<Page> {
+    fn parse_page(&self, resp: &Response, limit: u64) -> Result<Page> {
         let body: ListBackupsResponse = resp.json()?;
         let items = body.backups.unwrap_or_default();
         let full = items.len() >= limit as usize;
@@ -274,7 +270,7 @@ impl Bycloud {
         let location = self.config.region.as_deref();
         let rows = items
             .into_iter()
-            .map(|item| item.into_backup(&self.account, location))
+            .map(|item| to_backup(item, &self.account, location))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|m| resp.protocol_error(m))?;
         let (more, marker) = match body.meta {
@@ -325,7 +321,7 @@ fn vendor_message(body: &[u8]) -> Option<String> {
 
 /// The error for a non-2xx response. ByCloud's `error.code` is the HTTP status again, so the
 /// shared status → kind table already classifies it; nothing to refine.
-fn response_error(resp: &Response) -> Error {
+fn vendor_error(resp: &Response) -> Error {
     resp.error(vendor_message(&resp.body))
 }
 
@@ -335,7 +331,7 @@ impl Provider for Bycloud {
     }
 
     /// Token and API key are static configuration (no exchange is documented).
-    fn authenticate<'a>(&'a self, _http: &'a Http, _renew: bool) -> BoxFuture<'a, Result<()>> {
+    fn authenticate<'a>(&'a self, _run: &'a Run<'a>, _renew: bool) -> BoxFuture<'a, Result<()>> {
         Box::pin(async { Ok(()) })
     }
 
@@ -359,28 +355,18 @@ impl Provider for Bycloud {
                     ))
                 }
             };
-            let mut limit = self.limit.load(Ordering::Relaxed);
-            let mut resp = self
-                .get(run.http, &page_query(run.filter, limit, marker))
+            // The maximum page size is undocumented: a server that refuses 100 gets the
+            // documented default for the rest of this account.
+            let (resp, limit) = self
+                .page_size
+                .send(run, &self.account, marker.is_none(), |limit| {
+                    self.request(run, &page_query(run.filter, limit, marker))
+                })
                 .await?;
-            if resp.status == 400 && marker.is_none() && limit == MAX_LIMIT {
-                // The maximum page size is undocumented: a server that refuses 100 gets the
-                // documented default for the rest of this account.
-                tracing::info!(
-                    "{}: limit={MAX_LIMIT} refused ({}); using {DEFAULT_LIMIT}",
-                    self.account,
-                    response_error(&resp).message
-                );
-                limit = DEFAULT_LIMIT;
-                self.limit.store(limit, Ordering::Relaxed);
-                resp = self
-                    .get(run.http, &page_query(run.filter, limit, None))
-                    .await?;
-            }
             if !resp.is_success() {
-                return Err(response_error(&resp));
+                return Err(vendor_error(&resp));
             }
-            self.map_page(&resp, limit)
+            self.parse_page(&resp, limit)
         })
     }
 }
@@ -388,9 +374,9 @@ impl Provider for Bycloud {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
     use crate::filter::NameGlob;
-    use reqwest::header::HeaderMap;
+    use crate::http::response;
+    use crate::secret::Secret;
     use serde_json::json;
 
     const SEED: &str = include_str!("../../../fixtures/bycloud/list_backups_seed.json");
@@ -409,20 +395,10 @@ mod tests {
         )
     }
 
-    fn response(status: u16, body: &str) -> Response {
-        Response {
-            status,
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec(),
-            request: "GET /v1/backups".into(),
-            retries: 0,
-        }
-    }
-
     #[test]
     fn seed_example_maps_to_exact_backup() {
         let page = adapter(Some("spo1"))
-            .map_page(&response(200, SEED), 20)
+            .parse_page(&response(200, SEED), 20)
             .unwrap();
         let mut want = Backup::new(
             ProviderId::Bycloud,
@@ -468,7 +444,7 @@ mod tests {
 
     #[test]
     fn edge_page_without_meta_maps_mixed_statuses() {
-        let page = adapter(None).map_page(&response(200, EDGE), 3).unwrap();
+        let page = adapter(None).parse_page(&response(200, EDGE), 3).unwrap();
         let got: Vec<Value> = page
             .rows
             .iter()
@@ -520,7 +496,7 @@ mod tests {
         // A short page without meta is the last one.
         assert_eq!(
             adapter(None)
-                .map_page(&response(200, EDGE), 4)
+                .parse_page(&response(200, EDGE), 4)
                 .unwrap()
                 .next,
             None
@@ -533,7 +509,7 @@ mod tests {
             |meta: Value| json!({"backups": [{"id": "a"}, {"id": "b"}], "meta": meta}).to_string();
         let next = |meta: Value| {
             adapter(None)
-                .map_page(&response(200, &body(meta)), 100)
+                .parse_page(&response(200, body(meta)), 100)
                 .unwrap()
                 .next
         };
@@ -556,7 +532,7 @@ mod tests {
             Some(Cursor::Marker("b".into()))
         );
         // An empty body is an empty page.
-        let page = adapter(None).map_page(&response(200, "{}"), 100).unwrap();
+        let page = adapter(None).parse_page(&response(200, "{}"), 100).unwrap();
         assert!(page.rows.is_empty() && page.next.is_none());
     }
 
@@ -565,44 +541,44 @@ mod tests {
         let cases = [
             (
                 r#"{"backups":[{"id":"x","size":18446744073709551615}]}"#,
-                "GET /v1/backups: HTTP 200: backup x: `size` 18446744073709551615 GiB does not fit in 64 bits of bytes",
+                "GET /test: HTTP 200: backup x: `size` 18446744073709551615 GiB does not fit in 64 bits of bytes",
             ),
             (
                 r#"{"backups":[{"id":"x","size":"100"}]}"#,
-                "GET /v1/backups: HTTP 200: unexpected response body: invalid type: string \"100\", expected u64",
+                "GET /test: HTTP 200: unexpected response body: invalid type: string \"100\", expected u64",
             ),
             (
                 r#"{"backups":[{"id":"x","size":-1}]}"#,
-                "GET /v1/backups: HTTP 200: unexpected response body: invalid value: integer `-1`, expected u64",
+                "GET /test: HTTP 200: unexpected response body: invalid value: integer `-1`, expected u64",
             ),
             (
                 r#"{"backups":[{"id":"x","is_incremental":"yes"}]}"#,
-                "GET /v1/backups: HTTP 200: unexpected response body: invalid type: string \"yes\", expected a boolean",
+                "GET /test: HTTP 200: unexpected response body: invalid type: string \"yes\", expected a boolean",
             ),
             (
                 r#"{"backups":[{"id":7}]}"#,
-                "GET /v1/backups: HTTP 200: unexpected response body: invalid type: integer `7`, expected a string",
+                "GET /test: HTTP 200: unexpected response body: invalid type: integer `7`, expected a string",
             ),
             (
                 r#"{"backups":[{"id":"x","created_at":"last tuesday"}]}"#,
-                "GET /v1/backups: HTTP 200: backup x: `created_at` is not a time: \"last tuesday\"",
+                "GET /test: HTTP 200: backup x: `created_at` is not a time: \"last tuesday\"",
             ),
             (
                 r#"{"backups":{},"meta":{}}"#,
-                "GET /v1/backups: HTTP 200: unexpected response body: invalid type: map, expected a sequence",
+                "GET /test: HTTP 200: unexpected response body: invalid type: map, expected a sequence",
             ),
             (
                 r#"{"backups":[],"meta":{"has_more":"true"}}"#,
-                "GET /v1/backups: HTTP 200: unexpected response body: invalid type: string \"true\", expected a boolean",
+                "GET /test: HTTP 200: unexpected response body: invalid type: string \"true\", expected a boolean",
             ),
             (
                 "<html><body>Bad gateway</body></html>",
-                "GET /v1/backups: HTTP 200: an HTML page instead of JSON",
+                "GET /test: HTTP 200: an HTML page instead of JSON",
             ),
         ];
         for (body, want) in cases {
             let err = adapter(None)
-                .map_page(&response(200, body), 20)
+                .parse_page(&response(200, body), 20)
                 .unwrap_err();
             assert_eq!(err.kind, ErrorKind::Protocol, "{body}");
             let text = err.to_string();
@@ -620,7 +596,7 @@ mod tests {
             ..response(200, "")
         };
         assert_eq!(
-            adapter(None).map_page(&resp, 20).unwrap_err().kind,
+            adapter(None).parse_page(&resp, 20).unwrap_err().kind,
             ErrorKind::Protocol
         );
     }
@@ -632,53 +608,53 @@ mod tests {
                 429,
                 RATE_LIMITED,
                 ErrorKind::RateLimited,
-                "GET /v1/backups: HTTP 429: Rate limit exceeded (Please wait 30 seconds before retrying)",
+                "GET /test: HTTP 429: Rate limit exceeded (Please wait 30 seconds before retrying)",
             ),
             (
                 401,
                 UNAUTHORIZED,
                 ErrorKind::Auth,
-                "GET /v1/backups: HTTP 401: Authentication required or token invalid [request req-7c9e6679-7425-40de-944b-e07fc1f90ae7]",
+                "GET /test: HTTP 401: Authentication required or token invalid [request req-7c9e6679-7425-40de-944b-e07fc1f90ae7]",
             ),
             (
                 403,
                 r#"{"error":{"code":403,"message":"Forbidden","details":"missing scope storage:read","request_id":"req-1"}}"#,
                 ErrorKind::Forbidden,
-                "GET /v1/backups: HTTP 403: Forbidden (missing scope storage:read) [request req-1]",
+                "GET /test: HTTP 403: Forbidden (missing scope storage:read) [request req-1]",
             ),
             (
                 500,
                 r#"{"error":{"code":"500","details":"db down"}}"#,
                 ErrorKind::Server,
-                "GET /v1/backups: HTTP 500: db down",
+                "GET /test: HTTP 500: db down",
             ),
             (
                 400,
                 r#"{"error":"limit too large"}"#,
                 ErrorKind::Client,
-                "GET /v1/backups: HTTP 400: limit too large",
+                "GET /test: HTTP 400: limit too large",
             ),
             (
                 502,
                 "<html><h1>502 Bad Gateway</h1></html>",
                 ErrorKind::Server,
-                "GET /v1/backups: HTTP 502: an HTML error page",
+                "GET /test: HTTP 502: an HTML error page",
             ),
             (
                 503,
                 r#"{"error":{"code":503,"message":null}}"#,
                 ErrorKind::Server,
-                r#"GET /v1/backups: HTTP 503: {"error":{"code":503,"message":null}}"#,
+                r#"GET /test: HTTP 503: {"error":{"code":503,"message":null}}"#,
             ),
             (
                 404,
                 "",
                 ErrorKind::NotFound,
-                "GET /v1/backups: HTTP 404: empty response body",
+                "GET /test: HTTP 404: empty response body",
             ),
         ];
         for (status, body, kind, want) in table {
-            let err = response_error(&response(status, body));
+            let err = vendor_error(&response(status, body));
             assert_eq!(err.kind, kind, "{status} {body}");
             assert_eq!(err.to_string(), want, "{status} {body}");
         }
@@ -702,12 +678,12 @@ mod tests {
             ("cancelled", Status::Unknown),
         ];
         for (raw, want) in table {
-            assert_eq!(status_of(raw), want, "{raw}");
+            assert_eq!(status(raw), want, "{raw}");
         }
         // The push-down table agrees with the mapping, value by value.
-        for status in Status::ALL {
-            for v in vendor_statuses(status) {
-                assert_eq!(status_of(v), status, "{v}");
+        for wanted in Status::ALL {
+            for v in vendor_statuses(wanted) {
+                assert_eq!(status(v), wanted, "{v}");
             }
         }
     }
@@ -814,7 +790,7 @@ mod tests {
                 body: body.to_vec(),
                 ..response(200, "")
             };
-            let page = adapter(Some("spo1")).map_page(&resp, 20);
+            let page = adapter(Some("spo1")).parse_page(&resp, 20);
             if let Ok(page) = &page {
                 // A next page is asked for by a marker, never by anything else.
                 assert!(matches!(page.next, None | Some(Cursor::Marker(_))));
@@ -826,7 +802,7 @@ mod tests {
                     body: body.to_vec(),
                     ..response(status, "")
                 };
-                let err = response_error(&resp);
+                let err = vendor_error(&resp);
                 assert!(!err.to_string().contains('\n'));
             }
         }

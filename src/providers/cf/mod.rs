@@ -7,20 +7,23 @@
 //! from `GET {api}/` (`links.login`, else `links.uaa`) and the access token is sent as
 //! `Authorization: bearer <token>`.
 
-use std::sync::RwLock;
+mod config;
+pub use config::{CfAuth, CfBuilder, CfConfig};
+
+use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use tokio::sync::Mutex;
 
-use crate::config::{CfAuth, CfConfig, Secret};
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{self, Http, Response};
+use crate::http::{self, Response};
 use crate::model::{Backup, Field, ProviderId, Status, Timestamp};
+use crate::secret::Secret;
 
+use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, PageGuard, Provider, Run};
 
 /// What this adapter supports.
@@ -58,15 +61,16 @@ pub struct Cf {
     /// `per_page` for the instance listing; only tests lower it, to page across a few instances.
     per_page: u32,
     /// The token endpoint, discovered once from `GET {api}/`.
-    token_url: Mutex<Option<Url>>,
-    /// The current tokens; read by every request, written by [`Provider::authenticate`].
-    tokens: RwLock<Tokens>,
+    token_url: TokenCache<Url>,
+    /// The UAA tokens in hand: kept until the server rejects the access token (UAA's
+    /// `expires_in` is not read), then refreshed by [`Provider::authenticate`].
+    tokens: TokenCache<Tokens>,
 }
 
 /// The UAA tokens in hand.
-#[derive(Default)]
+#[derive(Clone)]
 struct Tokens {
-    access: Option<Secret>,
+    access: Secret,
     refresh: Option<Secret>,
 }
 
@@ -81,21 +85,22 @@ impl Cf {
     /// The adapter for one account.
     pub fn new(account: String, config: CfConfig) -> Cf {
         let tokens = match &config.auth {
+            // Given tokens are used as they are until the server rejects them.
             CfAuth::Token {
                 access_token,
                 refresh_token,
-            } => Tokens {
-                access: Some(access_token.clone()),
+            } => TokenCache::holding(Tokens {
+                access: access_token.clone(),
                 refresh: refresh_token.clone(),
-            },
-            _ => Tokens::default(),
+            }),
+            _ => TokenCache::new(Duration::ZERO),
         };
         Cf {
             account,
             config,
             per_page: MAX_PER_PAGE,
-            token_url: Mutex::new(None),
-            tokens: RwLock::new(tokens),
+            token_url: TokenCache::new(Duration::ZERO),
+            tokens,
         }
     }
 
@@ -112,48 +117,41 @@ impl Cf {
         http::join_path(&self.config.api, segments).unwrap_or_else(|| self.config.api.clone())
     }
 
-    fn bearer(&self) -> Result<String> {
-        let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
-        match &tokens.access {
-            Some(t) => Ok(format!("bearer {}", t.expose())),
-            // Reported as Auth so the shared renewal gets a token and retries.
-            None => Err(Error::new(ErrorKind::Auth, "not logged in to UAA yet")),
-        }
-    }
-
-    /// `GET url` with the bearer token. A 401 becomes an error (so `with_renewal` renews);
-    /// every other status comes back for the caller to judge.
-    async fn get(&self, http: &Http, url: &Url) -> Result<Response> {
-        let resp = http
+    /// `GET url` with the bearer token. A response whose error is of kind Auth (a 401, or a
+    /// vendor code meaning the token was refused) becomes that error, so `with_renewal`
+    /// renews; every other status comes back for the caller to judge.
+    async fn get(&self, run: &Run<'_>, url: &Url) -> Result<Response> {
+        let tokens = self.tokens.get(|_| self.login(run)).await?;
+        let bearer = format!("bearer {}", tokens.access.expose());
+        let resp = run
             .send(&self.account, || {
-                Ok(http
+                Ok(run
                     .request(Method::GET, url.clone())
-                    .header(AUTHORIZATION, self.bearer()?)
+                    .header(AUTHORIZATION, &bearer)
                     .header(ACCEPT, "application/json"))
             })
             .await?;
-        if resp.status == 401 {
-            return Err(cf_error(&resp));
+        if !resp.is_success() {
+            let e = vendor_error(&resp);
+            if e.kind == ErrorKind::Auth {
+                return Err(e);
+            }
         }
         Ok(resp)
     }
 
-    /// The UAA token endpoint, from `GET {api}/` the first time it is needed.
-    async fn token_url(&self, http: &Http) -> Result<Url> {
-        let mut cached = self.token_url.lock().await;
-        if let Some(url) = cached.as_ref() {
-            return Ok(url.clone());
-        }
+    /// The UAA token endpoint, from `GET {api}/` (discovered once).
+    async fn discover(&self, run: &Run<'_>) -> Result<Temporary<Url>> {
         let root = self.api_url(&[""]);
-        let resp = http
+        let resp = run
             .send(&self.account, || {
-                Ok(http
+                Ok(run
                     .request(Method::GET, root.clone())
                     .header(ACCEPT, "application/json"))
             })
             .await?;
         if !resp.is_success() {
-            return Err(cf_error(&resp));
+            return Err(vendor_error(&resp));
         }
         let body: RootInfo = resp.json()?;
         let link = body
@@ -168,17 +166,22 @@ impl Cf {
         let url = http::join_path(&auth, &["oauth", "token"]).ok_or_else(|| {
             resp.protocol_error(format!("the login link cannot take a path: {}", link.href))
         })?;
-        *cached = Some(url.clone());
-        Ok(url)
+        Ok(Temporary::lasting(url))
     }
 
-    /// `POST {auth}/oauth/token` with one grant; keeps the tokens it returns.
-    async fn grant(&self, http: &Http, grant: Grant<'_>) -> Result<()> {
-        let url = self.token_url(http).await?;
-        let resp = http
+    /// `POST {auth}/oauth/token` with one grant: the tokens it returns. UAA may keep the
+    /// refresh token as is (and sends none for some grants): then `keep_refresh` stays.
+    async fn grant(
+        &self,
+        run: &Run<'_>,
+        grant: Grant<'_>,
+        keep_refresh: Option<Secret>,
+    ) -> Result<Temporary<Tokens>> {
+        let url = self.token_url.get(|_| self.discover(run)).await?;
+        let resp = run
             .send(&self.account, || {
                 let mut form: Vec<(&str, &str)> = Vec::with_capacity(4);
-                let req = http
+                let req = run
                     .request(Method::POST, url.clone())
                     .header(ACCEPT, "application/json");
                 let req = match &grant {
@@ -223,19 +226,21 @@ impl Cf {
             })
             .await?;
         if !resp.is_success() {
-            return Err(cf_error(&resp));
+            return Err(vendor_error(&resp));
         }
         let body: TokenResponse = resp.json()?;
         if body.access_token.trim().is_empty() {
             return Err(resp.protocol_error("UAA answered with an empty access_token"));
         }
-        let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
-        tokens.access = Some(Secret::new(body.access_token));
-        // UAA may keep the refresh token as is (and sends none for some grants).
-        if let Some(refresh) = body.refresh_token.filter(|r| !r.trim().is_empty()) {
-            tokens.refresh = Some(Secret::new(refresh));
-        }
-        Ok(())
+        let refresh = body
+            .refresh_token
+            .filter(|r| !r.trim().is_empty())
+            .map(Secret::new)
+            .or(keep_refresh);
+        Ok(Temporary::lasting(Tokens {
+            access: Secret::new(body.access_token),
+            refresh,
+        }))
     }
 
     /// The grant made from the configured credentials, if they allow one.
@@ -253,26 +258,28 @@ impl Cf {
         }
     }
 
-    async fn login(&self, http: &Http, renew: bool) -> Result<()> {
-        if !renew {
-            return match self.original_grant() {
-                Some(grant) => self.grant(http, grant).await,
-                // A configured token is used as is until the server rejects it.
-                None => Ok(()),
-            };
+    /// The first tokens: from the configured credentials. (Given tokens are in the cache from
+    /// the start, so this only runs for the grants.)
+    async fn login(&self, run: &Run<'_>) -> Result<Temporary<Tokens>> {
+        match self.original_grant() {
+            Some(grant) => self.grant(run, grant, None).await,
+            None => Err(Error::new(ErrorKind::Auth, "not logged in to UAA")),
         }
-        let refresh = self
-            .tokens
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .refresh
-            .clone();
+    }
+
+    /// New tokens after the server rejected `old`: refreshed with its refresh token, else
+    /// (or when that fails) a new grant from the configured credentials.
+    async fn relogin(&self, run: &Run<'_>, old: Option<Tokens>) -> Result<Temporary<Tokens>> {
+        let refresh = old.and_then(|t| t.refresh);
         let refreshed = match &refresh {
-            Some(token) => self.grant(http, Grant::Refresh(token)).await,
+            Some(token) => {
+                self.grant(run, Grant::Refresh(token), refresh.clone())
+                    .await
+            }
             None => Err(Error::new(ErrorKind::Auth, "no refresh token")),
         };
         match (refreshed, self.original_grant()) {
-            (Ok(()), _) => Ok(()),
+            (Ok(tokens), _) => Ok(tokens),
             (Err(e), Some(grant)) => {
                 if refresh.is_some() {
                     tracing::info!(
@@ -280,7 +287,7 @@ impl Cf {
                         self.account
                     );
                 }
-                self.grant(http, grant).await
+                self.grant(run, grant, None).await
             }
             (Err(e), None) if refresh.is_some() => Err(Error::new(
                 ErrorKind::Auth,
@@ -302,11 +309,8 @@ impl Cf {
         let mut out = Vec::new();
         loop {
             guard.page(" of service instances")?;
-            let resp = run
-                .with_renewal(self, || async {
-                    ok_or_error(self.get(run.http, &url).await?)
-                })
-                .await?;
+            let resp = run.with_renewal(self, || self.get(run, &url)).await?;
+            let resp = ok_or_error(resp)?;
             let page: ListServiceInstances = resp.json()?;
             let empty = page.resources.is_empty();
             out.extend(page.resources.into_iter().map(|r| Instance {
@@ -340,7 +344,7 @@ impl Cf {
     /// A configured instance, by guid: `None` (with a warning) when it does not exist.
     async fn configured_instance(&self, run: &Run<'_>, guid: &str) -> Result<Option<Instance>> {
         let url = self.api_url(&["v3", "service_instances", guid]);
-        let resp = run.with_renewal(self, || self.get(run.http, &url)).await?;
+        let resp = run.with_renewal(self, || self.get(run, &url)).await?;
         if resp.status == 404 {
             tracing::warn!(
                 "{}: service instance {guid} (from service_instances) does not exist or is not visible; skipped",
@@ -361,7 +365,7 @@ impl Cf {
     async fn instance_backups(&self, run: &Run<'_>, instance: &Instance) -> Result<Vec<Backup>> {
         // Never `limit`: it truncates with no way to get the rest (providers.md §4.3).
         let url = self.api_url(&["v3", "service_instances", &instance.guid, "backups"]);
-        let resp = run.with_renewal(self, || self.get(run.http, &url)).await?;
+        let resp = run.with_renewal(self, || self.get(run, &url)).await?;
         if matches!(resp.status, 404 | 422) {
             tracing::info!(
                 "{}: service instance {} has no OSMAPI backups ({}); skipped",
@@ -371,16 +375,7 @@ impl Cf {
             );
             return Ok(Vec::new());
         }
-        let resp = ok_or_error(resp)?;
-        let body: ListBackups = resp.json()?;
-        body.backups
-            .unwrap_or_default()
-            .into_iter()
-            .map(|b| {
-                b.into_backup(&self.account, instance)
-                    .map_err(|m| resp.protocol_error(m))
-            })
-            .collect()
+        parse_page(&ok_or_error(resp)?, &self.account, instance)
     }
 
     async fn list_all(&self, run: &Run<'_>) -> Result<Vec<Backup>> {
@@ -458,7 +453,7 @@ fn ok_or_error(resp: Response) -> Result<Response> {
     if resp.is_success() {
         Ok(resp)
     } else {
-        Err(cf_error(&resp))
+        Err(vendor_error(&resp))
     }
 }
 
@@ -525,27 +520,36 @@ struct InstanceBackup {
     rest: Map<String, Value>,
 }
 
-impl InstanceBackup {
-    fn into_backup(
-        self,
-        account: &str,
-        instance: &Instance,
-    ) -> std::result::Result<Backup, String> {
-        let created_at = created_at(&self.created_at)
-            .map_err(|m| format!("backup {}: created_at {m}", self.id))?;
-        // Every listed backup is available: the API has no state field (spec §4), so
-        // provider_status stays null.
-        let mut b = Backup::new(ProviderId::Cf, account, self.id, Status::Available);
-        // name: None, OSMAPI backups have no name.
-        b.resource_type = Some("service_instance".to_string());
-        b.resource_id = Some(instance.guid.clone());
-        b.resource_name = instance.name.clone();
-        // size_bytes, updated_at, expires_at, incremental, description: None, not reported.
-        b.created_at = created_at;
-        // location: None, CF accounts have no region. parent_id: None, no backup hierarchy.
-        b.extra = self.rest.into();
-        Ok(b)
-    }
+/// Parses one instance's backups (its whole listing, one page).
+fn parse_page(resp: &Response, account: &str, instance: &Instance) -> Result<Vec<Backup>> {
+    let body: ListBackups = resp.json()?;
+    body.backups
+        .unwrap_or_default()
+        .into_iter()
+        .map(|item| to_backup(item, account, instance).map_err(|m| resp.protocol_error(m)))
+        .collect()
+}
+
+/// Maps one backup of `instance`; the error is a message for a protocol error.
+fn to_backup(
+    item: InstanceBackup,
+    account: &str,
+    instance: &Instance,
+) -> std::result::Result<Backup, String> {
+    let created_at =
+        created_at(&item.created_at).map_err(|m| format!("backup {}: created_at {m}", item.id))?;
+    // Every listed backup is available: the API has no state field (spec §4), so
+    // provider_status stays null.
+    let mut b = Backup::new(ProviderId::Cf, account, item.id, Status::Available);
+    // name: None, OSMAPI backups have no name.
+    b.resource_type = Some("service_instance".to_string());
+    b.resource_id = Some(instance.guid.clone());
+    b.resource_name = instance.name.clone();
+    // size_bytes, updated_at, expires_at, incremental, description: None, not reported.
+    b.created_at = created_at;
+    // location: None, CF accounts have no region. parent_id: None, no backup hierarchy.
+    b.extra = item.rest.into();
+    Ok(b)
 }
 
 /// `created_at`: the unit is undocumented (example `0`). Integers are Unix seconds, or
@@ -649,7 +653,7 @@ fn refine_kind(body: &[u8], kind: ErrorKind) -> ErrorKind {
 }
 
 /// The error for a non-2xx CF or UAA response.
-fn cf_error(resp: &Response) -> Error {
+fn vendor_error(resp: &Response) -> Error {
     let mut e = resp.error(vendor_message(&resp.body));
     e.kind = refine_kind(&resp.body, e.kind);
     e
@@ -660,8 +664,15 @@ impl Provider for Cf {
         &self.account
     }
 
-    fn authenticate<'a>(&'a self, http: &'a Http, renew: bool) -> BoxFuture<'a, Result<()>> {
-        Box::pin(self.login(http, renew))
+    fn authenticate<'a>(&'a self, run: &'a Run<'a>, renew: bool) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if renew {
+                self.tokens.renew(|old| self.relogin(run, old)).await?;
+            } else {
+                self.tokens.get(|_| self.login(run)).await?;
+            }
+            Ok(())
+        })
     }
 
     /// CF is not one paged list ([`Provider::list`] is overridden); a single "page" is the
@@ -688,6 +699,7 @@ impl Provider for Cf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::response;
     use serde_json::json;
 
     fn fixture(name: &str) -> Vec<u8> {
@@ -702,13 +714,8 @@ mod tests {
         }
     }
 
-    fn map(body: &[u8]) -> std::result::Result<Vec<Backup>, String> {
-        let list: ListBackups = http::parse_json(body)?;
-        list.backups
-            .unwrap_or_default()
-            .into_iter()
-            .map(|b| b.into_backup("cf-prod", &instance()))
-            .collect()
+    fn parse(body: &[u8]) -> Result<Vec<Backup>> {
+        parse_page(&response(200, body), "cf-prod", &instance())
     }
 
     fn row(id: &str, created_at: Value, extra: Value) -> Value {
@@ -726,7 +733,7 @@ mod tests {
 
     #[test]
     fn maps_the_seed_example() {
-        let rows = map(&fixture("list_backups_seed.json")).unwrap();
+        let rows = parse(&fixture("list_backups_seed.json")).unwrap();
         assert_eq!(
             serde_json::to_value(&rows).unwrap(),
             json!([row("string", json!("1970-01-01T00:00:00Z"), json!({}))])
@@ -735,7 +742,7 @@ mod tests {
 
     #[test]
     fn created_at_in_seconds_millis_string_or_missing() {
-        let rows = map(&fixture("list_backups_mixed.json")).unwrap();
+        let rows = parse(&fixture("list_backups_mixed.json")).unwrap();
         assert_eq!(
             serde_json::to_value(&rows).unwrap(),
             json!([
@@ -754,9 +761,9 @@ mod tests {
 
     #[test]
     fn an_empty_or_missing_backups_list_is_no_rows() {
-        assert!(map(br#"{"backups":[]}"#).unwrap().is_empty());
-        assert!(map(br#"{}"#).unwrap().is_empty());
-        assert!(map(br#"{"backups":null}"#).unwrap().is_empty());
+        assert!(parse(br#"{"backups":[]}"#).unwrap().is_empty());
+        assert!(parse(br#"{}"#).unwrap().is_empty());
+        assert!(parse(br#"{"backups":null}"#).unwrap().is_empty());
     }
 
     #[test]
@@ -773,12 +780,14 @@ mod tests {
             b"{\"backups\":[{\"id\":\"\xff\xfe\"}]}",
         ];
         for body in cases {
-            assert!(map(body).is_err(), "{}", String::from_utf8_lossy(body));
+            assert!(parse(body).is_err(), "{}", String::from_utf8_lossy(body));
         }
-        let err = map(br#"{"backups":[{"id":"a","created_at":9223372036854775807}]}"#).unwrap_err();
+        let err =
+            parse(br#"{"backups":[{"id":"a","created_at":9223372036854775807}]}"#).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Protocol);
         assert_eq!(
-            err,
-            "backup a: created_at is out of range: 9223372036854775807"
+            err.to_string(),
+            "GET /test: HTTP 200: backup a: created_at is out of range: 9223372036854775807"
         );
     }
 
@@ -862,22 +871,17 @@ mod tests {
 
     #[test]
     fn a_429_served_as_text_plain_still_reads_as_cf_errors() {
-        let resp = Response {
-            status: 429,
-            headers: {
-                let mut h = reqwest::header::HeaderMap::new();
-                h.insert("content-type", "text/plain; charset=utf-8".parse().unwrap());
-                h
-            },
-            body: br#"{"errors":[{"code":10013,"title":"CF-RateLimitExceeded","detail":"Rate Limit Exceeded"}]}"#.to_vec(),
-            request: "GET /v3/service_instances/x/backups".into(),
-            retries: 3,
-        };
-        let e = cf_error(&resp).with_account("cf-prod");
+        let mut resp = response(
+            429,
+            br#"{"errors":[{"code":10013,"title":"CF-RateLimitExceeded","detail":"Rate Limit Exceeded"}]}"#,
+        );
+        resp.headers
+            .insert("content-type", "text/plain; charset=utf-8".parse().unwrap());
+        let e = vendor_error(&resp).with_account("cf-prod");
         assert_eq!(e.kind, ErrorKind::RateLimited);
         assert_eq!(
             e.to_string(),
-            "cf-prod: GET /v3/service_instances/x/backups: HTTP 429: CF-RateLimitExceeded (10013): Rate Limit Exceeded"
+            "cf-prod: GET /test: HTTP 429: CF-RateLimitExceeded (10013): Rate Limit Exceeded"
         );
     }
 
@@ -968,7 +972,7 @@ mod tests {
     mod paging {
         use super::*;
         use crate::filter::Filter;
-        use crate::http::HttpOptions;
+        use crate::http::{Http, HttpOptions};
         use crate::providers::ListOptions;
         use axum::extract::RawQuery;
         use axum::routing::get;
@@ -1047,6 +1051,135 @@ mod tests {
         }
     }
 
+    /// A fake Cloud Controller and UAA that refuse the configured token on one route, for
+    /// the renewal rule: every call renews on an error of kind Auth, whatever its status.
+    #[cfg(feature = "emulator")]
+    mod renewal {
+        use super::*;
+        use crate::filter::Filter;
+        use crate::http::{Http, HttpOptions};
+        use crate::providers::ListOptions;
+        use axum::extract::State;
+        use axum::http::{HeaderMap, StatusCode};
+        use axum::response::{IntoResponse, Response as AxumResponse};
+        use axum::routing::{get, post};
+        use std::sync::{Arc, Mutex};
+
+        /// The route that refuses the stale token, how, and the grants seen.
+        struct Fake {
+            base: String,
+            refusing: &'static str,
+            refusal: (StatusCode, Value),
+            grants: Mutex<Vec<String>>,
+        }
+
+        /// The refusal for a stale token on `route`, else `ok`.
+        fn answer(fake: &Fake, route: &str, headers: &HeaderMap, ok: Value) -> AxumResponse {
+            let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
+            if route == fake.refusing && bearer != Some("bearer fresh") {
+                let (status, body) = fake.refusal.clone();
+                return (status, axum::Json(body)).into_response();
+            }
+            axum::Json(ok).into_response()
+        }
+
+        async fn serve(refusing: &'static str, refusal: (StatusCode, Value)) -> (Url, Arc<Fake>) {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let fake = Arc::new(Fake {
+                base: base.clone(),
+                refusing,
+                refusal,
+                grants: Mutex::new(Vec::new()),
+            });
+            let app = axum::Router::new()
+                .route(
+                    "/",
+                    get(|State(f): State<Arc<Fake>>| async move {
+                        axum::Json(json!({"links": {"login": {"href": f.base}}}))
+                    }),
+                )
+                .route(
+                    "/oauth/token",
+                    post(|State(f): State<Arc<Fake>>, body: String| async move {
+                        f.grants.lock().unwrap().push(body);
+                        axum::Json(json!({"access_token": "fresh", "token_type": "bearer"}))
+                    }),
+                )
+                .route(
+                    "/v3/service_instances",
+                    get(|State(f): State<Arc<Fake>>, h: HeaderMap| async move {
+                        let page = json!({"resources": [{"guid": "i1", "name": "db"}]});
+                        answer(&f, "instances", &h, page)
+                    }),
+                )
+                .route(
+                    "/v3/service_instances/{guid}/backups",
+                    get(|State(f): State<Arc<Fake>>, h: HeaderMap| async move {
+                        let backups = json!({"backups": [{"id": "b1", "created_at": 0}]});
+                        answer(&f, "backups", &h, backups)
+                    }),
+                )
+                .with_state(fake.clone());
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            (Url::parse(&base).unwrap(), fake)
+        }
+
+        /// Lists with a given access token `stale` and refresh token `r1`, as `run_all` does.
+        async fn list(api: Url) -> Result<Vec<Backup>> {
+            let cf = Cf::new(
+                "cf-fake".into(),
+                CfConfig {
+                    api,
+                    auth: CfAuth::Token {
+                        access_token: Secret::new("stale"),
+                        refresh_token: Some(Secret::new("r1")),
+                    },
+                    service_instances: vec![],
+                },
+            );
+            let http = Http::new(HttpOptions::default()).unwrap();
+            let (filter, options) = (Filter::default(), ListOptions::default());
+            let run = Run::new(&http, &filter, &options);
+            cf.authenticate(&run, false).await?;
+            cf.list(&run).await
+        }
+
+        #[tokio::test]
+        async fn the_listing_and_every_instance_renew_on_any_auth_refusal() {
+            let invalid_token = json!({"errors": [{"code": 1000, "title": "CF-InvalidAuthToken", "detail": "Invalid Auth Token"}]});
+            for refusing in ["instances", "backups"] {
+                for status in [StatusCode::UNAUTHORIZED, StatusCode::BAD_REQUEST] {
+                    let (api, fake) = serve(refusing, (status, invalid_token.clone())).await;
+                    let rows = list(api)
+                        .await
+                        .unwrap_or_else(|e| panic!("{refusing} answering {status}: {e}"));
+                    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+                    assert_eq!(ids, ["b1"], "{refusing} answering {status}");
+                    // One renewal, with the refresh token.
+                    assert_eq!(
+                        *fake.grants.lock().unwrap(),
+                        ["grant_type=refresh_token&refresh_token=r1"],
+                        "{refusing} answering {status}"
+                    );
+                }
+            }
+        }
+
+        #[tokio::test]
+        async fn a_refusal_of_another_kind_renews_nothing() {
+            let unprocessable = json!({"errors": [{"code": 10008, "title": "CF-UnprocessableEntity", "detail": "bad"}]});
+            let (api, fake) = serve("backups", (StatusCode::BAD_REQUEST, unprocessable)).await;
+            let e = list(api).await.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Client);
+            assert_eq!(
+                e.to_string(),
+                "GET /v3/service_instances/i1/backups: HTTP 400: CF-UnprocessableEntity (10008): bad"
+            );
+            assert!(fake.grants.lock().unwrap().is_empty());
+        }
+    }
+
     /// Property tests: no body, however broken, panics a parser or lists silently wrong rows.
     mod properties {
         use super::*;
@@ -1071,10 +1204,7 @@ mod tests {
         }
 
         fn check(body: &[u8]) {
-            let outcome = map(body).map_err(|m| {
-                Error::protocol(m).with_request("GET /v3/service_instances/g/backups", Some(200))
-            });
-            assert_rows_or_protocol_error(&outcome, ProviderId::Cf, "cf-prod");
+            assert_rows_or_protocol_error(&parse(body), ProviderId::Cf, "cf-prod");
             let _ = http::parse_json::<ListServiceInstances>(body);
             let _ = http::parse_json::<ServiceInstanceResource>(body);
             let _ = http::parse_json::<RootInfo>(body);

@@ -3,10 +3,12 @@
 //! token (providers.md §3). Offset paging, with the pages after the first fetched in parallel.
 //! Without a configured project id, the project is looked up from IAM by the region's name.
 
+mod config;
 pub mod sign;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+pub use config::{HuaweiAuth, HuaweiBuilder, HuaweiConfig};
+
+use std::time::Duration;
 
 use chrono::{DateTime, Timelike, Utc};
 use reqwest::{Method, Url};
@@ -17,14 +19,16 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::config::{HuaweiAuth, HuaweiConfig, Secret};
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
-use crate::http::{Http, Response};
+use crate::http::Response;
 use crate::model::{
     gib_to_bytes, non_empty, Backup, ExtraBuilder, Field, ProviderId, Status, Timestamp,
 };
+use crate::secret::Secret;
 
+use super::page_size::PageSize;
+use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
@@ -71,37 +75,42 @@ pub struct Huawei {
     origin: String,
     /// `host[:port]` as the `Host` header carries it (signed).
     host: String,
-    /// The IAM token obtained from a password (renewed on 401).
-    token: Mutex<Option<Secret>>,
+    /// The project and the IAM token to use (renewed on 401 for a password login).
+    session: TokenCache<Session>,
     /// The page size in force for this account.
-    limit: AtomicU64,
-    /// The project id: configured, or looked up from IAM when authenticating.
-    project_id: Mutex<Option<String>>,
+    page_size: PageSize,
+}
+
+/// What requests of an account carry besides the static credentials.
+#[derive(Clone)]
+struct Session {
+    /// The project id: configured, looked up from IAM, or named by the IAM token.
+    project_id: String,
+    /// The IAM token (given, or from a password login); `None` with AK/SK signing.
+    token: Option<Secret>,
 }
 
 impl Huawei {
     /// The adapter for one account.
     pub fn new(account: String, config: HuaweiConfig) -> Huawei {
         let (origin, host) = origin_and_host(&config.endpoint);
+        // Static credentials with a configured project need nothing fetched.
+        let session = match (&config.project_id, &config.auth) {
+            (Some(project_id), HuaweiAuth::AkSk { .. } | HuaweiAuth::Token(_)) => {
+                TokenCache::holding(Session {
+                    project_id: project_id.clone(),
+                    token: configured_token(&config.auth),
+                })
+            }
+            _ => TokenCache::new(Duration::ZERO),
+        };
         Huawei {
             account,
             origin,
             host,
-            token: Mutex::new(None),
-            limit: AtomicU64::new(PREFERRED_LIMIT),
-            project_id: Mutex::new(config.project_id.clone()),
+            session,
+            page_size: PageSize::new(PREFERRED_LIMIT, FALLBACK_LIMIT),
             config,
-        }
-    }
-
-    /// The project id in force, once known.
-    fn project_id(&self) -> Option<String> {
-        self.project_id.lock().ok().and_then(|p| p.clone())
-    }
-
-    fn set_project_id(&self, id: String) {
-        if let Ok(mut slot) = self.project_id.lock() {
-            *slot = Some(id);
         }
     }
 
@@ -114,13 +123,20 @@ impl Huawei {
 
     /// Finds the project id the SDK's way (providers.md §3.2): `GET {iam}/v3/projects?name=
     /// <region>` with the account's credentials; exactly one project must answer.
-    async fn lookup_project(&self, http: &Http) -> Result<()> {
+    async fn lookup_project(&self, run: &Run<'_>) -> Result<String> {
         let region = self.region()?;
         let (iam_origin, iam_host) = origin_and_host(&self.config.iam_endpoint);
         let query = [("name".to_string(), region.to_string())];
-        let resp = http
+        let token = configured_token(&self.config.auth);
+        let resp = run
             .send(&self.account, || {
-                self.request(http, (&iam_origin, &iam_host), "/v3/projects", &query, None)
+                self.request(
+                    run,
+                    (&iam_origin, &iam_host),
+                    ("/v3/projects", &query),
+                    None,
+                    token.as_ref(),
+                )
             })
             .await?;
         if !resp.is_success() {
@@ -139,10 +155,7 @@ impl Huawei {
         }
         let list: Projects = resp.json()?;
         match list.projects.as_slice() {
-            [one] => {
-                self.set_project_id(one.id.clone());
-                Ok(())
-            }
+            [one] => Ok(one.id.clone()),
             [] => Err(Error::new(
                 ErrorKind::Config,
                 format!(
@@ -159,25 +172,40 @@ impl Huawei {
         }
     }
 
-    /// The IAM token to send, for token and password auth.
-    fn current_token(&self) -> Option<Secret> {
-        match &self.config.auth {
-            HuaweiAuth::Token(t) => Some(t.clone()),
-            HuaweiAuth::Password { .. } => self.token.lock().ok().and_then(|t| t.clone()),
-            HuaweiAuth::AkSk { .. } => None,
-        }
+    /// A session: the project id (configured, else looked up) with the configured token, or
+    /// the token of a password login. `old` is the session it replaces, whose project id
+    /// scopes the new token.
+    async fn open(&self, run: &Run<'_>, old: Option<Session>) -> Result<Temporary<Session>> {
+        let project_id = self.config.project_id.clone().or(old.map(|s| s.project_id));
+        let session = match &self.config.auth {
+            HuaweiAuth::AkSk { .. } | HuaweiAuth::Token(_) => Session {
+                project_id: match project_id {
+                    Some(id) => id,
+                    None => self.lookup_project(run).await?,
+                },
+                token: configured_token(&self.config.auth),
+            },
+            HuaweiAuth::Password {
+                user,
+                password,
+                domain,
+            } => {
+                let credentials = (user.as_str(), password, domain.as_str());
+                self.login(run, credentials, project_id).await?
+            }
+        };
+        // An IAM token lives 24 hours; it is renewed when the server rejects it.
+        Ok(Temporary::lasting(session))
     }
 
-    /// POST {iam}/v3/auth/tokens with the IAM user's password, scoped to the project.
-    async fn fetch_token(&self, http: &Http) -> Result<()> {
-        let HuaweiAuth::Password {
-            user,
-            password,
-            domain,
-        } = &self.config.auth
-        else {
-            return Ok(());
-        };
+    /// POST {iam}/v3/auth/tokens with the IAM user's password, scoped to the project (by id
+    /// when known, else by the region's name, and then the token names the project).
+    async fn login(
+        &self,
+        run: &Run<'_>,
+        (user, password, domain): (&str, &Secret, &str),
+        project_id: Option<String>,
+    ) -> Result<Session> {
         let (iam_origin, _) = origin_and_host(&self.config.iam_endpoint);
         let url = parse_url(&format!("{iam_origin}/v3/auth/tokens"))?;
         let body = serde_json::json!({
@@ -192,13 +220,13 @@ impl Huawei {
                         }
                     }
                 },
-                "scope": { "project": self.scope() }
+                "scope": { "project": scope(project_id.as_deref(), self.config.region.as_deref()) }
             }
         });
         let body = body.to_string();
-        let resp = http
+        let resp = run
             .send(&self.account, || {
-                Ok(http
+                Ok(run
                     .request(Method::POST, url.clone())
                     .header("Content-Type", "application/json;charset=UTF-8")
                     .body(body.clone()))
@@ -211,53 +239,53 @@ impl Huawei {
             .header("X-Subject-Token")
             .filter(|t| !t.is_empty())
             .ok_or_else(|| resp.protocol_error("IAM answered without an X-Subject-Token header"))?;
-        if self.project_id().is_none() {
-            // Scoped by the region's name: the token names the project it was issued for.
-            let body: Value = resp.json()?;
-            let id = body["token"]["project"]["id"].as_str().ok_or_else(|| {
-                resp.protocol_error("IAM issued a token without token.project.id")
-            })?;
-            self.set_project_id(id.to_string());
-        }
-        if let Ok(mut slot) = self.token.lock() {
-            *slot = Some(Secret::new(token));
-        }
-        Ok(())
-    }
-
-    /// The token's scope: the project by id when known, else by the region's name.
-    fn scope(&self) -> Value {
-        match self.project_id() {
-            Some(id) => serde_json::json!({ "id": id }),
-            None => serde_json::json!({ "name": self.config.region }),
-        }
+        let project_id = match project_id {
+            Some(id) => id,
+            None => {
+                // Scoped by the region's name: the token names the project it was issued for.
+                let body: Value = resp.json()?;
+                body["token"]["project"]["id"]
+                    .as_str()
+                    .ok_or_else(|| {
+                        resp.protocol_error("IAM issued a token without token.project.id")
+                    })?
+                    .to_string()
+            }
+        };
+        Ok(Session {
+            project_id,
+            token: Some(Secret::new(token)),
+        })
     }
 
     /// Builds one ListBackups request (signing it when AK/SK are configured). Called once per
     /// try, so the `X-Sdk-Date` is always fresh.
-    fn build(&self, http: &Http, query: &[(String, String)]) -> Result<reqwest::RequestBuilder> {
-        let project = self.project_id().ok_or_else(|| {
-            Error::new(ErrorKind::Auth, "no project id yet (the IAM lookup failed)")
-        })?;
+    fn build(
+        &self,
+        run: &Run<'_>,
+        session: &Session,
+        query: &[(String, String)],
+    ) -> Result<reqwest::RequestBuilder> {
+        let project = &session.project_id;
         let path = format!("/v3/{project}/backups");
         self.request(
-            http,
+            run,
             (&self.origin, &self.host),
-            &path,
-            query,
-            Some(&project),
+            (&path, query),
+            Some(project),
+            session.token.as_ref(),
         )
     }
 
     /// A GET to `origin` (`host` as signed) with the account's credentials: signed with
-    /// AK/SK, or carrying the IAM token. `project` is sent (and signed) as `X-Project-Id`.
+    /// AK/SK, or carrying the IAM `token`. `project` is sent (and signed) as `X-Project-Id`.
     fn request(
         &self,
-        http: &Http,
+        run: &Run<'_>,
         (origin, host): (&str, &str),
-        path: &str,
-        query: &[(String, String)],
+        (path, query): (&str, &[(String, String)]),
         project: Option<&str>,
+        token: Option<&Secret>,
     ) -> Result<reqwest::RequestBuilder> {
         match &self.config.auth {
             HuaweiAuth::AkSk {
@@ -289,30 +317,39 @@ impl Huawei {
                 // The signed canonical query is the wire query: building the URL from the
                 // string keeps the encoding the server will re-canonicalise.
                 let url = list_url(origin, path, &signed.query)?;
-                let mut req = http.request(Method::GET, url);
+                let mut req = run.request(Method::GET, url);
                 for (name, value) in &headers {
                     req = req.header(*name, *value);
                 }
                 Ok(req.header("Authorization", signed.authorization))
             }
             HuaweiAuth::Token(_) | HuaweiAuth::Password { .. } => {
-                let token = self.current_token().ok_or_else(|| {
+                let token = token.ok_or_else(|| {
                     Error::new(ErrorKind::Auth, "no IAM token yet (authentication failed)")
                 })?;
                 let url = list_url(origin, path, &sign::canonical_query(query))?;
-                Ok(http
+                Ok(run
                     .request(Method::GET, url)
                     .header("Content-Type", "application/json")
                     .header("X-Auth-Token", token.expose()))
             }
         }
     }
+}
 
-    /// Fetches and parses one page at `offset` with page size `limit`.
-    async fn fetch(&self, run: &Run<'_>, offset: u64, limit: u64) -> Result<Response> {
-        let query = list_query(run.filter, limit, offset);
-        run.send(&self.account, || self.build(run.http, &query))
-            .await
+/// The IAM token given in the config, if that is how the account authenticates.
+fn configured_token(auth: &HuaweiAuth) -> Option<Secret> {
+    match auth {
+        HuaweiAuth::Token(t) => Some(t.clone()),
+        HuaweiAuth::AkSk { .. } | HuaweiAuth::Password { .. } => None,
+    }
+}
+
+/// A token's scope: the project by id when known, else by the region's name.
+fn scope(project_id: Option<&str>, region: Option<&str>) -> Value {
+    match project_id {
+        Some(id) => serde_json::json!({ "id": id }),
+        None => serde_json::json!({ "name": region }),
     }
 }
 
@@ -326,24 +363,16 @@ impl Provider for Huawei {
         &self.account
     }
 
-    fn authenticate<'a>(&'a self, http: &'a Http, renew: bool) -> BoxFuture<'a, Result<()>> {
+    fn authenticate<'a>(&'a self, run: &'a Run<'a>, renew: bool) -> BoxFuture<'a, Result<()>> {
+        // Signatures and a given token are static (never renewed): only the project id is
+        // looked up, once, when it was not configured.
         Box::pin(async move {
-            match &self.config.auth {
-                // Signatures and a given token are static: nothing to renew, only the project
-                // id to look up when it was not configured.
-                HuaweiAuth::AkSk { .. } | HuaweiAuth::Token(_) => {
-                    if self.project_id().is_none() {
-                        self.lookup_project(http).await?;
-                    }
-                    Ok(())
-                }
-                HuaweiAuth::Password { .. } => {
-                    if !renew && self.current_token().is_some() {
-                        return Ok(());
-                    }
-                    self.fetch_token(http).await
-                }
+            if renew {
+                self.session.renew(|old| self.open(run, old)).await?;
+            } else {
+                self.session.get(|old| self.open(run, old)).await?;
             }
+            Ok(())
         })
     }
 
@@ -363,16 +392,13 @@ impl Provider for Huawei {
                     ))
                 }
             };
-            let limit = self.limit.load(Ordering::Relaxed);
-            let mut resp = self.fetch(run, offset, limit).await?;
-            if offset == 0 && limit > FALLBACK_LIMIT && resp.status == 400 && about_limit(&resp) {
-                tracing::info!(
-                    "{}: the server refused limit={limit}; using limit={FALLBACK_LIMIT}",
-                    self.account
-                );
-                self.limit.store(FALLBACK_LIMIT, Ordering::Relaxed);
-                resp = self.fetch(run, offset, FALLBACK_LIMIT).await?;
-            }
+            let session = self.session.get(|old| self.open(run, old)).await?;
+            let (mut resp, _) = self
+                .page_size
+                .send(run, &self.account, offset == 0, |limit| {
+                    self.build(run, &session, &page_query(run.filter, limit, offset))
+                })
+                .await?;
             if !resp.is_success() {
                 return Err(vendor_error(&resp));
             }
@@ -399,7 +425,7 @@ fn parse_page(
     let rows = list
         .backups
         .into_iter()
-        .map(|b| b.into_backup(account))
+        .map(|row| to_backup(row, account))
         .collect::<std::result::Result<Vec<_>, String>>()?;
     Ok((list.count, rows))
 }
@@ -429,7 +455,7 @@ fn parse_url(s: &str) -> Result<Url> {
 }
 
 /// The ListBackups query: paging plus the filters CBR applies exactly as the client would.
-fn list_query(filter: &Filter, limit: u64, offset: u64) -> Vec<(String, String)> {
+fn page_query(filter: &Filter, limit: u64, offset: u64) -> Vec<(String, String)> {
     let mut q: Vec<(String, String)> = vec![
         ("limit".into(), limit.to_string()),
         ("offset".into(), offset.to_string()),
@@ -467,7 +493,7 @@ fn api_time(t: DateTime<Utc>) -> String {
 }
 
 /// The CBR statuses that normalise to `status` (spec §4, read backwards).
-fn huawei_statuses(status: Status) -> &'static [&'static str] {
+fn vendor_statuses(status: Status) -> &'static [&'static str] {
     match status {
         Status::Available => &["available"],
         Status::Creating => &["protecting", "waiting_protect"],
@@ -482,12 +508,12 @@ fn huawei_statuses(status: Status) -> &'static [&'static str] {
 /// requested `unknown` matches values the server cannot be asked for, and a status without
 /// a CBR value (deleted, cancelled) is left to the client filter.
 fn pushed_statuses(wanted: &[Status]) -> Vec<&'static str> {
-    if wanted.is_empty() || wanted.iter().any(|s| huawei_statuses(*s).is_empty()) {
+    if wanted.is_empty() || wanted.iter().any(|s| vendor_statuses(*s).is_empty()) {
         return Vec::new();
     }
     let mut out: Vec<&'static str> = wanted
         .iter()
-        .flat_map(|s| huawei_statuses(*s).iter().copied())
+        .flat_map(|s| vendor_statuses(*s).iter().copied())
         .collect();
     out.sort_unstable();
     out.dedup();
@@ -495,7 +521,7 @@ fn pushed_statuses(wanted: &[Status]) -> Vec<&'static str> {
 }
 
 /// Normalises a CBR status (spec §4), case-insensitively; anything else is `Unknown`.
-fn map_status(raw: &str) -> Status {
+fn status(raw: &str) -> Status {
     match raw.trim().to_ascii_lowercase().as_str() {
         "available" => Status::Available,
         "protecting" | "waiting_protect" => Status::Creating,
@@ -504,14 +530,6 @@ fn map_status(raw: &str) -> Status {
         "error" => Status::Error,
         _ => Status::Unknown,
     }
-}
-
-/// Whether a 400 blames the page size (the first page's fallback trigger).
-fn about_limit(resp: &Response) -> bool {
-    vendor_message(&resp.body)
-        .unwrap_or_else(|| String::from_utf8_lossy(&resp.body).into_owned())
-        .to_ascii_lowercase()
-        .contains("limit")
 }
 
 /// Response of ListBackups (CBR v3, `GET /v3/{project_id}/backups`). Rows borrow their
@@ -597,56 +615,55 @@ impl<'de: 'a, 'a> Deserialize<'de> for BackupResp<'a> {
     }
 }
 
-impl<'a> BackupResp<'a> {
-    fn into_backup(self, account: &str) -> std::result::Result<Backup, String> {
-        let mut extra = self.rest;
-        let incremental = self.incremental.or_else(|| {
-            let info: Value = serde_json::from_str(extra.get("extend_info")?.get()).ok()?;
-            info.get("incremental").and_then(Value::as_bool)
-        });
-        let size_bytes = match self.resource_size {
-            Some(gib) => Some(gib_to_bytes(gib).ok_or_else(|| {
-                format!(
-                    "backup {}: resource_size {gib} GB does not fit in bytes",
-                    self.id
-                )
-            })?),
-            None => None,
-        };
-        let status = self.status.as_deref().map_or(Status::Unknown, map_status);
-        let mut time = |key: &'static str, raw: Option<String>| {
-            let raw = non_empty(raw)?;
-            let parsed = Timestamp::parse_vendor(&raw);
-            if parsed.is_none() {
-                // Keep what could not be read rather than losing it.
-                extra.text(key, raw);
-            }
-            parsed
-        };
-        let created_at = time("created_at", self.created_at);
-        let updated_at = time("updated_at", self.updated_at);
-        let expires_at = time("expired_at", self.expired_at);
-        let mut b = Backup::new(ProviderId::Huawei, account, self.id, status);
-        b.name = self.name;
-        b.provider_status = self.status;
-        b.resource_type = self.resource_type.map(|t| match t.as_str() {
-            "OS::Nova::Server" => "server".to_string(),
-            "OS::Cinder::Volume" => "volume".to_string(),
-            _ => t,
-        });
-        b.resource_id = self.resource_id;
-        b.resource_name = self.resource_name;
-        b.size_bytes = size_bytes;
-        b.created_at = created_at;
-        b.updated_at = updated_at;
-        b.expires_at = expires_at;
-        b.incremental = incremental;
-        b.description = non_empty(self.description);
-        b.location = self.resource_az;
-        b.parent_id = self.parent_id;
-        b.extra = extra.build();
-        Ok(b)
-    }
+/// Maps one `BackupResp` to the model; the error is a message for a protocol error.
+fn to_backup(row: BackupResp<'_>, account: &str) -> std::result::Result<Backup, String> {
+    let mut extra = row.rest;
+    let incremental = row.incremental.or_else(|| {
+        let info: Value = serde_json::from_str(extra.get("extend_info")?.get()).ok()?;
+        info.get("incremental").and_then(Value::as_bool)
+    });
+    let size_bytes = match row.resource_size {
+        Some(gib) => Some(gib_to_bytes(gib).ok_or_else(|| {
+            format!(
+                "backup {}: resource_size {gib} GB does not fit in bytes",
+                row.id
+            )
+        })?),
+        None => None,
+    };
+    let status = row.status.as_deref().map_or(Status::Unknown, status);
+    let mut time = |key: &'static str, raw: Option<String>| {
+        let raw = non_empty(raw)?;
+        let parsed = Timestamp::parse_vendor(&raw);
+        if parsed.is_none() {
+            // Keep what could not be read rather than losing it.
+            extra.text(key, raw);
+        }
+        parsed
+    };
+    let created_at = time("created_at", row.created_at);
+    let updated_at = time("updated_at", row.updated_at);
+    let expires_at = time("expired_at", row.expired_at);
+    let mut b = Backup::new(ProviderId::Huawei, account, row.id, status);
+    b.name = row.name;
+    b.provider_status = row.status;
+    b.resource_type = row.resource_type.map(|t| match t.as_str() {
+        "OS::Nova::Server" => "server".to_string(),
+        "OS::Cinder::Volume" => "volume".to_string(),
+        _ => t,
+    });
+    b.resource_id = row.resource_id;
+    b.resource_name = row.resource_name;
+    b.size_bytes = size_bytes;
+    b.created_at = created_at;
+    b.updated_at = updated_at;
+    b.expires_at = expires_at;
+    b.incremental = incremental;
+    b.description = non_empty(row.description);
+    b.location = row.resource_az;
+    b.parent_id = row.parent_id;
+    b.extra = extra.build();
+    Ok(b)
 }
 
 /// A vendor error body as one line, per the SDK's parse order (providers.md §3.6):

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::*;
 use crate::filter::NameGlob;
+use crate::http::response;
 
 const SEED: &str = include_str!("../../../fixtures/huawei/list-backups-seed.json");
 const EDGE: &str = include_str!("../../../fixtures/huawei/list-backups-edge.json");
@@ -13,7 +14,7 @@ fn rows(body: &str) -> Vec<Value> {
     let list: ListBackupsResponse = serde_json::from_str(body).unwrap();
     list.backups
         .into_iter()
-        .map(|b| serde_json::to_value(b.into_backup("hw").unwrap()).unwrap())
+        .map(|row| serde_json::to_value(to_backup(row, "hw").unwrap()).unwrap())
         .collect()
 }
 
@@ -201,13 +202,8 @@ fn edge_cases_map_to_exact_rows() {
 fn absurd_sizes_and_wrong_types_are_errors_not_wraps() {
     let body = json!({"backups": [{"id": "x", "resource_size": u64::MAX / 2}]}).to_string();
     let list: ListBackupsResponse = serde_json::from_str(&body).unwrap();
-    let err = list
-        .backups
-        .into_iter()
-        .next()
-        .unwrap()
-        .into_backup("hw")
-        .unwrap_err();
+    let row = list.backups.into_iter().next().unwrap();
+    let err = to_backup(row, "hw").unwrap_err();
     assert!(err.contains("does not fit"), "{err}");
     for bad in [
         r#"{"backups": [{"id": "x", "resource_size": -1}]}"#,
@@ -241,12 +237,12 @@ fn status_table_follows_the_spec() {
         ("frozen", Status::Unknown),
     ];
     for (raw, want) in table {
-        assert_eq!(map_status(raw), want, "{raw}");
+        assert_eq!(status(raw), want, "{raw}");
     }
     // Every pushed-down value normalises back to the status it was asked for.
-    for status in Status::ALL {
-        for raw in huawei_statuses(status) {
-            assert_eq!(map_status(raw), status, "{raw}");
+    for wanted in Status::ALL {
+        for raw in vendor_statuses(wanted) {
+            assert_eq!(status(raw), wanted, "{raw}");
         }
     }
 }
@@ -265,7 +261,7 @@ fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn pushes_down_only_what_gives_identical_results() {
     assert_eq!(
-        list_query(&filter(), 1000, 0),
+        page_query(&filter(), 1000, 0),
         q(&[("limit", "1000"), ("offset", "0")])
     );
     let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
@@ -275,9 +271,10 @@ fn pushes_down_only_what_gives_identical_results() {
         until: Some(at("2026-11-02T10:00:00.100Z")),
         name: Some(NameGlob::new("db backup").unwrap()),
         resource: Some("550e8400-e29b-41d4-a716-446655440000".into()),
+        ..Filter::default()
     };
     assert_eq!(
-        list_query(&f, 100, 200),
+        page_query(&f, 100, 200),
         q(&[
             ("limit", "100"),
             ("offset", "200"),
@@ -296,7 +293,7 @@ fn pushes_down_only_what_gives_identical_results() {
         until: Some(at("2026-11-02T10:00:00Z")),
         ..filter()
     };
-    assert_eq!(list_query(&f, 1, 0)[2].1, "2026-11-02T10:00:00Z");
+    assert_eq!(page_query(&f, 1, 0)[2].1, "2026-11-02T10:00:00Z");
     // Not pushed: globs, resource names, `unknown`, statuses CBR has no value for.
     for f in [
         Filter {
@@ -320,7 +317,7 @@ fn pushes_down_only_what_gives_identical_results() {
             ..filter()
         },
     ] {
-        assert_eq!(list_query(&f, 5, 0).len(), 2, "{f:?}");
+        assert_eq!(page_query(&f, 5, 0).len(), 2, "{f:?}");
     }
 }
 
@@ -384,14 +381,7 @@ fn vendor_errors_become_one_line_and_a_kind() {
         ),
     ];
     for (status, body, message, kind) in table {
-        let resp = Response {
-            status,
-            headers: Default::default(),
-            body: body.as_bytes().to_vec(),
-            request: "GET /v3/p1/backups".into(),
-            retries: 0,
-        };
-        let err = vendor_error(&resp);
+        let err = vendor_error(&response(status, body));
         assert_eq!(err.message, message, "{body}");
         assert_eq!(err.kind, kind, "{body}");
         assert_eq!(err.status, Some(status));
@@ -434,7 +424,7 @@ fn endpoint_paths_are_dropped_and_ports_kept() {
 /// Against a local server that refuses `limit=1000`, like a deployment with a lower maximum.
 #[cfg(feature = "emulator")]
 mod against_a_local_server {
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
 
     use axum::extract::{RawQuery, State};
     use axum::http::StatusCode;
@@ -443,7 +433,7 @@ mod against_a_local_server {
     use axum::Router;
 
     use super::*;
-    use crate::http::HttpOptions;
+    use crate::http::{Http, HttpOptions};
     use crate::providers::ListOptions;
 
     fn param(query: &str, key: &str) -> Option<u64> {
@@ -510,7 +500,6 @@ mod properties {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::http::Response;
     use crate::providers::arbitrary::{self, assert_rows_or_protocol_error};
 
     fn templates() -> [Value; 2] {
@@ -518,16 +507,6 @@ mod properties {
             serde_json::from_str(SEED).unwrap(),
             serde_json::from_str(EDGE).unwrap(),
         ]
-    }
-
-    fn response(status: u16, body: &[u8]) -> Response {
-        Response {
-            status,
-            headers: Default::default(),
-            body: body.to_vec(),
-            request: "GET /v3/p1/backups".into(),
-            retries: 0,
-        }
     }
 
     fn check(body: &[u8]) {
@@ -542,7 +521,6 @@ mod properties {
             let err = vendor_error(&resp);
             assert_eq!(err.status, Some(status));
             assert!(!err.to_string().contains('\n'));
-            let _ = about_limit(&resp);
         }
     }
 

@@ -4,19 +4,22 @@
 //! The cookie lives 30 minutes; like hashicorp/go-oracle-terraform we get a new one when ours
 //! is older than 25 minutes, and the shared loop asks for a new one after a 401.
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+mod config;
+pub use config::{OracleBuilder, OracleConfig};
+
+use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::config::{OracleConfig, Secret};
 use crate::error::{Error, Result};
-use crate::http::{Http, Response};
+use crate::http::Response;
 use crate::model::{non_empty, Backup, Field, ProviderId, Status};
+use crate::secret::Secret;
 
+use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
@@ -44,16 +47,19 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 /// The media type Compute Classic speaks (`application/json` is accepted too).
 const MEDIA_TYPE: &str = "application/oracle-compute-v3+json";
 
-/// A cookie older than this is replaced before use: it dies at 30 minutes, and a margin keeps
-/// a listing from starting with a cookie about to expire (go-oracle-terraform uses 25 too).
-const COOKIE_MAX_AGE: Duration = Duration::from_secs(25 * 60);
+/// How long a `nimbula` cookie lives.
+const COOKIE_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// A cookie with less than this left is replaced before use, so a listing does not start with
+/// a cookie about to expire: replaced at 25 minutes of age, as go-oracle-terraform does.
+const COOKIE_MIN_TTL: Duration = Duration::from_secs(5 * 60);
 
 /// One Oracle Compute Classic account.
 pub struct Oracle {
     account: String,
     config: OracleConfig,
-    /// The current `nimbula` cookie value and when it was issued.
-    session: Mutex<Option<(Secret, Instant)>>,
+    /// The current `nimbula` cookie value.
+    cookie: TokenCache<Secret>,
 }
 
 impl Oracle {
@@ -62,7 +68,7 @@ impl Oracle {
         Oracle {
             account,
             config,
-            session: Mutex::new(None),
+            cookie: TokenCache::new(COOKIE_MIN_TTL),
         }
     }
 
@@ -73,26 +79,17 @@ impl Oracle {
             .map_err(|e| Error::config(format!("endpoint does not make a valid URL: {e}")))
     }
 
-    /// The cookie to send, if one is held and young enough.
-    fn fresh_cookie(&self) -> Option<Secret> {
-        let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        session
-            .as_ref()
-            .filter(|(_, at)| !is_stale(at.elapsed()))
-            .map(|(cookie, _)| cookie.clone())
-    }
-
     /// `POST /authenticate/`: exchanges user and password for a `nimbula` cookie.
-    async fn login(&self, http: &Http) -> Result<Secret> {
+    async fn login(&self, run: &Run<'_>) -> Result<Temporary<Secret>> {
         let url = self.url("authenticate/")?;
         let body = serde_json::json!({
             "user": self.config.user,
             "password": self.config.password.expose(),
         })
         .to_string();
-        let resp = http
+        let resp = run
             .send(&self.account, || {
-                Ok(http
+                Ok(run
                     .request(Method::POST, url.clone())
                     .header(CONTENT_TYPE, MEDIA_TYPE)
                     .header(ACCEPT, MEDIA_TYPE)
@@ -100,27 +97,12 @@ impl Oracle {
             })
             .await?;
         if !resp.is_success() {
-            return Err(resp.error(error_message(&resp.body)));
+            return Err(vendor_error(&resp));
         }
         let cookie = session_cookie(&resp)
             .ok_or_else(|| resp.protocol_error("the response set no nimbula session cookie"))?;
-        *self.session.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((cookie.clone(), Instant::now()));
-        Ok(cookie)
+        Ok(Temporary::expiring_in(cookie, COOKIE_LIFETIME))
     }
-
-    /// The cookie to send: the held one, or a new one when there is none or it is stale.
-    async fn cookie(&self, http: &Http) -> Result<Secret> {
-        match self.fresh_cookie() {
-            Some(c) => Ok(c),
-            None => self.login(http).await,
-        }
-    }
-}
-
-/// Whether a cookie of this age must be replaced before use.
-fn is_stale(age: Duration) -> bool {
-    age >= COOKIE_MAX_AGE
 }
 
 /// The `nimbula` value among the response's `Set-Cookie` headers.
@@ -141,10 +123,12 @@ impl Provider for Oracle {
         &self.account
     }
 
-    fn authenticate<'a>(&'a self, http: &'a Http, renew: bool) -> BoxFuture<'a, Result<()>> {
+    fn authenticate<'a>(&'a self, run: &'a Run<'a>, renew: bool) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            if renew || self.fresh_cookie().is_none() {
-                self.login(http).await?;
+            if renew {
+                self.cookie.renew(|_| self.login(run)).await?;
+            } else {
+                self.cookie.get(|_| self.login(run)).await?;
             }
             Ok(())
         })
@@ -159,12 +143,10 @@ impl Provider for Oracle {
             // No query parameters: the service answers unknown ones with 404, and its only
             // filter (`backupConfigurationName`) is not one the user can select.
             let url = self.url("backupservice/v1/backup/")?;
-            let cookie = self.cookie(run.http).await?;
+            let cookie = self.cookie.get(|_| self.login(run)).await?;
             let resp = run
-                .http
                 .send(&self.account, || {
                     Ok(run
-                        .http
                         .request(Method::GET, url.clone())
                         .header(ACCEPT, MEDIA_TYPE)
                         .header(COOKIE, format!("nimbula={}", cookie.expose())))
@@ -174,9 +156,9 @@ impl Provider for Oracle {
                 tracing::debug!("{}: X-Oracle-Compute-Call-Id {id}", self.account);
             }
             if !resp.is_success() {
-                return Err(resp.error(error_message(&resp.body)));
+                return Err(vendor_error(&resp));
             }
-            let rows = parse_list(&resp, &self.account)?;
+            let rows = parse_page(&resp, &self.account)?;
             // No paging: the one response is the whole listing.
             Ok(Page {
                 rows,
@@ -208,8 +190,9 @@ struct ResultEnvelope {
     result: Vec<BackupItem>,
 }
 
-/// Parses the list response: a bare array (the vendor page) or the `result` envelope.
-fn parse_list(resp: &Response, account: &str) -> Result<Vec<Backup>> {
+/// Parses the list response (the whole listing, one page): a bare array (the vendor page) or
+/// the `result` envelope.
+fn parse_page(resp: &Response, account: &str) -> Result<Vec<Backup>> {
     let first = resp.body.iter().find(|b| !b.is_ascii_whitespace());
     let items: Vec<BackupItem> = match first {
         Some(b'{') => resp.json::<ResultEnvelope>()?.result,
@@ -325,31 +308,26 @@ fn parse_size(s: &str) -> std::result::Result<u64, String> {
 
 /// The vendor's error message: `{"message": …}` (juju's reading), else `None` so the caller
 /// shows a raw excerpt (hashicorp's reading).
-fn error_message(body: &[u8]) -> Option<String> {
+fn vendor_message(body: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(body).ok()?;
     let m = v.get("message")?.as_str()?.trim();
     (!m.is_empty()).then(|| m.to_string())
+}
+
+/// The error for a non-2xx response: Compute Classic's codes say no more than the status.
+fn vendor_error(resp: &Response) -> Error {
+    resp.error(vendor_message(&resp.body))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use reqwest::header::HeaderMap;
+    use crate::http::response;
     use serde_json::json;
 
-    fn response(status: u16, body: &[u8]) -> Response {
-        Response {
-            status,
-            headers: HeaderMap::new(),
-            body: body.to_vec(),
-            request: "GET /backupservice/v1/backup/".into(),
-            retries: 0,
-        }
-    }
-
     fn parse(body: &[u8]) -> Result<Vec<Backup>> {
-        parse_list(&response(200, body), "oracle-us")
+        parse_page(&response(200, body), "oracle-us")
     }
 
     fn rows_json(body: &[u8]) -> Value {
@@ -544,7 +522,7 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::Protocol);
         assert_eq!(
             err.to_string(),
-            "GET /backupservice/v1/backup/: HTTP 200: backup /Compute-a/u/b1: snapshotSize `12x` is not a size like 1073741824b or 10G"
+            "GET /test: HTTP 200: backup /Compute-a/u/b1: snapshotSize `12x` is not a size like 1073741824b or 10G"
         );
         // null and "" are "not yet known", not errors.
         let body = br#"[{"name":"/Compute-a/u/b1","snapshotSize":null},{"name":"/Compute-a/u/b2","snapshotSize":""}]"#;
@@ -608,30 +586,29 @@ mod tests {
                 401,
                 br#"{"message": "Incorrect username or password"}"#,
                 ErrorKind::Auth,
-                "GET /backupservice/v1/backup/: HTTP 401: Incorrect username or password",
+                "GET /test: HTTP 401: Incorrect username or password",
             ),
             (
                 404,
                 br#"{"message": "Unknown query parameters: limit"}"#,
                 ErrorKind::NotFound,
-                "GET /backupservice/v1/backup/: HTTP 404: Unknown query parameters: limit",
+                "GET /test: HTTP 404: Unknown query parameters: limit",
             ),
             (
                 500,
                 b"Internal Server Error\nretry later",
                 ErrorKind::Server,
-                "GET /backupservice/v1/backup/: HTTP 500: Internal Server Error",
+                "GET /test: HTTP 500: Internal Server Error",
             ),
             (
                 406,
                 br#"{"code": 406}"#,
                 ErrorKind::Client,
-                r#"GET /backupservice/v1/backup/: HTTP 406: {"code": 406}"#,
+                r#"GET /test: HTTP 406: {"code": 406}"#,
             ),
         ];
         for (status, body, kind, want) in table {
-            let r = response(status, body);
-            let err = r.error(error_message(&r.body));
+            let err = vendor_error(&response(status, body));
             assert_eq!(err.kind, kind, "{status}");
             assert_eq!(err.to_string(), want);
         }
@@ -639,10 +616,16 @@ mod tests {
 
     #[test]
     fn cookies_are_replaced_before_they_expire() {
-        assert!(!is_stale(Duration::from_secs(0)));
-        assert!(!is_stale(Duration::from_secs(24 * 60 + 59)));
-        assert!(is_stale(Duration::from_secs(25 * 60)));
-        assert!(is_stale(Duration::from_secs(31 * 60)));
+        use crate::providers::token::is_usable;
+        use std::time::Instant;
+        let issued = Instant::now();
+        let expiry = Some(issued + COOKIE_LIFETIME);
+        let usable_at_age =
+            |secs| is_usable(expiry, issued + Duration::from_secs(secs), COOKIE_MIN_TTL);
+        assert!(usable_at_age(0));
+        assert!(usable_at_age(24 * 60 + 59));
+        assert!(!usable_at_age(25 * 60));
+        assert!(!usable_at_age(31 * 60));
     }
 
     #[test]
@@ -688,7 +671,7 @@ mod tests {
 
         fn check(body: &[u8]) {
             assert_rows_or_protocol_error(&parse(body), ProviderId::Oracle, "oracle-us");
-            let _ = error_message(body);
+            let _ = vendor_message(body);
         }
 
         arbitrary::parser_properties!(check, templates());

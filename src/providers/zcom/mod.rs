@@ -7,21 +7,26 @@
 //! commas, so the body is parsed strictly first and, only if that fails on syntax, again with
 //! trailing commas removed. The content type is never looked at.
 
-use std::borrow::Cow;
-use std::sync::Mutex;
+mod config;
 
-use chrono::{DateTime, Utc};
+pub use config::{ZcomAuth, ZcomBuilder, ZcomConfig};
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::config::{Secret, ZcomAuth, ZcomConfig};
 use crate::error::{Error, Result};
-use crate::http::{self, Http, Response};
+use crate::http::{self, Response};
 use crate::model::{non_empty, Backup, Field, JsonStrings, ProviderId, Status, Timestamp};
+use crate::secret::Secret;
 
+use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
@@ -46,29 +51,23 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 
 /// A token this close to its `expires` is replaced before use, so a request does not race
 /// the expiry.
-const EXPIRY_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+const TOKEN_MIN_TTL: Duration = Duration::from_secs(60);
 
 /// One Z.com account.
 pub struct Zcom {
     account: String,
     config: ZcomConfig,
-    session: Mutex<Option<Session>>,
+    /// The token and compute base in use; it expires at the token's `expires` (a configured
+    /// token, or one with an unreadable time, is kept until the server rejects it).
+    session: TokenCache<Session>,
 }
 
 /// A token and where to use it.
 #[derive(Clone)]
 struct Session {
     token: Secret,
-    /// From `access.token.expires`; `None` for a configured token or an unreadable time.
-    expires: Option<DateTime<Utc>>,
     /// The compute base including the tenant, without a trailing slash.
     compute: String,
-}
-
-impl Session {
-    fn is_fresh(&self, now: DateTime<Utc>) -> bool {
-        self.expires.is_none_or(|e| now + EXPIRY_MARGIN < e)
-    }
 }
 
 impl Zcom {
@@ -77,19 +76,8 @@ impl Zcom {
         Zcom {
             account,
             config,
-            session: Mutex::new(None),
+            session: TokenCache::new(TOKEN_MIN_TTL),
         }
-    }
-
-    fn current(&self) -> Option<Session> {
-        self.session
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    fn store(&self, s: Session) {
-        *self.session.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
     }
 
     /// `{compute_endpoint}/{tenant_id}`, when the config gives the compute endpoint.
@@ -104,7 +92,12 @@ impl Zcom {
     }
 
     /// `POST {identity}/tokens` with password credentials.
-    async fn login(&self, http: &Http, username: &str, password: &Secret) -> Result<Session> {
+    async fn login(
+        &self,
+        run: &Run<'_>,
+        username: &str,
+        password: &Secret,
+    ) -> Result<Temporary<Session>> {
         let base = self.config.identity_endpoint.as_str().trim_end_matches('/');
         let url = Url::parse(&format!("{base}/tokens"))
             .map_err(|e| Error::config(format!("identity_endpoint: {e}")))?;
@@ -115,9 +108,9 @@ impl Zcom {
             }
         })
         .to_string();
-        let resp = http
+        let resp = run
             .send(&self.account, || {
-                Ok(http
+                Ok(run
                     .request(Method::POST, url.clone())
                     .header(CONTENT_TYPE, "application/json")
                     .header(ACCEPT, "application/json")
@@ -125,7 +118,7 @@ impl Zcom {
             })
             .await?;
         if !resp.is_success() {
-            return Err(resp.error(error_message(&resp.body)));
+            return Err(vendor_error(&resp));
         }
         let tokens: PostTokensResponse = resp.json()?;
         let access = tokens.access;
@@ -138,16 +131,19 @@ impl Zcom {
                 .catalog_compute(&access.service_catalog)
                 .map_err(|m| resp.protocol_error(m))?,
         };
-        Ok(Session {
+        let session = Session {
             token: Secret::new(access.token.id),
-            // An unreadable expiry is no error: the token is then renewed only after a 401.
-            expires: access
-                .token
-                .expires
-                .as_deref()
-                .and_then(Timestamp::parse_vendor)
-                .map(|t| t.utc()),
             compute,
+        };
+        // An unreadable expiry is no error: the token is then renewed only after a 401.
+        let expires = access
+            .token
+            .expires
+            .as_deref()
+            .and_then(Timestamp::parse_vendor);
+        Ok(match expires {
+            Some(at) => Temporary::expiring_at(session, at.utc(), Utc::now(), Instant::now()),
+            None => Temporary::lasting(session),
         })
     }
 
@@ -193,27 +189,19 @@ impl Zcom {
         Ok(chosen.public_url.trim_end_matches('/').to_string())
     }
 
-    /// A usable session: the held one if still fresh, else a new one.
-    async fn session(&self, http: &Http, renew: bool) -> Result<Session> {
-        if let Some(s) = self.current().filter(|s| !renew && s.is_fresh(Utc::now())) {
-            return Ok(s);
-        }
-        let s = match &self.config.auth {
-            // A configured token cannot be renewed: on a 401 the retry surfaces the
-            // server's answer.
-            ZcomAuth::Token(token) => Session {
+    /// A new session: the configured token, or one from a password login.
+    async fn open(&self, run: &Run<'_>) -> Result<Temporary<Session>> {
+        match &self.config.auth {
+            // A configured token cannot be renewed ([`Provider::renewable`]): on a 401 the
+            // server's answer is the error.
+            ZcomAuth::Token(token) => Ok(Temporary::lasting(Session {
                 token: token.clone(),
-                expires: None,
                 compute: self.configured_compute().ok_or_else(|| {
                     Error::config("compute_endpoint (or region) is required with a token")
                 })?,
-            },
-            ZcomAuth::Password { username, password } => {
-                self.login(http, username, password).await?
-            }
-        };
-        self.store(s.clone());
-        Ok(s)
+            })),
+            ZcomAuth::Password { username, password } => self.login(run, username, password).await,
+        }
     }
 }
 
@@ -227,8 +215,15 @@ impl Provider for Zcom {
         &self.account
     }
 
-    fn authenticate<'a>(&'a self, http: &'a Http, renew: bool) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move { self.session(http, renew).await.map(|_| ()) })
+    fn authenticate<'a>(&'a self, run: &'a Run<'a>, renew: bool) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if renew {
+                self.session.renew(|_| self.open(run)).await?;
+            } else {
+                self.session.get(|_| self.open(run)).await?;
+            }
+            Ok(())
+        })
     }
 
     fn list_page<'a>(
@@ -237,27 +232,23 @@ impl Provider for Zcom {
         _cursor: Option<&'a Cursor>,
     ) -> BoxFuture<'a, Result<Page>> {
         Box::pin(async move {
-            // Renews a token past its `expires` before using it.
-            let session = self.session(run.http, false).await?;
+            // Renews a token near its `expires` before using it.
+            let session = self.session.get(|_| self.open(run)).await?;
             let url = Url::parse(&format!("{}/backup", session.compute)).map_err(|e| {
                 Error::config(format!("the compute endpoint does not make a URL: {e}"))
             })?;
             let resp = run
-                .http
                 .send(&self.account, || {
                     Ok(run
-                        .http
                         .request(Method::GET, url.clone())
                         .header(ACCEPT, "application/json")
                         .header("X-Auth-Token", session.token.expose()))
                 })
                 .await?;
             if !resp.is_success() {
-                return Err(resp.error(error_message(&resp.body)));
+                return Err(vendor_error(&resp));
             }
-            let list: ListBackupResponse = parse_lenient(&resp)?;
-            let rows = to_backups(list, &self.account, self.config.region.as_deref())
-                .map_err(|m| resp.protocol_error(m))?;
+            let rows = parse_page(&resp, &self.account, self.config.region.as_deref())?;
             // No paging: the one response is the whole listing.
             Ok(Page {
                 rows,
@@ -331,23 +322,23 @@ struct BackupRun {
     rest: Map<String, Value>,
 }
 
-/// Maps every run of every group; the error is a message for a protocol error.
-fn to_backups(
-    list: ListBackupResponse,
-    account: &str,
-    region: Option<&str>,
-) -> std::result::Result<Vec<Backup>, String> {
+/// Parses the list response (the whole listing, one page) and maps every run of every group.
+fn parse_page(resp: &Response, account: &str, region: Option<&str>) -> Result<Vec<Backup>> {
+    let list: ListBackupResponse = parse_lenient(resp)?;
     let mut rows = Vec::new();
     for group in list.backup {
         for run in group.backupruns.unwrap_or_default() {
-            rows.push(to_backup(
-                run,
-                &group.id,
-                group.instance_id.as_deref(),
-                &group.rest,
-                account,
-                region,
-            )?);
+            rows.push(
+                to_backup(
+                    run,
+                    &group.id,
+                    group.instance_id.as_deref(),
+                    &group.rest,
+                    account,
+                    region,
+                )
+                .map_err(|m| resp.protocol_error(m))?,
+            );
         }
     }
     Ok(rows)
@@ -495,7 +486,7 @@ fn strip_trailing_commas(body: &[u8]) -> Cow<'_, [u8]> {
 /// One line from an OpenStack error body: Keystone `{"error":{"message","code","title"}}` or
 /// Nova `{"<faultName>":{"message","code"}}`, i.e. any single-key object whose value has a
 /// `message`. `None` when the body is neither (the caller shows an excerpt).
-fn error_message(body: &[u8]) -> Option<String> {
+fn vendor_message(body: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(body).ok()?;
     let obj = v.as_object()?;
     if obj.len() != 1 {
@@ -515,27 +506,20 @@ fn error_message(body: &[u8]) -> Option<String> {
     })
 }
 
+/// The error for a non-2xx response: the OpenStack fault's codes say no more than the status.
+fn vendor_error(resp: &Response) -> Error {
+    resp.error(vendor_message(&resp.body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use reqwest::header::HeaderMap;
+    use crate::http::response;
     use serde_json::json;
 
-    fn response(status: u16, body: &[u8]) -> Response {
-        Response {
-            status,
-            headers: HeaderMap::new(),
-            body: body.to_vec(),
-            request: "GET /v2/1864e71d2deb46f6b47526b69c65a45d/backup".into(),
-            retries: 0,
-        }
-    }
-
     fn parse(body: &[u8], region: Option<&str>) -> Result<Vec<Backup>> {
-        let r = response(200, body);
-        let list: ListBackupResponse = parse_lenient(&r)?;
-        to_backups(list, "zcom-tokyo", region).map_err(|m| r.protocol_error(m))
+        parse_page(&response(200, body), "zcom-tokyo", region)
     }
 
     fn row(
@@ -748,10 +732,7 @@ mod tests {
             let err = parse(body, None).unwrap_err();
             assert_eq!(err.kind, ErrorKind::Protocol);
             let text = err.to_string();
-            assert!(
-                text.starts_with("GET /v2/1864e71d2deb46f6b47526b69c65a45d/backup: HTTP 200: "),
-                "{text}"
-            );
+            assert!(text.starts_with("GET /test: HTTP 200: "), "{text}");
             assert!(text.contains(want), "{text} / {want}");
         }
         assert_eq!(parse(br#"{"backup":[]}"#, None).unwrap(), []);
@@ -791,13 +772,9 @@ mod tests {
             (503, b"<html>busy</html>", ErrorKind::Server, "an HTML error page"),
         ];
         for (status, body, kind, want) in table {
-            let r = response(status, body);
-            let err = r.error(error_message(&r.body));
+            let err = vendor_error(&response(status, body));
             assert_eq!(err.kind, kind);
-            assert_eq!(
-                err.to_string(),
-                format!("GET /v2/1864e71d2deb46f6b47526b69c65a45d/backup: HTTP {status}: {want}")
-            );
+            assert_eq!(err.to_string(), format!("GET /test: HTTP {status}: {want}"));
         }
     }
 
@@ -858,16 +835,20 @@ mod tests {
 
     #[test]
     fn tokens_are_replaced_before_they_expire() {
-        let now = Utc::now();
-        let s = |expires| Session {
-            token: Secret::new("t"),
-            expires,
-            compute: String::new(),
+        use crate::providers::token::is_usable;
+        let (now, instant) = (Utc::now(), Instant::now());
+        // Whether a token stating `expires` is used as is (not replaced) now.
+        let fresh = |expires: Option<chrono::DateTime<Utc>>| {
+            let t = match expires {
+                Some(at) => Temporary::expiring_at((), at, now, instant),
+                None => Temporary::lasting(()),
+            };
+            is_usable(t.expiry, instant, TOKEN_MIN_TTL)
         };
-        assert!(s(None).is_fresh(now));
-        assert!(s(Some(now + chrono::Duration::hours(24))).is_fresh(now));
-        assert!(!s(Some(now + chrono::Duration::seconds(30))).is_fresh(now));
-        assert!(!s(Some(now - chrono::Duration::hours(1))).is_fresh(now));
+        assert!(fresh(None));
+        assert!(fresh(Some(now + chrono::Duration::hours(24))));
+        assert!(!fresh(Some(now + chrono::Duration::seconds(30))));
+        assert!(!fresh(Some(now - chrono::Duration::hours(1))));
     }
 
     /// Property tests: no body, however broken, panics the parser or lists silently wrong rows.
@@ -895,7 +876,7 @@ mod tests {
         fn check(body: &[u8]) {
             let outcome = parse(body, Some("tyo1"));
             assert_rows_or_protocol_error(&outcome, ProviderId::Zcom, "zcom-tokyo");
-            let _ = error_message(body);
+            let _ = vendor_message(body);
             let _ = strip_trailing_commas(body);
             // The token response: parsed, then its catalog read, with and without a region.
             if let Ok(tokens) = http::parse_json::<PostTokensResponse>(body) {

@@ -1,0 +1,81 @@
+//! `backups audit`: list every selected account, judge each resource ([`crate::audit`]) and
+//! print the findings; the exit code says whether something is wrong. Silent when healthy
+//! unless stdout is a terminal, so cron mails only when something is wrong.
+
+use std::io::Write;
+
+use super::context::{write_stdout, Context};
+use crate::audit::{self, Finding, Report, Summary};
+use crate::cli::AuditArgs;
+use crate::error::{Error, Outcome};
+use crate::providers::{self, ListOptions};
+use crate::render::Format;
+
+/// Runs `backups audit`.
+pub async fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<Outcome> {
+    let filter = ctx.filter(&args.selection)?;
+    let format = ctx.format_or_default(args.output);
+    let accounts = ctx.accounts(&args.selection).await?;
+    let http = ctx.http()?;
+    let results = providers::run_all(&http, &accounts.list, &filter, &ListOptions::default()).await;
+    let listings = accounts
+        .list
+        .iter()
+        .zip(results.iter().map(|r| r.result.as_ref().map(Vec::as_slice)));
+    let (findings, summary) = audit::assess(listings, args.max_age, ctx.now);
+    let speak = !findings.is_empty() || ctx.stdout_tty;
+    write_stdout(|out| match format {
+        Format::Json => audit::write_json(out, &report(ctx, findings, &summary)),
+        Format::Ndjson => audit::write_ndjson(out, &findings),
+        Format::Table => write_table(out, &findings, &summary, speak),
+        _ => write_tsv(out, &findings, &summary, speak),
+    })?;
+    if speak {
+        ctx.note_timeless_left_out(&filter);
+    }
+    let failures: Vec<Error> = results.into_iter().filter_map(|r| r.result.err()).collect();
+    ctx.report_failures(&failures);
+    Ok(summary.outcome())
+}
+
+fn report(ctx: &Context, findings: Vec<Finding>, summary: &Summary) -> Report {
+    Report {
+        audited_at: ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        findings,
+        summary: *summary,
+    }
+}
+
+/// The table, when there are findings, and the summary line under it.
+fn write_table(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    summary: &Summary,
+    speak: bool,
+) -> std::io::Result<()> {
+    if !findings.is_empty() {
+        audit::write_table(out, findings)?;
+    }
+    if speak {
+        writeln!(out, "{}", audit::summary_line(summary))?;
+    }
+    Ok(())
+}
+
+/// tsv with a header row, when there are findings; the summary goes to stderr so stdout
+/// stays pure tsv.
+fn write_tsv(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    summary: &Summary,
+    speak: bool,
+) -> std::io::Result<()> {
+    if !findings.is_empty() {
+        audit::write_tsv(out, findings)?;
+    }
+    if speak {
+        out.flush()?;
+        eprintln!("{}", audit::summary_line(summary));
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! `backups list`: every selected account's backups, filtered, sorted and rendered; ndjson
+//! without sorting streams rows as pages arrive.
+
+use std::io::{self, BufWriter, Write};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::context::{write_stdout, Context};
+use crate::cli::ListArgs;
+use crate::config::Account;
+use crate::error::{Error, ErrorKind, Outcome};
+use crate::filter::{Filter, SortKey};
+use crate::http::Http;
+use crate::model::Backup;
+use crate::providers::{self, AccountResult, ListOptions, Progress};
+use crate::render::{self, Column, Format, Options};
+
+/// Runs `backups list`.
+pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
+    // Every flag is checked before any network traffic.
+    let filter = ctx.filter(&args.selection)?;
+    let format = ctx.format_or_default(args.output);
+    let columns = columns(&args.columns, format)?;
+    let accounts = ctx.accounts(&args.selection).await?;
+    let http = ctx.http()?;
+    let progress = (format == Format::Table && ctx.stderr_tty).then(Arc::default);
+    let options = ListOptions {
+        max_pages: args.max_pages.get(),
+        parallel: usize::from(args.parallel),
+        progress: progress.clone(),
+    };
+    // ndjson with no sort or limit asked for streams rows as pages arrive, in bounded
+    // memory; everything else needs all rows first.
+    let failures = if format == Format::Ndjson && args.sort.is_none() && args.limit.is_none() {
+        stream_ndjson(&http, &accounts.list, &filter, &options).await?
+    } else {
+        let results = list_all(&http, &accounts.list, &filter, &options, progress).await;
+        let (mut rows, failures) = merge(results);
+        args.sort.unwrap_or(SortKey::DEFAULT).sort(&mut rows);
+        if let Some(n) = args.limit {
+            rows.truncate(n);
+        }
+        let opts = Options {
+            format,
+            columns,
+            width: ctx.width,
+            color: ctx.color,
+            now: ctx.now,
+        };
+        write_stdout(|out| render::render(out, &rows, &opts))?;
+        if rows.is_empty() && format == Format::Table {
+            eprintln!("backups: no backups found");
+        }
+        failures
+    };
+    ctx.note_timeless_left_out(&filter);
+    Ok(ctx.report_failures(&failures))
+}
+
+/// `--columns` for this format: json always has every field, and `age` is a table column.
+fn columns(asked: &[Column], format: Format) -> Result<Option<Vec<Column>>, Error> {
+    if asked.is_empty() {
+        return Ok(None);
+    }
+    match format {
+        Format::Json | Format::Ndjson => Err(Error::usage(
+            "--columns applies to table, csv and tsv; json always has every field",
+        )),
+        Format::Csv | Format::Tsv if asked.contains(&Column::Age) => Err(Error::usage(
+            "--columns: `age` is a table column; csv and tsv print created_at as RFC 3339",
+        )),
+        _ => Ok(Some(asked.to_vec())),
+    }
+}
+
+/// Lists every account, with a progress line on stderr while it takes long.
+async fn list_all(
+    http: &Http,
+    accounts: &[Account],
+    filter: &Filter,
+    options: &ListOptions,
+    progress: Option<Arc<Progress>>,
+) -> Vec<AccountResult> {
+    let ticker = progress
+        .clone()
+        .map(|p| tokio::spawn(show_progress(p, accounts.len())));
+    let results = providers::run_all(http, accounts, filter, options).await;
+    if let Some(t) = ticker {
+        t.abort();
+        let _ = t.await;
+        if progress.is_some_and(|p| p.drawn.load(Relaxed)) {
+            eprint!("\r\x1b[2K");
+        }
+    }
+    results
+}
+
+/// All accounts' rows in one vector, and the failures.
+fn merge(results: Vec<AccountResult>) -> (Vec<Backup>, Vec<Error>) {
+    // One vector sized once: at 100k rows a copy per account, or the doubling of a growing
+    // vector, would hold tens of MiB twice.
+    let total: usize = results
+        .iter()
+        .map(|r| r.result.as_ref().map_or(0, Vec::len))
+        .sum();
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for r in results {
+        match r.result {
+            Ok(v) if rows.is_empty() && v.len() == total => rows = v,
+            Ok(v) => {
+                rows.reserve_exact(total - rows.len());
+                rows.extend(v);
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    (rows, failures)
+}
+
+/// Streams rows to stdout as JSON lines while the accounts are listed; the failures.
+async fn stream_ndjson(
+    http: &Http,
+    accounts: &[Account],
+    filter: &Filter,
+    options: &ListOptions,
+) -> anyhow::Result<Vec<Error>> {
+    // A few pages of slack: enough to keep the writer busy, little enough to bound memory.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let writer = std::thread::spawn(move || write_stream(rx));
+    let results = providers::run_all_into(http, accounts, filter, options, Some(tx)).await;
+    let failures = results.into_iter().filter_map(|r| r.result.err()).collect();
+    let written = writer
+        .join()
+        .map_err(|_| Error::new(ErrorKind::Io, "the output thread failed"))?;
+    match written {
+        // The reader is gone (`| head`): nothing more to say, not even the failures.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Vec::new()),
+        Err(e) => Err(anyhow::Error::new(e).context("writing to stdout")),
+        Ok(()) => Ok(failures),
+    }
+}
+
+/// Writes streamed rows as JSON lines until every sender is gone; flushes per page so a
+/// reader sees rows as they arrive. Stops reading (and so stops the output) on a write error.
+fn write_stream(mut rx: tokio::sync::mpsc::Receiver<Vec<Backup>>) -> io::Result<()> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    while let Some(rows) = rx.blocking_recv() {
+        for row in &rows {
+            render::write_ndjson_row(&mut out, row)?;
+        }
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// After a second, a one-line progress display on stderr (a terminal only; the caller checks),
+/// redrawn until aborted.
+async fn show_progress(p: Arc<Progress>, accounts: usize) {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let spinner = ['|', '/', '-', '\\'];
+    p.drawn.store(true, Relaxed);
+    for i in 0.. {
+        eprint!(
+            "\r\x1b[2K{} listing: {} of {accounts} accounts done, {} backups so far",
+            spinner[i % spinner.len()],
+            p.accounts_done.load(Relaxed),
+            p.rows.load(Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Field;
+
+    #[test]
+    fn columns_follow_the_format() {
+        let id = Column::Field(Field::Id);
+        assert_eq!(columns(&[], Format::Csv).unwrap(), None);
+        assert_eq!(
+            columns(&[id, Column::Age], Format::Table).unwrap(),
+            Some(vec![id, Column::Age])
+        );
+        assert_eq!(
+            columns(&[id, Column::Age], Format::Tsv)
+                .unwrap_err()
+                .to_string(),
+            "--columns: `age` is a table column; csv and tsv print created_at as RFC 3339"
+        );
+        assert_eq!(
+            columns(&[id], Format::Json).unwrap_err().to_string(),
+            "--columns applies to table, csv and tsv; json always has every field"
+        );
+    }
+}

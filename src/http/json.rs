@@ -1,0 +1,102 @@
+//! Reading JSON bodies with errors fit for one line: what is wrong with the body and where,
+//! and a short excerpt of a body that is not the vendor's error format.
+
+use serde::Deserialize;
+
+/// Parses JSON with a message fit for one line: what is wrong and where.
+///
+/// JSON is UTF-8 (RFC 8259 §8.1), and a body that is not is no vendor's schema. serde_json
+/// checks only the strings it keeps, so a bad byte in a field the adapter skips would pass
+/// unnoticed: the whole body is checked once instead, then parsed as text (which spares
+/// serde_json checking each string again).
+pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> std::result::Result<T, String> {
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        Err(_) if looks_like_html(body) => return Err("an HTML page instead of JSON".into()),
+        Err(e) => {
+            return Err(format!(
+                "invalid UTF-8 in the response body at byte {}",
+                e.valid_up_to()
+            ))
+        }
+    };
+    serde_json::from_str(text).map_err(|e| json_error_message(body, &e))
+}
+
+/// One line saying why `body` is not the JSON expected, from serde_json's error for it.
+pub fn json_error_message(body: &[u8], e: &serde_json::Error) -> String {
+    let what = if looks_like_html(body) {
+        "an HTML page instead of JSON"
+    } else if body.iter().all(u8::is_ascii_whitespace) {
+        "an empty body instead of JSON"
+    } else {
+        "unexpected response body"
+    };
+    format!("{what}: {e}")
+}
+
+/// Whether a body starts like markup (a proxy's or gateway's error page, not the API).
+fn looks_like_html(body: &[u8]) -> bool {
+    let start: Vec<u8> = body
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take(15)
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    start.starts_with(b"<!doctype html") || start.starts_with(b"<html") || start.starts_with(b"<")
+}
+
+/// The first line of a body, shortened: for errors when the vendor format is not recognised.
+pub(super) fn body_excerpt(body: &[u8]) -> String {
+    if body.is_empty() {
+        return "empty response body".to_string();
+    }
+    if looks_like_html(body) {
+        return "an HTML error page".to_string();
+    }
+    let text = String::from_utf8_lossy(body);
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let mut out: String = line.chars().take(200).collect();
+    if out.len() < line.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_messages() {
+        assert_eq!(body_excerpt(b""), "empty response body");
+        assert_eq!(
+            body_excerpt(b"<html><body>502</body></html>"),
+            "an HTML error page"
+        );
+        assert_eq!(body_excerpt(b"\n  oops \nmore"), "oops");
+        let e = parse_json::<serde_json::Value>(b"<!DOCTYPE html><p>").unwrap_err();
+        assert!(e.starts_with("an HTML page instead of JSON"), "{e}");
+    }
+
+    #[test]
+    fn invalid_utf8_anywhere_in_the_body_is_an_error() {
+        #[derive(serde::Deserialize, Debug)]
+        struct OnlyId {
+            #[allow(dead_code)]
+            id: String,
+        }
+        // In a field the target type skips: serde_json alone would accept this.
+        let body = b"{\"id\": \"a\", \"note\": \"x\xff\xfe\"}";
+        assert!(serde_json::from_slice::<OnlyId>(body).is_ok());
+        assert_eq!(
+            parse_json::<OnlyId>(body).unwrap_err(),
+            "invalid UTF-8 in the response body at byte 22"
+        );
+        assert!(parse_json::<OnlyId>(br#"{"id": "\u00e9t\u00e9"}"#).is_ok());
+    }
+}

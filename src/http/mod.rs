@@ -1,0 +1,217 @@
+//! The one HTTP client every adapter sends through: timeouts, bounded retries with backoff and
+//! `Retry-After`, a body size cap, same-origin redirects only, status → [`ErrorKind`], and one
+//! log line per request (path only: query strings can carry secrets).
+//!
+//! One try is made in `attempt.rs`, the retry loop around it lives in `retry.rs`, the capped
+//! body reader in `body.rs`, and the JSON reading with its one-line diagnostics in `json.rs`.
+
+mod attempt;
+mod body;
+mod json;
+mod retry;
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, ErrorKind, Result};
+
+pub use json::{json_error_message, parse_json};
+pub use retry::RetryPolicy;
+
+use attempt::kind_for_status;
+use json::body_excerpt;
+
+/// Largest response body accepted (spec §7: a body too large fails the account).
+const DEFAULT_MAX_BODY: usize = 64 << 20;
+
+/// Settings of the shared client.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// Whole-request timeout (connect, headers and body).
+    pub timeout: Duration,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Body size cap in bytes.
+    pub max_body: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> HttpOptions {
+        HttpOptions {
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+/// The shared client: one connection pool (keep-alive, gzip) for every account.
+#[derive(Clone, Debug)]
+pub struct Http {
+    client: reqwest::Client,
+    options: HttpOptions,
+}
+
+/// A response read in full (up to the size cap).
+#[derive(Debug)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The body bytes.
+    pub body: Vec<u8>,
+    /// `METHOD /path` of the request, for error messages.
+    pub request: String,
+}
+
+/// `METHOD /path` for logs and errors: never the query string, which can hold secrets.
+fn describe(method: &Method, url: &Url) -> String {
+    format!("{method} {}", url.path())
+}
+
+/// Whether two URLs share scheme, host and port: credentials may only go to the same origin.
+pub fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Whether a URL's host is a loopback address (plain http is allowed there).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+impl Http {
+    /// Builds the shared client.
+    pub fn new(options: HttpOptions) -> Result<Http> {
+        let client = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("backups/", env!("CARGO_PKG_VERSION")))
+            .redirect(attempt::redirect_policy())
+            .build()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the HTTP client: {e}")))?;
+        Ok(Http { client, options })
+    }
+
+    /// Starts a request; finish it with headers and pass it to [`Http::send`].
+    pub fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        self.client.request(method, url)
+    }
+}
+
+impl Response {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// An error for this (non-2xx) response with the vendor's message, if the adapter could read
+    /// one, else a short excerpt of the body.
+    pub fn error(&self, vendor_message: Option<String>) -> Error {
+        let message = vendor_message.unwrap_or_else(|| body_excerpt(&self.body));
+        Error::new(kind_for_status(self.status), message)
+            .with_request(&self.request, Some(self.status))
+    }
+
+    /// Parses the body as JSON into `T`; a mismatch is a protocol error naming the request,
+    /// the status and where in the body it failed.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        parse_json(&self.body).map_err(|e| self.protocol_error(e))
+    }
+
+    /// Decodes the body with `decode`, on a blocking thread when the body is large: every
+    /// request of a listing is driven from one task, so parsing big pages there would use one
+    /// core while the others idle. Errors become protocol errors naming the request.
+    pub async fn decode<T, F>(&mut self, decode: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&[u8]) -> std::result::Result<T, String> + Send + 'static,
+    {
+        const OFF_THREAD: usize = 128 << 10;
+        let result = if self.body.len() >= OFF_THREAD {
+            let body = std::mem::take(&mut self.body);
+            tokio::task::spawn_blocking(move || decode(&body))
+                .await
+                .map_err(|e| format!("decoding the response failed: {e}"))
+                .and_then(|r| r)
+        } else {
+            decode(&self.body)
+        };
+        result.map_err(|e| self.protocol_error(e))
+    }
+
+    /// A protocol error (body does not match the schema) with this response's context.
+    pub fn protocol_error(&self, message: impl Into<String>) -> Error {
+        Error::protocol(message).with_request(&self.request, Some(self.status))
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// `base` with `segments` appended to its path (each percent-encoded, an empty last segment
+/// replaced) and its query and fragment dropped; `None` for a URL that cannot take a path.
+pub fn join_path(base: &Url, segments: &[&str]) -> Option<Url> {
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.path_segments_mut()
+        .ok()?
+        .pop_if_empty()
+        .extend(segments);
+    Some(url)
+}
+
+#[cfg(test)]
+/// A response as a test builds it: `status`, `body`, no headers, for `GET /test`.
+pub(crate) fn response(status: u16, body: impl AsRef<[u8]>) -> Response {
+    Response {
+        status,
+        headers: HeaderMap::new(),
+        body: body.as_ref().to_vec(),
+        request: "GET /test".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(same_origin(
+            &u("https://a.example/x"),
+            &u("https://a.example:443/y?z")
+        ));
+        assert!(!same_origin(
+            &u("https://a.example/x"),
+            &u("http://a.example/x")
+        ));
+        assert!(!same_origin(
+            &u("https://a.example/x"),
+            &u("https://b.example/x")
+        ));
+        assert!(!same_origin(
+            &u("http://127.0.0.1:1/"),
+            &u("http://127.0.0.1:2/")
+        ));
+        assert!(is_loopback(&u("http://127.0.0.1:8080/")));
+        assert!(is_loopback(&u("http://[::1]:8080/")));
+        assert!(is_loopback(&u("http://localhost/")));
+        assert!(!is_loopback(&u("http://10.0.0.1/")));
+    }
+}

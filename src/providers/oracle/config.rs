@@ -1,0 +1,64 @@
+//! Oracle Compute Classic account settings and their builder, fed by the config file's keys
+//! and the `OPC_*` environment variables alike (spec §3).
+
+use reqwest::Url;
+
+use crate::providers::builder::{secret, text, ConfigBuilder, Key, KeyError, Values};
+use crate::secret::Secret;
+
+/// Oracle Compute Classic account.
+#[derive(Clone, Debug)]
+pub struct OracleConfig {
+    /// REST endpoint, e.g. `https://api-z999.compute.us0.oraclecloud.com` (no default).
+    pub endpoint: Url,
+    /// `/Compute-<identity domain>/<user>`.
+    pub user: String,
+    /// Password.
+    pub password: Secret,
+}
+
+/// Builds [`OracleConfig`] from `[accounts.NAME]` keys or the `OPC_*` variables.
+#[derive(Default)]
+pub struct OracleBuilder {
+    values: Values,
+}
+
+impl ConfigBuilder for OracleBuilder {
+    type Config = OracleConfig;
+
+    const KEYS: &'static [Key] = &[text("endpoint"), text("user"), secret("password")];
+
+    /// `BACKUPS_ORACLE_ENDPOINT` comes first: it overrides `OPC_ENDPOINT`.
+    const ENV: &'static [(&'static str, &'static str)] = &[
+        ("BACKUPS_ORACLE_ENDPOINT", "endpoint"),
+        ("OPC_ENDPOINT", "endpoint"),
+        ("OPC_USER", "user"),
+        ("OPC_PASSWORD", "password"),
+    ];
+
+    const ENV_REQUIRED: &'static [&'static str] = &["OPC_ENDPOINT", "OPC_USER", "OPC_PASSWORD"];
+
+    fn values(&mut self) -> &mut Values {
+        &mut self.values
+    }
+
+    fn build(self) -> Result<OracleConfig, KeyError> {
+        let mut v = self.values;
+        let endpoint = v.url("endpoint")?.ok_or_else(|| {
+            v.err(
+                "endpoint",
+                "is required (e.g. https://api-z999.compute.us0.oraclecloud.com)",
+            )
+        })?;
+        let user = v.text("user").ok_or_else(|| v.err("user", "is required"))?;
+        let password = v.secret("password").ok_or_else(|| {
+            let msg = format!("is required{}", v.or_env("password"));
+            v.err("password", msg)
+        })?;
+        Ok(OracleConfig {
+            endpoint,
+            user,
+            password,
+        })
+    }
+}
