@@ -101,6 +101,29 @@ fn demo_json_rows_have_every_key_in_order_from_all_five_providers() {
 }
 
 #[test]
+fn demo_has_daily_series_for_retention_policies_one_with_a_gap() {
+    let day = |r: &Value| str_field(r, "created_at").unwrap()[..10].to_string();
+    let series = |resource: &str| {
+        demo_json(&["--account", "huawei-demo-sg", "--resource", resource])
+            .iter()
+            .map(day)
+            .collect::<Vec<String>>()
+    };
+    // `--keep daily=7` on 2026-11-23 asks for 2026-11-16 ..= 2026-11-22.
+    let week: Vec<String> = (16..=22).map(|d| format!("2026-11-{d}")).collect();
+    let complete = series("ecs-erp-app");
+    assert_eq!(complete.len(), 36);
+    assert_eq!(complete.first().map(String::as_str), Some("2026-11-23"));
+    assert_eq!(complete.last().map(String::as_str), Some("2026-10-19"));
+    assert!(week.iter().all(|d| complete.contains(d)));
+    let gap = series("evs-erp-db");
+    assert_eq!(gap.len(), 56);
+    assert_eq!(gap.last().map(String::as_str), Some("2026-09-28"));
+    let missing: Vec<&String> = week.iter().filter(|d| !gap.contains(d)).collect();
+    assert_eq!(missing, ["2026-11-20"]);
+}
+
+#[test]
 fn list_is_newest_first_with_timeless_rows_last() {
     let rows = demo_json(&[]);
     let times: Vec<Option<String>> = rows.iter().map(|r| str_field(r, "created_at")).collect();

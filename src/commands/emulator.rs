@@ -21,6 +21,7 @@ pub async fn run(ctx: &Context, args: &EmulatorArgs) -> anyhow::Result<Outcome> 
         scale: args.scale,
         faults: args.faults,
         now: ctx.now,
+        ..Default::default()
     })
     .await
     .context("starting the emulator")?;
