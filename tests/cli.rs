@@ -661,6 +661,29 @@ fn emulator_prints_its_base_url_first_and_writes_a_config() {
 }
 
 #[test]
+fn emulator_day_and_accounts_flags_reach_the_demo_data() {
+    // The Huawei backup deleted early on day 1 (it expires on 2026-12-21) is there on day 0.
+    const EARLY: &str = "3d0c3669-7005-4003-87fd-f67de199277a";
+    let ids = |extra: &[&str]| {
+        let emu = EmulatorProcess::start(extra);
+        let o = run(backups()
+            .args(["list", "-p", "huawei", "-o", "json", "--config"])
+            .arg(&emu.config));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let rows: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+        rows.iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let day0 = ids(&[]);
+    let day1 = ids(&["--day", "1"]);
+    assert!(day0.iter().any(|id| id == EARLY));
+    assert!(!day1.iter().any(|id| id == EARLY));
+    let emu = EmulatorProcess::start(&["--accounts", "7"]);
+    assert_eq!(emu.config_text().matches("[accounts.").count(), 7);
+}
+
+#[test]
 fn audit_reports_findings_and_exit_codes() {
     // In a pipe: tsv with a header row on stdout, the summary on stderr.
     let o = run(backups().args(["audit", "--demo"]));
