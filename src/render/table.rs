@@ -291,12 +291,14 @@ fn is_plain(text: &str) -> bool {
 }
 
 /// Shrinks the widest truncatable columns until the table fits `max` columns. Fixed columns
-/// (provider, status, size, age) are never cut; if the table cannot fit even then,
+/// (provider, status, size, age, timestamps) are never cut; if the table cannot fit even then,
 /// it is left wider than the terminal.
 fn fit(columns: &[Cell], headers: &[String], widths: &mut [usize], max: usize) {
     let cuttable: Vec<bool> = columns.iter().map(Cell::truncatable).collect();
     // Account names are cut last: they say whose backup it is.
-    let last = columns.iter().position(|c| matches!(c, Cell::Account));
+    let last = columns
+        .iter()
+        .position(|c| matches!(c, Cell::Account | Cell::Field(Field::Account)));
     shrink(&cuttable, last, headers, widths, max);
 }
 
@@ -358,12 +360,24 @@ impl Cell {
         }
     }
 
-    /// Whether the column may be cut to fit the terminal.
+    /// Whether the column may be cut to fit the terminal: names, ids and free text may; a
+    /// short value of a fixed form (provider, status, a size, an age, a timestamp, a flag)
+    /// cut would be a different value, so it never is.
     fn truncatable(&self) -> bool {
-        matches!(
-            self,
-            Cell::Account | Cell::NameOrId | Cell::Resource | Cell::Field(_)
-        )
+        match self {
+            Cell::Account | Cell::NameOrId | Cell::Resource => true,
+            Cell::Provider | Cell::Status | Cell::Size | Cell::Age => false,
+            Cell::Field(f) => !matches!(
+                f,
+                Field::Provider
+                    | Field::Status
+                    | Field::SizeBytes
+                    | Field::CreatedAt
+                    | Field::UpdatedAt
+                    | Field::ExpiresAt
+                    | Field::Incremental
+            ),
+        }
     }
 
     fn text<'b>(&self, b: &'b Backup, opts: &Options) -> Cow<'b, str> {
@@ -381,9 +395,6 @@ impl Cell {
                 Some(t) => human_age(t.utc(), opts.now).into(),
                 None => Cow::Borrowed("no timestamp"),
             },
-            Cell::Field(Field::SizeBytes) => b
-                .size_bytes
-                .map_or(Cow::Borrowed("-"), |n| human_size(n).into()),
             Cell::Field(f) => b.field_text(*f).map_or(Cow::Borrowed("-"), Cow::Owned),
         }
     }
@@ -509,6 +520,47 @@ mod tests {
             "\x1b[1mID\x1b[22m                                    \x1b[1mSTATUS\x1b[22m\n\
              9acc15a2-8277-4991-8b14-a8d77fbd3f81  \x1b[32mavailable\x1b[39m\n\
              9acc15a2-8277-4991-8b14-a8d77fbd3f81  \x1b[31merror\x1b[39m\n"
+        );
+    }
+
+    #[test]
+    fn columns_show_raw_values_and_timestamps_are_never_cut() {
+        let mut b = row();
+        b.size_bytes = Some(20 << 30);
+        let mut o = opts(None);
+        o.columns = Some(vec![
+            Column::Field(Field::SizeBytes),
+            Column::Age,
+            Column::Field(Field::CreatedAt),
+        ]);
+        let mut out = Vec::new();
+        write(&mut out, &[b.clone()], &o).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "SIZE_BYTES   AGE  CREATED_AT\n\
+             21474836480  3h   2026-11-23T09:00:00Z\n"
+        );
+        // The id gives way to the timestamp, down to its shortest cut...
+        o.columns = Some(vec![
+            Column::Field(Field::Id),
+            Column::Field(Field::CreatedAt),
+        ]);
+        o.width = Some(30);
+        let mut out = Vec::new();
+        write(&mut out, &[b.clone()], &o).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "ID        CREATED_AT\n\
+             9acc15a…  2026-11-23T09:00:00Z\n"
+        );
+        // ...and past that the line is wider than the terminal, the timestamp whole.
+        o.width = Some(20);
+        let mut out = Vec::new();
+        write(&mut out, &[b], &o).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "ID        CREATED_AT\n\
+             9acc15a…  2026-11-23T09:00:00Z\n"
         );
     }
 
