@@ -626,6 +626,35 @@ fn table_output_is_stable() {
 }
 
 #[test]
+fn table_columns_show_raw_values_and_providers_fit_the_terminal() {
+    // A named field is its raw value: bytes, the whole RFC 3339 time; the id gives way.
+    let o = run(backups().env("COLUMNS", "60").args([
+        "list",
+        "--demo",
+        "-o",
+        "table",
+        "-p",
+        "huawei,bycloud",
+        "--limit",
+        "3",
+        "--columns",
+        "id,size_bytes,created_at,age",
+    ]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "ID             SIZE_BYTES   CREATED_AT                   AGE\n\
+         49fbcbf0-97b…  21474836480  2026-11-23T11:27:59Z         32m\n\
+         6dcda874-be1…  21474836480  2026-11-23T11:26:59Z         33m\n\
+         e15d52c0-bff…  42949672960  2026-11-23T11:18:59.299676Z  41m\n"
+    );
+    let o = run(backups().env("COLUMNS", "80").arg("providers"));
+    let text = stdout(&o);
+    assert_eq!(text.lines().count(), 6, "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+}
+
+#[test]
 fn accounts_show_sources_never_secrets() {
     let emu = EmulatorProcess::start(&[]);
     let o = run(backups().args(["accounts", "--config"]).arg(&emu.config));
