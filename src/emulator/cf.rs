@@ -274,9 +274,13 @@ fn build_instances(
             _ => DEMO_BACKUPS_USER,
         };
         let n = scale.unwrap_or(default_n);
+        // Milliseconds below 10^12 (before September 2001) would read as seconds on the
+        // client (the unit is told apart by size): a real foundation has no such backups, and
+        // a large `--scale` reaches that far back, so those are sent in seconds.
         let sent = |at: DateTime<Utc>, millis: bool| {
-            if millis {
-                at.timestamp_millis()
+            let ms = at.timestamp_millis();
+            if millis && ms >= 1_000_000_000_000 {
+                ms
             } else {
                 at.timestamp()
             }
@@ -1190,6 +1194,19 @@ mod tests {
         let rows = list_ok(&accounts, &Filter::default()).await;
         assert_eq!(rows[0].len(), 250);
         assert_eq!(rows[1].len(), 250);
+    }
+
+    #[tokio::test]
+    async fn a_large_scale_never_sends_times_the_client_reads_in_the_wrong_unit() {
+        // 20,000 backups reach back before 2001, where milliseconds are below 10^12.
+        let (_emu, accounts) = start(Some(20_000), false).await;
+        for rows in list_ok(&accounts, &Filter::default()).await {
+            assert_eq!(rows.len(), 20_000);
+            for r in &rows {
+                let at = r.created_at.unwrap().utc();
+                assert!(at <= now(), "{} at {at}", r.id);
+            }
+        }
     }
 
     #[tokio::test]
