@@ -1475,12 +1475,18 @@ fn audit_policy_comes_from_the_flags_the_account_and_the_audit_table() {
     // [audit] keep applies to an account without its own.
     let rules = retention(&report);
     assert!(!rules.is_empty(), "the demo is younger than a year");
-    assert!(rules.iter().all(|m| m.ends_with(" (monthly=12)")), "{rules:?}");
+    assert!(
+        rules.iter().all(|m| m.ends_with(" (monthly=12)")),
+        "{rules:?}"
+    );
     // --keep replaces it whole; --expect adds to the entries, each in its own scope.
     let report = audit(&["--keep", "daily=400", "--expect", "more"]);
     let rules = retention(&report);
     assert!(!rules.is_empty(), "the demo is younger than 400 days");
-    assert!(rules.iter().all(|m| m.ends_with(" (daily=400)")), "{rules:?}");
+    assert!(
+        rules.iter().all(|m| m.ends_with(" (daily=400)")),
+        "{rules:?}"
+    );
     let unpinned: Vec<String> = missing(&report)
         .into_iter()
         .filter(|(a, ..)| a.is_none())
@@ -1522,7 +1528,9 @@ fn an_unpinned_expectation_waits_while_an_account_failed() {
         "{pinned:?}"
     );
     assert!(
-        !missing(&report).iter().any(|(_, r, _)| r == "no-such-volume"),
+        !missing(&report)
+            .iter()
+            .any(|(_, r, _)| r == "no-such-volume"),
         "{report}"
     );
     let failed = report["findings"]
@@ -1590,5 +1598,43 @@ fn audit_policy_mistakes_are_usage_or_config_errors() {
             "backups: {}: [audit]: key `kep`: unknown key, did you mean `keep`?\n",
             path.display()
         )
+    );
+}
+
+#[test]
+fn audit_demo_with_keep_and_expect_shows_each_policy_finding() {
+    let o = run(backups().args([
+        "audit",
+        "--demo",
+        "--keep",
+        "daily=7,weekly=4",
+        "--expect",
+        "no-such-volume",
+    ]));
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    for want in [
+        // The daily series with a gap: one day missing in the last seven, every week covered.
+        "huawei\thuawei-demo-sg\t5e942e4a-af58-45af-a6f2-367544795310 (evs-erp-db)\tretention\tno available backup on 2026-11-20 (daily=7)\t17b8d621-eced-47fa-8ffd-273393c9524d at 2026-11-23T03:51:51.339771Z (8h ago)",
+        // The CF instance whose backups call answers with none.
+        "cf\tcf-demo\t206366fd-f8c0-4dd6-a818-ae0a5cd0cf7e (empty-pg)\tmissing\tno backup of this service instance\tnone",
+        // Expected, in no selected account: no provider, no account.
+        "-\t-\tno-such-volume\tmissing\tno backup in any selected account (expected by --expect)\tnone",
+    ] {
+        assert!(lines.contains(&want), "{want}\nnot in:\n{text}");
+    }
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("(evs-erp-db)")).count(),
+        1,
+        "{text}"
+    );
+    // The complete daily series meets both rules.
+    assert!(!text.contains("ecs-erp-app"), "{text}");
+    // The unpinned finding comes last.
+    assert!(lines[lines.len() - 1].starts_with("-\t-\tno-such-volume\t"));
+    assert_eq!(
+        stderr(&o),
+        "audit: 151 findings in 60 resources of 9 accounts\n"
     );
 }
