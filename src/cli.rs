@@ -92,7 +92,7 @@ pub enum ColorWhen {
 pub enum Command {
     /// List backups of the selected accounts (all configured accounts by default)
     List(ListArgs),
-    /// Check freshness and failures (for cron): exit 1 when something is wrong
+    /// Check freshness, failures, expected resources and retention (for cron): exit 1 when something is wrong
     Audit(AuditArgs),
     /// List configured accounts, their provider, endpoint and where secrets come from
     Accounts(AccountsArgs),
