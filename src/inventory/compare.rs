@@ -4,7 +4,7 @@
 //! Rows are matched by (provider, account, backup id); when a listing holds the same id more
 //! than once, the n-th row with that id in one listing matches the n-th in the other.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
@@ -71,12 +71,12 @@ pub fn resource_key(b: &Backup) -> &str {
 /// time the newer snapshot was taken, the moment `early` is judged at. A status change is
 /// the only `changed`; other field changes are not rows.
 pub fn diff(from: &[Backup], to: &[Backup], at: DateTime<Utc>) -> Vec<Change> {
-    let older = keyed(from);
-    let newer = keyed(to);
+    let (older, newer) = (keyed(from), keyed(to));
+    let (older_by_key, newer_by_key) = (by_key(&older), by_key(&newer));
     let oldest = oldest_available(from);
     let mut changes = Vec::new();
     for (key, before) in &older {
-        match newer.get(key) {
+        match newer_by_key.get(key) {
             None => changes.push((
                 *key,
                 Change {
@@ -101,7 +101,7 @@ pub fn diff(from: &[Backup], to: &[Backup], at: DateTime<Utc>) -> Vec<Change> {
         }
     }
     for (key, after) in &newer {
-        if !older.contains_key(key) {
+        if !older_by_key.contains_key(key) {
             changes.push((
                 *key,
                 Change {
@@ -132,12 +132,14 @@ pub fn vanished<'a>(
     at: DateTime<Utc>,
 ) -> Vec<&'a Backup> {
     let now = keyed(current);
+    let now = by_key(&now);
     let oldest = oldest_available(previous);
-    keyed(previous)
+    let mut gone: Vec<(RowKey<'_>, &Backup)> = keyed(previous)
         .into_iter()
         .filter(|(key, b)| !now.contains_key(key) && went_early(b, &oldest, at))
-        .map(|(_, b)| b)
-        .collect()
+        .collect();
+    gone.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    gone.into_iter().map(|(_, b)| b).collect()
 }
 
 /// Whether `b`, gone from the newer listing, went before it was due.
@@ -181,21 +183,32 @@ fn oldest_available(rows: &[Backup]) -> HashMap<ResourceKey<'_>, DateTime<Utc>> 
 /// (provider, account, id, n): the n-th row with that id.
 type RowKey<'a> = (&'a str, &'a str, &'a str, usize);
 
-/// Rows by [`RowKey`], in key order.
-fn keyed(rows: &[Backup]) -> BTreeMap<RowKey<'_>, &Backup> {
-    let mut seen: HashMap<(&str, &str, &str), usize> = HashMap::new();
-    let mut out = BTreeMap::new();
-    for b in rows {
-        let n = seen
-            .entry((b.provider.as_str(), &b.account, &b.id))
-            .or_default();
-        out.insert(
-            (b.provider.as_str(), b.account.as_str(), b.id.as_str(), *n),
-            b,
-        );
-        *n += 1;
-    }
-    out
+/// Each row with its [`RowKey`], in the listing's order.
+fn keyed(rows: &[Backup]) -> Vec<(RowKey<'_>, &Backup)> {
+    let mut seen: HashMap<(&str, &str, &str), usize> = HashMap::with_capacity(rows.len());
+    rows.iter()
+        .map(|b| {
+            let n = seen
+                .entry((b.provider.as_str(), &b.account, &b.id))
+                .or_default();
+            *n += 1;
+            (
+                (
+                    b.provider.as_str(),
+                    b.account.as_str(),
+                    b.id.as_str(),
+                    *n - 1,
+                ),
+                b,
+            )
+        })
+        .collect()
+}
+
+/// Lookup by key (hashing: a 100k-row listing's keys share their first two parts, which
+/// makes a sorted map compare long prefixes at every step).
+fn by_key<'a>(rows: &[(RowKey<'a>, &'a Backup)]) -> HashMap<RowKey<'a>, &'a Backup> {
+    rows.iter().map(|(k, b)| (*k, *b)).collect()
 }
 
 #[cfg(test)]

@@ -69,10 +69,13 @@ CREATE TABLE version (
     description     TEXT,
     location        TEXT,
     parent_id       TEXT,
-    extra           TEXT NOT NULL      -- compact JSON object
+    extra           TEXT NOT NULL,     -- compact JSON object
+    digest          BLOB NOT NULL      -- 16 bytes of SHA-256 over the columns above (rows.rs)
 );
--- Open versions (last_snapshot NULL) for recording; versions still alive at a snapshot for
--- loading it; closed ones for pruning.
+-- The open versions' keys and digests: recording compares a listing with these alone.
+CREATE INDEX version_open ON version (account_id, backup_id, occurrence, digest)
+    WHERE last_snapshot IS NULL;
+-- Versions by where their range ends: loading a snapshot, pruning.
 CREATE INDEX version_by_range ON version (account_id, last_snapshot);
 ";
 

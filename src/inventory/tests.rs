@@ -102,7 +102,8 @@ fn creates_the_schema_in_wal_mode() {
             "snapshot",
             "snapshot_by_account",
             "version",
-            "version_by_range"
+            "version_by_range",
+            "version_open",
         ]
     );
 }
