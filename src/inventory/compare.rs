@@ -58,6 +58,22 @@ pub struct Change {
     pub backup: Backup,
 }
 
+impl Change {
+    /// The names of the diff columns, in output order; the model's fields follow them.
+    pub const COLUMNS: [&'static str; 4] = ["change", "from_status", "to_status", "early"];
+
+    /// The diff columns as flat text for csv, tsv and table cells, in [`Change::COLUMNS`]
+    /// order; `None` for null.
+    pub fn column_texts(&self) -> [Option<String>; 4] {
+        [
+            Some(self.change.as_str().to_string()),
+            self.from_status.map(|s| s.as_str().to_string()),
+            self.to_status.map(|s| s.as_str().to_string()),
+            self.early.map(|e| e.to_string()),
+        ]
+    }
+}
+
 /// The audit's resource key (spec §8): `resource_id`, else `resource_name`, else `-`.
 pub fn resource_key(b: &Backup) -> &str {
     b.resource_id
@@ -599,5 +615,15 @@ mod tests {
             "{json}"
         );
         assert_eq!(resource_key(&change.backup), "-");
+        assert_eq!(
+            change.column_texts(),
+            [
+                Some("vanished".into()),
+                Some("available".into()),
+                None,
+                Some("true".into())
+            ]
+        );
+        assert_eq!(Change::COLUMNS[..], want[..4]);
     }
 }
