@@ -53,7 +53,7 @@ fn row(i: usize) -> Backup {
     b.created_at = Some(Timestamp::new(created, 6));
     b.updated_at = Some(Timestamp::new(created + chrono::Duration::seconds(391), 6));
     b.expires_at = Some(Timestamp::new(created + chrono::Duration::days(90), 6));
-    b.incremental = Some(i % 7 != 0);
+    b.incremental = Some(!i.is_multiple_of(7));
     b.location = Some("ap-southeast-1a".into());
     b.extra = match json!({
         "provider_id": "0daac4c5-6707-4851-97ba-169e36266b66",
