@@ -21,7 +21,9 @@ pub mod filter;
 pub mod http;
 pub mod model;
 pub mod providers;
+pub mod redact;
 pub mod render;
 pub mod secret;
+pub mod text;
 
 pub use error::{Error, ErrorKind, Outcome, Result};

@@ -12,6 +12,7 @@ mod csv;
 mod json;
 mod table;
 
+pub use csv::TerminalSafe;
 pub use json::{write_json_array, write_ndjson_row};
 pub use table::{human_age, human_size, simple_table};
 
