@@ -3,12 +3,15 @@
 //! ([`crate::secret::Secret::new`]), and so do the credentials learnt at run time (session
 //! cookies, Keystone/IAM tokens, UAA tokens), which the adapters keep as `Secret`s too.
 //!
-//! Each secret is searched for in the forms a server may echo it in: as it is, JSON-escaped,
-//! percent- and form-encoded (upper- and lower-case hex), and inside base64 (HTTP Basic's
+//! Each secret is searched for in the forms a server may echo it in: as it is, JSON-escaped
+//! (non-ASCII kept or `\u`-escaped),
+//! percent-encoded (unreserved characters kept or not) and form-encoded (upper- and lower-case
+//! hex), and inside base64 (HTTP Basic's
 //! `user:secret`, at each of the three byte alignments, standard and URL-safe alphabets; the
 //! whole base64 run around a hit is redacted). Huawei signatures are new for every request,
 //! so they are not registered one by one: the value after `Signature=` is always redacted, and
-//! while an account signs requests ([`signing_in_use`]), so is any bare run of 64 hex digits.
+//! while an account signs requests ([`signing_in_use`]), so is any run of 64 or more hex digits
+//! (a SHA-256 digest in a vendor message goes too: a small price).
 //!
 //! Secrets shorter than [`MIN_SECRET_CHARS`] characters are not searched for: they would
 //! redact ordinary words. Our own code never prints a secret of any length.
@@ -69,8 +72,8 @@ pub fn register(secret: &str) {
     registry.get_or_insert_with(Redactor::default).add(secret);
 }
 
-/// Says that an account signs requests: from now on bare 64-hex-digit runs (the shape of a
-/// signature) are redacted as well.
+/// Says that an account signs requests: from now on runs of 64 or more hex digits (the shape
+/// of a signature) are redacted as well.
 pub fn signing_in_use() {
     SIGNING.store(true, Ordering::Relaxed);
 }
@@ -145,17 +148,13 @@ impl Redactor {
     fn ranges(&self, text: &str, signing: bool) -> Vec<Range<usize>> {
         let bytes = text.as_bytes();
         let mut found = Vec::new();
-        if !self.index.is_empty() && bytes.len() >= KEY {
-            let mut key = key_of(&bytes[..KEY]);
-            for i in 0..=bytes.len() - KEY {
-                if i > 0 {
-                    key = (key >> 8) | (u64::from(bytes[i + KEY - 1]) << (8 * (KEY - 1)));
-                }
-                let bit = filter_bit(key);
+        if !self.index.is_empty() {
+            for (i, w) in bytes.windows(KEY).enumerate() {
+                let bit = filter_bit(key_of(w));
                 if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
                     continue;
                 }
-                let Some(bucket) = self.index.get(&key) else {
+                let Some(bucket) = self.index.get(&key_of(w)) else {
                     continue;
                 };
                 for n in bucket {
@@ -212,10 +211,17 @@ fn forms(secret: &str) -> Vec<(String, bool)> {
     let mut out = vec![(secret.to_string(), false)];
     let json = serde_json::to_string(secret).unwrap_or_default();
     let json = json.strip_prefix('"').and_then(|j| j.strip_suffix('"'));
-    out.push((json.unwrap_or(secret).to_string(), false));
-    let percent = utf8_percent_encode(secret, COMPONENT).to_string();
-    out.push((lower_hex_escapes(&percent), false));
-    out.push((percent, false));
+    let json = json.unwrap_or(secret).to_string();
+    // Servers that escape every non-ASCII character (Python's default) write `\u00e9`.
+    out.push((ascii_json(&json), false));
+    out.push((json, false));
+    // Encoders differ in what they leave alone: the unreserved characters, or only letters
+    // and digits.
+    for set in [COMPONENT, NON_ALPHANUMERIC] {
+        let percent = utf8_percent_encode(secret, set).to_string();
+        out.push((lower_hex_escapes(&percent), false));
+        out.push((percent, false));
+    }
     let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
     out.push((lower_hex_escapes(&form), false));
     out.push((form, false));
@@ -242,6 +248,22 @@ fn forms(secret: &str) -> Vec<(String, bool)> {
     out
 }
 
+/// JSON text with every non-ASCII character as `\uXXXX` (UTF-16, lower-case hex).
+fn ascii_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
+}
+
 /// `%2F` → `%2f`: some servers echo escapes in lower case.
 fn lower_hex_escapes(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -262,10 +284,9 @@ fn lower_hex_escapes(s: &str) -> String {
 
 /// The first [`KEY`] bytes as a number.
 fn key_of(b: &[u8]) -> u64 {
-    b.iter()
-        .take(KEY)
-        .enumerate()
-        .fold(0, |k, (i, &byte)| k | (u64::from(byte) << (8 * i)))
+    let mut k = [0u8; 8];
+    k[..KEY].copy_from_slice(&b[..KEY]);
+    u64::from_le_bytes(k)
 }
 
 /// The filter bit of a key (Fibonacci hashing into 16 bits).
@@ -290,41 +311,50 @@ fn widen_base64(bytes: &[u8], r: Range<usize>) -> Range<usize> {
     start..end
 }
 
-/// Adds the ranges of signatures: the value after `Signature=` (any case), and with `signing`
-/// any run of exactly 64 hex digits.
+/// Adds the ranges of signatures: the value after `Signature=` (any case, the `=` also
+/// percent-encoded), and with `signing` any run of 64 or more hex digits (a signature, also
+/// where an encoded `=` before it runs into it).
 fn signatures(bytes: &[u8], signing: bool, found: &mut Vec<Range<usize>>) {
-    const LABEL: &[u8] = b"signature=";
+    const LABEL: &[u8] = b"signature";
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b.is_ascii_hexdigit() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
-            let run = bytes[i..]
-                .iter()
-                .take_while(|b| b.is_ascii_hexdigit())
-                .count();
-            let ends_word = bytes
-                .get(i + run)
-                .is_none_or(|b| !b.is_ascii_alphanumeric());
-            if signing && run == SIGNATURE_HEX && ends_word {
-                found.push(i..i + run);
-            }
-            i += run.max(1);
+    while let Some(at) = bytes[i..].iter().position(|&b| b | 0x20 == b's') {
+        let after = i + at + LABEL.len();
+        i += at + 1;
+        if !starts_with_ignore_case(&bytes[i - 1..], LABEL) {
             continue;
         }
-        if (b == b's' || b == b'S')
-            && bytes.len() - i > LABEL.len()
-            && bytes[i..i + LABEL.len()].eq_ignore_ascii_case(LABEL)
-        {
-            let start = i + LABEL.len();
-            let run = bytes[start..].iter().take_while(|b| is_base64(**b)).count();
-            if run > 0 {
-                found.push(start..start + run);
-            }
-            i = start + run.max(1);
+        let start = if bytes.get(after) == Some(&b'=') {
+            after + 1
+        } else if starts_with_ignore_case(&bytes[after..], b"%3d") {
+            after + 3
+        } else {
             continue;
+        };
+        let run = bytes[start..].iter().take_while(|b| is_base64(**b)).count();
+        if run > 0 {
+            found.push(start..start + run);
         }
-        i += 1;
+        i = start + run;
     }
+    if !signing {
+        return;
+    }
+    let mut i = 0;
+    while let Some(at) = bytes[i..].iter().position(u8::is_ascii_hexdigit) {
+        let start = i + at;
+        let run = bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+        if run >= SIGNATURE_HEX {
+            found.push(start..start + run);
+        }
+        i = start + run;
+    }
+}
+
+fn starts_with_ignore_case(bytes: &[u8], prefix: &[u8]) -> bool {
+    bytes.len() >= prefix.len() && bytes[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
 /// Sorted, with overlapping or touching ranges joined.
@@ -399,6 +429,7 @@ mod tests {
             format!("password={}&x", lower_hex_escapes(&percent)),
             format!("username=u&password={form}"),
             format!("{{\"password\":{json}}}"),
+            r#"{"password":"p@ss w/rd+\"\u00e9\""}"#.to_string(),
         ] {
             let out = red(&r, &text);
             assert!(out.contains(REDACTED), "{text} -> {out}");
@@ -451,6 +482,16 @@ mod tests {
         assert_eq!(
             r.redact_prefix(&bare, usize::MAX, true).0,
             "bad signature <redacted>."
+        );
+        // Percent-encoded, the `=` runs into the hex digits.
+        let encoded = format!("SignedHeaders%3Dhost%2C%20Signature%3D{sig}%2C");
+        assert_eq!(
+            r.redact_prefix(&encoded, usize::MAX, false).0,
+            "SignedHeaders%3Dhost%2C%20Signature%3D<redacted>%2C"
+        );
+        assert_eq!(
+            r.redact_prefix(&format!("x%3D{sig}"), usize::MAX, true).0,
+            "x%<redacted>"
         );
         // 32 hex digits (a project or request id) are no signature.
         let id = "0123456789abcdef0123456789abcdef";

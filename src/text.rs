@@ -68,6 +68,10 @@ impl fmt::Write for Capped {
 
 fn bounded(text: &str, cap: usize) -> String {
     let (redacted, truncated) = redact::redact_prefix(text, SCAN_BYTES);
+    // Most lines are short printable ASCII: nothing to join, escape or cut.
+    if redacted.len() <= cap && redacted.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return redacted.trim_matches(' ').to_string();
+    }
     let mut out = String::with_capacity(redacted.len().min(cap * 4));
     let mut chars = 0;
     // Where the last piece (a character, its escape, a joining space) started, in bytes and
