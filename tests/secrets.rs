@@ -653,3 +653,113 @@ mod embedded {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Data output: escaped on a terminal, byte for byte in a pipe.
+
+/// A ByCloud API whose one backup carries a terminal attack in its name and description.
+async fn hostile_listing() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = Router::new().fallback(|| async {
+        axum::Json(json!({
+            "backups": [{
+                "id": "b1\u{202e}",
+                "status": "available",
+                "description": "\x1b[2K\r\x1b[32mall OK\u{9b}\u{2028}\x1b]0;owned\x07",
+                "created_at": "2026-11-20T00:00:00Z"
+            }],
+            "meta": {"has_more": false}
+        }))
+    });
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (base, task)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vendor_values_are_escaped_on_a_terminal_and_exact_in_a_pipe() {
+    let (base, task) = hostile_listing().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    write_private(
+        &path,
+        &format!(
+            "[accounts.by]\nprovider = \"bycloud\"\nendpoint = \"{base}\"\ntoken = \"tty-token-1\"\n"
+        ),
+    );
+    let config = path.to_str().unwrap().to_string();
+    let outputs = tokio::task::spawn_blocking(move || {
+        let args = |format: &str| -> Vec<String> {
+            [
+                "--config",
+                &config,
+                "list",
+                "-o",
+                format,
+                "--columns",
+                "id,description",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        };
+        let mut out = Vec::new();
+        for format in ["tsv", "csv"] {
+            let piped = run(backups().args(args(format)));
+            let args = args(format);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let terminal =
+                support::on_terminal(&args, &[("TERM", "dumb")]).map(|mut c| run(&mut c));
+            out.push((format, piped, terminal));
+        }
+        let json: Vec<String> = ["--config", &config, "list", "-o", "json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let piped = run(backups().args(&json));
+        let json: Vec<&str> = json.iter().map(String::as_str).collect();
+        let terminal = support::on_terminal(&json, &[("TERM", "dumb")]).map(|mut c| run(&mut c));
+        out.push(("json", piped, terminal));
+        out
+    })
+    .await
+    .unwrap();
+    task.abort();
+    let raw_description = "\x1b[2K\\r\x1b[32mall OK\u{9b}\u{2028}\x1b]0;owned\x07";
+    for (format, piped, terminal) in outputs {
+        assert_eq!(piped.status.code(), Some(0), "{format}: {}", stderr(&piped));
+        let text = stdout(&piped);
+        match format {
+            // tsv escapes only `\`, tab, newline and CR; everything else is the vendor's.
+            "tsv" => assert_eq!(text, format!("id\tdescription\nb1\u{202e}\t{raw_description}\n")),
+            "csv" => assert_eq!(
+                text,
+                "id,description\nb1\u{202e},\"\x1b[2K\r\x1b[32mall OK\u{9b}\u{2028}\x1b]0;owned\x07\"\n"
+            ),
+            _ => assert!(text.contains(r#""description":"\u001b[2K\r\u001b[32mall OK"#)
+                && text.contains("\u{9b}\u{2028}") && text.contains("b1\u{202e}"), "{text}"),
+        }
+        let Some(terminal) = terminal else { continue };
+        let shown = stdout(&terminal).replace("\r\n", "\n");
+        assert_eq!(terminal.status.code(), Some(0), "{format}: {shown}");
+        let bad = shown.chars().find(|c| {
+            (c.is_control() && !matches!(c, '\n' | '\t'))
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2028}')
+        });
+        assert_eq!(bad, None, "{format} on a terminal: {shown:?}");
+        let expected = match format {
+            "tsv" => "b1\\u{202e}\t\\x1b[2K\\r\\x1b[32mall OK\\x9b\\u{2028}\\x1b]0;owned\\x07",
+            "csv" => "b1\\u{202e},\"\\x1b[2K\\r\\x1b[32mall OK\\x9b\\u{2028}\\x1b]0;owned\\x07\"",
+            _ => r#""id":"b1\u202e""#,
+        };
+        assert!(shown.contains(expected), "{format} on a terminal: {shown}");
+        if format == "json" {
+            assert!(
+                shown.contains(r#"\u001b[2K\r\u001b[32mall OK\u009b\u2028\u001b]0;owned\u0007"#),
+                "{shown}"
+            );
+        }
+    }
+}
