@@ -92,7 +92,7 @@ pub enum ColorWhen {
 pub enum Command {
     /// List backups of the selected accounts (all configured accounts by default)
     List(ListArgs),
-    /// Check freshness and failures (for cron): exit 1 when something is wrong
+    /// Check freshness, failures, expected resources and retention (for cron): exit 1 when something is wrong
     Audit(AuditArgs),
     /// List configured accounts, their provider, endpoint and where secrets come from
     Accounts(AccountsArgs),
@@ -215,9 +215,15 @@ pub struct AuditArgs {
     /// Which accounts and rows
     #[command(flatten)]
     pub selection: Selection,
-    /// The newest available backup of each resource must be younger than this [default: 26h, or the account's audit_max_age]
+    /// The newest available backup of each resource must be younger than this [default: the account's audit_max_age, else [audit] max_age, else 26h]
     #[arg(long, value_name = "DUR", value_parser = crate::duration::parse_positive)]
     pub max_age: Option<chrono::Duration>,
+    /// Retention: each of the N UTC days, ISO weeks or months before the current one needs an available backup, e.g. daily=7,weekly=4,monthly=6 [default: the account's audit_keep, else [audit] keep]
+    #[arg(long, value_name = "RULES", value_parser = keep_rules)]
+    pub keep: Option<crate::audit::Keep>,
+    /// A resource (id or name) that must have a backup in some selected account; ACCOUNT:RES pins it to one (repeatable; added to audit_expect and [audit] expect)
+    #[arg(long, value_name = "RES", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub expect: Vec<String>,
     /// Output format [default: table on a terminal, tsv otherwise]
     #[arg(short, long, value_name = "F", value_parser = formats(&[Format::Table, Format::Json, Format::Ndjson, Format::Tsv]))]
     pub output: Option<Format>,
@@ -260,6 +266,16 @@ pub struct EmulatorArgs {
     /// Write a config for the demo accounts to FILE
     #[arg(long, value_name = "FILE")]
     pub write_config: Option<PathBuf>,
+    /// Serve the demo as it stands N days after day 0 (same accounts, ids and credentials;
+    /// backups taken, expired, deleted and settled in between)
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub day: u32,
+    /// Serve N generated demo accounts across the five providers instead of the nine demo ones
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub accounts: Option<u32>,
+    /// For tests of redaction: error bodies echo the credentials the client sent
+    #[arg(long)]
+    pub echo_credentials: bool,
 }
 
 /// `--provider`: the five names and `all`, any case.
@@ -273,6 +289,11 @@ fn providers() -> impl TypedValueParser<Value = ProviderChoice> {
             .map(ProviderChoice::Only)
             .ok_or("unknown provider")
     })
+}
+
+/// `--keep`: `daily=N,weekly=N,monthly=N`, any of them.
+fn keep_rules(s: &str) -> Result<crate::audit::Keep, String> {
+    s.parse()
 }
 
 /// `--status`: the normalised statuses, any case.

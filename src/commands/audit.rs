@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use super::context::{write_stdout, Context};
-use crate::audit::{self, Finding, Report, Summary};
+use crate::audit::{self, Finding, Listing, Policy, PolicyLayer, Report, Summary};
 use crate::cli::AuditArgs;
 use crate::error::{Error, Outcome};
 use crate::providers::{self, ListOptions};
@@ -23,8 +23,23 @@ pub async fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<Outcome> {
     let listings = accounts
         .list
         .iter()
-        .zip(results.iter().map(|r| r.result.as_ref().map(Vec::as_slice)));
-    let (mut findings, summary) = audit::assess(listings, args.max_age, ctx.now);
+        .zip(&results)
+        .map(|(account, r)| Listing {
+            account,
+            rows: r.result.as_ref().map(Vec::as_slice),
+            resources: &r.resources,
+        });
+    let policy = Policy {
+        flags: PolicyLayer {
+            max_age: args.max_age,
+            keep: args.keep,
+            expect: args.expect.clone(),
+        },
+        file: accounts.audit.policy.clone(),
+        account_names: accounts.names.clone(),
+        resource: filter.resource.clone(),
+    };
+    let (mut findings, summary) = audit::assess(listings, &policy, ctx.now);
     // Messages quote vendor text (an account's error, ids): no secret goes out in them, in
     // any format.
     for f in &mut findings {

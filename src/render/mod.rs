@@ -11,6 +11,7 @@ use crate::model::{Backup, Field};
 mod csv;
 mod json;
 mod table;
+mod text;
 
 pub use csv::TerminalSafe;
 pub use json::{write_json_array, write_ndjson_row};
