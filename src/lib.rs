@@ -19,6 +19,7 @@ pub mod emulator;
 pub mod error;
 pub mod filter;
 pub mod http;
+pub mod inventory;
 pub mod model;
 pub mod providers;
 pub mod redact;
