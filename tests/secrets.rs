@@ -763,3 +763,141 @@ async fn vendor_values_are_escaped_on_a_terminal_and_exact_in_a_pipe() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The emulator's own echo mode (`echo_credentials`): its demo accounts, every rule shape.
+
+/// The secret keys of a config (spec §3).
+const SECRET_KEYS: [&str; 8] = [
+    "password",
+    "token",
+    "access_key",
+    "secret_key",
+    "security_token",
+    "client_secret",
+    "api_key_secret",
+    "refresh_token",
+];
+
+/// Every secret value in a config's text.
+fn config_secrets(text: &str) -> Vec<String> {
+    let doc: toml::Table = text.parse().unwrap();
+    let accounts = doc["accounts"].as_table().unwrap();
+    accounts
+        .values()
+        .filter_map(|a| a.as_table())
+        .flat_map(|a| {
+            SECRET_KEYS
+                .iter()
+                .filter_map(|k| a.get(*k).and_then(|v| v.as_str()).map(str::to_string))
+        })
+        .collect()
+}
+
+/// Where the emulator's echo puts a credential: each must be followed by `<redacted>` (or by as
+/// much of it as fits before a cap's `…`).
+const ECHO_MARKERS: [&str; 12] = [
+    "x-auth-token: ",
+    "cookie: nimbula=",
+    "x-api-key: ",
+    "x-security-token: ",
+    "authorization: bearer ",
+    "authorization: Bearer ",
+    "Access=",
+    "Signature=",
+    "\"password\":\"",
+    "password=",
+    "client_secret=",
+    "refresh_token=",
+];
+
+fn assert_markers_redacted(what: &str, printed: &str) {
+    for marker in ECHO_MARKERS {
+        for (at, _) in printed.match_indices(marker) {
+            let rest = &printed[at + marker.len()..];
+            let head: String = rest.chars().take_while(|c| *c != '…').take(10).collect();
+            let whole = head == "<redacted>";
+            let cut = "<redacted>".starts_with(&head) && rest[head.len()..].starts_with('…');
+            assert!(
+                whole || cut,
+                "{what}: `{marker}` is followed by `{}`:\n{printed}",
+                rest.chars().take(40).collect::<String>()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_emulators_credential_echo_prints_no_secret() {
+    use backups::emulator::{Emulator, EmulatorOptions};
+    let emu = Emulator::start(EmulatorOptions {
+        now: support::NOW.parse().unwrap(),
+        echo_credentials: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // A Cloud Foundry account with a given token and refresh token, as the cf CLI keeps them.
+    let api = emu.urls.cf.to_string();
+    let tokens = tokio::task::spawn_blocking(move || {
+        support::uaa_password_token(
+            &api,
+            "grant_type=password&username=admin&password=cf-demo-password",
+        )
+    })
+    .await
+    .unwrap();
+    let (access, refresh) = (
+        tokens["access_token"].as_str().unwrap().to_string(),
+        tokens["refresh_token"].as_str().unwrap().to_string(),
+    );
+    let text = format!(
+        "{}\n[accounts.cf-demo-token]\nprovider = \"cf\"\napi = \"{}\"\ntoken = \"{access}\"\nrefresh_token = \"{refresh}\"\n",
+        emu.config_toml(),
+        emu.urls.cf.as_str().trim_end_matches('/'),
+    );
+    let secrets = config_secrets(&text);
+    assert!(secrets.len() >= 10, "{secrets:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    write_private(&path, &text);
+    for rules in [
+        "listing=500",
+        "listing=403",
+        "listing=401",
+        "login=401",
+        "login=403",
+        "login=500",
+        "cf:listing=401,cf:login=401",
+        "any=401",
+    ] {
+        emu.set_echo_rules(rules).unwrap();
+        let path = path.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            run(backups()
+                .arg("--config")
+                .arg(&path)
+                .args(["-vv", "list", "-o", "json"]))
+        })
+        .await
+        .unwrap();
+        let printed = format!("{}\n{}", stdout(&out), stderr(&out));
+        if std::env::var_os("SHOW_ECHO").is_some() {
+            eprintln!("{rules}:\n{}", stderr(&out));
+        }
+        assert_eq!(out.status.code(), Some(3), "{rules}:\n{printed}");
+        assert!(
+            printed.contains("echo of ") && printed.contains("<redacted>"),
+            "{rules}: no echo reached the output:\n{printed}"
+        );
+        for secret in &secrets {
+            for form in forbidden_forms(secret) {
+                assert!(
+                    !printed.contains(&form),
+                    "{rules}: `{form}` (a form of `{secret}`) was printed:\n{printed}"
+                );
+            }
+        }
+        assert_markers_redacted(rules, &printed);
+    }
+}
