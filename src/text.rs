@@ -199,14 +199,20 @@ mod tests {
         for c in [
             '\u{ad}',
             '\u{200b}',
+            '\u{200d}',
+            '\u{202a}',
             '\u{202e}',
             '\u{2066}',
+            '\u{2069}',
             '\u{feff}',
+            '\u{e0001}',
             '\u{e007f}',
         ] {
             assert!(is_format(c), "{c:?}");
         }
-        for c in ['a', '\u{ac}', '\u{2065}', '\u{fffd}', 'バ'] {
+        for c in [
+            'a', '\u{ac}', '\u{ae}', '\u{2065}', '\u{2070}', '\u{fffd}', 'バ',
+        ] {
             assert!(!is_format(c), "{c:?}");
         }
     }
