@@ -22,7 +22,9 @@ pub mod http;
 pub mod inventory;
 pub mod model;
 pub mod providers;
+pub mod redact;
 pub mod render;
 pub mod secret;
+pub mod text;
 
 pub use error::{Error, ErrorKind, Outcome, Result};

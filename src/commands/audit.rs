@@ -2,6 +2,7 @@
 //! print the findings; the exit code says whether something is wrong. Silent when healthy
 //! unless stdout is a terminal, so cron mails only when something is wrong.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use super::context::{write_stdout, Context};
@@ -9,7 +10,8 @@ use crate::audit::{self, Finding, Listing, Policy, PolicyLayer, Report, Summary}
 use crate::cli::AuditArgs;
 use crate::error::{Error, Outcome};
 use crate::providers::{self, ListOptions};
-use crate::render::Format;
+use crate::redact;
+use crate::render::{Format, TerminalSafe};
 
 /// Runs `backups audit`.
 pub async fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<Outcome> {
@@ -37,13 +39,31 @@ pub async fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<Outcome> {
         account_names: accounts.names.clone(),
         resource: filter.resource.clone(),
     };
-    let (findings, summary) = audit::assess(listings, &policy, ctx.now);
+    let (mut findings, summary) = audit::assess(listings, &policy, ctx.now);
+    // Messages quote vendor text (an account's error, ids): no secret goes out in them, in
+    // any format.
+    for f in &mut findings {
+        if let Cow::Owned(clean) = redact::redact(&f.message) {
+            f.message = clean;
+        }
+    }
     let speak = !findings.is_empty() || ctx.stdout_tty;
-    write_stdout(|out| match format {
-        Format::Json => audit::write_json(out, &report(ctx, findings, &summary)),
-        Format::Ndjson => audit::write_ndjson(out, &findings),
-        Format::Table => write_table(out, &findings, &summary, speak),
-        _ => write_tsv(out, &findings, &summary, speak),
+    write_stdout(|out| {
+        // On a terminal, what tsv and JSON leave raw is escaped; the table cleans its cells.
+        let json = matches!(format, Format::Json | Format::Ndjson);
+        let mut safe;
+        let out: &mut dyn Write = if ctx.stdout_tty && format != Format::Table {
+            safe = TerminalSafe::new(out, json);
+            &mut safe
+        } else {
+            out
+        };
+        match format {
+            Format::Json => audit::write_json(out, &report(ctx, findings, &summary)),
+            Format::Ndjson => audit::write_ndjson(out, &findings),
+            Format::Table => write_table(out, &findings, &summary, speak),
+            _ => write_tsv(out, &findings, &summary, speak),
+        }
     })?;
     if speak {
         ctx.note_timeless_left_out(&filter);

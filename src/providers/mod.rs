@@ -49,8 +49,9 @@ impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Cursor::Offset(o) => write!(f, "offset {o}"),
-            Cursor::Marker(m) => write!(f, "marker {m}"),
-            Cursor::Url(u) => write!(f, "next link {}", u.path()),
+            // Both are the server's text: quoted (escaped, capped, redacted).
+            Cursor::Marker(m) => write!(f, "marker {}", crate::text::quote(m)),
+            Cursor::Url(u) => write!(f, "next link {}", crate::text::quote(u.path())),
         }
     }
 }
