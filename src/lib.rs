@@ -20,6 +20,7 @@ pub mod error;
 pub mod filter;
 pub mod http;
 pub mod model;
+pub mod monitor;
 pub mod providers;
 pub mod render;
 pub mod secret;
