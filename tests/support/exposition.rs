@@ -159,14 +159,15 @@ fn sample_head(line: &str) -> Result<(String, Vec<(String, String)>, &str), Stri
     let mut rest = &line[end..];
     if let Some(body) = rest.strip_prefix('{') {
         let mut chars = body.char_indices().peekable();
-        let mut consumed = None;
+        // Where the label set ends, within `body`: set before each `break`.
+        let consumed;
         loop {
             // A label name, `=`, a quoted value, then `,` or `}`.
             let Some(&(start, c)) = chars.peek() else {
                 return Err("unclosed label set".into());
             };
             if c == '}' {
-                consumed = Some(start + 1);
+                consumed = start + 1;
                 break;
             }
             let mut label = String::new();
@@ -205,13 +206,13 @@ fn sample_head(line: &str) -> Result<(String, Vec<(String, String)>, &str), Stri
             match chars.next() {
                 Some((_, ',')) => continue,
                 Some((i, '}')) => {
-                    consumed = Some(i + 1);
+                    consumed = i + 1;
                     break;
                 }
                 _ => return Err("expected `,` or `}` after a label".into()),
             }
         }
-        rest = &body[consumed.expect("set before break")..];
+        rest = &body[consumed..];
     }
     if !rest.starts_with(' ') {
         return Err("no space before the value".into());
