@@ -306,7 +306,7 @@ mod tests {
             text,
             "BACKUPS OK - 0 findings in 3 resources of 2 accounts | resources=3 findings=0 stale=0 failed=0 accounts_failed=0 oldest_available_age=108000s;93600;;0;\n"
         );
-        let (state, text) = run(&[failed_account.clone()], 1, None);
+        let (state, text) = run(std::slice::from_ref(&failed_account), 1, None);
         assert_eq!(state, State::Unknown);
         assert_eq!(
             text,

@@ -146,11 +146,12 @@ pub fn parse(text: &str) -> Result<Vec<Family>, ParseError> {
     Ok(families)
 }
 
+/// A sample line's metric name, its labels, and what follows them.
+type Head<'a> = (String, Vec<(String, String)>, &'a str);
+
 /// The metric name, the labels and what follows the closing brace.
-fn sample_head(line: &str) -> Result<(String, Vec<(String, String)>, &str), String> {
-    let end = line
-        .find(|c: char| c == '{' || c == ' ')
-        .ok_or("no value")?;
+fn sample_head(line: &str) -> Result<Head<'_>, String> {
+    let end = line.find(['{', ' ']).ok_or("no value")?;
     let name = &line[..end];
     if name.is_empty() {
         return Err("no metric name".into());
