@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 
 use super::context::{write_stdout, Context};
 use crate::audit::{Policy, PolicyLayer};
-use crate::cli::ExporterArgs;
+use crate::cli::{ExporterArgs, Selection};
 use crate::config::Account;
 use crate::error::Outcome;
 use crate::filter::Filter;
@@ -72,7 +72,7 @@ pub async fn run(ctx: &Context, args: &ExporterArgs) -> anyhow::Result<Outcome> 
         ctx,
         &accounts.list,
         &http,
-        &filter,
+        (&filter, &args.selection),
         &policy,
         args.interval,
         &served.latest,
@@ -91,19 +91,29 @@ async fn lister(
     ctx: &Context,
     accounts: &[Account],
     http: &Http,
-    filter: &Filter,
+    (filter, selection): (&Filter, &Selection),
     policy: &Policy,
     interval: Duration,
     latest: &RwLock<Arc<String>>,
 ) {
     // The exporter's clock: `now` (pinned by BACKUPS_NOW in tests) moving on with time.
     let since = Instant::now();
+    let clock = || ctx.now + chrono::Duration::from_std(since.elapsed()).unwrap_or_default();
     let mut tracker = Tracker::new(accounts.to_vec());
     loop {
         let started = Instant::now();
-        let results = providers::run_all(http, accounts, filter, &ListOptions::default()).await;
+        // `--since 7d` means seven days before this listing, not before the start.
+        let mut filter = filter.clone();
+        let now = clock();
+        if let Some(b) = selection.since {
+            filter.since = b.resolve(now).or(filter.since);
+        }
+        if let Some(b) = selection.until {
+            filter.until = b.resolve(now).or(filter.until);
+        }
+        let results = providers::run_all(http, accounts, &filter, &ListOptions::default()).await;
         let took = started.elapsed();
-        let finished = ctx.now + chrono::Duration::from_std(since.elapsed()).unwrap_or_default();
+        let finished = clock();
         // The inventory hook (spec §10): with `[inventory] record = true`, each listing is
         // recorded here, `results` in account order, before the tracker takes them.
         let (families, failures) = tracker.update(results, policy, finished, took);
