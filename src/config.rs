@@ -384,6 +384,14 @@ fn audit_table(
         }
         (None, None) => None,
     };
+    if let Some((url, source)) = &ping_url {
+        let key = match source {
+            SecretSource::Env(_) => "ping_url_env",
+            _ => "ping_url",
+        };
+        crate::monitor::ping::check(url.expose())
+            .map_err(|why| key_error(KeyError::new(key, why)))?;
+    }
     Ok(AuditConfig { policy, ping_url })
 }
 
@@ -740,6 +748,7 @@ mod tests {
         match var {
             "HW_AK" => Some("AKVALUE".into()),
             "HW_SK" => Some("SKVALUE".into()),
+            "HC_PING" => Some("https://hc-ping.com/5e1f".into()),
             _ => None,
         }
     }
@@ -832,7 +841,7 @@ token = "tok"
     fn the_audit_table_and_account_policy_keys_are_read() {
         let cfg = parse_str(
             "[audit]\nmax_age = \"2d\"\nkeep = \"daily=7,weekly=4\"\nexpect = [\"vol1\", \"hw:db\"]\n\
-             ping_url_env = \"HW_SK\"\n\
+             ping_url_env = \"HC_PING\"\n\
              [accounts.a]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"t\"\n\
              audit_max_age = \"8d\"\naudit_keep = \"monthly=6\"\naudit_expect = [\" web \"]\n\
              [accounts.b]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"t\"",
@@ -843,8 +852,8 @@ token = "tok"
         assert_eq!(audit.policy.keep.unwrap().to_string(), "daily=7,weekly=4");
         assert_eq!(audit.policy.expect, ["vol1", "hw:db"]);
         let (url, source) = audit.ping_url.as_ref().unwrap();
-        assert_eq!(url.expose(), "SKVALUE");
-        assert_eq!(*source, SecretSource::Env("HW_SK".into()));
+        assert_eq!(url.expose(), "https://hc-ping.com/5e1f");
+        assert_eq!(*source, SecretSource::Env("HC_PING".into()));
         let (a, b) = (&cfg.accounts[0], &cfg.accounts[1]);
         assert_eq!(a.audit_max_age, Some(chrono::Duration::days(8)));
         assert_eq!(a.audit_keep.unwrap().to_string(), "monthly=6");
@@ -908,6 +917,14 @@ token = "tok"
             (
                 "[audit]\nping_url = \"https://hc.example/x\"\nping_url_env = \"HW_SK\"",
                 "[audit]: key `ping_url`: give either `ping_url` or `ping_url_env`, not both",
+            ),
+            (
+                "[audit]\nping_url = \"http://hc.example/x\"",
+                "[audit]: key `ping_url`: plain http is refused for the ping URL (it is a secret); use https, or http to a loopback host",
+            ),
+            (
+                "[audit]\nping_url_env = \"HW_SK\"",
+                "[audit]: key `ping_url_env`: not an absolute URL",
             ),
             (
                 "[audti]\nkeep = \"daily=1\"",

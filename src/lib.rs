@@ -21,6 +21,7 @@ pub mod filter;
 pub mod http;
 pub mod inventory;
 pub mod model;
+pub mod monitor;
 pub mod providers;
 pub mod redact;
 pub mod render;

@@ -16,6 +16,7 @@ mod audit;
 mod completions;
 mod context;
 mod emulator;
+mod exporter;
 mod list;
 mod man;
 mod providers;
@@ -31,17 +32,22 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         match cli.command {
             Command::List(args) => list::run(&ctx, &args).await,
             Command::Audit(args) => audit::run(&ctx, &args).await,
+            Command::Exporter(args) => exporter::run(&ctx, &args).await,
             Command::Accounts(args) => accounts::run(&ctx, &args).await,
             Command::Providers(args) => providers::run(&ctx, &args),
             Command::Emulator(args) => emulator::run(&ctx, &args).await,
             Command::Completions { shell } => completions::run(shell),
             Command::Man { page } => man::run(page),
         }
-    })
+    });
+    // What is still running (the exporter's open connections, a name lookup) must not hold
+    // up the exit: the command has finished.
+    runtime.shutdown_background();
+    outcome
 }
 
 /// `-v` and `-vv`: request logs on stderr, never with colour or timestamps (a terminal or a
