@@ -31,7 +31,8 @@ pub async fn run(ctx: &Context, args: &AccountsArgs) -> anyhow::Result<Outcome> 
     Ok(ctx.report_failures(&failures))
 }
 
-/// Tries each account's login (the first page of its listing), all at once.
+/// Tries each account's login (the first page of its listing), all at once, within one
+/// shared limiter and the run's deadline.
 async fn check_all(
     ctx: &Context,
     accounts: &[Account],
@@ -45,12 +46,7 @@ async fn check_all(
         progress: None,
         ..ctx.list_options(defaults)
     };
-    let results = futures_util::future::join_all(
-        accounts
-            .iter()
-            .map(|a| providers::check(&http, a, &filter, &options)),
-    )
-    .await;
+    let results = providers::check(&http, accounts, &filter, &options).await;
     let mut checks = Vec::with_capacity(results.len());
     let mut failures = Vec::new();
     for r in results {

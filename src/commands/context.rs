@@ -48,6 +48,10 @@ pub struct Accounts {
     pub list: Vec<Account>,
     /// The config's `[defaults]` (none for the demo).
     pub defaults: config::Defaults,
+    /// Every account's name, selected or not (`audit --expect ACCOUNT:RES`).
+    pub names: Vec<String>,
+    /// The config's `[audit]` table (none for the demo).
+    pub audit: config::AuditConfig,
     _emulator: Option<EmulatorHandle>,
 }
 
@@ -120,7 +124,7 @@ impl Context {
     /// The accounts to use: the demo emulator's, or the config file's and the environment's;
     /// then narrowed by `--provider` and `--account`.
     pub async fn accounts(&self, sel: &Selection) -> anyhow::Result<Accounts> {
-        let (all, emulator, source, defaults) = if self.demo {
+        let (all, emulator, source, defaults, audit) = if self.demo {
             let (accounts, emu) = start_demo(self.now)
                 .await
                 .context("starting the demo emulator")?;
@@ -129,22 +133,27 @@ impl Context {
                 Some(emu),
                 "the demo".to_string(),
                 Default::default(),
+                Default::default(),
             )
         } else {
-            let (accounts, path, defaults) = self.configured_accounts()?;
-            (accounts, None, path, defaults)
+            let (accounts, path, defaults, audit) = self.configured_accounts()?;
+            (accounts, None, path, defaults, audit)
         };
         Ok(Accounts {
+            names: all.iter().map(|a| a.name.clone()).collect(),
             list: select(all, sel, &source)?,
             defaults,
+            audit,
             _emulator: emulator,
         })
     }
 
     /// The config file's accounts plus those the environment's credentials make, for
     /// providers the file does not cover; where they came from, for messages; and the
-    /// file's `[defaults]`.
-    fn configured_accounts(&self) -> Result<(Vec<Account>, String, config::Defaults)> {
+    /// file's `[defaults]` and `[audit]`.
+    fn configured_accounts(
+        &self,
+    ) -> Result<(Vec<Account>, String, config::Defaults, config::AuditConfig)> {
         let env = |k: &str| std::env::var(k).ok();
         let (path, explicit) =
             config::config_path(self.config.as_deref(), &env).ok_or_else(|| {
@@ -160,7 +169,12 @@ impl Context {
                 path.display()
             )));
         }
-        Ok((cfg.accounts, path.display().to_string(), cfg.defaults))
+        Ok((
+            cfg.accounts,
+            path.display().to_string(),
+            cfg.defaults,
+            cfg.audit,
+        ))
     }
 
     /// The row filter of the selection flags, with time bounds resolved against now.

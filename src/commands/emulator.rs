@@ -21,6 +21,9 @@ pub async fn run(ctx: &Context, args: &EmulatorArgs) -> anyhow::Result<Outcome> 
         scale: args.scale,
         faults: args.faults,
         now: ctx.now,
+        day: args.day,
+        accounts: args.accounts.map(|n| n as usize),
+        echo_credentials: args.echo_credentials,
     })
     .await
     .context("starting the emulator")?;

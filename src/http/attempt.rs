@@ -127,7 +127,7 @@ fn refused_redirect(resp: &reqwest::Response, account: &str, what: &str, status:
     let error = match target {
         Some(to) if same_origin(resp.url(), &to) => Error::protocol(format!(
             "stopped after {MAX_REDIRECTS} redirects within the origin (the last to {}): the server may be looping",
-            crate::providers::quote(to.path())
+            crate::text::quote(to.path())
         )),
         _ => {
             // The target's query is left out: it can carry secrets too.
@@ -136,7 +136,7 @@ fn refused_redirect(resp: &reqwest::Response, account: &str, what: &str, status:
                 ErrorKind::Insecure,
                 format!(
                     "refused to follow a redirect to another origin ({}): credentials stay with the configured endpoint",
-                    crate::providers::quote(to)
+                    crate::text::quote(to)
                 ),
             )
         }

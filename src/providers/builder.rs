@@ -171,7 +171,7 @@ impl Values {
             return Ok(None);
         };
         let url = Url::parse(&raw).map_err(|e| {
-            let shown = crate::providers::quote(&without_userinfo(&raw));
+            let shown = crate::text::quote(&without_userinfo(&raw));
             self.err(key, format!("not a URL ({e}): {shown}"))
         })?;
         check_url(&url, self.allow_insecure_http).map_err(|m| self.err(key, m))?;
@@ -190,7 +190,7 @@ impl Values {
             .ok()
             .filter(|u| plain && u.host_str().is_some_and(|h| !h.is_empty()))
             .ok_or_else(|| {
-                let region = crate::providers::quote(region);
+                let region = crate::text::quote(region);
                 self.err(
                     "region",
                     format!("region `{region}` does not make a valid URL"),

@@ -51,8 +51,9 @@ impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Cursor::Offset(o) => write!(f, "offset {o}"),
-            Cursor::Marker(m) => write!(f, "marker {m}"),
-            Cursor::Url(u) => write!(f, "next link {}", u.path()),
+            // Both are the server's text: quoted (escaped, capped, redacted).
+            Cursor::Marker(m) => write!(f, "marker {}", crate::text::quote(m)),
+            Cursor::Url(u) => write!(f, "next link {}", crate::text::quote(u.path())),
         }
     }
 }
@@ -187,6 +188,27 @@ pub trait Provider: Send + Sync {
     fn list<'a>(&'a self, run: &'a Run<'a>) -> BoxFuture<'a, Result<Vec<Backup>>> {
         Box::pin(list_pages(self, run))
     }
+
+    /// The resources the last [`Provider::list`] found apart from their backups, for
+    /// providers whose API lists resources (Cloud Foundry's service instances); empty for
+    /// those that list only backups.
+    fn resources(&self) -> Vec<KnownResource> {
+        Vec::new()
+    }
+}
+
+/// A resource a provider listed itself, with or without backups: how `audit` learns of a
+/// resource that has none (no backup row names it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownResource {
+    /// As in [`Backup::resource_type`] (`service_instance`).
+    pub resource_type: Option<String>,
+    /// As in [`Backup::resource_id`].
+    pub resource_id: String,
+    /// As in [`Backup::resource_name`].
+    pub resource_name: Option<String>,
+    /// How many backups the provider listed for it, before any filter.
+    pub backups: usize,
 }
 
 /// Per-account state of one listing: the shared client, the filter, and the renewal gate.
@@ -683,29 +705,6 @@ pub(crate) fn origin_text(url: &Url) -> String {
     }
 }
 
-/// Text a server or a user wrote, fit to quote inside a one-line message: control, format and
-/// line-separator characters escaped (`\u{1b}`, `\u{202e}`, `\n`), and cut to 64 characters
-/// with `…`. A minimal quoting for the values this crate names in its own errors (a bad
-/// project id, a config value); general scrubbing of vendor messages is not done here.
-pub(crate) fn quote(text: &str) -> String {
-    const MAX_CHARS: usize = 64;
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == MAX_CHARS {
-            out.push('…');
-            break;
-        }
-        let invisible = matches!(c,
-            '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}');
-        if invisible || c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Builds the adapter for an account: the one registry of providers.
 pub fn adapter(account: &Account) -> Arc<dyn Provider> {
     let name = account.name.clone();
@@ -736,6 +735,9 @@ pub struct AccountResult {
     pub account: String,
     /// Its rows (already filtered), or why it failed.
     pub result: Result<Vec<Backup>>,
+    /// The resources its provider listed apart from their backups ([`Provider::resources`]);
+    /// empty when the listing failed.
+    pub resources: Vec<KnownResource>,
 }
 
 /// Lists every account concurrently: one slow or failing account never hides the others.
@@ -786,9 +788,14 @@ pub async fn run_all_into(
                 p.accounts_done
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
+            let resources = match &result {
+                Ok(_) => provider.resources(),
+                Err(_) => Vec::new(),
+            };
             AccountResult {
                 account: account.name.clone(),
                 result,
+                resources,
             }
         }
     });
@@ -828,24 +835,33 @@ fn deadline_error(deadline: Deadline) -> Error {
     )
 }
 
-/// Checks one account: authenticates and fetches the first page (what `accounts --check` runs).
+/// Checks accounts, all at once: each authenticates and fetches its first page (what
+/// `accounts --check` runs). Like [`run_all`], the accounts share one limiter and the
+/// deadline; the results are in account order.
 pub async fn check(
     http: &Http,
-    account: &Account,
+    accounts: &[Account],
     filter: &Filter,
     options: &ListOptions,
-) -> Result<()> {
-    let provider = adapter(account);
-    let run = Run::new(http, filter, options);
-    let checking = async {
-        provider.authenticate(&run, false).await?;
-        run.with_renewal(&*provider, || provider.list_page(&run, None))
-            .await?;
-        Ok(())
-    };
-    within_deadline(options, checking)
-        .await
-        .map_err(|e: Error| e.with_account(&account.name))
+) -> Vec<Result<()>> {
+    let limiter = limit::Limiter::new(options.max_requests, options.memory_budget);
+    let checks = accounts.iter().map(|account| {
+        let limiter = limiter.clone();
+        async move {
+            let provider = adapter(account);
+            let run = Run::sharing(http, filter, options, limiter);
+            let checking = async {
+                provider.authenticate(&run, false).await?;
+                run.with_renewal(&*provider, || provider.list_page(&run, None))
+                    .await?;
+                Ok(())
+            };
+            within_deadline(options, checking)
+                .await
+                .map_err(|e: Error| e.with_account(&account.name))
+        }
+    });
+    futures_util::future::join_all(checks).await
 }
 
 #[cfg(test)]

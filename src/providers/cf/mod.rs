@@ -23,11 +23,14 @@ use serde_json::Value;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Response};
 use crate::model::{Backup, ExtraBuilder, Field, ProviderId, Status, Timestamp};
-use crate::secret::Secret;
+use crate::secret::{sensitive_header, Secret};
+use crate::text;
 
 use super::rows::{self, Capped, VendorRow};
 use super::token::{Temporary, TokenCache};
-use super::{limit, BoxFuture, Capabilities, Cursor, Page, PageGuard, Provider, Run};
+use super::{
+    limit, BoxFuture, Capabilities, Cursor, KnownResource, Page, PageGuard, Provider, Run,
+};
 
 /// What this adapter supports.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -68,6 +71,9 @@ pub struct Cf {
     /// The UAA tokens in hand: kept until the server rejects the access token (UAA's
     /// `expires_in` is not read), then refreshed by [`Provider::authenticate`].
     tokens: TokenCache<Tokens>,
+    /// The instances whose backups call answered in the last listing, with their backup
+    /// counts: [`Provider::resources`], so `audit` sees instances that have no backups.
+    known: std::sync::Mutex<Vec<KnownResource>>,
 }
 
 /// The UAA tokens in hand.
@@ -104,6 +110,7 @@ impl Cf {
             per_page: MAX_PER_PAGE,
             token_url: TokenCache::new(Duration::ZERO),
             tokens,
+            known: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -130,7 +137,7 @@ impl Cf {
             .send(&self.account, || {
                 Ok(run
                     .request(Method::GET, url.clone())
-                    .header(AUTHORIZATION, &bearer)
+                    .header(AUTHORIZATION, sensitive_header(&bearer)?)
                     .header(ACCEPT, "application/json"))
             })
             .await?;
@@ -207,7 +214,7 @@ impl Cf {
                             ("username", username),
                             ("password", password.expose()),
                         ]);
-                        req.header(AUTHORIZATION, CF_CLIENT_BASIC)
+                        req.header(AUTHORIZATION, sensitive_header(CF_CLIENT_BASIC)?)
                     }
                     Grant::ClientCredentials { id, secret } => {
                         form.extend([
@@ -234,7 +241,7 @@ impl Cf {
                                 ]);
                                 req
                             }
-                            _ => req.header(AUTHORIZATION, CF_CLIENT_BASIC),
+                            _ => req.header(AUTHORIZATION, sensitive_header(CF_CLIENT_BASIC)?),
                         }
                     }
                 };
@@ -412,9 +419,13 @@ impl Cf {
         }))
     }
 
-    /// One instance's backups; none (with an info note, shown under `-v`) when its offering
+    /// One instance's backups; `None` (with an info note, shown under `-v`) when its offering
     /// has no OSMAPI backups (404 or 422): that is no failure.
-    async fn instance_backups(&self, run: &Run<'_>, instance: &Instance) -> Result<Vec<Backup>> {
+    async fn instance_backups(
+        &self,
+        run: &Run<'_>,
+        instance: &Instance,
+    ) -> Result<Option<Vec<Backup>>> {
         // Never `limit`: it truncates with no way to get the rest (providers.md §4.3).
         let url = self.api_url(&["v3", "service_instances", &instance.guid, "backups"]);
         let resp = run.with_renewal(self, || self.get(run, &url)).await?;
@@ -422,10 +433,11 @@ impl Cf {
             tracing::info!(
                 "{}: service instance {} has no OSMAPI backups ({}); skipped",
                 self.account,
-                instance.guid,
-                vendor_message(&resp.body).unwrap_or_else(|| format!("HTTP {}", resp.status))
+                text::quote(&instance.guid),
+                vendor_message(&resp.body)
+                    .map_or_else(|| format!("HTTP {}", resp.status), |m| text::quote(&m))
             );
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let mut resp = ok_or_error(resp)?;
         let (account, of) = (self.account.clone(), instance.clone());
@@ -434,6 +446,7 @@ impl Cf {
             parse_page(body, &account, &of, max_rows)
         })
         .await
+        .map(Some)
     }
 
     async fn list_all(&self, run: &Run<'_>) -> Result<Vec<Backup>> {
@@ -477,14 +490,32 @@ impl Cf {
             })
             .collect();
         let mut calls = stream::iter(calls).buffered(parallel);
-        while let Some((rows, _slot)) = calls.next().await {
-            for row in rows? {
+        let mut known = Vec::new();
+        // `buffered` answers in the order of `instances`, one answer each.
+        for instance in &instances {
+            let Some((rows, _slot)) = calls.next().await else {
+                break;
+            };
+            let Some(rows) = rows? else {
+                continue;
+            };
+            // Counted as kept: an instance whose every backup was listed under an earlier
+            // one too has none of its own, and the audit then says so.
+            let mut kept = 0;
+            for row in rows {
                 if ids.insert(row.id.clone()) {
                     out.push(row);
+                    kept += 1;
                 } else {
                     repeated += 1;
                 }
             }
+            known.push(KnownResource {
+                resource_type: Some("service_instance".to_string()),
+                resource_id: instance.guid.clone(),
+                resource_name: instance.name.clone(),
+                backups: kept,
+            });
         }
         if repeated > 0 {
             tracing::warn!(
@@ -492,6 +523,7 @@ impl Cf {
                 self.account
             );
         }
+        *self.known.lock().unwrap_or_else(|e| e.into_inner()) = known;
         Ok(out)
     }
 }
@@ -792,6 +824,10 @@ impl Provider for Cf {
 
     fn list<'a>(&'a self, run: &'a Run<'a>) -> BoxFuture<'a, Result<Vec<Backup>>> {
         Box::pin(self.list_all(run))
+    }
+
+    fn resources(&self) -> Vec<KnownResource> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -1441,6 +1477,110 @@ mod tests {
                     let _ = created_at(&Value::Number(num));
                 }
             }
+        }
+    }
+
+    /// The instances whose backups call answered reach the audit as known resources, with
+    /// their backup counts; an offering without backups (422) or a vanished instance (404)
+    /// does not. An instance that lists only backups already listed under an earlier one
+    /// keeps none of them (they are dropped as repeats), so it counts none.
+    #[cfg(feature = "emulator")]
+    mod known_resources {
+        use super::*;
+        use crate::filter::Filter;
+        use crate::http::{Http, HttpOptions};
+        use crate::providers::{run_all, ListOptions};
+        use axum::extract::Path as UrlPath;
+        use axum::http::StatusCode;
+        use axum::routing::get;
+
+        async fn serve() -> String {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let app = axum::Router::new()
+                .route(
+                    "/v3/service_instances",
+                    get(|| async {
+                        let names = ["full", "empty", "copy", "unsupported", "gone"];
+                        let resources: Vec<Value> = names
+                            .iter()
+                            .map(|n| json!({"guid": format!("g-{n}"), "name": n}))
+                            .collect();
+                        axum::Json(json!({"pagination": {"next": null}, "resources": resources}))
+                    }),
+                )
+                .route(
+                    "/v3/service_instances/{guid}/backups",
+                    get(|UrlPath(guid): UrlPath<String>| async move {
+                        let (status, body) = match guid.as_str() {
+                            "g-full" | "g-copy" => (
+                                StatusCode::OK,
+                                json!({"backups": [{"id": "b1", "created_at": 1_700_000_000}, {"id": "b2", "created_at": 1_700_086_400}]}),
+                            ),
+                            "g-empty" => (StatusCode::OK, json!({"backups": []})),
+                            "g-unsupported" => (
+                                StatusCode::UNPROCESSABLE_ENTITY,
+                                json!({"errors": [{"code": 10008, "title": "CF-UnprocessableEntity", "detail": "no backups"}]}),
+                            ),
+                            _ => (
+                                StatusCode::NOT_FOUND,
+                                json!({"errors": [{"code": 10010, "title": "CF-ResourceNotFound", "detail": "gone"}]}),
+                            ),
+                        };
+                        (status, axum::Json(body))
+                    }),
+                );
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            base
+        }
+
+        #[tokio::test]
+        async fn instances_that_answer_are_known_with_their_backup_counts() {
+            let base = serve().await;
+            let text = format!(
+                "[accounts.cf]\nprovider = \"cf\"\napi = \"{base}\"\ntoken = \"t\"\n\
+                 [accounts.down]\nprovider = \"cf\"\napi = \"http://127.0.0.1:1\"\ntoken = \"t\"\n"
+            );
+            let accounts = crate::config::parse(&text, std::path::Path::new("t.toml"), &|_| None)
+                .unwrap()
+                .accounts;
+            // No retries: the refused account fails at once.
+            let http = Http::new(HttpOptions {
+                retry: crate::http::RetryPolicy {
+                    max_tries: 1,
+                    ..Default::default()
+                },
+                ..HttpOptions::default()
+            })
+            .unwrap();
+            // A filter that keeps no row: the counts are the provider's, before filtering.
+            let filter = Filter {
+                resource: Some("nothing".into()),
+                ..Filter::default()
+            };
+            let options = ListOptions {
+                parallel: 2,
+                ..ListOptions::default()
+            };
+            let results = run_all(&http, &accounts, &filter, &options).await;
+            assert_eq!(results[0].result.as_ref().unwrap().len(), 0);
+            let known = |id: &str, name: &str, backups| KnownResource {
+                resource_type: Some("service_instance".into()),
+                resource_id: id.into(),
+                resource_name: Some(name.into()),
+                backups,
+            };
+            assert_eq!(
+                results[0].resources,
+                [
+                    known("g-full", "full", 2),
+                    known("g-empty", "empty", 0),
+                    known("g-copy", "copy", 0)
+                ]
+            );
+            // A failed listing knows nothing.
+            assert!(results[1].result.is_err());
+            assert_eq!(results[1].resources, []);
         }
     }
 }

@@ -136,7 +136,7 @@ pub(super) fn check_project_id(id: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "`{}` is not a project id (32 hex digits)",
-            crate::providers::quote(id)
+            crate::text::quote_id(id)
         ))
     }
 }

@@ -19,7 +19,8 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::http::Response;
 use crate::model::{non_empty, Backup, ExtraBuilder, Field, ProviderId, Status};
-use crate::secret::Secret;
+use crate::secret::{sensitive_header, Secret};
+use crate::text;
 
 use super::rows::{self, Capped, VendorRow};
 use super::token::{Temporary, TokenCache};
@@ -152,11 +153,18 @@ impl Provider for Oracle {
                     Ok(run
                         .request(Method::GET, url.clone())
                         .header(ACCEPT, MEDIA_TYPE)
-                        .header(COOKIE, format!("nimbula={}", cookie.expose())))
+                        .header(
+                            COOKIE,
+                            sensitive_header(&format!("nimbula={}", cookie.expose()))?,
+                        ))
                 })
                 .await?;
             if let Some(id) = resp.header("X-Oracle-Compute-Call-Id") {
-                tracing::debug!("{}: X-Oracle-Compute-Call-Id {id}", self.account);
+                tracing::debug!(
+                    "{}: X-Oracle-Compute-Call-Id {}",
+                    self.account,
+                    text::quote(id)
+                );
             }
             if !resp.is_success() {
                 return Err(vendor_error(&resp));
@@ -260,7 +268,10 @@ fn to_backup(item: BackupItem<'_>, account: &str) -> std::result::Result<Backup,
         None | Some(Ok(Value::Null)) => None,
         Some(Ok(Value::String(s))) => Some(s),
         Some(Ok(other)) => {
-            return Err(format!("backup {name}: volumeUri is not a string: {other}"))
+            return Err(format!(
+                "backup {name}: volumeUri is not a string: {}",
+                text::quote_value(other)
+            ))
         }
         Some(Err(e)) => return Err(format!("backup {name}: volumeUri: {e}")),
     };

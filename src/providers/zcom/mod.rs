@@ -27,7 +27,7 @@ use crate::http::{self, Response};
 use crate::model::{
     non_empty, Backup, ExtraBuilder, Field, JsonStrings, ProviderId, Status, Timestamp,
 };
-use crate::secret::Secret;
+use crate::secret::{sensitive_header, Secret};
 
 use super::rows::{self, Capped, VendorRow};
 use super::token::{Temporary, TokenCache};
@@ -176,7 +176,7 @@ impl Zcom {
         let url = Url::parse(&chosen.public_url).map_err(|e| {
             Error::protocol(format!(
                 "the catalog's compute publicURL is not a URL ({e}): `{}`",
-                super::quote(&crate::providers::builder::without_userinfo(
+                crate::text::quote(&crate::providers::builder::without_userinfo(
                     &chosen.public_url
                 ))
             ))
@@ -249,7 +249,7 @@ impl Provider for Zcom {
                     Ok(run
                         .request(Method::GET, url.clone())
                         .header(ACCEPT, "application/json")
-                        .header("X-Auth-Token", session.token.expose()))
+                        .header("X-Auth-Token", sensitive_header(session.token.expose())?))
                 })
                 .await?;
             if !resp.is_success() {
