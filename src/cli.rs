@@ -251,6 +251,15 @@ pub struct EmulatorArgs {
     /// Delay added to every response, in milliseconds
     #[arg(long, value_name = "M", default_value_t = 0)]
     pub latency_ms: u64,
+    /// Round trip added on the wire, in milliseconds: every chunk of bytes waits M/2 each way, so connects, TLS handshakes and requests each pay one
+    #[arg(long, value_name = "M", default_value_t = 0)]
+    pub rtt_ms: u64,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with a throwaway CA made at start; --write-config writes the CA next to the config and sets ca_file
+    #[arg(long, requires = "write_config")]
+    pub tls: bool,
+    /// Speak HTTP/1.1 only (no HTTP/2), to compare with servers that lack it
+    #[arg(long)]
+    pub http1: bool,
     /// Backups per demo account
     #[arg(long, value_name = "N")]
     pub scale: Option<usize>,

@@ -53,9 +53,11 @@ where
         .map_err(|e| Error::new(ErrorKind::Usage, format!("cannot build request: {e}")))?;
     let what = describe(request.method(), request.url());
     let t0 = Instant::now();
-    match http.client.execute(request).await {
+    let sent = super::connections::counting(&http.connections, http.client.execute(request));
+    match sent.await {
         Ok(resp) => {
             let status = resp.status().as_u16();
+            let version = resp.version();
             let retry_after = resp
                 .headers()
                 .get(RETRY_AFTER)
@@ -63,7 +65,7 @@ where
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             tracing::info!(
                 target: "backups::http",
-                "{account}: {what} -> {status} in {} ms (retries {retry})",
+                "{account}: {what} -> {status} in {} ms ({version:?}, retries {retry})",
                 t0.elapsed().as_millis()
             );
             if (300..400).contains(&status) {

@@ -948,6 +948,7 @@ mod tests {
                         refresh_token: None,
                     },
                     service_instances: vec![],
+                    transport: Default::default(),
                 },
             )
         };
@@ -1019,6 +1020,7 @@ mod tests {
                         refresh_token: None,
                     },
                     service_instances: vec![],
+                    transport: Default::default(),
                 },
             );
             let http = Http::new(HttpOptions::default()).unwrap();
@@ -1136,6 +1138,7 @@ mod tests {
                         refresh_token: Some(Secret::new("r1")),
                     },
                     service_instances: vec![],
+                    transport: Default::default(),
                 },
             );
             let http = Http::new(HttpOptions::default()).unwrap();
