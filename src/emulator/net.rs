@@ -306,9 +306,173 @@ where
     let _ = tokio::try_join!(read, write);
 }
 
+/// Helpers for tests over TLS.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::super::{Emulator, EmulatorOptions};
+    use super::{trusting, Wire};
+    use crate::config::{self, Account};
+
+    /// Starts an emulator over TLS (HTTP/1.1 only with `http1_only`) and returns it with its
+    /// demo accounts trusting its CA (written into the returned directory), leaving out those
+    /// that `--faults` adds to fail on purpose.
+    pub async fn start(
+        options: EmulatorOptions,
+        http1_only: bool,
+    ) -> (Emulator, tempfile::TempDir, Vec<Account>) {
+        let emu = Emulator::start(EmulatorOptions {
+            wire: Wire {
+                tls: true,
+                http1_only,
+                ..options.wire.clone()
+            },
+            ..options
+        })
+        .await
+        .expect("the emulator starts");
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, emu.ca_pem().expect("a CA with TLS")).unwrap();
+        let text = trusting(&emu.config_toml(), &ca);
+        let no_env = |_: &str| None;
+        let accounts = config::parse(&text, &dir.path().join("config.toml"), &no_env)
+            .expect("the config parses")
+            .accounts
+            .into_iter()
+            .filter(|a| !a.name.ends_with("-badcreds") && !a.name.ends_with("-loop"))
+            .collect();
+        (emu, dir, accounts)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Account;
+    use crate::emulator::{Emulator, EmulatorOptions};
+    use crate::filter::Filter;
+    use crate::http::{Http, HttpOptions, Transport};
+    use crate::model::ProviderId;
+    use crate::providers::{adapter, run_all, ListOptions, Run};
+
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        "2026-11-23T12:00:00Z".parse().unwrap()
+    }
+
+    /// Every account's ids, sorted, by account name.
+    async fn ids(accounts: &[Account]) -> Vec<(String, Vec<String>)> {
+        let http = Http::new(HttpOptions::default()).unwrap();
+        let results = run_all(&http, accounts, &Filter::default(), &ListOptions::default()).await;
+        results
+            .into_iter()
+            .map(|r| {
+                let mut ids: Vec<String> = r
+                    .result
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .into_iter()
+                    .map(|b| b.id)
+                    .collect();
+                ids.sort();
+                (r.account, ids)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_api_lists_over_tls_the_rows_it_lists_over_plain_http() {
+        let options = EmulatorOptions {
+            now: now(),
+            faults: true,
+            ..Default::default()
+        };
+        let (_emu, _dir, accounts) = testing::start(options.clone(), false).await;
+        assert!(accounts.iter().all(|a| a.transport().ca_file.is_some()));
+        let plain = Emulator::start(options).await.unwrap();
+        let plain_accounts: Vec<Account> = plain
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .filter(|a| !a.name.ends_with("-badcreds") && !a.name.ends_with("-loop"))
+            .collect();
+        let over_tls = ids(&accounts).await;
+        assert_eq!(over_tls.len(), 9);
+        assert_eq!(over_tls, ids(&plain_accounts).await);
+    }
+
+    /// Lists one account through its own view of the client; its rows and the connections
+    /// it opened.
+    async fn list_counting(account: &Account) -> (usize, u64) {
+        let http = Http::new(HttpOptions::default())
+            .unwrap()
+            .for_transport(account.transport())
+            .unwrap();
+        let (filter, options) = (Filter::default(), ListOptions::default());
+        let run = Run::new(&http, &filter, &options);
+        let provider = adapter(account);
+        provider.authenticate(&run, false).await.unwrap();
+        let rows = provider.list(&run).await.unwrap();
+        (rows.len(), http.connections())
+    }
+
+    fn huawei_aksk(accounts: Vec<Account>) -> Account {
+        accounts
+            .into_iter()
+            .find(|a| a.name == "huawei-demo-sg")
+            .expect("the AK/SK demo account")
+    }
+
+    #[tokio::test]
+    async fn parallel_pages_share_one_http2_connection_and_http1_still_works() {
+        let options = EmulatorOptions {
+            now: now(),
+            scale: Some(6000),
+            ..Default::default()
+        };
+        // Six pages of 1000 and the empty seventh: the last six in parallel.
+        let (_emu, _dir, accounts) = testing::start(options.clone(), false).await;
+        assert_eq!(list_counting(&huawei_aksk(accounts)).await, (6000, 1));
+        // Over HTTP/1.1 a connection carries one request at a time: the parallel pages each
+        // need one, so more are opened, and the rows are the same.
+        let (_emu, _dir, accounts) = testing::start(options, true).await;
+        let (rows, connections) = list_counting(&huawei_aksk(accounts)).await;
+        assert_eq!(rows, 6000);
+        assert!(connections > 1, "{connections}");
+    }
+
+    #[tokio::test]
+    async fn without_the_ca_the_emulators_certificate_is_refused() {
+        let options = EmulatorOptions {
+            now: now(),
+            ..Default::default()
+        };
+        let (_emu, _dir, accounts) = testing::start(options, false).await;
+        let mut account = huawei_aksk(accounts);
+        if let crate::config::Settings::Huawei(c) = &mut account.settings {
+            c.transport = Transport::default();
+        }
+        assert_eq!(account.provider(), ProviderId::Huawei);
+        let http = Http::new(HttpOptions {
+            retry: crate::http::RetryPolicy {
+                max_tries: 1,
+                ..Default::default()
+            },
+            ..HttpOptions::default()
+        })
+        .unwrap();
+        let results = run_all(
+            &http,
+            std::slice::from_ref(&account),
+            &Filter::default(),
+            &ListOptions::default(),
+        )
+        .await;
+        let err = results[0].result.as_ref().unwrap_err().to_string();
+        assert!(
+            err.starts_with("huawei-demo-sg: GET /v3/")
+                && err.ends_with("cannot connect: invalid peer certificate: UnknownIssuer"),
+            "{err}"
+        );
+    }
 
     #[tokio::test]
     async fn delayed_bytes_keep_their_order_and_the_stream_end() {
