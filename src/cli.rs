@@ -269,6 +269,16 @@ pub struct EmulatorArgs {
     /// Write a config for the demo accounts to FILE
     #[arg(long, value_name = "FILE")]
     pub write_config: Option<PathBuf>,
+    /// Serve the demo as it stands N days after day 0 (same accounts, ids and credentials;
+    /// backups taken, expired, deleted and settled in between)
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub day: u32,
+    /// Serve N generated demo accounts across the five providers instead of the nine demo ones
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub accounts: Option<u32>,
+    /// For tests of redaction: error bodies echo the credentials the client sent
+    #[arg(long)]
+    pub echo_credentials: bool,
 }
 
 /// `--provider`: the five names and `all`, any case.

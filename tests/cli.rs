@@ -101,6 +101,29 @@ fn demo_json_rows_have_every_key_in_order_from_all_five_providers() {
 }
 
 #[test]
+fn demo_has_daily_series_for_retention_policies_one_with_a_gap() {
+    let day = |r: &Value| str_field(r, "created_at").unwrap()[..10].to_string();
+    let series = |resource: &str| {
+        demo_json(&["--account", "huawei-demo-sg", "--resource", resource])
+            .iter()
+            .map(day)
+            .collect::<Vec<String>>()
+    };
+    // `--keep daily=7` on 2026-11-23 asks for 2026-11-16 ..= 2026-11-22.
+    let week: Vec<String> = (16..=22).map(|d| format!("2026-11-{d}")).collect();
+    let complete = series("ecs-erp-app");
+    assert_eq!(complete.len(), 36);
+    assert_eq!(complete.first().map(String::as_str), Some("2026-11-23"));
+    assert_eq!(complete.last().map(String::as_str), Some("2026-10-19"));
+    assert!(week.iter().all(|d| complete.contains(d)));
+    let gap = series("evs-erp-db");
+    assert_eq!(gap.len(), 56);
+    assert_eq!(gap.last().map(String::as_str), Some("2026-09-28"));
+    let missing: Vec<&String> = week.iter().filter(|d| !gap.contains(d)).collect();
+    assert_eq!(missing, ["2026-11-20"]);
+}
+
+#[test]
 fn list_is_newest_first_with_timeless_rows_last() {
     let rows = demo_json(&[]);
     let times: Vec<Option<String>> = rows.iter().map(|r| str_field(r, "created_at")).collect();
@@ -603,6 +626,35 @@ fn table_output_is_stable() {
 }
 
 #[test]
+fn table_columns_show_raw_values_and_providers_fit_the_terminal() {
+    // A named field is its raw value: bytes, the whole RFC 3339 time; the id gives way.
+    let o = run(backups().env("COLUMNS", "60").args([
+        "list",
+        "--demo",
+        "-o",
+        "table",
+        "-p",
+        "huawei,bycloud",
+        "--limit",
+        "3",
+        "--columns",
+        "id,size_bytes,created_at,age",
+    ]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "ID             SIZE_BYTES   CREATED_AT                   AGE\n\
+         49fbcbf0-97b…  21474836480  2026-11-23T11:27:59Z         32m\n\
+         6dcda874-be1…  21474836480  2026-11-23T11:26:59Z         33m\n\
+         e15d52c0-bff…  42949672960  2026-11-23T11:18:59.299676Z  41m\n"
+    );
+    let o = run(backups().env("COLUMNS", "80").arg("providers"));
+    let text = stdout(&o);
+    assert_eq!(text.lines().count(), 6, "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+}
+
+#[test]
 fn accounts_show_sources_never_secrets() {
     let emu = EmulatorProcess::start(&[]);
     let o = run(backups().args(["accounts", "--config"]).arg(&emu.config));
@@ -635,6 +687,29 @@ fn emulator_prints_its_base_url_first_and_writes_a_config() {
             "{provider} in config:\n{cfg}"
         );
     }
+}
+
+#[test]
+fn emulator_day_and_accounts_flags_reach_the_demo_data() {
+    // The Huawei backup deleted early on day 1 (it expires on 2026-12-21) is there on day 0.
+    const EARLY: &str = "3d0c3669-7005-4003-87fd-f67de199277a";
+    let ids = |extra: &[&str]| {
+        let emu = EmulatorProcess::start(extra);
+        let o = run(backups()
+            .args(["list", "-p", "huawei", "-o", "json", "--config"])
+            .arg(&emu.config));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let rows: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+        rows.iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let day0 = ids(&[]);
+    let day1 = ids(&["--day", "1"]);
+    assert!(day0.iter().any(|id| id == EARLY));
+    assert!(!day1.iter().any(|id| id == EARLY));
+    let emu = EmulatorProcess::start(&["--accounts", "7"]);
+    assert_eq!(emu.config_text().matches("[accounts.").count(), 7);
 }
 
 #[test]

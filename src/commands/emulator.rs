@@ -27,7 +27,9 @@ pub async fn run(ctx: &Context, args: &EmulatorArgs) -> anyhow::Result<Outcome> 
         scale: args.scale,
         faults: args.faults,
         now: ctx.now,
-        ..EmulatorOptions::default()
+        day: args.day,
+        accounts: args.accounts.map(|n| n as usize),
+        echo_credentials: args.echo_credentials,
     })
     .await
     .context("starting the emulator")?;

@@ -7,6 +7,10 @@
 //! wrongly point at `/v1/instances`, the `name` (exact or `prefix*`), `status`
 //! (case-insensitive) and `volume_id` filters, `X-RateLimit-*` headers on every response,
 //! statuses in mixed case (429s under `--faults` come from the shared fault layer).
+//!
+//! Backups carry no expiry: on later days ([`super::Timeline`]) each volume's oldest backup
+//! goes as a new one arrives (rotation), and on day 1 the first account loses one backup early
+//! (not its volume's oldest) and sees another turn to `error`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +26,8 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use reqwest::Url;
 use serde_json::{json, Value};
 
-use super::{plan, ApiCtx, Rng};
+use super::faults::Vendor;
+use super::{bulk_numbers, fresh, pick, plan, ApiCtx, EmulatorOptions, Rng, Timeline};
 
 /// Page size when the request gives none (documented).
 const DEFAULT_LIMIT: usize = 20;
@@ -35,29 +40,54 @@ const DEFAULT_BACKUPS: usize = 40;
 
 /// A demo account: its name, region, credentials.
 struct DemoAccount {
-    name: &'static str,
+    name: String,
     /// Written into the config; `None` = endpoint only (rows then have no `location`).
     region: Option<&'static str>,
     credential: Credential,
 }
 
 enum Credential {
-    Bearer(&'static str),
-    ApiKey(&'static str, &'static str),
+    Bearer(String),
+    ApiKey(String, String),
 }
 
-const DEMO_ACCOUNTS: [DemoAccount; 2] = [
-    DemoAccount {
-        name: "bycloud-demo-spo",
-        region: Some("spo1"),
-        credential: Credential::Bearer("bycloud-demo-token-3b7e1f"),
-    },
-    DemoAccount {
-        name: "bycloud-demo-key",
-        region: None,
-        credential: Credential::ApiKey("BCAKDEMO0001", "bycloud-demo-secret-9c4d2a"),
-    },
-];
+/// The demo accounts: the two default ones, or the generated ones of `accounts` (bearer
+/// token and API key in turn).
+fn demo_accounts(options: &EmulatorOptions) -> Vec<DemoAccount> {
+    let Some(numbers) = bulk_numbers(options, Vendor::Bycloud) else {
+        return vec![
+            DemoAccount {
+                name: "bycloud-demo-spo".into(),
+                region: Some("spo1"),
+                credential: Credential::Bearer("bycloud-demo-token-3b7e1f".into()),
+            },
+            DemoAccount {
+                name: "bycloud-demo-key".into(),
+                region: None,
+                credential: Credential::ApiKey(
+                    "BCAKDEMO0001".into(),
+                    "bycloud-demo-secret-9c4d2a".into(),
+                ),
+            },
+        ];
+    };
+    numbers
+        .into_iter()
+        .enumerate()
+        .map(|(j, k)| DemoAccount {
+            name: format!("bycloud-demo-{k:03}"),
+            region: (j % 2 == 0).then_some("spo1"),
+            credential: if j % 2 == 0 {
+                Credential::Bearer(format!("bycloud-demo-token-{k:03}"))
+            } else {
+                Credential::ApiKey(
+                    format!("BCAKDEMO{k:04}"),
+                    format!("bycloud-demo-secret-{k:03}"),
+                )
+            },
+        })
+        .collect()
+}
 
 /// The vendor's success values (mixed case, as the API sends them).
 const SUCCESS: [&str; 3] = ["available", "ACTIVE", "Completed"];
@@ -103,7 +133,7 @@ struct Dataset {
 struct Api {
     base: Url,
     /// Credential (`Bearer` token, or `id:secret`) → dataset.
-    tokens: HashMap<&'static str, usize>,
+    tokens: HashMap<String, usize>,
     keys: HashMap<String, usize>,
     data: Vec<Dataset>,
     requests: AtomicU64,
@@ -111,12 +141,13 @@ struct Api {
 
 /// The API's routes.
 pub fn router(ctx: ApiCtx) -> Router {
-    let now = ctx.shared.options.now;
-    let n = ctx.shared.options.scale.unwrap_or(DEFAULT_BACKUPS);
+    let options = &ctx.shared.options;
+    let timeline = Timeline::of(options);
+    let n = options.scale.unwrap_or(DEFAULT_BACKUPS);
     let mut tokens = HashMap::new();
     let mut keys = HashMap::new();
     let mut data = Vec::new();
-    for (i, account) in DEMO_ACCOUNTS.iter().enumerate() {
+    for (i, account) in demo_accounts(options).into_iter().enumerate() {
         match account.credential {
             Credential::Bearer(t) => {
                 tokens.insert(t, i);
@@ -125,7 +156,7 @@ pub fn router(ctx: ApiCtx) -> Router {
                 keys.insert(format!("{id}:{secret}"), i);
             }
         }
-        data.push(dataset(account.name, now, n));
+        data.push(dataset(&account.name, &timeline, n, i == 0));
     }
     let api = Arc::new(Api {
         base: ctx.base,
@@ -143,15 +174,15 @@ pub fn router(ctx: ApiCtx) -> Router {
 }
 
 /// Demo accounts in config form (spec §3).
-pub fn demo_config(base: &Url) -> String {
+pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     let mut out = String::new();
-    for a in &DEMO_ACCOUNTS {
+    for a in &demo_accounts(options) {
         out.push_str(&format!("[accounts.{}]\nprovider = \"bycloud\"\n", a.name));
         if let Some(region) = a.region {
             out.push_str(&format!("region = \"{region}\"\n"));
         }
         out.push_str(&format!("endpoint = \"{base}\"\n"));
-        match a.credential {
+        match &a.credential {
             Credential::Bearer(t) => out.push_str(&format!("token = \"{t}\"\n")),
             Credential::ApiKey(id, secret) => out.push_str(&format!(
                 "api_key_id = \"{id}\"\napi_key_secret = \"{secret}\"\n"
@@ -162,12 +193,45 @@ pub fn demo_config(base: &Url) -> String {
     out
 }
 
-/// Builds one account's backups, O(n): `plan()` decides resource, time and status slot.
-fn dataset(account: &str, now: DateTime<Utc>, n: usize) -> Dataset {
+/// What becomes of a ByCloud status once the day after it was seen is reached: a backup being
+/// created or restored is available again, one being deleted is `deleted`, and a `deleted`
+/// record is gone; failures and unknown values stay.
+fn settled(status: &'static str) -> Option<&'static str> {
+    match status {
+        "creating" | "restoring" => Some("available"),
+        "deleting" => Some("deleted"),
+        "deleted" => None,
+        other => Some(other),
+    }
+}
+
+/// A row's JSON before it is stored.
+struct Draft {
+    created: DateTime<Utc>,
+    volume: usize,
+    status: &'static str,
+    json: Value,
+}
+
+/// The vendor's time format: whole seconds, or milliseconds when the value has them.
+fn vendor_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Builds one account's backups of `timeline`'s day, O(n): `plan()` decides resource, time
+/// and status slot of day 0 (dated from the anchor), then the days after it: statuses settle,
+/// each volume that gets a new daily backup drops its oldest (rotation), and in the `first`
+/// account day 1 deletes one available backup early (not its volume's oldest) and turns
+/// another one to `error`.
+fn dataset(account: &str, timeline: &Timeline, n: usize, first: bool) -> Dataset {
     let mut rng = Rng::seeded(&format!("{account}/bycloud"));
     let volume_ids: Vec<String> = VOLUMES.iter().map(|_| rng.uuid()).collect();
-    let planned = plan(account, now, n, VOLUMES.len(), SPECIALS.len());
-    let mut rows: Vec<(DateTime<Utc>, Row)> = Vec::with_capacity(n);
+    let planned = plan(account, timeline.anchor(), n, VOLUMES.len(), SPECIALS.len());
+    let early = first.then(|| pick(&planned, 2, 2, |_| true)).flatten();
+    let broken = first
+        .then(|| pick(&planned, 3, 1, |i| Some(i) != early))
+        .flatten();
+    let mut drafts: Vec<Draft> = Vec::with_capacity(n);
     for (i, p) in planned.iter().enumerate() {
         let (volume, size, team) = VOLUMES[p.resource];
         let day = i / VOLUMES.len();
@@ -187,7 +251,6 @@ fn dataset(account: &str, now: DateTime<Utc>, n: usize) -> Dataset {
         } else {
             created + chrono::Duration::seconds(60 + size as i64 * 3)
         };
-        let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
         // A weekly full backup, incrementals in between; a full one with newer
         // incrementals has dependents.
         let incremental = day % 7 != 0;
@@ -218,20 +281,110 @@ fn dataset(account: &str, now: DateTime<Utc>, n: usize) -> Dataset {
             "has_dependent_backups": !incremental && day > 0,
             "snapshot_id": rng.uuid(),
             "metadata": metadata,
-            "created_at": time(created),
-            "updated_at": time(updated),
+            "created_at": vendor_time(created),
+            "updated_at": vendor_time(updated),
         });
-        rows.push((
+        drafts.push(Draft {
             created,
-            Row {
-                id,
-                name,
-                status: status.to_ascii_lowercase(),
-                volume_id: volume_ids[p.resource].clone(),
-                json,
-            },
-        ));
+            volume: p.resource,
+            status,
+            json,
+        });
     }
+    if timeline.day >= 1 {
+        let changed = vendor_time(timeline.during(1));
+        let mut kept = Vec::with_capacity(drafts.len());
+        for (i, mut d) in drafts.into_iter().enumerate() {
+            let next = if Some(i) == early {
+                None
+            } else if Some(i) == broken {
+                Some("error")
+            } else {
+                settled(d.status)
+            };
+            match next {
+                None => continue,
+                Some(s) if s != d.status => {
+                    d.status = s;
+                    d.json["status"] = json!(s);
+                    d.json["updated_at"] = json!(changed);
+                }
+                Some(_) => {}
+            }
+            kept.push(d);
+        }
+        drafts = kept;
+    }
+    for f in fresh(account, timeline, VOLUMES.len()) {
+        let mut r = f.rng;
+        let (volume, size, team) = VOLUMES[f.resource];
+        // Rotation: the volume's oldest backup goes as the new one arrives.
+        if let Some(oldest) = drafts
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.volume == f.resource)
+            .min_by_key(|(_, d)| d.created)
+            .map(|(k, _)| k)
+        {
+            drafts.remove(oldest);
+        }
+        let id = r.uuid();
+        let created = f.created.trunc_subsecs(0);
+        let status = if f.in_progress {
+            "creating"
+        } else {
+            SUCCESS[f.day as usize % SUCCESS.len()]
+        };
+        let updated = if f.in_progress {
+            created
+        } else {
+            created + chrono::Duration::seconds(60 + size as i64 * 3)
+        };
+        let incremental = f.day % 7 != 0;
+        let name = format!("{volume}-{}", created.format("%Y%m%d-%H%M"));
+        let json = json!({
+            "id": id,
+            "crn": format!("crn:spo1:storage:backup:{id}"),
+            "name": name,
+            "description": if incremental {
+                format!("Nightly incremental backup of {volume}")
+            } else {
+                format!("Weekly full backup of {volume}")
+            },
+            "status": status,
+            "volume_id": volume_ids[f.resource],
+            "size": size,
+            "container": "volumebackups-spo1",
+            "is_incremental": incremental,
+            "has_dependent_backups": false,
+            "snapshot_id": r.uuid(),
+            "metadata": {
+                "environment": if team == "platform" { "staging" } else { "production" },
+                "team": team,
+            },
+            "created_at": vendor_time(created),
+            "updated_at": vendor_time(updated),
+        });
+        drafts.push(Draft {
+            created,
+            volume: f.resource,
+            status,
+            json,
+        });
+    }
+    let mut rows: Vec<(DateTime<Utc>, Row)> = drafts
+        .into_iter()
+        .map(|d| {
+            let row = Row {
+                id: d.json["id"].as_str().unwrap_or_default().to_string(),
+                name: d.json["name"].as_str().unwrap_or_default().to_string(),
+                status: d.status.to_ascii_lowercase(),
+                volume_id: volume_ids[d.volume].clone(),
+                json: d.json,
+            };
+            (d.created, row)
+        })
+        .collect();
     // Newest first, as the API lists them.
     rows.sort_by(|(a, ra), (b, rb)| b.cmp(a).then_with(|| ra.id.cmp(&rb.id)));
     let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
@@ -526,6 +679,10 @@ mod tests {
         "2024-05-01T12:00:00Z".parse().unwrap()
     }
 
+    fn day0() -> Timeline {
+        Timeline { now: now(), day: 0 }
+    }
+
     async fn start(scale: Option<usize>, faults: bool) -> (Emulator, Vec<Account>) {
         testing::start(ProviderId::Bycloud, now(), scale, faults).await
     }
@@ -615,7 +772,7 @@ mod tests {
             })
         );
         // Every row against the vendor JSON it came from (times to the digit).
-        let vendor = dataset("bycloud-demo-key", now(), 250);
+        let vendor = dataset("bycloud-demo-key", &day0(), 250, false);
         let mut fractions = 0;
         for (row, v) in key.iter().zip(&vendor.rows) {
             let v = &v.json;
@@ -1106,8 +1263,12 @@ mod tests {
     #[test]
     fn demo_config_parses() {
         let base = Url::parse("http://127.0.0.1:4000/").unwrap();
-        let cfg =
-            crate::config::parse(&demo_config(&base), Path::new("(demo)"), &|_| None).unwrap();
+        let cfg = crate::config::parse(
+            &demo_config(&base, &EmulatorOptions::default()),
+            Path::new("(demo)"),
+            &|_| None,
+        )
+        .unwrap();
         assert_eq!(cfg.accounts.len(), 2);
         let Settings::Bycloud(spo) = &cfg.accounts[0].settings else {
             panic!()
@@ -1123,8 +1284,8 @@ mod tests {
 
     #[test]
     fn data_is_deterministic_and_exactly_scaled() {
-        let a = dataset("bycloud-demo-spo", now(), 1000);
-        let b = dataset("bycloud-demo-spo", now(), 1000);
+        let a = dataset("bycloud-demo-spo", &day0(), 1000, true);
+        let b = dataset("bycloud-demo-spo", &day0(), 1000, true);
         assert_eq!(a.rows.len(), 1000);
         assert_eq!(a.index.len(), 1000);
         assert!(a.rows.iter().zip(&b.rows).all(|(x, y)| x.json == y.json));

@@ -4,6 +4,10 @@
 //! and "List Service Instance Backups". The Python `cloudfoundry-client` works against it
 //! unchanged.
 //!
+//! Instances hold backups, hold none (`empty-pg`: its backups call answers 200 with an empty
+//! list) or belong to an offering without backups (`logs-rabbitmq`: 422). On later days
+//! ([`super::Timeline`]) each instance with a schedule gets a daily backup and drops its oldest.
+//!
 //! Besides the vendor API, two emulator-only routes under `/_emulator/` let tests expire
 //! sessions on demand: `POST /_emulator/revoke?after=N` makes every access token issued so far
 //! invalid after N more uses (0 = now; refresh tokens stay valid), and `GET /_emulator/stats`
@@ -23,7 +27,8 @@ use chrono::{DateTime, Utc};
 use reqwest::Url;
 use serde_json::{json, Value};
 
-use super::{plan, ApiCtx, Rng};
+use super::faults::Vendor;
+use super::{bulk_numbers, fresh, plan, ApiCtx, EmulatorOptions, Rng, Timeline};
 
 /// UAA's `cf` client: public, empty secret.
 const CF_CLIENT: &str = "cf";
@@ -43,14 +48,85 @@ const FAULT_TOKEN_USES: u32 = 8;
 const DEFAULT_PER_PAGE: usize = 50;
 const MAX_PER_PAGE: usize = 5000;
 
-/// Who a token belongs to: each sees its own space's instances.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Principal {
-    /// The user `admin` (account `cf-demo`).
-    User,
-    /// The client `backups-demo` (account `cf-demo-client`).
-    Client,
+/// Who a token belongs to: the index of a demo account (its user or its client); each sees
+/// its own space's instances.
+type Principal = usize;
+
+/// The default demo's user `admin` (account `cf-demo`).
+const USER: Principal = 0;
+/// The default demo's client `backups-demo` (account `cf-demo-client`).
+const CLIENT: Principal = 1;
+
+/// How a demo account logs in.
+enum Login {
+    /// Password grant through the public `cf` client.
+    Password { username: String, password: String },
+    /// Client credentials grant.
+    Client { id: String, secret: String },
 }
+
+/// A demo account: its config name, login, and the instances it names in its config.
+struct DemoAccount {
+    name: String,
+    login: Login,
+    /// `service_instances` of its config (empty: every visible instance).
+    configured: Vec<String>,
+}
+
+/// The demo accounts: `cf-demo` (password) and `cf-demo-client` (client credentials, two
+/// configured instances), or the generated ones of `accounts` (password and client in turn).
+fn demo_accounts(options: &EmulatorOptions) -> Vec<DemoAccount> {
+    let Some(numbers) = bulk_numbers(options, Vendor::Cf) else {
+        return vec![
+            DemoAccount {
+                name: "cf-demo".into(),
+                login: Login::Password {
+                    username: DEMO_USER.into(),
+                    password: DEMO_PASSWORD.into(),
+                },
+                configured: Vec::new(),
+            },
+            DemoAccount {
+                name: "cf-demo-client".into(),
+                login: Login::Client {
+                    id: DEMO_CLIENT_ID.into(),
+                    secret: DEMO_CLIENT_SECRET.into(),
+                },
+                configured: client_configured_guids(),
+            },
+        ];
+    };
+    numbers
+        .into_iter()
+        .enumerate()
+        .map(|(j, k)| DemoAccount {
+            name: format!("cf-demo-{k:03}"),
+            login: if j % 2 == 0 {
+                Login::Password {
+                    username: format!("demo-user-{k:03}"),
+                    password: format!("cf-demo-password-{k:03}"),
+                }
+            } else {
+                Login::Client {
+                    id: format!("backups-demo-{k:03}"),
+                    secret: format!("cf-demo-client-secret-{k:03}"),
+                }
+            },
+            configured: Vec::new(),
+        })
+        .collect()
+}
+
+/// The instances of each generated account: name, offering supports backups, `created_at`
+/// sent in milliseconds, holds backups.
+const BULK_INSTANCES: [(&str, bool, bool, bool); 6] = [
+    ("app-db", true, false, true),
+    ("cache-redis", true, true, true),
+    ("queue-rabbitmq", false, false, false),
+    ("search-es", true, false, true),
+    ("files-pg", true, false, true),
+    ("empty-pg", true, false, false),
+];
 
 /// A demo service instance.
 struct Instance {
@@ -86,6 +162,7 @@ struct Tokens {
 struct CfState {
     /// `http://127.0.0.1:PORT` (no trailing slash, like CC's links).
     root: String,
+    accounts: Vec<DemoAccount>,
     instances: Vec<Instance>,
     by_guid: HashMap<String, usize>,
     tokens: Mutex<Tokens>,
@@ -97,17 +174,17 @@ struct CfState {
 /// milliseconds, holds some of its account's backups. Guids are derived from the names, so the demo
 /// config can name them without the router.
 const INSTANCES: [(&str, Principal, bool, bool, bool); 11] = [
-    ("orders-db", Principal::User, true, false, true),
-    ("users-db", Principal::User, true, false, true),
-    ("sessions-redis", Principal::User, true, true, true),
-    ("logs-rabbitmq", Principal::User, false, false, false),
-    ("search-es", Principal::User, true, false, true),
-    ("empty-pg", Principal::User, true, false, false),
-    ("events-mongo", Principal::User, true, true, true),
-    ("billing-mysql", Principal::User, true, false, true),
-    ("reports-db", Principal::Client, true, false, true),
-    ("analytics-db", Principal::Client, true, true, true),
-    ("scratch-db", Principal::Client, true, false, false),
+    ("orders-db", USER, true, false, true),
+    ("users-db", USER, true, false, true),
+    ("sessions-redis", USER, true, true, true),
+    ("logs-rabbitmq", USER, false, false, false),
+    ("search-es", USER, true, false, true),
+    ("empty-pg", USER, true, false, false),
+    ("events-mongo", USER, true, true, true),
+    ("billing-mysql", USER, true, false, true),
+    ("reports-db", CLIENT, true, false, true),
+    ("analytics-db", CLIENT, true, true, true),
+    ("scratch-db", CLIENT, true, false, false),
 ];
 
 /// Backups per demo account when `--scale` is not given.
@@ -127,56 +204,112 @@ fn cc_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn build_instances(now: DateTime<Utc>, scale: Option<usize>) -> Vec<Instance> {
+/// The instances of every account on `timeline`'s day, with their backups: day 0's spread
+/// over each account's instances that hold some by `plan()` (dated from the anchor: one a day
+/// per instance, the last one stale, the first one's newest recent), then each day after day 0
+/// every holder but the stale one gets its daily backup and drops its oldest (rotation).
+fn build_instances(
+    accounts: &[DemoAccount],
+    timeline: &Timeline,
+    scale: Option<usize>,
+    bulk: bool,
+) -> Vec<Instance> {
+    let anchor = timeline.anchor();
     let mut out: Vec<Instance> = Vec::new();
-    for (i, (name, owner, supported, _, _)) in INSTANCES.iter().enumerate() {
-        let mut rng = Rng::seeded(&format!("cf-instance-meta-{name}"));
-        let created = now - chrono::Duration::days(120 + i as i64 * 3);
+    // (instance index, sent in milliseconds) of each account's holders.
+    let mut holders: Vec<Vec<(usize, bool)>> = vec![Vec::new(); accounts.len()];
+    let table: Vec<(String, Principal, bool, bool, bool)> = if bulk {
+        (0..accounts.len())
+            .flat_map(|owner| {
+                BULK_INSTANCES
+                    .iter()
+                    .map(move |&(name, supported, millis, holds)| {
+                        (name.to_string(), owner, supported, millis, holds)
+                    })
+            })
+            .collect()
+    } else {
+        INSTANCES
+            .iter()
+            .map(|&(name, owner, supported, millis, holds)| {
+                (name.to_string(), owner, supported, millis, holds)
+            })
+            .collect()
+    };
+    for (i, (name, owner, supported, millis, holds)) in table.into_iter().enumerate() {
+        // The default demo's guids depend on the name only, so its config can name them.
+        let (guid, meta) = if bulk {
+            let account = &accounts[owner].name;
+            (
+                Rng::seeded(&format!("cf-instance-{account}-{name}")).uuid(),
+                format!("cf-instance-meta-{account}-{name}"),
+            )
+        } else {
+            (instance_guid(&name), format!("cf-instance-meta-{name}"))
+        };
+        let mut rng = Rng::seeded(&meta);
+        let created = anchor - chrono::Duration::days(120 + i as i64 * 3);
+        if holds {
+            holders[owner].push((out.len(), millis));
+        }
         out.push(Instance {
-            guid: instance_guid(name),
-            name: (*name).to_string(),
-            owner: *owner,
-            space_guid: Rng::seeded(&format!("cf-space-{owner:?}")).uuid(),
+            guid,
+            name,
+            owner,
+            space_guid: Rng::seeded(&space_seed(accounts, owner, bulk)).uuid(),
             plan_guid: rng.uuid(),
             created_at: cc_time(created),
-            backups_supported: *supported,
+            backups_supported: supported,
             backups: Vec::new(),
             full_body: Bytes::new(),
         });
     }
-    // Spread each account's backups over its instances that hold some (plan() gives one a
-    // day per instance, the last one stale, and the first one's newest backup is recent).
-    for (account, owner, default_n) in [
-        ("cf-demo", Principal::User, DEMO_BACKUPS_USER),
-        ("cf-demo-client", Principal::Client, DEMO_BACKUPS_CLIENT),
-    ] {
-        let holders: Vec<usize> = INSTANCES
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, o, _, _, holds))| *o == owner && *holds)
-            .map(|(i, _)| i)
-            .collect();
+    for (owner, account) in accounts.iter().enumerate() {
+        let holders = &holders[owner];
+        if holders.is_empty() {
+            continue;
+        }
+        let default_n = match (bulk, owner) {
+            (false, CLIENT) => DEMO_BACKUPS_CLIENT,
+            _ => DEMO_BACKUPS_USER,
+        };
         let n = scale.unwrap_or(default_n);
-        let mut rng = Rng::seeded(account);
-        for p in plan(account, now, n, holders.len(), 0) {
-            let idx = holders[p.resource];
-            let millis = INSTANCES[idx].3;
-            let at = if millis {
-                p.created.timestamp_millis()
+        // Milliseconds below 10^12 (before September 2001) would read as seconds on the
+        // client (the unit is told apart by size): a real foundation has no such backups, and
+        // a large `--scale` reaches that far back, so those are sent in seconds.
+        let sent = |at: DateTime<Utc>, millis: bool| {
+            let ms = at.timestamp_millis();
+            if millis && ms >= 1_000_000_000_000 {
+                ms
             } else {
-                p.created.timestamp()
-            };
-            out[idx].backups.push((rng.uuid(), at));
+                at.timestamp()
+            }
+        };
+        let mut rng = Rng::seeded(&account.name);
+        for p in plan(&account.name, anchor, n, holders.len(), 0) {
+            let (idx, millis) = holders[p.resource];
+            out[idx].backups.push((rng.uuid(), sent(p.created, millis)));
+        }
+        for f in fresh(&account.name, timeline, holders.len()) {
+            let mut r = f.rng;
+            let (idx, millis) = holders[f.resource];
+            let backups = &mut out[idx].backups;
+            if let Some(oldest) = (0..backups.len()).min_by_key(|&k| normalise_secs(backups[k].1)) {
+                backups.remove(oldest);
+            }
+            backups.push((r.uuid(), sent(f.created, millis)));
         }
     }
     // scratch-db is visible to the client but not in its configured list: a couple of
     // backups that `cf-demo-client` must not show.
-    if let Some(scratch) = out.iter_mut().find(|i| i.name == "scratch-db") {
-        let mut rng = Rng::seeded("cf-scratch");
-        for d in 1..=2 {
-            scratch
-                .backups
-                .push((rng.uuid(), (now - chrono::Duration::days(d)).timestamp()));
+    if !bulk {
+        if let Some(scratch) = out.iter_mut().find(|i| i.name == "scratch-db") {
+            let mut rng = Rng::seeded("cf-scratch");
+            for d in 1..=2 {
+                scratch
+                    .backups
+                    .push((rng.uuid(), (anchor - chrono::Duration::days(d)).timestamp()));
+            }
         }
     }
     for inst in &mut out {
@@ -184,6 +317,17 @@ fn build_instances(now: DateTime<Utc>, scale: Option<usize>) -> Vec<Instance> {
         inst.full_body = Bytes::from(backups_body(&inst.backups, None).to_string());
     }
     out
+}
+
+/// The seed of an account's space guid (the default demo's are fixed by its history).
+fn space_seed(accounts: &[DemoAccount], owner: Principal, bulk: bool) -> String {
+    if bulk {
+        format!("cf-space-{}", accounts[owner].name)
+    } else if owner == USER {
+        "cf-space-User".into()
+    } else {
+        "cf-space-Client".into()
+    }
 }
 
 /// Seconds for ordering, whichever unit a value is in.
@@ -207,7 +351,14 @@ fn backups_body(backups: &[(String, i64)], limit: Option<usize>) -> Value {
 /// The API's routes.
 pub fn router(ctx: ApiCtx) -> Router {
     let root = ctx.base.as_str().trim_end_matches('/').to_string();
-    let instances = build_instances(ctx.shared.options.now, ctx.shared.options.scale);
+    let options = &ctx.shared.options;
+    let accounts = demo_accounts(options);
+    let instances = build_instances(
+        &accounts,
+        &Timeline::of(options),
+        options.scale,
+        options.accounts.is_some(),
+    );
     let by_guid = instances
         .iter()
         .enumerate()
@@ -215,6 +366,7 @@ pub fn router(ctx: ApiCtx) -> Router {
         .collect();
     let state = Arc::new(CfState {
         root,
+        accounts,
         instances,
         by_guid,
         tokens: Mutex::new(Tokens::default()),
@@ -238,27 +390,34 @@ pub fn router(ctx: ApiCtx) -> Router {
 }
 
 /// Demo accounts in config form (spec §3).
-pub fn demo_config(base: &Url) -> String {
+pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     let api = base.as_str().trim_end_matches('/');
-    let guids = client_configured_guids()
-        .iter()
-        .map(|g| format!("\"{g}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "[accounts.cf-demo]\n\
-         provider = \"cf\"\n\
-         api = \"{api}\"\n\
-         username = \"{DEMO_USER}\"\n\
-         password = \"{DEMO_PASSWORD}\"\n\
-         \n\
-         [accounts.cf-demo-client]\n\
-         provider = \"cf\"\n\
-         api = \"{api}\"\n\
-         client_id = \"{DEMO_CLIENT_ID}\"\n\
-         client_secret = \"{DEMO_CLIENT_SECRET}\"\n\
-         service_instances = [{guids}]\n"
-    )
+    let mut out = Vec::new();
+    for a in demo_accounts(options) {
+        let mut text = format!(
+            "[accounts.{}]\nprovider = \"cf\"\napi = \"{api}\"\n",
+            a.name
+        );
+        match &a.login {
+            Login::Password { username, password } => text.push_str(&format!(
+                "username = \"{username}\"\npassword = \"{password}\"\n"
+            )),
+            Login::Client { id, secret } => text.push_str(&format!(
+                "client_id = \"{id}\"\nclient_secret = \"{secret}\"\n"
+            )),
+        }
+        if !a.configured.is_empty() {
+            let guids = a
+                .configured
+                .iter()
+                .map(|g| format!("\"{g}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            text.push_str(&format!("service_instances = [{guids}]\n"));
+        }
+        out.push(text);
+    }
+    out.join("\n")
 }
 
 // ---- responses -------------------------------------------------------------------------
@@ -396,9 +555,11 @@ impl CfState {
         );
         tokens.refresh.insert(refresh.clone(), principal);
         *tokens.grants.entry(grant).or_default() += 1;
-        let scope = match principal {
-            Principal::User => "openid cloud_controller.read cloud_controller.write uaa.user",
-            Principal::Client => "cloud_controller.read cloud_controller.admin_read_only",
+        let scope = match self.accounts[principal].login {
+            Login::Password { .. } => {
+                "openid cloud_controller.read cloud_controller.write uaa.user"
+            }
+            Login::Client { .. } => "cloud_controller.read cloud_controller.admin_read_only",
         };
         json!({
             "access_token": access,
@@ -450,12 +611,15 @@ async fn token(State(st): State<Arc<CfState>>, headers: HeaderMap, body: Bytes) 
     let client = basic_client(&headers).or_else(|| {
         field("client_id").map(|id| (id.to_string(), field("client_secret").unwrap_or("").into()))
     });
-    let client = match client {
-        Some((id, secret)) if id == CF_CLIENT && secret.is_empty() => Some(Principal::User),
-        Some((id, secret)) if id == DEMO_CLIENT_ID && secret == DEMO_CLIENT_SECRET => {
-            Some(Principal::Client)
-        }
-        Some(_) => return uaa_error(StatusCode::UNAUTHORIZED, "unauthorized", "Bad credentials"),
+    // `None`: the public `cf` client, for users' password grants; `Some(p)`: account p's client.
+    let client: Option<Option<Principal>> = match client {
+        Some((id, secret)) if id == CF_CLIENT && secret.is_empty() => Some(None),
+        Some((id, secret)) => match st.accounts.iter().position(
+            |a| matches!(&a.login, Login::Client { id: i, secret: s } if *i == id && *s == secret),
+        ) {
+            Some(p) => Some(Some(p)),
+            None => return uaa_error(StatusCode::UNAUTHORIZED, "unauthorized", "Bad credentials"),
+        },
         None => None,
     };
     let Some(client) = client else {
@@ -467,39 +631,46 @@ async fn token(State(st): State<Arc<CfState>>, headers: HeaderMap, body: Bytes) 
     };
     match field("grant_type") {
         Some("password") => {
-            if client != Principal::User {
+            if client.is_some() {
                 return uaa_error(
                     StatusCode::UNAUTHORIZED,
                     "invalid_client",
                     "Unauthorized grant type: password",
                 );
             }
-            if field("username") == Some(DEMO_USER) && field("password") == Some(DEMO_PASSWORD) {
-                json_response(StatusCode::OK, st.issue(Principal::User, "password"))
-            } else {
-                uaa_error(StatusCode::UNAUTHORIZED, "unauthorized", "Bad credentials")
+            let user = st.accounts.iter().position(|a| {
+                matches!(&a.login, Login::Password { username, password }
+                    if field("username") == Some(username.as_str())
+                        && field("password") == Some(password.as_str()))
+            });
+            match user {
+                Some(p) => json_response(StatusCode::OK, st.issue(p, "password")),
+                None => uaa_error(StatusCode::UNAUTHORIZED, "unauthorized", "Bad credentials"),
             }
         }
         Some("client_credentials") => {
-            if client != Principal::Client {
+            let Some(p) = client else {
                 return uaa_error(
                     StatusCode::UNAUTHORIZED,
                     "invalid_client",
                     "Unauthorized grant type: client_credentials",
                 );
-            }
-            json_response(
-                StatusCode::OK,
-                st.issue(Principal::Client, "client_credentials"),
-            )
+            };
+            json_response(StatusCode::OK, st.issue(p, "client_credentials"))
         }
         Some("refresh_token") => {
             let owner = {
                 let tokens = st.tokens.lock().unwrap_or_else(|e| e.into_inner());
                 field("refresh_token").and_then(|r| tokens.refresh.get(r).copied())
             };
+            // A refresh token goes back through the client that got it: `cf` for a user's,
+            // the account's own client for a client's.
+            let same_client = |p: Principal| match client {
+                Some(c) => c == p,
+                None => matches!(st.accounts[p].login, Login::Password { .. }),
+            };
             match owner {
-                Some(p) if p == client => {
+                Some(p) if same_client(p) => {
                     json_response(StatusCode::OK, st.issue(p, "refresh_token"))
                 }
                 _ => uaa_error(
@@ -857,6 +1028,7 @@ mod tests {
     use crate::config::{Account, Settings};
     use crate::emulator::testing::{self, list_ok};
     use crate::emulator::Emulator;
+    use crate::emulator::EmulatorOptions;
     use crate::error::ErrorKind;
     use crate::filter::Filter;
     use crate::http::{Http, HttpOptions};
@@ -1022,6 +1194,19 @@ mod tests {
         let rows = list_ok(&accounts, &Filter::default()).await;
         assert_eq!(rows[0].len(), 250);
         assert_eq!(rows[1].len(), 250);
+    }
+
+    #[tokio::test]
+    async fn a_large_scale_never_sends_times_the_client_reads_in_the_wrong_unit() {
+        // 20,000 backups reach back before 2001, where milliseconds are below 10^12.
+        let (_emu, accounts) = start(Some(20_000), false).await;
+        for rows in list_ok(&accounts, &Filter::default()).await {
+            assert_eq!(rows.len(), 20_000);
+            for r in &rows {
+                let at = r.created_at.unwrap().utc();
+                assert!(at <= now(), "{} at {at}", r.id);
+            }
+        }
     }
 
     #[tokio::test]
@@ -1375,7 +1560,7 @@ mod tests {
         assert_eq!(pages, 3);
         let want: Vec<&str> = INSTANCES
             .iter()
-            .filter(|i| i.1 == Principal::User)
+            .filter(|i| i.1 == USER)
             .map(|i| i.0)
             .collect();
         assert_eq!(names, want);
@@ -1452,10 +1637,126 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn later_days_rotate_backups_and_keep_the_empty_and_unsupported_instances() {
+        let emu = Emulator::start(EmulatorOptions {
+            now: now() + chrono::Duration::days(2),
+            day: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let accounts: Vec<Account> = emu
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.provider() == ProviderId::Cf)
+            .collect();
+        let rows = list_ok(&accounts, &Filter::default()).await;
+        // Rotation: each instance keeps six, the stale one (billing-mysql) its old six.
+        for name in [
+            "orders-db",
+            "users-db",
+            "sessions-redis",
+            "search-es",
+            "events-mongo",
+        ] {
+            let mine: Vec<&Backup> = rows[0]
+                .iter()
+                .filter(|r| r.resource_name.as_deref() == Some(name))
+                .collect();
+            assert_eq!(mine.len(), 6, "{name}");
+            let newest = mine
+                .iter()
+                .filter_map(|r| r.created_at)
+                .map(|t| t.utc())
+                .max();
+            assert!(
+                newest > Some(now() + chrono::Duration::days(1)),
+                "{name}: {newest:?}"
+            );
+        }
+        let token = password_token(&emu).await;
+        for (name, want) in [
+            ("empty-pg", (200, json!({"backups": []}))),
+            (
+                "logs-rabbitmq",
+                (
+                    422,
+                    json!({"errors": [{"detail": "The service offering does not support OSMAPI backups",
+                        "title": "CF-UnprocessableEntity", "code": 10008}]}),
+                ),
+            ),
+        ] {
+            let resp = reqwest::Client::new()
+                .get(format!(
+                    "{}v3/service_instances/{}/backups",
+                    emu.urls.cf,
+                    guid(name)
+                ))
+                .header("authorization", format!("bearer {token}"))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            assert_eq!(
+                (status, to_json(&resp.bytes().await.unwrap())),
+                want,
+                "{name}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn generated_accounts_each_have_their_own_instances() {
+        let emu = Emulator::start(EmulatorOptions {
+            now: now(),
+            scale: Some(40),
+            accounts: Some(10),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let accounts: Vec<Account> = emu
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.provider() == ProviderId::Cf)
+            .collect();
+        let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["cf-demo-004", "cf-demo-009"]);
+        assert!(matches!(
+            cf_config(&accounts[0]).auth,
+            CfAuth::Password { .. }
+        ));
+        assert!(matches!(
+            cf_config(&accounts[1]).auth,
+            CfAuth::ClientCredentials { .. }
+        ));
+        let rows = list_ok(&accounts, &Filter::default()).await;
+        for (a, rows) in accounts.iter().zip(&rows) {
+            assert_eq!(rows.len(), 40, "{}", a.name);
+            let instances: std::collections::BTreeSet<&str> = rows
+                .iter()
+                .filter_map(|r| r.resource_name.as_deref())
+                .collect();
+            assert_eq!(
+                instances,
+                ["app-db", "cache-redis", "files-pg", "search-es"]
+                    .into_iter()
+                    .collect()
+            );
+        }
+        let guids = |rows: &[Backup]| -> std::collections::BTreeSet<String> {
+            rows.iter().filter_map(|r| r.resource_id.clone()).collect()
+        };
+        assert!(guids(&rows[0]).is_disjoint(&guids(&rows[1])));
+    }
+
     #[test]
     fn the_demo_config_parses() {
         let base = Url::parse("http://127.0.0.1:4000/").unwrap();
-        let text = demo_config(&base);
+        let text = demo_config(&base, &EmulatorOptions::default());
         let cfg = crate::config::parse(&text, std::path::Path::new("(demo)"), &|_| None).unwrap();
         assert_eq!(cfg.accounts.len(), 2);
         let Settings::Cf(c) = &cfg.accounts[1].settings else {

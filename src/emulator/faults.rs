@@ -48,6 +48,33 @@ pub enum Vendor {
     Bycloud,
 }
 
+impl Vendor {
+    /// Every vendor, in the order the emulator lists them.
+    pub const ALL: [Vendor; 5] = [
+        Vendor::Oracle,
+        Vendor::Zcom,
+        Vendor::Huawei,
+        Vendor::Cf,
+        Vendor::Bycloud,
+    ];
+
+    /// Its place in [`Vendor::ALL`].
+    pub fn position(self) -> usize {
+        self as usize
+    }
+
+    /// The provider name the config and the CLI use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Vendor::Oracle => "oracle",
+            Vendor::Zcom => "zcom",
+            Vendor::Huawei => "huawei",
+            Vendor::Cf => "cf",
+            Vendor::Bycloud => "bycloud",
+        }
+    }
+}
+
 /// Fault state of one listener.
 #[derive(Debug)]
 pub struct Faults {
@@ -72,7 +99,7 @@ impl Faults {
 }
 
 /// Whether a request lists backups (or, for CF, service instances): the requests faults hit.
-fn is_listing(vendor: Vendor, method: &axum::http::Method, path: &str) -> bool {
+pub(crate) fn is_listing(vendor: Vendor, method: &axum::http::Method, path: &str) -> bool {
     if method != axum::http::Method::GET {
         return false;
     }

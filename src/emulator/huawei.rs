@@ -7,6 +7,12 @@
 //! rows in the vendor's shape (naive UTC timestamps, GB sizes, `extend_info` extras and nulls,
 //! `incremental` at the top level or only in `extend_info`, replication rows, all eight
 //! statuses). Nothing here is shared with the adapter.
+//!
+//! The AK/SK demo account's backups live in two enterprise projects: the default one (`"0"`)
+//! and [`ERP_PROJECT`], which holds two daily backup series for retention policies (one
+//! complete, one with a day missing); ListBackups honours `enterprise_project_id` (an id, or
+//! `all_granted_eps`). On later days ([`super::Timeline`]) backups expire at their
+//! `expired_at`, and on day 1 one is deleted early and another starts being deleted.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,7 +29,10 @@ use reqwest::Url;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{plan, random_hex32, ApiCtx, Rng};
+use super::faults::Vendor;
+use super::{
+    bulk_numbers, fresh, pick, plan, random_hex32, ApiCtx, EmulatorOptions, Rng, Timeline,
+};
 
 /// The AK/SK demo account.
 pub const SG_ACCOUNT: &str = "huawei-demo-sg";
@@ -39,6 +48,47 @@ const TOKEN_PROJECT: &str = "8c7b6a5d4e3f2a1b0c9d8e7f6a5b4c3d";
 const TOKEN_USER: &str = "demo-iam-user";
 const TOKEN_PASSWORD: &str = "demo-iam-password";
 const TOKEN_DOMAIN: &str = "huawei-demo-domain";
+
+/// The demo's second enterprise project (the first is the default one, `"0"`): the AK/SK
+/// account's ERP servers live there, with their daily policy series.
+pub const ERP_PROJECT: &str = "3b0f7c1e-52a8-4d6b-9e14-8c2f6a0d7e95";
+
+/// The enterprise project of every other backup.
+const DEFAULT_PROJECT: &str = "0";
+
+/// A daily backup series of the default demo, for the audit's retention policy: one available
+/// backup a day at the same hour, `days` days back from day 0, none on the day `gap` days
+/// before day 0, and one more each day after day 0.
+struct Series {
+    name: &'static str,
+    server: bool,
+    size_gb: u64,
+    days: i64,
+    gap: Option<i64>,
+}
+
+/// The two series of `huawei-demo-sg`: one complete for five weeks (passes `daily=7` and
+/// `weekly=4`), one of eight weeks with no backup three days before day 0 (fails `daily=7`
+/// naming that day).
+const SERIES: [Series; 2] = [
+    Series {
+        name: "ecs-erp-app",
+        server: true,
+        size_gb: 60,
+        days: 36,
+        gap: None,
+    },
+    Series {
+        name: "evs-erp-db",
+        server: false,
+        size_gb: 200,
+        days: 57,
+        gap: Some(3),
+    },
+];
+
+/// How long before day 0's listing the series' backups run each day.
+const SERIES_HOURS_BEFORE: i64 = 8;
 
 /// The CBR status vocabulary (seed §3.5): the non-success ones, `error` first so that
 /// `plan`'s first special (resource 0's newest backup) is a failure.
@@ -80,41 +130,109 @@ pub fn router(ctx: ApiCtx) -> Router {
 }
 
 /// Demo accounts in config form (spec §3); the endpoints are the listener root.
-pub fn demo_config(base: &Url) -> String {
-    format!(
-        r#"[accounts.{SG_ACCOUNT}]
-provider = "huawei"
-region = "{SG_REGION}"
-endpoint = "{base}"
-iam_endpoint = "{base}"
-project_id = "{SG_PROJECT}"
-access_key = "{SG_AK}"
-secret_key = "{SG_SK}"
-
-[accounts.{TOKEN_ACCOUNT}]
-provider = "huawei"
-region = "{TOKEN_REGION}"
-endpoint = "{base}"
-iam_endpoint = "{base}"
-project_id = "{TOKEN_PROJECT}"
-user = "{TOKEN_USER}"
-password = "{TOKEN_PASSWORD}"
-domain = "{TOKEN_DOMAIN}"
-"#
-    )
+pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
+    let mut out = String::new();
+    for spec in specs(options) {
+        out.push_str(&format!(
+            "[accounts.{}]\nprovider = \"huawei\"\nregion = \"{}\"\nendpoint = \"{base}\"\niam_endpoint = \"{base}\"\nproject_id = \"{}\"\n",
+            spec.account, spec.region, spec.project_id
+        ));
+        match &spec.creds {
+            Creds::AkSk { ak, sk } => {
+                out.push_str(&format!("access_key = \"{ak}\"\nsecret_key = \"{sk}\"\n"))
+            }
+            Creds::Password {
+                user,
+                password,
+                domain,
+            } => out.push_str(&format!(
+                "user = \"{user}\"\npassword = \"{password}\"\ndomain = \"{domain}\"\n"
+            )),
+        }
+        out.push('\n');
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
 }
 
 /// How a tenant authenticates.
 enum Creds {
     AkSk {
-        ak: &'static str,
-        sk: &'static str,
+        ak: String,
+        sk: String,
     },
     Password {
-        user: &'static str,
-        password: &'static str,
-        domain: &'static str,
+        user: String,
+        password: String,
+        domain: String,
     },
+}
+
+/// Who a demo tenant is: its account name, project and credentials.
+struct TenantSpec {
+    account: String,
+    project_id: String,
+    region: &'static str,
+    creds: Creds,
+}
+
+/// The demo tenants: the two default ones, or the generated ones of `accounts` (AK/SK and
+/// IAM password in turn).
+fn specs(options: &EmulatorOptions) -> Vec<TenantSpec> {
+    let Some(numbers) = bulk_numbers(options, Vendor::Huawei) else {
+        return vec![
+            TenantSpec {
+                account: SG_ACCOUNT.into(),
+                project_id: SG_PROJECT.into(),
+                region: SG_REGION,
+                creds: Creds::AkSk {
+                    ak: SG_AK.into(),
+                    sk: SG_SK.into(),
+                },
+            },
+            TenantSpec {
+                account: TOKEN_ACCOUNT.into(),
+                project_id: TOKEN_PROJECT.into(),
+                region: TOKEN_REGION,
+                creds: Creds::Password {
+                    user: TOKEN_USER.into(),
+                    password: TOKEN_PASSWORD.into(),
+                    domain: TOKEN_DOMAIN.into(),
+                },
+            },
+        ];
+    };
+    numbers
+        .into_iter()
+        .enumerate()
+        .map(|(j, k)| {
+            let account = format!("huawei-demo-{k:03}");
+            let project_id = Rng::seeded(&format!("{account}/project")).hex32();
+            if j % 2 == 0 {
+                TenantSpec {
+                    account,
+                    project_id,
+                    region: SG_REGION,
+                    creds: Creds::AkSk {
+                        ak: format!("HPUADEMO{k:012}"),
+                        sk: format!("demoSk{k:06}00000000000000000000000000demo"),
+                    },
+                }
+            } else {
+                TenantSpec {
+                    account,
+                    project_id,
+                    region: TOKEN_REGION,
+                    creds: Creds::Password {
+                        user: format!("demo-iam-user-{k:03}"),
+                        password: format!("demo-iam-password-{k:03}"),
+                        domain: format!("huawei-demo-domain-{k:03}"),
+                    },
+                }
+            }
+        })
+        .collect()
 }
 
 /// One protected ECS server or EVS volume.
@@ -125,6 +243,9 @@ struct Resource {
     size_gb: u64,
     az: String,
     vault_id: String,
+    enterprise_project: &'static str,
+    /// Days its policy keeps a backup (`expired_at` = creation + this).
+    retention_days: i64,
 }
 
 /// One backup, compact: the JSON is rendered per page, so 100 000 rows stay cheap.
@@ -151,7 +272,7 @@ struct Row {
 
 /// One project (account) with its data, newest first.
 struct Tenant {
-    project_id: &'static str,
+    project_id: String,
     region: &'static str,
     domain_id: String,
     creds: Creds,
@@ -174,33 +295,24 @@ struct Cbr {
 
 impl Cbr {
     fn new(ctx: ApiCtx) -> Cbr {
-        let now = ctx.shared.options.now;
-        let scale = ctx.shared.options.scale;
-        let tenants = vec![
-            Tenant::build(
-                SG_ACCOUNT,
-                SG_PROJECT,
-                SG_REGION,
-                Creds::AkSk {
-                    ak: SG_AK,
-                    sk: SG_SK,
-                },
-                scale.unwrap_or(48),
-                now,
-            ),
-            Tenant::build(
-                TOKEN_ACCOUNT,
-                TOKEN_PROJECT,
-                TOKEN_REGION,
-                Creds::Password {
-                    user: TOKEN_USER,
-                    password: TOKEN_PASSWORD,
-                    domain: TOKEN_DOMAIN,
-                },
-                scale.unwrap_or(40),
-                now,
-            ),
-        ];
+        let options = &ctx.shared.options;
+        let timeline = Timeline::of(options);
+        // The policy series belong to the default demo; `scale` and `accounts` runs keep
+        // exactly `scale` backups per account.
+        let default_demo = options.scale.is_none() && options.accounts.is_none();
+        let tenants = specs(options)
+            .into_iter()
+            .enumerate()
+            .map(|(t, spec)| {
+                let default_n = if t == 1 && options.accounts.is_none() {
+                    40
+                } else {
+                    48
+                };
+                let n = options.scale.unwrap_or(default_n);
+                Tenant::build(spec, n, &timeline, t == 0, t == 0 && default_demo)
+            })
+            .collect();
         Cbr {
             ctx,
             tenants,
@@ -209,21 +321,43 @@ impl Cbr {
     }
 }
 
+/// What becomes of a CBR status once the day after it was seen is reached: passing states
+/// settle (protection and restoration complete; a deletion completes and the backup is gone),
+/// failures stay.
+fn settled(status: &'static str) -> Option<&'static str> {
+    match status {
+        "protecting" | "waiting_protect" | "restoring" | "waiting_restore" => Some("available"),
+        "deleting" | "waiting_delete" => None,
+        other => Some(other),
+    }
+}
+
 impl Tenant {
-    /// Deterministic demo data dated relative to `now` (O(n), built once).
-    fn build(
-        account: &'static str,
-        project_id: &'static str,
-        region: &'static str,
-        creds: Creds,
-        n: usize,
-        now: DateTime<Utc>,
-    ) -> Tenant {
+    /// Deterministic demo data of `timeline`'s day (O(n), built once): day 0 dated from the
+    /// anchor, then lived through to the day (see [`Timeline`]). `first`: the tenant where
+    /// day 1 deletes a backup early and starts deleting another; `series`: with the
+    /// enterprise project of [`ERP_PROJECT`] and its policy series.
+    fn build(spec: TenantSpec, n: usize, timeline: &Timeline, first: bool, series: bool) -> Tenant {
+        let account = spec.account.as_str();
+        let region = spec.region;
+        let anchor = timeline.anchor();
         let mut rng = Rng::seeded(account);
         let server_vault = rng.uuid();
         let volume_vault = rng.uuid();
         let count = (n / 8).clamp(2, 5000);
-        let resources: Vec<Resource> = (0..count)
+        // One volume's policy keeps its backups just long enough that one of them expires
+        // during day 1: the oldest one that has an `expired_at` (every fifth row has none).
+        let short = 3;
+        let short_retention = {
+            let oldest_day = n.saturating_sub(1 + short) / count;
+            let has_expiry = |day: usize| (day * count + short) % 5 != 0;
+            if has_expiry(oldest_day) {
+                oldest_day as i64 + 1
+            } else {
+                oldest_day as i64
+            }
+        };
+        let mut resources: Vec<Resource> = (0..count)
             .map(|r| {
                 let server = r % 2 == 0;
                 Resource {
@@ -245,15 +379,28 @@ impl Tenant {
                     } else {
                         volume_vault.clone()
                     },
+                    enterprise_project: DEFAULT_PROJECT,
+                    // The others keep a month.
+                    retention_days: if r == short { short_retention } else { 30 },
                 }
             })
             .collect();
-        let mut rows: Vec<Row> = plan(account, now, n, count, SPECIALS.len())
+        let planned = plan(account, anchor, n, count, SPECIALS.len());
+        // Rows without `expired_at` (every fifth) never expire: the picks have one.
+        let expiring = |i: usize| i % 5 != 0;
+        let early = first
+            .then(|| pick(&planned, 2 % count, 2, expiring))
+            .flatten();
+        let doomed = first
+            .then(|| pick(&planned, 4 % count, 1, |i| expiring(i) && Some(i) != early))
+            .flatten();
+        let day0: Vec<Row> = planned
             .into_iter()
             .enumerate()
             .map(|(i, p)| {
                 let created = p.created + chrono::Duration::microseconds(rng.below(1000) as i64);
                 let replication = i % 9 == 4;
+                let retention = resources[p.resource].retention_days;
                 Row {
                     id: rng.uuid(),
                     checkpoint_id: rng.uuid(),
@@ -267,12 +414,12 @@ impl Tenant {
                         .map_or("available", |k| SPECIALS[k % SPECIALS.len()]),
                     resource: p.resource,
                     created,
-                    // Never after `now`: a recent backup was updated at most up to now.
+                    // Never after day 0's listing: a recent backup was updated at most up to it.
                     updated: (created
                         + chrono::Duration::seconds(180 + rng.below(2400) as i64)
                         + chrono::Duration::microseconds(rng.below(1_000_000) as i64))
-                    .min(now),
-                    expired: (i % 5 != 0).then(|| created + chrono::Duration::days(30)),
+                    .min(anchor),
+                    expired: expiring(i).then(|| created + chrono::Duration::days(retention)),
                     replication,
                     // `plan` goes back in time: each resource's oldest backup is the full one.
                     incremental: i + count < n,
@@ -287,14 +434,114 @@ impl Tenant {
                 }
             })
             .collect();
+        let mut rows: Vec<Row> = Vec::with_capacity(day0.len() + count * timeline.day as usize);
+        for (i, mut row) in day0.into_iter().enumerate() {
+            if timeline.day >= 1 {
+                if Some(i) == early {
+                    continue;
+                }
+                if Some(i) == doomed {
+                    if timeline.day >= 2 {
+                        continue;
+                    }
+                    row.status = "deleting";
+                    row.updated = timeline.during(1);
+                } else {
+                    match settled(row.status) {
+                        None => continue,
+                        Some(s) if s != row.status => {
+                            row.status = s;
+                            row.updated = timeline.during(1);
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            rows.push(row);
+        }
+        for f in fresh(account, timeline, count) {
+            let mut r = f.rng;
+            let res = &resources[f.resource];
+            let created = f.created + chrono::Duration::microseconds(r.below(1000) as i64);
+            rows.push(Row {
+                id: r.uuid(),
+                checkpoint_id: r.uuid(),
+                name: format!("autobk_{:04x}", r.below(0x10000)),
+                status: if f.in_progress {
+                    "protecting"
+                } else {
+                    "available"
+                },
+                resource: f.resource,
+                created,
+                updated: if f.in_progress {
+                    created
+                } else {
+                    created + chrono::Duration::seconds(180 + r.below(2400) as i64)
+                },
+                expired: Some(created + chrono::Duration::days(res.retention_days)),
+                replication: false,
+                incremental: true,
+                incremental_top: f.day % 2 == 0,
+                description: Some("daily policy"),
+                snapshot_id: r.uuid(),
+                json: std::sync::OnceLock::new(),
+            });
+        }
+        if series {
+            let mut erp = Rng::seeded(&format!("{account}/{ERP_PROJECT}"));
+            let vault = erp.uuid();
+            for (k, s) in SERIES.iter().enumerate() {
+                let resource = resources.len();
+                resources.push(Resource {
+                    id: erp.uuid(),
+                    name: s.name.to_string(),
+                    server: s.server,
+                    size_gb: s.size_gb,
+                    az: format!("{region}a"),
+                    vault_id: vault.clone(),
+                    enterprise_project: ERP_PROJECT,
+                    retention_days: 90,
+                });
+                // Day offsets from day 0: negative before it, up to the timeline's day.
+                for d in (1 - s.days)..=i64::from(timeline.day) {
+                    if s.gap.is_some_and(|g| d == -g) {
+                        continue;
+                    }
+                    let mut r = Rng::seeded(&format!("{account}/{}/{d}", s.name));
+                    let created = anchor + chrono::Duration::days(d)
+                        - chrono::Duration::hours(SERIES_HOURS_BEFORE)
+                        - chrono::Duration::minutes(k as i64 * 7 + 1)
+                        - chrono::Duration::microseconds(r.below(60_000_000) as i64);
+                    rows.push(Row {
+                        id: r.uuid(),
+                        checkpoint_id: r.uuid(),
+                        name: format!("autobk_{:04x}", r.below(0x10000)),
+                        status: "available",
+                        resource,
+                        created,
+                        updated: created + chrono::Duration::seconds(300 + r.below(600) as i64),
+                        expired: Some(created + chrono::Duration::days(90)),
+                        replication: false,
+                        incremental: d > 1 - s.days,
+                        incremental_top: true,
+                        description: Some("erp daily policy"),
+                        snapshot_id: r.uuid(),
+                        json: std::sync::OnceLock::new(),
+                    });
+                }
+            }
+        }
+        // Retention: what expired by now is gone.
+        rows.retain(|r| r.expired.is_none_or(|e| e > timeline.now));
         // Default order: created_at desc (ties by id, so pages are stable).
         rows.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
         let domain_id = rng.hex32();
         Tenant {
-            project_id,
+            project_id: spec.project_id,
             region,
             domain_id,
-            creds,
+            creds: spec.creds,
             resources,
             rows,
         }
@@ -359,7 +606,7 @@ impl Tenant {
             "created_at": naive(row.created),
             "protected_at": naive(row.created + chrono::Duration::seconds(2)),
             "resource_type": if res.server { "OS::Nova::Server" } else { "OS::Cinder::Volume" },
-            "enterprise_project_id": "0",
+            "enterprise_project_id": res.enterprise_project,
         });
         if row.incremental_top {
             v["incremental"] = json!(row.incremental);
@@ -541,14 +788,14 @@ impl Cbr {
         else {
             return Err(signature_fail());
         };
-        let Some((tenant, sk)) = self
-            .tenants
-            .iter()
-            .enumerate()
-            .find_map(|(i, t)| match t.creds {
-                Creds::AkSk { ak, sk } if ak == access => Some((i, sk)),
-                _ => None,
-            })
+        let Some((tenant, sk)) =
+            self.tenants
+                .iter()
+                .enumerate()
+                .find_map(|(i, t)| match &t.creds {
+                    Creds::AkSk { ak, sk } if ak == access => Some((i, sk.as_str())),
+                    _ => None,
+                })
         else {
             return Err(signature_fail());
         };
@@ -665,6 +912,7 @@ struct Query {
     resource_id: Option<String>,
     resource_type: Option<String>,
     image_type: Option<String>,
+    enterprise_project: Option<String>,
     sort: Option<(String, bool)>,
 }
 
@@ -707,6 +955,7 @@ fn parse_query(raw: &str) -> Result<Query, VendorError> {
             "resource_id" => q.resource_id = Some(v),
             "resource_type" => q.resource_type = Some(v),
             "image_type" => q.image_type = Some(v),
+            "enterprise_project_id" => q.enterprise_project = Some(v),
             "sort" => {
                 // One key is enough for the demo; the rest of a key list is ignored.
                 let first = v.split(',').next().unwrap_or("");
@@ -755,6 +1004,15 @@ fn list(tenant: &Tenant, raw_query: &str) -> Result<String, VendorError> {
                 } else {
                     "backup"
                 }
+            })
+            // `enterprise_project_id`: an id lists that enterprise project's backups only,
+            // `all_granted_eps` those of every enterprise project the user may see. Without
+            // it, a user whose permissions are granted on the whole IAM project (every demo
+            // user) sees the backups of every enterprise project: the parameter narrows the
+            // listing, it is not needed to see it [I]. (A user granted permissions only per
+            // enterprise project must name one or `all_granted_eps`; the demo has none.)
+            && q.enterprise_project.as_deref().is_none_or(|ep| {
+                ep == "all_granted_eps" || ep == res.enterprise_project
             })
     };
     // Indices of matching rows in the requested order; the data is stored newest first.
@@ -849,7 +1107,7 @@ async fn issue_token(State(cbr): State<Arc<Cbr>>, req: Request) -> Response {
         );
     };
     let found = cbr.tenants.iter().position(|t| {
-        matches!(t.creds, Creds::Password { user: u, password: p, domain: d }
+        matches!(&t.creds, Creds::Password { user: u, password: p, domain: d }
             if uses_password && u == name && p == password && d == domain)
     });
     let Some(tenant) = found else {
@@ -861,8 +1119,8 @@ async fn issue_token(State(cbr): State<Arc<Cbr>>, req: Request) -> Response {
     };
     let t = &cbr.tenants[tenant];
     let scope = &v["auth"]["scope"]["project"];
-    let scoped =
-        scope["id"].as_str() == Some(t.project_id) || scope["name"].as_str() == Some(t.region);
+    let scoped = scope["id"].as_str() == Some(t.project_id.as_str())
+        || scope["name"].as_str() == Some(t.region);
     if !scoped {
         return keystone(
             StatusCode::UNAUTHORIZED,
@@ -982,7 +1240,8 @@ mod tests {
     async fn lists_both_demo_accounts_with_vendor_shapes_mapped() {
         let (_emu, accounts) = start(None, false).await;
         let all = list_ok(&accounts, &Filter::default()).await;
-        assert_eq!(all[0].len(), 48);
+        // 48 planned backups and the two policy series (36 days, and 57 days but one).
+        assert_eq!(all[0].len(), 48 + 36 + 56);
         assert_eq!(all[1].len(), 40);
         for rows in &all {
             let raw: BTreeSet<&str> = rows
@@ -1192,10 +1451,10 @@ mod tests {
         let past = signed_get(
             &base,
             &format!("/v3/{SG_PROJECT}/backups"),
-            &[("offset", "48")],
+            &[("offset", "140")],
         )
         .await;
-        assert_eq!(past.1, json!({"count": 48, "backups": []}));
+        assert_eq!(past.1, json!({"count": 140, "backups": []}));
         // limit outside 1..=1000: the service's 400 body.
         for limit in ["0", "1001", "x"] {
             let bad = signed_get(
@@ -1215,6 +1474,114 @@ mod tests {
         )
         .await;
         assert_eq!(spaced.1["count"], 0);
+    }
+
+    #[tokio::test]
+    async fn backups_live_in_two_enterprise_projects_and_the_parameter_selects_them() {
+        let (emu, _) = start(None, false).await;
+        let base = emu.urls.huawei.clone();
+        let path = format!("/v3/{SG_PROJECT}/backups");
+        let list = |ep: Option<&'static str>| {
+            let (base, path) = (base.clone(), path.clone());
+            async move {
+                let query: Vec<(&str, &str)> = ep
+                    .map(|e| ("enterprise_project_id", e))
+                    .into_iter()
+                    .collect();
+                let (status, body) = signed_get(&base, &path, &query).await;
+                assert_eq!(status, 200, "{ep:?}: {body}");
+                let rows = body["backups"].as_array().unwrap().clone();
+                assert_eq!(body["count"].as_u64(), Some(rows.len() as u64));
+                rows
+            }
+        };
+        let projects = |rows: &[Value]| -> BTreeSet<String> {
+            rows.iter()
+                .map(|r| r["enterprise_project_id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        // Without the parameter a project-wide user sees every enterprise project.
+        let all = list(None).await;
+        assert_eq!(all.len(), 140);
+        assert_eq!(
+            projects(&all),
+            BTreeSet::from(["0".into(), ERP_PROJECT.into()])
+        );
+        assert_eq!(list(Some("all_granted_eps")).await, all);
+        let erp = list(Some(ERP_PROJECT)).await;
+        assert_eq!(erp.len(), 36 + 56);
+        assert_eq!(projects(&erp), BTreeSet::from([ERP_PROJECT.to_string()]));
+        let default = list(Some("0")).await;
+        assert_eq!(default.len(), 48);
+        assert_eq!(projects(&default), BTreeSet::from(["0".to_string()]));
+        assert!(list(Some("00000000-0000-4000-8000-000000000000"))
+            .await
+            .is_empty());
+        // The parameter is signed like any other: changing it after signing is refused.
+        let tampered = signed_get_as(
+            &base,
+            &path,
+            &[("enterprise_project_id", "0")],
+            SG_SK,
+            Utc::now(),
+            Some(&format!("enterprise_project_id={ERP_PROJECT}")),
+        )
+        .await;
+        assert_eq!(tampered.0, 401);
+        assert_eq!(tampered.1["error_code"], "APIGW.0301");
+        // The token account has one enterprise project only.
+        let (token, _) = issue_demo_token(&base).await;
+        let resp = reqwest::Client::new()
+            .get(format!(
+                "{base}v3/{TOKEN_PROJECT}/backups?enterprise_project_id={ERP_PROJECT}"
+            ))
+            .header("X-Auth-Token", token)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+        assert_eq!(body, json!({"count": 0, "backups": []}));
+    }
+
+    #[tokio::test]
+    async fn the_policy_series_have_a_backup_every_day_but_one() {
+        let (_emu, accounts) = start(None, false).await;
+        let rows = list_ok(&accounts, &Filter::default()).await.remove(0);
+        let days = |name: &str| -> Vec<String> {
+            let mine: Vec<&Backup> = rows
+                .iter()
+                .filter(|r| r.resource_name.as_deref() == Some(name))
+                .collect();
+            assert!(mine.iter().all(|r| r.status == Status::Available
+                && r.extra.get("enterprise_project_id") == ERP_PROJECT));
+            let days: Vec<String> = mine
+                .iter()
+                .map(|r| r.created_at.unwrap().utc().format("%Y-%m-%d").to_string())
+                .collect();
+            let unique: BTreeSet<&String> = days.iter().collect();
+            assert_eq!(unique.len(), days.len(), "{name}: one a day");
+            days
+        };
+        // The series run eight hours and a few minutes before the listing's time of day:
+        // with the pinned 08:00, just before midnight of the day before.
+        let date = |d: i64| {
+            (fixed_now() - chrono::Duration::days(d + 1))
+                .format("%Y-%m-%d")
+                .to_string()
+        };
+        // Newest first, one a day for five weeks.
+        let app = days("ecs-erp-app");
+        assert_eq!(app, (0..36).map(date).collect::<Vec<_>>());
+        // Eight weeks, with no backup three days before.
+        let db = days("evs-erp-db");
+        let want: Vec<String> = (0..57).filter(|&d| d != 3).map(date).collect();
+        assert_eq!(db, want);
+        assert_eq!(date(3), "2026-11-19");
+        // Every other backup is in the default enterprise project.
+        assert!(rows
+            .iter()
+            .filter(|r| !r.resource_name.as_deref().unwrap().contains("-erp-"))
+            .all(|r| r.extra.get("enterprise_project_id") == "0"));
     }
 
     /// A GET signed like the SDK (its canonical query is the wire query).
@@ -1363,7 +1730,8 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_secret_key_is_an_auth_error_naming_account_path_and_status() {
         let (emu, _) = start(None, false).await;
-        let toml = demo_config(&emu.urls.huawei).replace(SG_SK, "wrong-secret-key");
+        let toml =
+            demo_config(&emu.urls.huawei, &emu.shared().options).replace(SG_SK, "wrong-secret-key");
         let cfg = config::parse(&toml, std::path::Path::new("t.toml"), &|_| None).unwrap();
         let sg: Vec<Account> = cfg
             .accounts
@@ -1381,7 +1749,8 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_iam_password_is_an_auth_error() {
         let (emu, _) = start(None, false).await;
-        let toml = demo_config(&emu.urls.huawei).replace(TOKEN_PASSWORD, "nope");
+        let toml =
+            demo_config(&emu.urls.huawei, &emu.shared().options).replace(TOKEN_PASSWORD, "nope");
         let cfg = config::parse(&toml, std::path::Path::new("t.toml"), &|_| None).unwrap();
         let acct: Vec<Account> = cfg
             .accounts

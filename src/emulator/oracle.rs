@@ -5,7 +5,8 @@
 //! `state` spelling, 404 for unknown query parameters, 406 for an unacceptable `Accept`).
 //!
 //! With `faults`, every other session it issues is dead on arrival, so each listing meets one
-//! expired cookie and has to authenticate again.
+//! expired cookie and has to authenticate again. On later days ([`super::Timeline`]) states
+//! settle and each volume gets a daily backup; nothing is removed (no backup carries a time).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,11 +18,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use chrono::{DateTime, Utc};
 use reqwest::Url;
 use serde_json::{json, Value};
 
-use super::{plan, random_hex32, ApiCtx, Rng, Sessions};
+use super::faults::Vendor;
+use super::{
+    bulk_numbers, fresh, plan, random_hex32, ApiCtx, EmulatorOptions, Rng, Sessions, Timeline,
+};
 
 /// The demo account: config name, Compute Classic user, password.
 const DEMO: (&str, &str, &str) = (
@@ -70,8 +73,35 @@ struct Item {
 
 /// A Compute Classic user and the backups it can see.
 struct User {
-    password: &'static str,
+    password: String,
     items: Vec<Item>,
+}
+
+/// A demo account: config name, Compute Classic user, password.
+struct Demo {
+    account: String,
+    user: String,
+    password: String,
+}
+
+/// The demo accounts: the default one, or the generated ones of `accounts`.
+fn demos(options: &EmulatorOptions) -> Vec<Demo> {
+    let Some(numbers) = bulk_numbers(options, Vendor::Oracle) else {
+        let (account, user, password) = DEMO;
+        return vec![Demo {
+            account: account.into(),
+            user: user.into(),
+            password: password.into(),
+        }];
+    };
+    numbers
+        .into_iter()
+        .map(|k| Demo {
+            account: format!("oracle-demo-{k:03}"),
+            user: format!("/Compute-acme{k:03}/demo{k:03}@example.com"),
+            password: format!("oracle-demo-password-{k:03}"),
+        })
+        .collect()
 }
 
 struct Api {
@@ -83,11 +113,23 @@ struct Api {
 /// The API's routes.
 pub fn router(ctx: ApiCtx) -> Router {
     let options = &ctx.shared.options;
+    let timeline = Timeline::of(options);
     let n = options.scale.unwrap_or(DEFAULT_BACKUPS);
-    let (account, user, password) = DEMO;
-    let items = build_items(&ctx.base, account, user, options.now, n);
+    let users = demos(options)
+        .into_iter()
+        .map(|d| {
+            let items = build_items(&ctx.base, &d.account, &d.user, &timeline, n);
+            (
+                d.user,
+                User {
+                    password: d.password,
+                    items,
+                },
+            )
+        })
+        .collect();
     let api = Arc::new(Api {
-        users: HashMap::from([(user.to_string(), User { password, items })]),
+        users,
         sessions: Sessions::new(SESSION_LIFETIME, options.faults),
     });
     Router::new()
@@ -101,12 +143,20 @@ pub fn router(ctx: ApiCtx) -> Router {
 }
 
 /// Demo accounts in config form (spec §3).
-pub fn demo_config(base: &Url) -> String {
-    let (account, user, password) = DEMO;
-    format!(
-        "[accounts.{account}]\nprovider = \"oracle\"\nendpoint = \"{}\"\nuser = \"{user}\"\npassword = \"{password}\"\n",
-        base.as_str().trim_end_matches('/')
-    )
+pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
+    demos(options)
+        .iter()
+        .map(|d| {
+            format!(
+                "[accounts.{}]\nprovider = \"oracle\"\nendpoint = \"{}\"\nuser = \"{}\"\npassword = \"{}\"\n",
+                d.account,
+                base.as_str().trim_end_matches('/'),
+                d.user,
+                d.password
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A `{"message": …}` body, the error shape Compute Classic clients read.
@@ -282,101 +332,192 @@ fn list(api: &Api, headers: &HeaderMap, query: Option<&str>, container: &str) ->
     reply(StatusCode::OK, body)
 }
 
-/// The demo backups of one user: `n` of them over [`VOLUMES`], every state at least once
-/// (when `n` allows), serialised once.
-fn build_items(base: &Url, seed: &str, user: &str, now: DateTime<Utc>, n: usize) -> Vec<Item> {
+/// What becomes of an Oracle state once the day after it was seen is reached: submitted and
+/// running snapshots complete, a cancellation and a deletion complete; failures and final
+/// states stay.
+fn settled(state: &'static str) -> &'static str {
+    match state {
+        "SUBMITTED" | "INPROGRESS" => "COMPLETED",
+        "CANCELLING" => "CANCELED",
+        "DELETE_SUBMITTED" | "DELETING" => "DELETED",
+        other => other,
+    }
+}
+
+/// The demo backups of one user on `timeline`'s day: day 0's `n` of them over [`VOLUMES`],
+/// every state at least once (when `n` allows), their states settled once day 1 is reached,
+/// and a completed backup per volume and day after day 0 (the current day's first one still
+/// running), newest first; serialised once. Nothing is removed: the backups carry no time, so
+/// no rotation could be told from an early deletion.
+fn build_items(base: &Url, seed: &str, user: &str, timeline: &Timeline, n: usize) -> Vec<Item> {
     let mut rng = Rng::seeded(seed);
     let host = base.host_str().unwrap_or("127.0.0.1");
     let port = base.port_or_known_default().unwrap_or(443);
     // `uri` always spells out the port (`https://api-z999…:443/…` on the vendor page).
     let origin = format!("{}://{host}:{port}", base.scheme());
-    plan(seed, now, n, VOLUMES.len(), SPECIAL_STATES.len())
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let (volume, gib, bootable) = VOLUMES[p.resource];
-            // Varies per volume and day, so every volume gets each variant.
-            let mix = i / VOLUMES.len() + p.resource;
-            let state = p
-                .special
-                .map_or("COMPLETED", |k| SPECIAL_STATES[k % SPECIAL_STATES.len()]);
-            let configuration = format!("{user}/backupConfig-{volume}");
-            // Scheduled backups are named `<configuration>/<uuid>`; a few manual ones
-            // `<volume>-BACKUP-<n>`, like the vendor page's second example.
-            let name = if mix % 5 == 2 {
-                format!("{user}/{volume}-BACKUP-{i}")
-            } else {
-                format!("{configuration}/{}", rng.uuid())
-            };
-            // Mostly relative (vendor page), sometimes absolute `http://` (juju's fixtures).
-            let volume_uri = if mix % 4 == 3 {
-                format!("http://{host}:{port}/storage/volume{user}/{volume}")
-            } else {
-                format!("/storage/volume{user}/{volume}")
-            };
-            let submitted = state == "SUBMITTED";
-            let (error, detail) = match state {
-                "FAILED" => (
-                    json!("Snapshot creation failed"),
-                    json!(format!(
-                        "Storage snapshot of {volume} could not be created: the volume is busy"
-                    )),
-                ),
-                "TIMEOUT" => (
-                    json!("Backup timed out"),
-                    json!("The snapshot did not complete within the allotted time"),
-                ),
-                // juju's SUBMITTED fixture has null messages; the vendor page has "".
-                _ if submitted => (Value::Null, Value::Null),
-                _ => (json!(""), json!("")),
-            };
-            let description = match i % 11 {
-                4 => json!(""),
-                7 => json!("before kernel upgrade"),
-                _ => Value::Null,
-            };
-            let (snapshot_uri, snapshot_size) = if submitted {
-                (Value::Null, Value::Null)
-            } else {
-                (
-                    json!(format!(
-                        "/storage/snapshot{user}/{volume}/{}{}",
-                        rng.hex32(),
-                        rng.hex32()
-                    )),
-                    json!(format!("{}b", gib << 30)),
-                )
-            };
-            let object = json!({
-                "uri": format!("{origin}/backupservice/v1/backup{name}"),
-                "runAsUser": user,
-                "name": name,
-                "backupConfigurationName": configuration,
-                "volumeUri": volume_uri,
-                "errorMessage": error,
-                "detailedErrorMessage": detail,
-                "state": state,
-                "description": description,
-                "bootable": bootable,
-                "shared": false,
-                "snapshotUri": snapshot_uri,
-                "snapshotSize": snapshot_size,
-                "tagId": rng.uuid(),
-            });
-            Item {
-                name,
-                configuration,
-                json: object.to_string(),
-            }
+    // A completed snapshot's `snapshotUri` and `snapshotSize`.
+    let snapshot = |rng: &mut Rng, volume: &str, gib: u64| {
+        (
+            json!(format!(
+                "/storage/snapshot{user}/{volume}/{}{}",
+                rng.hex32(),
+                rng.hex32()
+            )),
+            json!(format!("{}b", gib << 30)),
+        )
+    };
+    let object = |name: &str,
+                  configuration: &str,
+                  volume_uri: String,
+                  state: &str,
+                  (error, detail): (Value, Value),
+                  description: Value,
+                  bootable: bool,
+                  (snapshot_uri, snapshot_size): (Value, Value),
+                  tag: String| {
+        json!({
+            "uri": format!("{origin}/backupservice/v1/backup{name}"),
+            "runAsUser": user,
+            "name": name,
+            "backupConfigurationName": configuration,
+            "volumeUri": volume_uri,
+            "errorMessage": error,
+            "detailedErrorMessage": detail,
+            "state": state,
+            "description": description,
+            "bootable": bootable,
+            "shared": false,
+            "snapshotUri": snapshot_uri,
+            "snapshotSize": snapshot_size,
+            "tagId": tag,
         })
-        .collect()
+    };
+    let mut day0: Vec<(String, String, Value)> = Vec::with_capacity(n);
+    for (i, p) in plan(
+        seed,
+        timeline.anchor(),
+        n,
+        VOLUMES.len(),
+        SPECIAL_STATES.len(),
+    )
+    .into_iter()
+    .enumerate()
+    {
+        let (volume, gib, bootable) = VOLUMES[p.resource];
+        // Varies per volume and day, so every volume gets each variant.
+        let mix = i / VOLUMES.len() + p.resource;
+        let state = p
+            .special
+            .map_or("COMPLETED", |k| SPECIAL_STATES[k % SPECIAL_STATES.len()]);
+        let configuration = format!("{user}/backupConfig-{volume}");
+        // Scheduled backups are named `<configuration>/<uuid>`; a few manual ones
+        // `<volume>-BACKUP-<n>`, like the vendor page's second example.
+        let name = if mix % 5 == 2 {
+            format!("{user}/{volume}-BACKUP-{i}")
+        } else {
+            format!("{configuration}/{}", rng.uuid())
+        };
+        // Mostly relative (vendor page), sometimes absolute `http://` (juju's fixtures).
+        let volume_uri = if mix % 4 == 3 {
+            format!("http://{host}:{port}/storage/volume{user}/{volume}")
+        } else {
+            format!("/storage/volume{user}/{volume}")
+        };
+        let submitted = state == "SUBMITTED";
+        let messages = match state {
+            "FAILED" => (
+                json!("Snapshot creation failed"),
+                json!(format!(
+                    "Storage snapshot of {volume} could not be created: the volume is busy"
+                )),
+            ),
+            "TIMEOUT" => (
+                json!("Backup timed out"),
+                json!("The snapshot did not complete within the allotted time"),
+            ),
+            // juju's SUBMITTED fixture has null messages; the vendor page has "".
+            _ if submitted => (Value::Null, Value::Null),
+            _ => (json!(""), json!("")),
+        };
+        let description = match i % 11 {
+            4 => json!(""),
+            7 => json!("before kernel upgrade"),
+            _ => Value::Null,
+        };
+        let snap = if submitted {
+            (Value::Null, Value::Null)
+        } else {
+            snapshot(&mut rng, volume, gib)
+        };
+        let mut v = object(
+            &name,
+            &configuration,
+            volume_uri,
+            state,
+            messages,
+            description,
+            bootable,
+            snap,
+            rng.uuid(),
+        );
+        if timeline.day >= 1 && settled(state) != state {
+            v["state"] = json!(settled(state));
+            if submitted {
+                // The snapshot now exists; its id comes from the backup's own name.
+                let (uri, size) = snapshot(&mut Rng::seeded(&name), volume, gib);
+                v["snapshotUri"] = uri;
+                v["snapshotSize"] = size;
+                v["errorMessage"] = json!("");
+                v["detailedErrorMessage"] = json!("");
+            }
+        }
+        day0.push((name, configuration, v));
+    }
+    let mut items: Vec<Item> = Vec::with_capacity(day0.len());
+    // Newest first: the days after day 0, latest day first, then day 0.
+    let mut later = fresh(seed, timeline, VOLUMES.len());
+    later.sort_by_key(|f| std::cmp::Reverse(f.day));
+    for f in later {
+        let mut r = f.rng;
+        let (volume, gib, bootable) = VOLUMES[f.resource];
+        let configuration = format!("{user}/backupConfig-{volume}");
+        let name = format!("{configuration}/{}", r.uuid());
+        let state = if f.in_progress {
+            "INPROGRESS"
+        } else {
+            "COMPLETED"
+        };
+        let snap = snapshot(&mut r, volume, gib);
+        let v = object(
+            &name,
+            &configuration,
+            format!("/storage/volume{user}/{volume}"),
+            state,
+            (json!(""), json!("")),
+            Value::Null,
+            bootable,
+            snap,
+            r.uuid(),
+        );
+        items.push(Item {
+            name,
+            configuration,
+            json: v.to_string(),
+        });
+    }
+    items.extend(day0.into_iter().map(|(name, configuration, v)| Item {
+        name,
+        configuration,
+        json: v.to_string(),
+    }));
+    items
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
-    use chrono::TimeZone;
+    use chrono::{DateTime, TimeZone, Utc};
 
     use crate::config::{Account, Settings};
     use crate::emulator::Emulator;

@@ -8,7 +8,8 @@
 //! true length, so that quirk is not imitated (the adapter never relies on the header).
 //!
 //! With `faults`, every other token it issues is dead on arrival, so each listing meets one
-//! 401 and has to authenticate again.
+//! 401 and has to authenticate again. On later days ([`super::Timeline`]) runs settle, each VM
+//! with a schedule gets a daily run, and runs older than three weeks go.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +24,8 @@ use chrono::{DateTime, Utc};
 use reqwest::Url;
 use serde_json::{json, Value};
 
-use super::{plan, ApiCtx, Rng, Sessions};
+use super::faults::Vendor;
+use super::{bulk_numbers, fresh, plan, ApiCtx, EmulatorOptions, Rng, Sessions, Timeline};
 
 /// A demo account: how it appears in the config and the tenant behind it.
 struct Demo {
@@ -37,6 +39,52 @@ struct Demo {
     tenant_name: &'static str,
     username: &'static str,
     password: &'static str,
+}
+
+/// A demo account as served: one of [`DEMOS`], or a generated one of `accounts`.
+struct Spec {
+    account: String,
+    config_region: Option<&'static str>,
+    region: &'static str,
+    tenant_id: String,
+    tenant_name: String,
+    username: String,
+    password: String,
+}
+
+/// The demo accounts: [`DEMOS`], or the generated ones of `accounts` (the region configured
+/// and only the identity endpoint in turn).
+fn specs(options: &EmulatorOptions) -> Vec<Spec> {
+    let Some(numbers) = bulk_numbers(options, Vendor::Zcom) else {
+        return DEMOS
+            .iter()
+            .map(|d| Spec {
+                account: d.account.into(),
+                config_region: d.config_region,
+                region: d.region,
+                tenant_id: d.tenant_id.into(),
+                tenant_name: d.tenant_name.into(),
+                username: d.username.into(),
+                password: d.password.into(),
+            })
+            .collect();
+    };
+    numbers
+        .into_iter()
+        .enumerate()
+        .map(|(j, k)| {
+            let account = format!("zcom-demo-{k:03}");
+            Spec {
+                tenant_id: Rng::seeded(&format!("{account}/tenant")).hex32(),
+                account,
+                config_region: (j % 2 == 0).then_some("tyo1"),
+                region: "tyo1",
+                tenant_name: format!("gnct{k:08}"),
+                username: format!("gncu{k:08}"),
+                password: format!("zcom-demo-password-{k:03}"),
+            }
+        })
+        .collect()
 }
 
 const DEMOS: [Demo; 2] = [
@@ -88,11 +136,11 @@ struct Group {
 }
 
 struct Tenant {
-    id: &'static str,
-    name: &'static str,
+    id: String,
+    name: String,
     region: &'static str,
-    username: &'static str,
-    password: &'static str,
+    username: String,
+    password: String,
     user_id: String,
     groups: Vec<Group>,
     /// The whole listing body, built once.
@@ -109,12 +157,13 @@ struct Api {
 /// The API's routes.
 pub fn router(ctx: ApiCtx) -> Router {
     let options = &ctx.shared.options;
+    let timeline = Timeline::of(options);
     let n = options.scale.unwrap_or(DEFAULT_RUNS);
-    let tenants = DEMOS
-        .iter()
+    let tenants = specs(options)
+        .into_iter()
         .map(|d| {
-            let mut rng = Rng::seeded(d.account);
-            let groups = build_groups(&mut rng, d.account, options.now, n);
+            let mut rng = Rng::seeded(&d.account);
+            let groups = build_groups(&mut rng, &d.account, &timeline, n);
             let listing = body(groups.iter().map(|g| g.text.as_str()));
             Tenant {
                 id: d.tenant_id,
@@ -148,9 +197,9 @@ pub fn router(ctx: ApiCtx) -> Router {
 }
 
 /// Demo accounts in config form (spec §3).
-pub fn demo_config(base: &Url) -> String {
+pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     let mut out = String::new();
-    for d in &DEMOS {
+    for d in &specs(options) {
         out.push_str(&format!("[accounts.{}]\nprovider = \"zcom\"\n", d.account));
         if let Some(region) = d.config_region {
             out.push_str(&format!(
@@ -346,38 +395,44 @@ fn body<'a>(groups: impl Iterator<Item = &'a str>) -> String {
     out
 }
 
-/// The backup groups of one tenant: one per VM, `n` runs in all, every status at least once
-/// (when `n` allows), one run not yet started (`""` time), one group with the detail
-/// example's group-level fields.
-fn build_groups(rng: &mut Rng, seed: &str, now: DateTime<Utc>, n: usize) -> Vec<Group> {
+/// What becomes of a run status once the day after it was seen is reached: queued and running
+/// runs complete, a restore completes, a deletion completes (`deleted`), and a `deleted`
+/// record is gone; failures stay.
+fn settled(status: &'static str) -> Option<&'static str> {
+    match status {
+        "creating" | "queued" | "restoring" => Some("available"),
+        "deleting" => Some("deleted"),
+        "deleted" => None,
+        other => Some(other),
+    }
+}
+
+/// How long Z.com keeps a backup run (the vendor deletes runs after three weeks), unless day 0
+/// already holds older runs (a large `scale`): then just longer than its oldest.
+const RETENTION_DAYS: i64 = 21;
+
+/// The backup groups of one tenant on `timeline`'s day: one per VM, day 0's `n` runs (dated
+/// from the anchor) with every status at least once (when `n` allows), one run not yet started
+/// (`""` time), one group with the detail example's group-level fields; then the days after
+/// day 0: statuses settle, runs older than three weeks go, and each VM but the stale one gets
+/// its daily run.
+fn build_groups(rng: &mut Rng, seed: &str, timeline: &Timeline, n: usize) -> Vec<Group> {
+    let anchor = timeline.anchor();
+    let stamp = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let vms: Vec<(String, String, String)> = (0..INSTANCES)
         .map(|_| (rng.uuid(), rng.uuid(), rng.uuid()))
         .collect();
-    let mut runs: Vec<Vec<Value>> = vec![Vec::new(); INSTANCES];
+    // Per VM, newest first: (creation time if started, run).
+    let mut runs: Vec<Vec<(Option<DateTime<Utc>>, Value)>> = vec![Vec::new(); INSTANCES];
     let mut blank_time_given = false;
-    for (i, p) in plan(seed, now, n, INSTANCES, SPECIAL_STATUSES.len())
-        .into_iter()
-        .enumerate()
-    {
-        let status = p.special.map_or("available", |k| {
-            SPECIAL_STATUSES[k % SPECIAL_STATUSES.len()]
-        });
-        // A queued run has not started: the detail example's "" time.
-        let created_at = if status == "queued" && !blank_time_given {
-            blank_time_given = true;
-            String::new()
-        } else {
-            p.created.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-        };
-        let id = rng.hex32();
-        // Varies per VM and day, so several VMs get volume runs.
-        let volume = (i / INSTANCES + p.resource) % 3 == 1;
-        let run = if volume {
+    let mut oldest_day0 = anchor;
+    let run = |status: &str, created_at: String, id: String, vm: usize, volume: bool| {
+        if volume {
             json!({
                 "status": status,
                 "created_at": created_at,
                 "backuprun_id": id,
-                "volume_id": vms[p.resource].2,
+                "volume_id": vms[vm].2,
                 "type": "volume"
             })
         } else {
@@ -387,9 +442,66 @@ fn build_groups(rng: &mut Rng, seed: &str, now: DateTime<Utc>, n: usize) -> Vec<
                 "backuprun_id": id,
                 "type": "instance"
             })
+        }
+    };
+    for (i, p) in plan(seed, anchor, n, INSTANCES, SPECIAL_STATUSES.len())
+        .into_iter()
+        .enumerate()
+    {
+        oldest_day0 = oldest_day0.min(p.created);
+        let status = p.special.map_or("available", |k| {
+            SPECIAL_STATUSES[k % SPECIAL_STATUSES.len()]
+        });
+        // A queued run has not started: the detail example's "" time.
+        let mut created = if status == "queued" && !blank_time_given {
+            blank_time_given = true;
+            None
+        } else {
+            Some(p.created)
         };
-        runs[p.resource].push(run);
+        let id = rng.hex32();
+        // Varies per VM and day, so several VMs get volume runs.
+        let volume = (i / INSTANCES + p.resource) % 3 == 1;
+        let mut status = Some(status);
+        if timeline.day >= 1 {
+            status = status.and_then(settled);
+            if created.is_none() {
+                // The queued run ran during day 1.
+                created = Some(timeline.during(1));
+            }
+        }
+        let Some(status) = status else { continue };
+        let created_at = created.map(stamp).unwrap_or_default();
+        runs[p.resource].push((created, run(status, created_at, id, p.resource, volume)));
     }
+    for f in fresh(seed, timeline, INSTANCES) {
+        let mut r = f.rng;
+        let status = if f.in_progress {
+            "creating"
+        } else {
+            "available"
+        };
+        let volume = (f.day as usize + f.resource) % 3 == 1;
+        // Newest first, like the day-0 runs above.
+        runs[f.resource].insert(
+            0,
+            (
+                Some(f.created),
+                run(status, stamp(f.created), r.hex32(), f.resource, volume),
+            ),
+        );
+    }
+    let retention = RETENTION_DAYS.max((anchor - oldest_day0).num_days() + 1);
+    let oldest_kept = timeline.now - chrono::Duration::days(retention);
+    let runs: Vec<Vec<Value>> = runs
+        .into_iter()
+        .map(|vm| {
+            vm.into_iter()
+                .filter(|(t, _)| t.is_none_or(|t| t >= oldest_kept))
+                .map(|(_, v)| v)
+                .collect()
+        })
+        .collect();
     vms.into_iter()
         .zip(runs)
         .enumerate()
@@ -405,9 +517,7 @@ fn build_groups(rng: &mut Rng, seed: &str, now: DateTime<Utc>, n: usize) -> Vec<
                 group.insert("type".into(), json!("server"));
                 group.insert(
                     "created_at".into(),
-                    json!((now - chrono::Duration::days(400))
-                        .format("%Y-%m-%dT%H:%M:%SZ")
-                        .to_string()),
+                    json!(stamp(anchor - chrono::Duration::days(400))),
                 );
             }
             // `backupruns` last, so the vendor's trailing comma goes right after it.

@@ -11,6 +11,7 @@ use crate::model::{Backup, Field};
 mod csv;
 mod json;
 mod table;
+mod text;
 
 pub use json::{write_json_array, write_ndjson_row};
 pub use table::{human_age, human_size, simple_table};

@@ -1,18 +1,24 @@
-//! The human table: a chosen subset of fields, relative ages and human sizes, no borders
-//! (like `gh` and `kubectl`), cut to the terminal width, coloured statuses on request.
+//! The human tables, laid out by comfy-table: the backup table (a chosen subset of fields,
+//! relative ages and human sizes) and the small tables of `accounts`, `providers` and `audit`.
+//! No borders (like `gh` and `kubectl`), cut to the terminal width, coloured statuses on
+//! request.
 //!
-//! Rendered in two passes over the rows (widths, then lines), so a listing of any length holds
-//! no cells: memory is the rows themselves. One row is always one line: control characters a
-//! vendor put in a name are shown as spaces or U+FFFD, never sent to the terminal.
+//! A listing of any length holds at most [`CHUNK`] rows of cells: a first pass over the rows
+//! finds each column's width, then the rows go to comfy-table a chunk at a time, every chunk
+//! with the same fixed widths so the chunks line up as one table. Cells are cut to their
+//! column with `…` before comfy-table sees them (it would wrap them onto further lines), so one
+//! row is always one line; vendor text reaches the terminal only through [`text::clean`].
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
-use unicode_width::UnicodeWidthChar;
+use comfy_table::{presets, ColumnConstraint, ContentArrangement, Table, Width};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::model::{Backup, Field, Status};
 
-use super::Options;
+use super::{text, Options};
 
 /// Writes the table; with no rows, writes nothing (the caller says so on stderr).
 pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result<()> {
@@ -39,22 +45,19 @@ pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result
     if let Some(max) = opts.width {
         fit(&columns, &headers, &mut widths, usize::from(max));
     }
-    let mut line = String::new();
+    let mut lines = Chunks::new(out, widths);
     let header_style = opts.color.then_some(BOLD);
-    let cells = headers.iter().map(|h| (h.clone(), header_style));
-    write_line(out, &mut line, cells, &widths)?;
+    lines.header(headers.iter().map(|h| (h.as_str(), header_style)));
     for row in rows {
-        let cells = columns.iter().map(|c| {
+        lines.row(columns.iter().map(|c| {
             let style = match c {
-                Cell::Status => status_style(row.status, opts.color),
-                Cell::Field(Field::Status) => status_style(row.status, opts.color),
+                Cell::Status | Cell::Field(Field::Status) => status_style(row.status, opts.color),
                 _ => None,
             };
             (c.text(row, opts), style)
-        });
-        write_line(out, &mut line, cells, &widths)?;
+        }))?;
     }
-    Ok(())
+    lines.finish()
 }
 
 /// A plain aligned table of text cells for small listings (`accounts`, `providers`, `audit`):
@@ -77,103 +80,225 @@ pub fn simple_table(
         let cuttable = vec![true; widths.len()];
         shrink(&cuttable, Some(0), &headers, &mut widths, usize::from(max));
     }
-    let mut line = String::new();
-    let header = header.iter().map(|h| (h.to_string(), None));
-    write_line(out, &mut line, header, &widths)?;
+    let mut lines = Chunks::new(out, widths);
+    lines.header(header.iter().map(|h| (*h, None)));
     for row in rows {
-        write_line(
-            out,
-            &mut line,
-            row.iter().map(|c| (c.clone(), None)),
-            &widths,
-        )?;
+        lines.row(row.iter().map(|c| (c.as_str(), None)))?;
     }
-    Ok(())
+    lines.finish()
 }
 
+/// Rows per comfy-table: it holds every cell of a table and its rendered lines, so a chunk
+/// bounds what a listing of any length costs beyond its rows.
+const CHUNK: usize = 1000;
 /// Spaces between columns.
 const GAP: usize = 2;
 /// A truncated column keeps at least this many characters.
 const MIN_WIDTH: usize = 8;
+/// The widest a column may be: comfy-table counts widths in `u16`, the gap included.
+const MAX_WIDTH: usize = u16::MAX as usize - GAP;
 
-/// SGR codes: (start, end).
-type Style = (&'static str, &'static str);
-const BOLD: Style = ("\x1b[1m", "\x1b[22m");
-const GREEN: Style = ("\x1b[32m", "\x1b[39m");
-const RED: Style = ("\x1b[31m", "\x1b[39m");
-const YELLOW: Style = ("\x1b[33m", "\x1b[39m");
-const GREY: Style = ("\x1b[90m", "\x1b[39m");
+/// A style as the two marker characters around a cell's text: (start, end).
+///
+/// comfy-table measures text with `unicode-width`, which would count an SGR code's `[32m` as
+/// four columns and pad the cell short. The markers are zero-width format characters (Cf),
+/// which vendor text never contains here ([`text::printable`] replaces every Cf character);
+/// they become [`SGR`] codes once comfy-table has laid the line out.
+type Style = (char, char);
+const BOLD: Style = ('\u{206a}', '\u{206b}');
+const GREEN: Style = ('\u{206c}', '\u{2064}');
+const RED: Style = ('\u{206d}', '\u{2064}');
+const YELLOW: Style = ('\u{206e}', '\u{2064}');
+const GREY: Style = ('\u{206f}', '\u{2064}');
 
-/// Writes one line: each cell cut to its column's width with `…` and padded to it, the last
-/// one unpadded, trailing blanks trimmed.
-fn write_line(
-    out: &mut dyn Write,
-    line: &mut String,
-    cells: impl Iterator<Item = (String, Option<Style>)>,
-    widths: &[usize],
-) -> io::Result<()> {
-    line.clear();
-    let last = widths.len().saturating_sub(1);
-    for (i, ((text, style), &w)) in cells.zip(widths).enumerate() {
-        if let Some((on, _)) = style {
-            line.push_str(on);
-        }
-        let used = push_fitted(line, &text, w);
-        if let Some((_, off)) = style {
-            line.push_str(off);
-        }
-        if i < last {
-            line.extend(std::iter::repeat_n(' ', w.saturating_sub(used) + GAP));
-        }
-    }
-    line.truncate(line.trim_end().len());
-    line.push('\n');
-    out.write_all(line.as_bytes())
+/// Each marker and the SGR code it stands for.
+const SGR: [(char, &str); 7] = [
+    ('\u{206a}', "\x1b[1m"),  // bold
+    ('\u{206b}', "\x1b[22m"), // normal intensity
+    ('\u{206c}', "\x1b[32m"), // green
+    ('\u{206d}', "\x1b[31m"), // red
+    ('\u{206e}', "\x1b[33m"), // yellow
+    ('\u{206f}', "\x1b[90m"), // grey (bright black)
+    ('\u{2064}', "\x1b[39m"), // default colour
+];
+
+/// Lines of one table written through comfy-table, [`CHUNK`] rows per comfy-table, every chunk
+/// with the same fixed column widths.
+struct Chunks<'a> {
+    out: &'a mut dyn Write,
+    widths: Vec<usize>,
+    table: Table,
+    /// Whether a marker may be in the chunk (only then are lines scanned for them).
+    styled: bool,
+    /// The text of a chunk, written at once.
+    buf: String,
 }
 
-/// Appends `text` in at most `w` columns, cut with `…` when longer; returns the columns used.
-fn push_fitted(line: &mut String, text: &str, w: usize) -> usize {
-    let cut = width(text) > w;
-    let room = if cut { w.saturating_sub(1) } else { w };
+impl<'a> Chunks<'a> {
+    fn new(out: &'a mut dyn Write, widths: Vec<usize>) -> Self {
+        let widths = widths.into_iter().map(|w| w.min(MAX_WIDTH)).collect();
+        Chunks {
+            out,
+            widths,
+            table: chunk_table(),
+            styled: false,
+            buf: String::new(),
+        }
+    }
+
+    fn header<'t>(&mut self, cells: impl Iterator<Item = (&'t str, Option<Style>)>) {
+        let cells = self.cells(cells);
+        self.table.set_header(cells);
+    }
+
+    fn row<T: AsRef<str>>(
+        &mut self,
+        cells: impl Iterator<Item = (T, Option<Style>)>,
+    ) -> io::Result<()> {
+        let cells = self.cells(cells);
+        self.table.add_row(cells);
+        if self.table.row_count() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        self.flush()
+    }
+
+    /// One comfy-table cell per column: the text made printable, cut to the column and
+    /// wrapped in its style's markers. Cells beyond the header's columns are left out.
+    fn cells<T: AsRef<str>>(
+        &mut self,
+        cells: impl Iterator<Item = (T, Option<Style>)>,
+    ) -> Vec<comfy_table::Cell> {
+        cells
+            .zip(&self.widths)
+            .map(|((text, style), &w)| {
+                let mut text = fitted(text.as_ref(), w);
+                if let Some((on, off)) = style {
+                    self.styled = true;
+                    text.insert(0, on);
+                    text.push(off);
+                }
+                comfy_table::Cell::new_owned(text)
+            })
+            .collect()
+    }
+
+    /// Lays the chunk out and writes it: trailing blanks trimmed, markers made SGR codes.
+    fn flush(&mut self) -> io::Result<()> {
+        let mut table = std::mem::replace(&mut self.table, chunk_table());
+        if table.header().is_none() && table.is_empty() {
+            return Ok(());
+        }
+        let last = self.widths.len().saturating_sub(1);
+        for (i, column) in table.column_iter_mut().enumerate() {
+            let w = self.widths.get(i).copied().unwrap_or(0);
+            let gap = if i < last { GAP } else { 0 };
+            column.set_padding((0, gap as u16));
+            column.set_constraint(ColumnConstraint::Absolute(Width::Fixed((w + gap) as u16)));
+        }
+        self.buf.clear();
+        for line in table.lines() {
+            let line = line.trim_end();
+            if self.styled {
+                for c in line.chars() {
+                    match SGR.iter().find(|(marker, _)| *marker == c) {
+                        Some((_, code)) => self.buf.push_str(code),
+                        None => self.buf.push(c),
+                    }
+                }
+            } else {
+                self.buf.push_str(line);
+            }
+            self.buf.push('\n');
+        }
+        self.styled = false;
+        self.out.write_all(self.buf.as_bytes())
+    }
+}
+
+/// An empty comfy-table without borders or wrapping: widths are fixed per chunk.
+fn chunk_table() -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    table
+}
+
+/// `text` made printable and cut to `w` columns with `…` when wider.
+fn fitted(text: &str, w: usize) -> String {
+    if is_plain(text) {
+        return match text.get(..w.saturating_sub(1)) {
+            Some(head) if text.len() > w => format!("{head}…"),
+            _ => text.to_owned(),
+        };
+    }
+    let clean = text::clean(text);
+    if clean.width() <= w {
+        return clean.into_owned();
+    }
+    let room = w.saturating_sub(1);
+    let mut cut = String::with_capacity(room + 3);
     let mut used = 0;
-    for ch in text.chars().map(printable) {
+    for ch in clean.chars() {
         let cw = ch.width().unwrap_or(0);
         if used + cw > room {
             break;
         }
-        line.push(ch);
+        cut.push(ch);
         used += cw;
     }
-    if cut {
-        line.push('…');
-        used += 1;
+    if cut.width() > room {
+        // A sequence can be wider than its characters (an emoji and its presentation
+        // selector): keep the longest prefix that fits, found by halving.
+        let ends: Vec<usize> = cut
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([cut.len()])
+            .collect();
+        let (mut fits, mut too_wide) = (0, ends.len() - 1);
+        while fits + 1 < too_wide {
+            let mid = (fits + too_wide) / 2;
+            if cut[..ends[mid]].width() <= room {
+                fits = mid;
+            } else {
+                too_wide = mid;
+            }
+        }
+        cut.truncate(ends[fits]);
     }
-    used
+    cut.push('…');
+    cut
 }
 
-/// Display columns of a cell's text (East Asian wide characters take two).
+/// Display columns of a cell's text as shown (East Asian wide characters take two), measured
+/// as comfy-table measures it.
 fn width(text: &str) -> usize {
-    text.chars()
-        .map(|c| printable(c).width().unwrap_or(0))
-        .sum()
+    if is_plain(text) {
+        return text.len();
+    }
+    text::clean(text).width()
 }
 
-/// What a character is shown as: whitespace controls as a space, other controls as U+FFFD.
-fn printable(c: char) -> char {
-    match c {
-        '\t' | '\n' | '\r' => ' ',
-        c if c.is_control() => '\u{fffd}',
-        c => c,
-    }
+/// Whether `text` is printable ASCII, one column a byte: most cells, measured and cut without
+/// a look-up.
+fn is_plain(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 /// Shrinks the widest truncatable columns until the table fits `max` columns. Fixed columns
-/// (provider, status, size, age) are never cut; if the table cannot fit even then, it is left
-/// wider than the terminal.
+/// (provider, status, size, age, timestamps) are never cut; if the table cannot fit even then,
+/// it is left wider than the terminal.
 fn fit(columns: &[Cell], headers: &[String], widths: &mut [usize], max: usize) {
     let cuttable: Vec<bool> = columns.iter().map(Cell::truncatable).collect();
     // Account names are cut last: they say whose backup it is.
-    let last = columns.iter().position(|c| matches!(c, Cell::Account));
+    let last = columns
+        .iter()
+        .position(|c| matches!(c, Cell::Account | Cell::Field(Field::Account)));
     shrink(&cuttable, last, headers, widths, max);
 }
 
@@ -235,32 +360,42 @@ impl Cell {
         }
     }
 
-    /// Whether the column may be cut to fit the terminal.
+    /// Whether the column may be cut to fit the terminal: names, ids and free text may; a
+    /// short value of a fixed form (provider, status, a size, an age, a timestamp, a flag)
+    /// cut would be a different value, so it never is.
     fn truncatable(&self) -> bool {
-        matches!(
-            self,
-            Cell::Account | Cell::NameOrId | Cell::Resource | Cell::Field(_)
-        )
+        match self {
+            Cell::Account | Cell::NameOrId | Cell::Resource => true,
+            Cell::Provider | Cell::Status | Cell::Size | Cell::Age => false,
+            Cell::Field(f) => !matches!(
+                f,
+                Field::Provider
+                    | Field::Status
+                    | Field::SizeBytes
+                    | Field::CreatedAt
+                    | Field::UpdatedAt
+                    | Field::ExpiresAt
+                    | Field::Incremental
+            ),
+        }
     }
 
-    fn text(&self, b: &Backup, opts: &Options) -> String {
+    fn text<'b>(&self, b: &'b Backup, opts: &Options) -> Cow<'b, str> {
+        let or_dash = |v: Option<&'b String>| v.map_or(Cow::Borrowed("-"), |s| Cow::Borrowed(s));
         match self {
-            Cell::Provider => b.provider.to_string(),
-            Cell::Account => b.account.clone(),
-            Cell::NameOrId => b.name.clone().unwrap_or_else(|| b.id.clone()),
-            Cell::Status => b.status.to_string(),
-            Cell::Resource => b
-                .resource_name
-                .clone()
-                .or_else(|| b.resource_id.clone())
-                .unwrap_or_else(|| "-".into()),
-            Cell::Size => b.size_bytes.map_or_else(|| "-".into(), human_size),
+            Cell::Provider => Cow::Borrowed(b.provider.as_str()),
+            Cell::Account => Cow::Borrowed(&b.account),
+            Cell::NameOrId => Cow::Borrowed(b.name.as_ref().unwrap_or(&b.id)),
+            Cell::Status => Cow::Borrowed(b.status.as_str()),
+            Cell::Resource => or_dash(b.resource_name.as_ref().or(b.resource_id.as_ref())),
+            Cell::Size => b
+                .size_bytes
+                .map_or(Cow::Borrowed("-"), |n| human_size(n).into()),
             Cell::Age => match b.created_at {
-                Some(t) => human_age(t.utc(), opts.now),
-                None => "no timestamp".into(),
+                Some(t) => human_age(t.utc(), opts.now).into(),
+                None => Cow::Borrowed("no timestamp"),
             },
-            Cell::Field(Field::SizeBytes) => b.size_bytes.map_or_else(|| "-".into(), human_size),
-            Cell::Field(f) => b.field_text(*f).unwrap_or_else(|| "-".into()),
+            Cell::Field(f) => b.field_text(*f).map_or(Cow::Borrowed("-"), Cow::Owned),
         }
     }
 }
@@ -303,6 +438,7 @@ pub fn human_age(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Column;
     use super::*;
 
     fn opts(width: Option<u16>) -> Options {
@@ -376,10 +512,7 @@ mod tests {
         failed.status = Status::Error;
         let mut o = opts(None);
         o.color = true;
-        o.columns = Some(vec![
-            super::super::Column::Field(Field::Id),
-            super::super::Column::Field(Field::Status),
-        ]);
+        o.columns = Some(vec![Column::Field(Field::Id), Column::Field(Field::Status)]);
         let mut out = Vec::new();
         write(&mut out, &[row(), failed], &o).unwrap();
         assert_eq!(
@@ -390,21 +523,166 @@ mod tests {
         );
     }
 
+    #[test]
+    fn columns_show_raw_values_and_timestamps_are_never_cut() {
+        let mut b = row();
+        b.size_bytes = Some(20 << 30);
+        let mut o = opts(None);
+        o.columns = Some(vec![
+            Column::Field(Field::SizeBytes),
+            Column::Age,
+            Column::Field(Field::CreatedAt),
+        ]);
+        let mut out = Vec::new();
+        write(&mut out, &[b.clone()], &o).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "SIZE_BYTES   AGE  CREATED_AT\n\
+             21474836480  3h   2026-11-23T09:00:00Z\n"
+        );
+        // The id gives way to the timestamp, down to its shortest cut...
+        o.columns = Some(vec![
+            Column::Field(Field::Id),
+            Column::Field(Field::CreatedAt),
+        ]);
+        o.width = Some(30);
+        let mut out = Vec::new();
+        write(&mut out, &[b.clone()], &o).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "ID        CREATED_AT\n\
+             9acc15a…  2026-11-23T09:00:00Z\n"
+        );
+        // ...and past that the line is wider than the terminal, the timestamp whole.
+        o.width = Some(20);
+        let mut out = Vec::new();
+        write(&mut out, &[b], &o).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "ID        CREATED_AT\n\
+             9acc15a…  2026-11-23T09:00:00Z\n"
+        );
+    }
+
+    #[test]
+    fn chunks_line_up_as_one_table() {
+        // The widest name is in the last chunk; every chunk pads to it.
+        let rows: Vec<Backup> = (0..2 * CHUNK + 500)
+            .map(|i| {
+                let mut b = row();
+                b.name = Some(if i == 2 * CHUNK + 400 {
+                    "the-longest-name-of-all".into()
+                } else {
+                    format!("n{i}")
+                });
+                b
+            })
+            .collect();
+        let mut out = Vec::new();
+        write(&mut out, &rows, &opts(None)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), rows.len() + 1);
+        let status_at = |l: &str| l.find("available").or_else(|| l.find("STATUS"));
+        assert!(text.lines().all(|l| status_at(l) == Some(44)), "{text}");
+        assert_eq!(
+            text.lines().nth(1001).unwrap(),
+            "cf        cf-prod  n1000                    available  orders-db  -     3h"
+        );
+    }
+
+    #[test]
+    fn simple_tables_cut_the_first_column_last_and_take_ragged_rows() {
+        let rows = vec![
+            vec![
+                "oracle".to_string(),
+                "password (nimbula session cookie)".into(),
+            ],
+            vec!["a-very-long-provider-name".into()],
+            vec![
+                "cf".into(),
+                "UAA".into(),
+                "ignored: beyond the header".into(),
+            ],
+        ];
+        let mut out = Vec::new();
+        simple_table(&mut out, &["PROVIDER", "AUTH"], &rows, Some(30)).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "PROVIDER              AUTH\n\
+             oracle                passwor…\n\
+             a-very-long-provide…\n\
+             cf                    UAA\n"
+        );
+    }
+
+    #[test]
+    fn a_sequence_wider_than_its_characters_is_cut_to_fit() {
+        // Each heart takes two columns with its presentation selector, one without.
+        let hearts = "\u{2764}\u{fe0f}".repeat(3);
+        assert_eq!(width(&hearts), 6);
+        let cut = fitted(&hearts, 4);
+        assert_eq!(cut, "\u{2764}\u{fe0f}\u{2764}…");
+        assert!(cut.width() <= 4);
+    }
+
     mod properties {
         use proptest::prelude::*;
 
         use super::*;
 
+        /// Text with the characters that could break a line or the terminal: C0 and C1
+        /// controls, bidi overrides and isolates, zero-width and other format characters (the
+        /// table's own colour markers among them), line and paragraph separators, a
+        /// presentation selector, wide characters; mixed with anything at all.
+        fn hostile_text() -> impl Strategy<Value = String> {
+            let hostile = prop::sample::select(vec![
+                '\x1b',
+                '\r',
+                '\n',
+                '\t',
+                '\x0b',
+                '\x0c',
+                '\x7f',
+                '\u{85}',
+                '\u{9b}',
+                '\u{ad}',
+                '\u{200b}',
+                '\u{200d}',
+                '\u{200e}',
+                '\u{202a}',
+                '\u{202e}',
+                '\u{2066}',
+                '\u{2069}',
+                '\u{2064}',
+                '\u{206a}',
+                '\u{206f}',
+                '\u{feff}',
+                '\u{fff9}',
+                '\u{e0041}',
+                '\u{2028}',
+                '\u{2029}',
+                '\u{fe0f}',
+                '\u{2764}',
+                'バ',
+                '…',
+                ' ',
+            ]);
+            prop::collection::vec(prop_oneof![any::<char>(), hostile], 0..40)
+                .prop_map(|chars| chars.into_iter().collect())
+        }
+
         proptest! {
             #![proptest_config(crate::providers::arbitrary::config())]
 
             /// Whatever a vendor puts in names and ids: one line per row plus the header, no
-            /// control characters, and no line wider than the terminal unless the fixed
-            /// columns and the shortest cuts cannot fit.
+            /// control, format or separator character (only the table's own SGR codes when
+            /// coloured), and no line wider than the terminal unless the fixed columns and the
+            /// shortest cuts cannot fit.
             #[test]
             fn any_text_gives_one_clean_line_per_row(
-                cells in proptest::collection::vec((any::<String>(), any::<String>(), any::<String>()), 1..6),
+                cells in proptest::collection::vec((hostile_text(), hostile_text(), hostile_text()), 1..6),
                 columns in 40u16..140,
+                color: bool,
             ) {
                 let rows: Vec<Backup> = cells
                     .into_iter()
@@ -416,16 +694,27 @@ mod tests {
                         b
                     })
                     .collect();
+                let mut o = opts(Some(columns));
+                o.color = color;
                 let mut out = Vec::new();
-                write(&mut out, &rows, &opts(Some(columns))).unwrap();
-                let text = String::from_utf8(out).unwrap();
+                write(&mut out, &rows, &o).unwrap();
+                let mut text = String::from_utf8(out).unwrap();
+                if color {
+                    prop_assert!(text.starts_with("\x1b[1mPROVIDER\x1b[22m"), "{:?}", text);
+                    for (_, code) in SGR {
+                        text = text.replace(code, "");
+                    }
+                }
                 prop_assert_eq!(text.lines().count(), rows.len() + 1);
-                prop_assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{:?}", text);
+                let unsafe_char = |c: char| {
+                    (c.is_control() && c != '\n') || text::is_format(c) || c == '\u{2028}' || c == '\u{2029}'
+                };
+                prop_assert!(!text.chars().any(unsafe_char), "{:?}", text);
                 // Provider, status, size and age are never cut; account, name and resource
                 // keep at least MIN_WIDTH columns each.
                 let floor = 8 + 9 + 4 + 3 + 3 * MIN_WIDTH.max(8) + 6 * GAP;
                 for line in text.lines() {
-                    prop_assert!(width(line) <= usize::from(columns).max(floor), "{:?}", line);
+                    prop_assert!(line.width() <= usize::from(columns).max(floor), "{:?}", line);
                 }
             }
         }
