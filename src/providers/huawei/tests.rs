@@ -603,6 +603,47 @@ mod enterprise_projects {
         }
     }
 
+    /// The emulator holds the AK/SK demo account's backups in two enterprise projects and
+    /// honours the parameter: each id lists its own, `all_granted_eps` and no key list both.
+    #[tokio::test]
+    async fn the_emulator_lists_the_enterprise_project_asked_for() {
+        use crate::config::Settings;
+        use crate::emulator::{huawei::ERP_PROJECT, testing};
+        let now = "2026-11-23T12:00:00Z".parse().unwrap();
+        let (_emu, accounts) = testing::start(crate::model::ProviderId::Huawei, now, None, false).await;
+        let account = accounts
+            .into_iter()
+            .find(|a| a.name == "huawei-demo-sg")
+            .unwrap();
+        let listed = |ep: Option<&str>| {
+            let mut a = account.clone();
+            if let Settings::Huawei(c) = &mut a.settings {
+                c.enterprise_project_id = ep.map(String::from);
+            }
+            async move {
+                let rows = testing::list_ok(&[a], &Filter::default()).await.remove(0);
+                let mut eps: Vec<String> = rows
+                    .iter()
+                    .map(|r| r.extra.get("enterprise_project_id").to_string())
+                    .collect();
+                eps.sort();
+                eps.dedup();
+                (rows.len(), eps)
+            }
+        };
+        let quoted = |s: &str| format!("\"{s}\"");
+        let (all, eps) = listed(None).await;
+        assert_eq!(eps, vec![quoted("0"), quoted(ERP_PROJECT)]);
+        let (granted, eps) = listed(Some("all_granted_eps")).await;
+        assert_eq!((granted, eps.len()), (all, 2));
+        let (default, eps) = listed(Some("0")).await;
+        assert_eq!(eps, vec![quoted("0")]);
+        let (erp, eps) = listed(Some(ERP_PROJECT)).await;
+        assert_eq!(eps, vec![quoted(ERP_PROJECT)]);
+        assert!(default > 0 && erp > 0);
+        assert_eq!(default + erp, all);
+    }
+
     #[test]
     fn the_key_takes_ids_and_all_granted_eps_only() {
         use crate::providers::builder::{ConfigBuilder, Value as V};
