@@ -145,6 +145,20 @@ fn the_tls_emulator_writes_its_ca_and_every_account_trusts_it() {
             .any(|l| l.ends_with("huawei-demo-sg: 1 connection opened")),
         "{err}"
     );
+    // Accounts on one origin share its first connection: five APIs, five connections.
+    let opened: u64 = err
+        .lines()
+        .filter_map(|l| l.strip_suffix(" opened"))
+        .filter_map(|l| {
+            l.rsplit(": ")
+                .next()?
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(opened, 5, "{err}");
     assert!(err.contains("huawei-demo-sg: GET /v3/"), "{err}");
     assert!(err.contains("(HTTP/2.0, retries 0)"), "{err}");
 }

@@ -6,12 +6,12 @@
 //! counts the connections it opens ([`super::connections`]).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
 
-use super::connections::CountLayer;
+use super::connections::{CountLayer, Origins};
 use super::proxy::ProxyEnv;
 use super::tls::{client_config, CaBundle};
 use super::{attempt, HttpOptions};
@@ -36,24 +36,23 @@ pub struct Transport {
 const H2_STREAM_WINDOW: u32 = 8 << 20;
 const H2_CONNECTION_WINDOW: u32 = 32 << 20;
 
+/// A client and what it knows of the origins it talks to.
+pub(super) type Built = (reqwest::Client, Arc<Origins>);
+
 /// The clients built so far, by transport.
 #[derive(Debug, Default)]
 pub(super) struct Clients {
-    built: Mutex<HashMap<Transport, reqwest::Client>>,
+    built: Mutex<HashMap<Transport, Built>>,
 }
 
 impl Clients {
     /// The client for `transport`, built on first use.
-    pub(super) fn get(
-        &self,
-        options: &HttpOptions,
-        transport: &Transport,
-    ) -> Result<reqwest::Client> {
+    pub(super) fn get(&self, options: &HttpOptions, transport: &Transport) -> Result<Built> {
         let mut built = self.built.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(client) = built.get(transport) {
             return Ok(client.clone());
         }
-        let client = build(options, transport)?;
+        let client = (build(options, transport)?, Arc::new(Origins::default()));
         built.insert(transport.clone(), client.clone());
         Ok(client)
     }

@@ -69,6 +69,7 @@ impl Default for HttpOptions {
 #[derive(Clone, Debug)]
 pub struct Http {
     client: reqwest::Client,
+    origins: Arc<connections::Origins>,
     options: HttpOptions,
     clients: Arc<client::Clients>,
     connections: Arc<AtomicU64>,
@@ -113,9 +114,10 @@ impl Http {
     /// Builds the shared client (for accounts with no `ca_file` and no `http_proxy`).
     pub fn new(options: HttpOptions) -> Result<Http> {
         let clients = Arc::new(client::Clients::default());
-        let client = clients.get(&options, &Transport::default())?;
+        let (client, origins) = clients.get(&options, &Transport::default())?;
         Ok(Http {
             client,
+            origins,
             options,
             clients,
             connections: Arc::new(AtomicU64::new(0)),
@@ -125,8 +127,10 @@ impl Http {
     /// The client for an account's transport (built on first use, then shared by every
     /// account with the same settings), counting connections from zero.
     pub fn for_transport(&self, transport: &Transport) -> Result<Http> {
+        let (client, origins) = self.clients.get(&self.options, transport)?;
         Ok(Http {
-            client: self.clients.get(&self.options, transport)?,
+            client,
+            origins,
             options: self.options.clone(),
             clients: self.clients.clone(),
             connections: Arc::new(AtomicU64::new(0)),

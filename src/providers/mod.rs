@@ -97,7 +97,9 @@ impl Default for ListOptions {
     fn default() -> ListOptions {
         ListOptions {
             max_pages: 100_000,
-            parallel: 8,
+            // Over HTTP/2 the requests in flight share one connection: 16 fetches the ten
+            // pages after the first of a 10,000-row listing in one round trip.
+            parallel: 16,
             progress: None,
         }
     }

@@ -610,7 +610,8 @@ mod enterprise_projects {
         use crate::config::Settings;
         use crate::emulator::{huawei::ERP_PROJECT, testing};
         let now = "2026-11-23T12:00:00Z".parse().unwrap();
-        let (_emu, accounts) = testing::start(crate::model::ProviderId::Huawei, now, None, false).await;
+        let (_emu, accounts) =
+            testing::start(crate::model::ProviderId::Huawei, now, None, false).await;
         let account = accounts
             .into_iter()
             .find(|a| a.name == "huawei-demo-sg")
