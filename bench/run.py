@@ -4,6 +4,8 @@ Huawei Python SDK, and print a Markdown table.
 
     python3 bench/run.py                      # N = 1k, 10k, 100k at 0 ms and 50 ms
     python3 bench/run.py --sizes 10000 --latencies 50 --no-sdk
+    python3 bench/run.py --only-tls           # over TLS with a 50 ms round trip on the wire,
+                                              # and 200 accounts at once (tls_rows, many_accounts)
 
 For each (N, latency) it starts `backups emulator --scale N --latency-ms M`, lists the
 AK/SK demo account `huawei-demo-sg` (N backups, pages of 1000) with `-o ndjson` to /dev/null,
@@ -26,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "backups")
 VENV = os.path.join(ROOT, "target", "bench-venv")
 PAGE = 1000
-PARALLEL = 8
+PARALLEL = 16  # `backups list --parallel` default
 ACCOUNT = "huawei-demo-sg"
 
 
