@@ -11,6 +11,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::audit::{Keep, PolicyLayer};
 use crate::error::{Error, Result};
 use crate::model::ProviderId;
 use crate::providers::builder::{ConfigBuilder, Key, KeyError, Kind, Value};
@@ -53,6 +54,10 @@ pub struct Account {
     pub allow_insecure_http: bool,
     /// Per-account freshness threshold for `audit` (`audit_max_age = "8d"`).
     pub audit_max_age: Option<chrono::Duration>,
+    /// Per-account retention rules for `audit` (`audit_keep = "daily=7,weekly=4"`).
+    pub audit_keep: Option<Keep>,
+    /// Resources that must have backups in this account (`audit_expect = ["vol1"]`).
+    pub audit_expect: Vec<String>,
     /// Where each secret key came from, for `backups accounts`.
     pub secret_sources: Vec<(String, SecretSource)>,
     /// Provider-specific settings.
@@ -130,14 +135,35 @@ pub struct Config {
     pub path: Option<PathBuf>,
     /// Accounts in file order (`[accounts.NAME]`).
     pub accounts: Vec<Account>,
+    /// The `[audit]` table.
+    pub audit: AuditConfig,
 }
 
-/// The top-level tables the file may hold. Adding one (e.g. `[audit]`) is its name here, a
-/// field in [`Config`] and one line in [`parse`] that reads it.
-const TABLES: &[&str] = &["accounts"];
+/// The `[audit]` table (spec §9): the policy every account falls back to, and the dead man's
+/// switch.
+#[derive(Clone, Debug, Default)]
+pub struct AuditConfig {
+    /// `max_age`, `keep` and `expect`.
+    pub policy: PolicyLayer,
+    /// `ping_url` / `ping_url_env`: a healthchecks.io URL (a secret), and where it came from.
+    pub ping_url: Option<(Secret, SecretSource)>,
+}
+
+/// The top-level tables the file may hold. Adding one is its name here, a field in
+/// [`Config`] and one line in [`parse`] that reads it.
+const TABLES: &[&str] = &["accounts", "audit"];
 
 /// Keys every account accepts, whatever its provider; the rest belong to its builder.
-const ACCOUNT_KEYS: &[&str] = &["provider", "allow_insecure_http", "audit_max_age"];
+const ACCOUNT_KEYS: &[&str] = &[
+    "provider",
+    "allow_insecure_http",
+    "audit_max_age",
+    "audit_keep",
+    "audit_expect",
+];
+
+/// The keys of the `[audit]` table.
+const AUDIT_KEYS: &[&str] = &["max_age", "keep", "expect", "ping_url", "ping_url_env"];
 
 /// Which config file to read: `--config`, else `$BACKUPS_CONFIG`, else
 /// `$XDG_CONFIG_HOME/backups/config.toml`, else `~/.config/backups/config.toml`.
@@ -209,7 +235,11 @@ fn warn_if_exposed(path: &Path, text: &str) {
                     .any(|a| a.keys().any(|k| is_secret_key(k)))
             })
             .unwrap_or(false);
-        if inline {
+        let ping_url = table
+            .get("audit")
+            .and_then(|a| a.as_table())
+            .is_some_and(|a| a.contains_key("ping_url"));
+        if inline || ping_url {
             eprintln!(
                 "backups: warning: {} holds inline secrets and is readable by others; run `chmod 600 {}` or use `*_env` keys",
                 path.display(),
@@ -306,9 +336,113 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
         Some(value) => accounts(value, &file, path, env)?,
         None => Vec::new(),
     };
+    let audit = match root.get("audit") {
+        Some(value) => {
+            audit_table(value, env).map_err(|e| Error::config(format!("{file}: [audit]: {e}")))?
+        }
+        None => AuditConfig::default(),
+    };
     Ok(Config {
         path: Some(path.to_path_buf()),
         accounts,
+        audit,
+    })
+}
+
+/// The `[audit]` table: its keys checked (unknown keys first, with a suggestion), then read.
+/// The error is `key `…`: …`, or says the table is not one; the caller names the file.
+fn audit_table(
+    value: &toml::Value,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::result::Result<AuditConfig, String> {
+    let key_error = |e: KeyError| format!("key `{}`: {}", e.key, e.message);
+    let Some(table) = value.as_table() else {
+        return Err(format!(
+            "must be a table ([audit] with max_age, keep, expect), not {}",
+            value.type_str()
+        ));
+    };
+    let names: Vec<String> = AUDIT_KEYS.iter().map(|k| k.to_string()).collect();
+    if let Some(key) = table.keys().find(|k| !names.contains(k)) {
+        return Err(key_error(KeyError::new(
+            key,
+            unknown("key", key, &names, ""),
+        )));
+    }
+    let policy = policy_keys(table, ["max_age", "keep", "expect"]).map_err(key_error)?;
+    let ping_url = match (table.get("ping_url"), table.get("ping_url_env")) {
+        (Some(_), Some(_)) => {
+            let e = KeyError::new(
+                "ping_url",
+                "give either `ping_url` or `ping_url_env`, not both",
+            );
+            return Err(key_error(e));
+        }
+        (Some(v), None) => Some((
+            Secret::new(toml_string("ping_url", v).map_err(key_error)?),
+            SecretSource::Inline,
+        )),
+        (None, Some(v)) => {
+            let var = toml_string("ping_url_env", v).map_err(key_error)?;
+            let Some(url) = env(&var).filter(|v| !v.trim().is_empty()) else {
+                let e = KeyError::new(
+                    "ping_url_env",
+                    format!("environment variable {var} is not set"),
+                );
+                return Err(key_error(e));
+            };
+            Some((Secret::new(url.trim().to_string()), SecretSource::Env(var)))
+        }
+        (None, None) => None,
+    };
+    if let Some((url, source)) = &ping_url {
+        let key = match source {
+            SecretSource::Env(_) => "ping_url_env",
+            _ => "ping_url",
+        };
+        crate::monitor::ping::check(url.expose())
+            .map_err(|why| key_error(KeyError::new(key, why)))?;
+    }
+    Ok(AuditConfig { policy, ping_url })
+}
+
+/// The audit policy keys of a table, named `[max_age, keep, expect]` (`[audit]`) or
+/// `[audit_max_age, audit_keep, audit_expect]` (an account).
+fn policy_keys(
+    table: &toml::Table,
+    [max_age, keep, expect]: [&str; 3],
+) -> std::result::Result<PolicyLayer, KeyError> {
+    let max_age = match table.get(max_age) {
+        None => None,
+        Some(value) => {
+            let s = toml_string(max_age, value)?;
+            let d = crate::duration::parse(&s).ok_or_else(|| {
+                KeyError::new(max_age, format!("`{s}` is not a duration like 26h or 8d"))
+            })?;
+            if d <= chrono::Duration::zero() {
+                return Err(KeyError::new(
+                    max_age,
+                    format!("`{s}` must be longer than zero"),
+                ));
+            }
+            Some(d)
+        }
+    };
+    let keep = match table.get(keep) {
+        None => None,
+        Some(value) => {
+            let s = toml_string(keep, value)?;
+            Some(s.parse::<Keep>().map_err(|e| KeyError::new(keep, e))?)
+        }
+    };
+    let expect = match table.get(expect) {
+        None => Vec::new(),
+        Some(value) => toml_list(expect, value)?,
+    };
+    Ok(PolicyLayer {
+        max_age,
+        keep,
+        expect,
     })
 }
 
@@ -331,7 +465,7 @@ fn accounts(
                 "{file}: account `{name}`: must be a table ([accounts.{name}])"
             ))
         })?;
-        let (settings, secret_sources, allow_insecure_http, audit_max_age) =
+        let (settings, secret_sources, allow_insecure_http, policy) =
             file_account(t, path.parent(), env).map_err(|e| {
                 Error::config(format!(
                     "{file}: account `{name}`: key `{}`: {}",
@@ -342,7 +476,9 @@ fn accounts(
             name: name.clone(),
             origin: AccountOrigin::File(path.to_path_buf()),
             allow_insecure_http,
-            audit_max_age,
+            audit_max_age: policy.max_age,
+            audit_keep: policy.keep,
+            audit_expect: policy.expect,
             secret_sources,
             settings,
         });
@@ -351,8 +487,8 @@ fn accounts(
 }
 
 /// What an account table sets: its settings, where its secrets came from,
-/// `allow_insecure_http` and `audit_max_age`.
-type FileAccount = (Settings, SecretSources, bool, Option<chrono::Duration>);
+/// `allow_insecure_http`, and its audit policy (`audit_max_age`, `audit_keep`, `audit_expect`).
+type FileAccount = (Settings, SecretSources, bool, PolicyLayer);
 
 /// One account table: its keys checked (unknown keys first), its provider's builder fed and
 /// built. The caller names the file and the account in errors.
@@ -392,18 +528,7 @@ fn file_account(
             ))
         }
     };
-    let audit_max_age = match table.get("audit_max_age") {
-        None => None,
-        Some(value) => {
-            let s = toml_string("audit_max_age", value)?;
-            Some(crate::duration::parse(&s).ok_or_else(|| {
-                KeyError::new(
-                    "audit_max_age",
-                    format!("`{s}` is not a duration like 26h or 8d"),
-                )
-            })?)
-        }
-    };
+    let policy = policy_keys(table, ["audit_max_age", "audit_keep", "audit_expect"])?;
     let allow = allow_insecure_http;
     let (settings, secret_sources) = match provider {
         ProviderId::Oracle => {
@@ -418,7 +543,7 @@ fn file_account(
             from_table::<BycloudBuilder>(table, dir, allow, env, Settings::Bycloud)?
         }
     };
-    Ok((settings, secret_sources, allow_insecure_http, audit_max_age))
+    Ok((settings, secret_sources, allow_insecure_http, policy))
 }
 
 /// The first key no account of this provider takes, with a suggestion when one is close.
@@ -590,6 +715,8 @@ pub fn env_accounts(
             origin: AccountOrigin::Environment,
             allow_insecure_http: false,
             audit_max_age: None,
+            audit_keep: None,
+            audit_expect: Vec::new(),
             secret_sources,
             settings,
         })
@@ -651,6 +778,7 @@ mod tests {
         match var {
             "HW_AK" => Some("AKVALUE".into()),
             "HW_SK" => Some("SKVALUE".into()),
+            "HC_PING" => Some("https://hc-ping.com/5e1f".into()),
             _ => None,
         }
     }
@@ -736,6 +864,132 @@ token = "tok"
             let err = parse_str(text).unwrap_err();
             assert_eq!(err.to_string(), want, "{text}");
             assert_eq!(err.exit_code(), 2);
+        }
+    }
+
+    #[test]
+    fn the_audit_table_and_account_policy_keys_are_read() {
+        let cfg = parse_str(
+            "[audit]\nmax_age = \"2d\"\nkeep = \"daily=7,weekly=4\"\nexpect = [\"vol1\", \"hw:db\"]\n\
+             ping_url_env = \"HC_PING\"\n\
+             [accounts.a]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"t\"\n\
+             audit_max_age = \"8d\"\naudit_keep = \"monthly=6\"\naudit_expect = [\" web \"]\n\
+             [accounts.b]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"t\"",
+        )
+        .unwrap();
+        let audit = &cfg.audit;
+        assert_eq!(audit.policy.max_age, Some(chrono::Duration::days(2)));
+        assert_eq!(audit.policy.keep.unwrap().to_string(), "daily=7,weekly=4");
+        assert_eq!(audit.policy.expect, ["vol1", "hw:db"]);
+        let (url, source) = audit.ping_url.as_ref().unwrap();
+        assert_eq!(url.expose(), "https://hc-ping.com/5e1f");
+        assert_eq!(*source, SecretSource::Env("HC_PING".into()));
+        let (a, b) = (&cfg.accounts[0], &cfg.accounts[1]);
+        assert_eq!(a.audit_max_age, Some(chrono::Duration::days(8)));
+        assert_eq!(a.audit_keep.unwrap().to_string(), "monthly=6");
+        assert_eq!(a.audit_expect, ["web"]);
+        assert_eq!((b.audit_max_age, b.audit_keep), (None, None));
+        assert!(b.audit_expect.is_empty());
+        // No [audit] table: nothing set.
+        let none = parse_str("").unwrap().audit;
+        assert_eq!(none.policy, PolicyLayer::default());
+        assert!(none.ping_url.is_none());
+    }
+
+    #[test]
+    fn audit_policy_errors_name_the_table_or_account_and_the_key() {
+        let account = "[accounts.a]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"t\"\n";
+        let cases = [
+            (
+                "[audit]\nmaxage = \"2d\"",
+                "[audit]: key `maxage`: unknown key, did you mean `max_age`?",
+            ),
+            (
+                "[audit]\nexpects = []",
+                "[audit]: key `expects`: unknown key, did you mean `expect`?",
+            ),
+            (
+                "[audit]\nretention = 1",
+                "[audit]: key `retention`: unknown key",
+            ),
+            (
+                "audit = 5",
+                "[audit]: must be a table ([audit] with max_age, keep, expect), not integer",
+            ),
+            (
+                "[audit]\nkeep = \"daily=7,hourly=2\"",
+                "[audit]: key `keep`: `hourly`: unknown rule (expected daily, weekly or monthly)",
+            ),
+            (
+                "[audit]\nkeep = 7",
+                "[audit]: key `keep`: must be a string, not integer",
+            ),
+            (
+                "[audit]\nmax_age = \"0h\"",
+                "[audit]: key `max_age`: `0h` must be longer than zero",
+            ),
+            (
+                "[audit]\nmax_age = \"soon\"",
+                "[audit]: key `max_age`: `soon` is not a duration like 26h or 8d",
+            ),
+            (
+                "[audit]\nexpect = \"vol1\"",
+                "[audit]: key `expect`: must be a list of strings, not string",
+            ),
+            (
+                "[audit]\nexpect = [\"\"]",
+                "[audit]: key `expect`: must be a list of non-empty strings",
+            ),
+            (
+                "[audit]\nping_url_env = \"NOPE\"",
+                "[audit]: key `ping_url_env`: environment variable NOPE is not set",
+            ),
+            (
+                "[audit]\nping_url = \"https://hc.example/x\"\nping_url_env = \"HW_SK\"",
+                "[audit]: key `ping_url`: give either `ping_url` or `ping_url_env`, not both",
+            ),
+            (
+                "[audit]\nping_url = \"http://hc.example/x\"",
+                "[audit]: key `ping_url`: plain http is refused for the ping URL (it is a secret); use https, or http to a loopback host",
+            ),
+            (
+                "[audit]\nping_url_env = \"HW_SK\"",
+                "[audit]: key `ping_url_env`: not an absolute URL",
+            ),
+            (
+                "[audti]\nkeep = \"daily=1\"",
+                "unknown top-level key `audti`, did you mean `audit`?",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = parse_str(&format!("{text}\n{account}")).unwrap_err();
+            assert_eq!(err.to_string(), format!("/etc/b.toml: {want}"), "{text}");
+            assert_eq!(err.exit_code(), 2);
+        }
+        for (key, want) in [
+            (
+                "audit_keep = \"daily=0\"",
+                "key `audit_keep`: `daily=0`: the count must be a whole number from 1 to 10000",
+            ),
+            (
+                "audit_expect = [1]",
+                "key `audit_expect`: must be a list of non-empty strings",
+            ),
+            (
+                "audit_kep = \"daily=1\"",
+                "key `audit_kep`: unknown key, did you mean `audit_keep`?",
+            ),
+            (
+                "audit_max_age = \"0s\"",
+                "key `audit_max_age`: `0s` must be longer than zero",
+            ),
+        ] {
+            let err = parse_str(&format!("{account}{key}")).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("/etc/b.toml: account `a`: {want}"),
+                "{key}"
+            );
         }
     }
 
@@ -925,6 +1179,13 @@ mod env_tests {
                     "api_key_secret",
                     "allow_insecure_http",
                     "audit_max_age",
+                    "audit_keep",
+                    "audit_expect",
+                    "max_age",
+                    "keep",
+                    "expect",
+                    "ping_url",
+                    "ping_url_env",
                     "bogus",
                 ][..],
             );
@@ -951,18 +1212,23 @@ mod env_tests {
                         "{ a = 1 }",
                         "\"8d\"",
                         "\"-5h\"",
+                        "\"daily=7,weekly=4\"",
+                        "\"monthly=0\"",
+                        "[\"vol1\"]",
                         "\"UNSET_VAR\"",
                     ][..]
                 )
                 .prop_map(str::to_string),
                 any::<String>().prop_map(|s| format!("{s:?}")),
             ];
-            let table = (
-                "[a-z0-9-]{1,10}",
-                prop::collection::vec((key, value), 0..10),
-            )
-                .prop_map(|(name, kv)| {
-                    let mut t = format!("[accounts.{name}]\n");
+            // Account tables, and now and then an `[audit]` table.
+            let header = prop_oneof![
+                4 => "[a-z0-9-]{1,10}".prop_map(|n| format!("[accounts.{n}]")),
+                1 => Just("[audit]".to_string()),
+            ];
+            let table =
+                (header, prop::collection::vec((key, value), 0..10)).prop_map(|(header, kv)| {
+                    let mut t = format!("{header}\n");
                     for (k, v) in kv {
                         t.push_str(&format!("{k} = {v}\n"));
                     }

@@ -504,6 +504,28 @@ impl Extra {
     pub fn is_empty(&self) -> bool {
         self.0.get() == "{}"
     }
+
+    /// Reads back the text [`Extra::as_json`] gave (the inventory stores it so): the same
+    /// text, so the result equals the original. `None` unless it is one JSON object;
+    /// whitespace between tokens is dropped, so it prints as compact JSON whatever it was given.
+    pub fn from_json(json: String) -> Option<Extra> {
+        let raw = RawValue::from_string(json).ok()?;
+        if !raw.get().starts_with('{') {
+            return None;
+        }
+        let mut strings = JsonStrings::default();
+        let spaced = raw
+            .get()
+            .bytes()
+            .any(|b| !strings.step(b) && matches!(b, b' ' | b'\n' | b'\r' | b'\t'));
+        if !spaced {
+            return Some(Extra(raw));
+        }
+        let mut out = Vec::with_capacity(raw.get().len());
+        push_compact(&mut out, raw.get());
+        let compact = String::from_utf8(out).ok()?;
+        RawValue::from_string(compact).ok().map(Extra)
+    }
 }
 
 /// Builds an [`Extra`] from a vendor object's unmapped fields as raw JSON borrowed from the
@@ -882,6 +904,24 @@ mod tests {
         b.text("odd\"key\u{1}", "tab\there".into());
         assert_eq!(b.build().as_json(), r#"{"odd\"key\u0001":"tab\there"}"#);
         assert_eq!(ExtraBuilder::default().build().as_json(), "{}");
+    }
+
+    #[test]
+    fn extra_reads_back_from_its_json() {
+        let extra = built(r#"{"z":[1,{"a b":"x  y"}],"a":null,"n":1.50}"#);
+        let back = Extra::from_json(extra.as_json().to_string()).unwrap();
+        assert_eq!(back, extra);
+        assert_eq!(
+            back.as_json(),
+            r#"{"z":[1,{"a b":"x  y"}],"a":null,"n":1.50}"#
+        );
+        // Pretty text comes back compact, strings untouched.
+        let pretty = Extra::from_json("{ \"k\" : [ 1, \"a  b\" ]\n}".to_string()).unwrap();
+        assert_eq!(pretty.as_json(), r#"{"k":[1,"a  b"]}"#);
+        assert_eq!(Extra::from_json("{}".into()).unwrap(), Extra::default());
+        for bad in ["", "[]", "1", "\"x\"", "null", "{", "{\"a\":}", "{} {}"] {
+            assert_eq!(Extra::from_json(bad.to_string()), None, "{bad}");
+        }
     }
 
     /// Property tests: vendor times never panic the parser, and what we print reads back.

@@ -1083,7 +1083,7 @@ fn each_command_refuses_the_formats_it_cannot_print() {
         (&["providers", "-o", "tsv"], "table, json"),
         (
             &["audit", "--demo", "-o", "csv"],
-            "table, json, ndjson, tsv",
+            "table, json, ndjson, tsv, prometheus, nagios",
         ),
     ] {
         let o = run(backups().args(args));
@@ -1387,4 +1387,254 @@ fn dynamic_completion_offers_the_configs_account_names() {
         .collect();
     assert!(!huawei.is_empty());
     assert_eq!(complete("huawei"), huawei);
+}
+
+/// The `missing` findings of an `audit -o json` report: (account, resource, message).
+fn missing(report: &Value) -> Vec<(Option<String>, String, String)> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["kind"] == "missing")
+        .map(|f| {
+            (
+                str_field(f, "account"),
+                str_field(f, "resource").unwrap(),
+                str_field(f, "message").unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The messages of the `retention` findings of an `audit -o json` report.
+fn retention(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["kind"] == "retention")
+        .map(|f| str_field(f, "message").unwrap())
+        .collect()
+}
+
+#[test]
+fn audit_policy_comes_from_the_flags_the_account_and_the_audit_table() {
+    let emu = EmulatorProcess::start(&[]);
+    let account = "huawei-demo-sg";
+    // A resource the account has, named as the listing names it.
+    let listed = run(backups()
+        .args(["list", "-o", "json", "-a", account, "--config"])
+        .arg(&emu.config));
+    let rows: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let present = str_field(&rows[0], "resource_name").expect("a named resource");
+    let text = emu.config_text().replace(
+        &format!("[accounts.{account}]\n"),
+        &format!("[accounts.{account}]\naudit_expect = [\"{present}\", \"phantom\"]\n"),
+    ) + &format!(
+        "\n[audit]\nkeep = \"monthly=12\"\nexpect = [\"no-such-volume\", \"{account}:ghost\", \"{present}\"]\n"
+    );
+    let path = emu.write_config("policy.toml", &text);
+    let audit = |extra: &[&str]| {
+        let o = run(backups()
+            .args(["audit", "-o", "json", "-a", account, "--config"])
+            .arg(&path)
+            .args(extra));
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    let report = audit(&[]);
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        missing(&report),
+        [
+            (
+                some(account),
+                "ghost".to_string(),
+                "no backup (expected by [audit] expect)".to_string()
+            ),
+            (
+                some(account),
+                "phantom".to_string(),
+                "no backup (expected by audit_expect)".to_string()
+            ),
+            (
+                None,
+                "no-such-volume".to_string(),
+                "no backup in any selected account (expected by [audit] expect)".to_string()
+            ),
+        ]
+    );
+    let unpinned = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["resource"] == "no-such-volume")
+        .unwrap();
+    assert!(unpinned["provider"].is_null() && unpinned["account"].is_null());
+    assert!(unpinned["max_age_seconds"].is_null());
+    // [audit] keep applies to an account without its own.
+    let rules = retention(&report);
+    assert!(!rules.is_empty(), "the demo is younger than a year");
+    assert!(
+        rules.iter().all(|m| m.ends_with(" (monthly=12)")),
+        "{rules:?}"
+    );
+    // --keep replaces it whole; --expect adds to the entries, each in its own scope.
+    let report = audit(&["--keep", "daily=400", "--expect", "more"]);
+    let rules = retention(&report);
+    assert!(!rules.is_empty(), "the demo is younger than 400 days");
+    assert!(
+        rules.iter().all(|m| m.ends_with(" (daily=400)")),
+        "{rules:?}"
+    );
+    let unpinned: Vec<String> = missing(&report)
+        .into_iter()
+        .filter(|(a, ..)| a.is_none())
+        .map(|(_, r, m)| format!("{r}: {m}"))
+        .collect();
+    assert_eq!(
+        unpinned,
+        [
+            "more: no backup in any selected account (expected by --expect)",
+            "no-such-volume: no backup in any selected account (expected by [audit] expect)"
+        ]
+    );
+}
+
+#[test]
+fn an_unpinned_expectation_waits_while_an_account_failed() {
+    let emu = EmulatorProcess::start(&[]);
+    let broken = emu
+        .config_text()
+        .replacen("token = \"", "token = \"wrong-", 1);
+    let path = emu.write_config("broken.toml", &broken);
+    let o = run(backups()
+        .args(["audit", "-o", "json", "--expect", "no-such-volume"])
+        .args(["--expect", "huawei-demo-sg:ghost", "--config"])
+        .arg(&path));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Pinned to a listed account: reported; unpinned: it may be in the failed one.
+    let pinned: Vec<(Option<String>, String, String)> = missing(&report)
+        .into_iter()
+        .filter(|(_, r, _)| r != "no-such-volume")
+        .collect();
+    assert!(
+        pinned.contains(&(
+            Some("huawei-demo-sg".into()),
+            "ghost".into(),
+            "no backup (expected by --expect)".into()
+        )),
+        "{pinned:?}"
+    );
+    assert!(
+        !missing(&report)
+            .iter()
+            .any(|(_, r, _)| r == "no-such-volume"),
+        "{report}"
+    );
+    let failed = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "account_failed")
+        .count();
+    assert_eq!(failed, 1, "{report}");
+}
+
+#[test]
+fn a_cf_instance_without_backups_is_missing_and_one_without_backup_support_is_not() {
+    let o = run(backups().args(["audit", "--demo", "-o", "json", "-p", "cf"]));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let listed = demo_json(&["-p", "cf"]);
+    let found = missing(&report);
+    // The demo has one instance that answers with no backups (and one whose offering has
+    // no backups at all, which is skipped).
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (account, guid, message) = &found[0];
+    assert_eq!(account.as_deref(), Some("cf-demo"));
+    assert_eq!(message, "no backup of this service instance");
+    assert!(
+        !listed
+            .iter()
+            .any(|r| str_field(r, "resource_id").as_deref() == Some(guid.as_str())),
+        "{guid} has no rows"
+    );
+    let f = &report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "missing")
+        .unwrap();
+    assert_eq!(f["provider"], "cf");
+    assert!(f["resource_name"].is_string(), "{f}");
+}
+
+#[test]
+fn audit_policy_mistakes_are_usage_or_config_errors() {
+    let o = run(backups().args(["audit", "--demo", "--keep", "daily=7,hourly=1"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with(
+            "error: invalid value 'daily=7,hourly=1' for '--keep <RULES>': `hourly`: unknown rule (expected daily, weekly or monthly)\n"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(backups().args(["audit", "--demo", "--expect", ""]));
+    assert_eq!(o.status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    write_private(
+        &path,
+        "[audit]\nkep = \"daily=7\"\n\n[accounts.spo]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"t\"\n",
+    );
+    let o = run(backups().args(["audit", "--config"]).arg(&path));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "backups: {}: [audit]: key `kep`: unknown key, did you mean `keep`?\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn audit_demo_with_keep_and_expect_shows_each_policy_finding() {
+    let o = run(backups().args([
+        "audit",
+        "--demo",
+        "--keep",
+        "daily=7,weekly=4",
+        "--expect",
+        "no-such-volume",
+    ]));
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    for want in [
+        // The daily series with a gap: one day missing in the last seven, every week covered.
+        "huawei\thuawei-demo-sg\t5e942e4a-af58-45af-a6f2-367544795310 (evs-erp-db)\tretention\tno available backup on 2026-11-20 (daily=7)\t17b8d621-eced-47fa-8ffd-273393c9524d at 2026-11-23T03:51:51.339771Z (8h ago)",
+        // The CF instance whose backups call answers with none.
+        "cf\tcf-demo\t206366fd-f8c0-4dd6-a818-ae0a5cd0cf7e (empty-pg)\tmissing\tno backup of this service instance\tnone",
+        // Expected, in no selected account: no provider, no account.
+        "-\t-\tno-such-volume\tmissing\tno backup in any selected account (expected by --expect)\tnone",
+    ] {
+        assert!(lines.contains(&want), "{want}\nnot in:\n{text}");
+    }
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("(evs-erp-db)")).count(),
+        1,
+        "{text}"
+    );
+    // The complete daily series meets both rules.
+    assert!(!text.contains("ecs-erp-app"), "{text}");
+    // The unpinned finding comes last.
+    assert!(lines[lines.len() - 1].starts_with("-\t-\tno-such-volume\t"));
+    assert_eq!(
+        stderr(&o),
+        "audit: 151 findings in 60 resources of 9 accounts\n"
+    );
 }

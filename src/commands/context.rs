@@ -41,6 +41,10 @@ pub struct Context {
 pub struct Accounts {
     /// The selected accounts, in config order.
     pub list: Vec<Account>,
+    /// Every account's name, selected or not (`audit --expect ACCOUNT:RES`).
+    pub names: Vec<String>,
+    /// The config's `[audit]` table (none for the demo).
+    pub audit: config::AuditConfig,
     _emulator: Option<EmulatorHandle>,
 }
 
@@ -94,24 +98,31 @@ impl Context {
     /// The accounts to use: the demo emulator's, or the config file's and the environment's;
     /// then narrowed by `--provider` and `--account`.
     pub async fn accounts(&self, sel: &Selection) -> anyhow::Result<Accounts> {
-        let (all, emulator, source) = if self.demo {
+        let (all, emulator, source, audit) = if self.demo {
             let (accounts, emu) = start_demo(self.now)
                 .await
                 .context("starting the demo emulator")?;
-            (accounts, Some(emu), "the demo".to_string())
+            (
+                accounts,
+                Some(emu),
+                "the demo".to_string(),
+                Default::default(),
+            )
         } else {
-            let (accounts, path) = self.configured_accounts()?;
-            (accounts, None, path)
+            let (accounts, path, audit) = self.configured_accounts()?;
+            (accounts, None, path, audit)
         };
         Ok(Accounts {
+            names: all.iter().map(|a| a.name.clone()).collect(),
             list: select(all, sel, &source)?,
+            audit,
             _emulator: emulator,
         })
     }
 
     /// The config file's accounts plus those the environment's credentials make, for
-    /// providers the file does not cover; and where they came from, for messages.
-    fn configured_accounts(&self) -> Result<(Vec<Account>, String)> {
+    /// providers the file does not cover; where they came from, for messages; and `[audit]`.
+    fn configured_accounts(&self) -> Result<(Vec<Account>, String, config::AuditConfig)> {
         let env = |k: &str| std::env::var(k).ok();
         let (path, explicit) =
             config::config_path(self.config.as_deref(), &env).ok_or_else(|| {
@@ -127,7 +138,7 @@ impl Context {
                 path.display()
             )));
         }
-        Ok((cfg.accounts, path.display().to_string()))
+        Ok((cfg.accounts, path.display().to_string(), cfg.audit))
     }
 
     /// The row filter of the selection flags, with time bounds resolved against now.

@@ -33,7 +33,7 @@ pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
     // ndjson with no sort or limit asked for streams rows as pages arrive, in bounded
     // memory; everything else needs all rows first.
     let failures = if format == Format::Ndjson && args.sort.is_none() && args.limit.is_none() {
-        stream_ndjson(&http, &accounts.list, &filter, &options).await?
+        stream_ndjson(&http, &accounts.list, &filter, &options, ctx.stdout_tty).await?
     } else {
         let results = list_all(&http, &accounts.list, &filter, &options, progress).await;
         let (mut rows, failures) = merge(results);
@@ -48,7 +48,16 @@ pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
             color: ctx.color,
             now: ctx.now,
         };
-        write_stdout(|out| render::render(out, &rows, &opts))?;
+        write_stdout(|out| match format {
+            // On a terminal, what csv, tsv and JSON leave raw is escaped; the table cleans
+            // its own cells.
+            Format::Table => render::render(out, &rows, &opts),
+            _ if ctx.stdout_tty => {
+                let json = matches!(format, Format::Json | Format::Ndjson);
+                render::render(&mut render::TerminalSafe::new(out, json), &rows, &opts)
+            }
+            _ => render::render(out, &rows, &opts),
+        })?;
         if rows.is_empty() && format == Format::Table {
             eprintln!("backups: no backups found");
         }
@@ -123,15 +132,17 @@ fn merge(results: Vec<AccountResult>) -> (Vec<Backup>, Vec<Error>) {
 }
 
 /// Streams rows to stdout as JSON lines while the accounts are listed; the failures.
+/// `terminal`: stdout is one (what JSON leaves raw is escaped).
 async fn stream_ndjson(
     http: &Http,
     accounts: &[Account],
     filter: &Filter,
     options: &ListOptions,
+    terminal: bool,
 ) -> anyhow::Result<Vec<Error>> {
     // A few pages of slack: enough to keep the writer busy, little enough to bound memory.
     let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let writer = std::thread::spawn(move || write_stream(rx));
+    let writer = std::thread::spawn(move || write_stream(rx, terminal));
     let results = providers::run_all_into(http, accounts, filter, options, Some(tx)).await;
     let failures = results.into_iter().filter_map(|r| r.result.err()).collect();
     let written = writer
@@ -147,8 +158,16 @@ async fn stream_ndjson(
 
 /// Writes streamed rows as JSON lines until every sender is gone; flushes per page so a
 /// reader sees rows as they arrive. Stops reading (and so stops the output) on a write error.
-fn write_stream(mut rx: tokio::sync::mpsc::Receiver<Vec<Backup>>) -> io::Result<()> {
-    let mut out = BufWriter::new(io::stdout().lock());
+fn write_stream(
+    mut rx: tokio::sync::mpsc::Receiver<Vec<Backup>>,
+    terminal: bool,
+) -> io::Result<()> {
+    let stdout = BufWriter::new(io::stdout().lock());
+    let mut out: Box<dyn Write> = if terminal {
+        Box::new(render::TerminalSafe::new(stdout, true))
+    } else {
+        Box::new(stdout)
+    };
     while let Some(rows) = rx.blocking_recv() {
         for row in &rows {
             render::write_ndjson_row(&mut out, row)?;

@@ -253,7 +253,7 @@ fn dataset(account: &str, timeline: &Timeline, n: usize, first: bool) -> Dataset
         };
         // A weekly full backup, incrementals in between; a full one with newer
         // incrementals has dependents.
-        let incremental = day % 7 != 0;
+        let incremental = !day.is_multiple_of(7);
         let description = match (i % 4, incremental) {
             (1, _) => String::new(),
             (_, true) => format!("Nightly incremental backup of {volume}"),

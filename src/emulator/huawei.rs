@@ -350,7 +350,7 @@ impl Tenant {
         let short = 3;
         let short_retention = {
             let oldest_day = n.saturating_sub(1 + short) / count;
-            let has_expiry = |day: usize| (day * count + short) % 5 != 0;
+            let has_expiry = |day: usize| !(day * count + short).is_multiple_of(5);
             if has_expiry(oldest_day) {
                 oldest_day as i64 + 1
             } else {
@@ -387,7 +387,7 @@ impl Tenant {
             .collect();
         let planned = plan(account, anchor, n, count, SPECIALS.len());
         // Rows without `expired_at` (every fifth) never expire: the picks have one.
-        let expiring = |i: usize| i % 5 != 0;
+        let expiring = |i: usize| !i.is_multiple_of(5);
         let early = first
             .then(|| pick(&planned, 2 % count, 2, expiring))
             .flatten();
@@ -572,7 +572,7 @@ impl Tenant {
                 "bootable": null,
                 "progress": if row.status == "available" { json!(100) } else { Value::Null },
                 "support_lld": true,
-                "encrypted": if row.resource % 3 == 0 { Value::Null } else { json!(false) },
+                "encrypted": if row.resource.is_multiple_of(3) { Value::Null } else { json!(false) },
                 "system_disk": false,
                 "os_images_data": null
             })

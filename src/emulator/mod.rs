@@ -374,7 +374,7 @@ impl<O: Clone + Eq + std::hash::Hash> Sessions<O> {
         let id = random_hex32();
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let count = state.issued.entry(owner.clone()).or_insert(0);
-        let revoked = self.faults && *count % 2 == 0;
+        let revoked = self.faults && (*count).is_multiple_of(2);
         *count += 1;
         // Forget dead sessions so a long-running emulator does not grow without bound.
         let lifetime = self.lifetime;

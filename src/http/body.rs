@@ -51,9 +51,9 @@ pub(super) async fn read(mut resp: reqwest::Response, max: usize, what: &str) ->
 /// The error for a body over the cap of `max` bytes.
 fn too_large(max: usize) -> Error {
     // In the largest whole unit: a cap below 1 MiB (tests, a small `--max-body`) is not "0 MiB".
-    let cap = if max >= 1 << 20 && max % (1 << 20) == 0 {
+    let cap = if max >= 1 << 20 && max.is_multiple_of(1 << 20) {
         format!("{} MiB", max >> 20)
-    } else if max >= 1 << 10 && max % (1 << 10) == 0 {
+    } else if max >= 1 << 10 && max.is_multiple_of(1 << 10) {
         format!("{} KiB", max >> 10)
     } else {
         format!("{max} bytes")

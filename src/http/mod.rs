@@ -75,8 +75,9 @@ pub struct Http {
     connections: Arc<AtomicU64>,
 }
 
-/// A response read in full (up to the size cap).
-#[derive(Debug)]
+/// A response read in full (up to the size cap). Its `Debug` names the header names and the
+/// body's length only: the headers and body may carry credentials (`Set-Cookie`,
+/// `X-Subject-Token`, a token response).
 pub struct Response {
     /// HTTP status code.
     pub status: u16,
@@ -86,6 +87,17 @@ pub struct Response {
     pub body: Vec<u8>,
     /// `METHOD /path` of the request, for error messages.
     pub request: String,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body", &format_args!("{} bytes", self.body.len()))
+            .field("request", &self.request)
+            .finish()
+    }
 }
 
 /// `METHOD /path` for logs and errors: never the query string, which can hold secrets.
@@ -156,9 +168,13 @@ impl Response {
     }
 
     /// An error for this (non-2xx) response with the vendor's message, if the adapter could read
-    /// one, else a short excerpt of the body.
+    /// one, else a short excerpt of the body; either quoted ([`crate::text::quote`]: redacted,
+    /// one line, escaped, capped).
     pub fn error(&self, vendor_message: Option<String>) -> Error {
-        let message = vendor_message.unwrap_or_else(|| body_excerpt(&self.body));
+        let message = match vendor_message {
+            Some(m) => crate::text::quote(&m),
+            None => body_excerpt(&self.body),
+        };
         Error::new(kind_for_status(self.status), message)
             .with_request(&self.request, Some(self.status))
     }
@@ -190,9 +206,11 @@ impl Response {
         result.map_err(|e| self.protocol_error(e))
     }
 
-    /// A protocol error (body does not match the schema) with this response's context.
+    /// A protocol error (body does not match the schema) with this response's context. The
+    /// message names vendor values, so it is quoted ([`crate::text::quote`]) as a whole.
     pub fn protocol_error(&self, message: impl Into<String>) -> Error {
-        Error::protocol(message).with_request(&self.request, Some(self.status))
+        Error::protocol(crate::text::quote(&message.into()))
+            .with_request(&self.request, Some(self.status))
     }
 
     /// A header's value as text.
@@ -228,6 +246,27 @@ pub(crate) fn response(status: u16, body: impl AsRef<[u8]>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_shows_no_header_value_and_no_body() {
+        let mut r = response(200, r#"{"access_token":"tok-in-body"}"#);
+        r.headers
+            .insert("x-subject-token", "tok-in-header".parse().unwrap());
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("tok-in"), "{shown}");
+        assert!(
+            shown.contains("x-subject-token") && shown.contains("30 bytes"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn vendor_messages_are_quoted() {
+        let r = response(401, "");
+        let e = r.error(Some(format!("\x1b[31mno\n{}", "x".repeat(1000))));
+        assert!(e.message.starts_with("\\x1b[31mno xxx"), "{}", e.message);
+        assert_eq!(e.message.chars().count(), crate::text::QUOTE_CHARS);
+    }
 
     #[test]
     fn origins() {

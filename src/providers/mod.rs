@@ -49,8 +49,9 @@ impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Cursor::Offset(o) => write!(f, "offset {o}"),
-            Cursor::Marker(m) => write!(f, "marker {m}"),
-            Cursor::Url(u) => write!(f, "next link {}", u.path()),
+            // Both are the server's text: quoted (escaped, capped, redacted).
+            Cursor::Marker(m) => write!(f, "marker {}", crate::text::quote(m)),
+            Cursor::Url(u) => write!(f, "next link {}", crate::text::quote(u.path())),
         }
     }
 }
@@ -145,6 +146,27 @@ pub trait Provider: Send + Sync {
     fn list<'a>(&'a self, run: &'a Run<'a>) -> BoxFuture<'a, Result<Vec<Backup>>> {
         Box::pin(list_pages(self, run))
     }
+
+    /// The resources the last [`Provider::list`] found apart from their backups, for
+    /// providers whose API lists resources (Cloud Foundry's service instances); empty for
+    /// those that list only backups.
+    fn resources(&self) -> Vec<KnownResource> {
+        Vec::new()
+    }
+}
+
+/// A resource a provider listed itself, with or without backups: how `audit` learns of a
+/// resource that has none (no backup row names it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownResource {
+    /// As in [`Backup::resource_type`] (`service_instance`).
+    pub resource_type: Option<String>,
+    /// As in [`Backup::resource_id`].
+    pub resource_id: String,
+    /// As in [`Backup::resource_name`].
+    pub resource_name: Option<String>,
+    /// How many backups the provider listed for it, before any filter.
+    pub backups: usize,
 }
 
 /// Per-account state of one listing: the shared client, the filter, and the renewal gate.
@@ -551,6 +573,9 @@ pub struct AccountResult {
     pub account: String,
     /// Its rows (already filtered), or why it failed.
     pub result: Result<Vec<Backup>>,
+    /// The resources its provider listed apart from their backups ([`Provider::resources`]);
+    /// empty when the listing failed.
+    pub resources: Vec<KnownResource>,
 }
 
 /// Lists every account concurrently: one slow or failing account never hides the others.
@@ -610,9 +635,14 @@ pub async fn run_all_into(
                 p.accounts_done
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
+            let resources = match &result {
+                Ok(_) => provider.resources(),
+                Err(_) => Vec::new(),
+            };
             AccountResult {
                 account: account.name.clone(),
                 result,
+                resources,
             }
         }
     });

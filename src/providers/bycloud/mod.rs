@@ -64,6 +64,10 @@ pub struct Bycloud {
 impl Bycloud {
     /// The adapter for one account.
     pub fn new(account: String, config: BycloudConfig) -> Bycloud {
+        // The key goes out as `id:secret`: redacted as one, the id with it.
+        if let BycloudAuth::ApiKey { id, secret } = &config.auth {
+            crate::redact::register(&format!("{id}:{}", secret.expose()));
+        }
         Bycloud {
             account,
             config,

@@ -21,10 +21,11 @@ use serde_json::{Map, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Response};
 use crate::model::{Backup, Field, ProviderId, Status, Timestamp};
-use crate::secret::Secret;
+use crate::secret::{sensitive_header, Secret};
+use crate::text;
 
 use super::token::{Temporary, TokenCache};
-use super::{BoxFuture, Capabilities, Cursor, Page, PageGuard, Provider, Run};
+use super::{BoxFuture, Capabilities, Cursor, KnownResource, Page, PageGuard, Provider, Run};
 
 /// What this adapter supports.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -65,6 +66,9 @@ pub struct Cf {
     /// The UAA tokens in hand: kept until the server rejects the access token (UAA's
     /// `expires_in` is not read), then refreshed by [`Provider::authenticate`].
     tokens: TokenCache<Tokens>,
+    /// The instances whose backups call answered in the last listing, with their backup
+    /// counts: [`Provider::resources`], so `audit` sees instances that have no backups.
+    known: std::sync::Mutex<Vec<KnownResource>>,
 }
 
 /// The UAA tokens in hand.
@@ -101,6 +105,7 @@ impl Cf {
             per_page: MAX_PER_PAGE,
             token_url: TokenCache::new(Duration::ZERO),
             tokens,
+            known: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -127,7 +132,7 @@ impl Cf {
             .send(&self.account, || {
                 Ok(run
                     .request(Method::GET, url.clone())
-                    .header(AUTHORIZATION, &bearer)
+                    .header(AUTHORIZATION, sensitive_header(&bearer)?)
                     .header(ACCEPT, "application/json"))
             })
             .await?;
@@ -191,7 +196,7 @@ impl Cf {
                             ("username", username),
                             ("password", password.expose()),
                         ]);
-                        req.header(AUTHORIZATION, CF_CLIENT_BASIC)
+                        req.header(AUTHORIZATION, sensitive_header(CF_CLIENT_BASIC)?)
                     }
                     Grant::ClientCredentials { id, secret } => {
                         form.extend([
@@ -218,7 +223,7 @@ impl Cf {
                                 ]);
                                 req
                             }
-                            _ => req.header(AUTHORIZATION, CF_CLIENT_BASIC),
+                            _ => req.header(AUTHORIZATION, sensitive_header(CF_CLIENT_BASIC)?),
                         }
                     }
                 };
@@ -360,9 +365,13 @@ impl Cf {
         }))
     }
 
-    /// One instance's backups; none (with an info note, shown under `-v`) when its offering
+    /// One instance's backups; `None` (with an info note, shown under `-v`) when its offering
     /// has no OSMAPI backups (404 or 422): that is no failure.
-    async fn instance_backups(&self, run: &Run<'_>, instance: &Instance) -> Result<Vec<Backup>> {
+    async fn instance_backups(
+        &self,
+        run: &Run<'_>,
+        instance: &Instance,
+    ) -> Result<Option<Vec<Backup>>> {
         // Never `limit`: it truncates with no way to get the rest (providers.md §4.3).
         let url = self.api_url(&["v3", "service_instances", &instance.guid, "backups"]);
         let resp = run.with_renewal(self, || self.get(run, &url)).await?;
@@ -370,12 +379,13 @@ impl Cf {
             tracing::info!(
                 "{}: service instance {} has no OSMAPI backups ({}); skipped",
                 self.account,
-                instance.guid,
-                vendor_message(&resp.body).unwrap_or_else(|| format!("HTTP {}", resp.status))
+                text::quote(&instance.guid),
+                vendor_message(&resp.body)
+                    .map_or_else(|| format!("HTTP {}", resp.status), |m| text::quote(&m))
             );
-            return Ok(Vec::new());
+            return Ok(None);
         }
-        parse_page(&ok_or_error(resp)?, &self.account, instance)
+        parse_page(&ok_or_error(resp)?, &self.account, instance).map(Some)
     }
 
     async fn list_all(&self, run: &Run<'_>) -> Result<Vec<Backup>> {
@@ -405,9 +415,21 @@ impl Cf {
             .map(|instance| self.instance_backups(run, instance))
             .collect();
         let mut calls = stream::iter(calls).buffered(parallel);
-        while let Some(rows) = calls.next().await {
-            out.extend(rows?);
+        let mut known = Vec::new();
+        // `buffered` answers in the order of `instances`, one answer each.
+        for instance in &instances {
+            let Some(rows) = calls.next().await.transpose()?.flatten() else {
+                continue;
+            };
+            known.push(KnownResource {
+                resource_type: Some("service_instance".to_string()),
+                resource_id: instance.guid.clone(),
+                resource_name: instance.name.clone(),
+                backups: rows.len(),
+            });
+            out.extend(rows);
         }
+        *self.known.lock().unwrap_or_else(|e| e.into_inner()) = known;
         Ok(out)
     }
 }
@@ -693,6 +715,10 @@ impl Provider for Cf {
 
     fn list<'a>(&'a self, run: &'a Run<'a>) -> BoxFuture<'a, Result<Vec<Backup>>> {
         Box::pin(self.list_all(run))
+    }
+
+    fn resources(&self) -> Vec<KnownResource> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -1231,6 +1257,105 @@ mod tests {
                     let _ = created_at(&Value::Number(num));
                 }
             }
+        }
+    }
+
+    /// The instances whose backups call answered reach the audit as known resources, with
+    /// their backup counts; an offering without backups (422) or a vanished instance (404)
+    /// does not.
+    #[cfg(feature = "emulator")]
+    mod known_resources {
+        use super::*;
+        use crate::filter::Filter;
+        use crate::http::{Http, HttpOptions};
+        use crate::providers::{run_all, ListOptions};
+        use axum::extract::Path as UrlPath;
+        use axum::http::StatusCode;
+        use axum::routing::get;
+
+        async fn serve() -> String {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let app = axum::Router::new()
+                .route(
+                    "/v3/service_instances",
+                    get(|| async {
+                        let names = ["full", "empty", "unsupported", "gone"];
+                        let resources: Vec<Value> = names
+                            .iter()
+                            .map(|n| json!({"guid": format!("g-{n}"), "name": n}))
+                            .collect();
+                        axum::Json(json!({"pagination": {"next": null}, "resources": resources}))
+                    }),
+                )
+                .route(
+                    "/v3/service_instances/{guid}/backups",
+                    get(|UrlPath(guid): UrlPath<String>| async move {
+                        let (status, body) = match guid.as_str() {
+                            "g-full" => (
+                                StatusCode::OK,
+                                json!({"backups": [{"id": "b1", "created_at": 1_700_000_000}, {"id": "b2", "created_at": 1_700_086_400}]}),
+                            ),
+                            "g-empty" => (StatusCode::OK, json!({"backups": []})),
+                            "g-unsupported" => (
+                                StatusCode::UNPROCESSABLE_ENTITY,
+                                json!({"errors": [{"code": 10008, "title": "CF-UnprocessableEntity", "detail": "no backups"}]}),
+                            ),
+                            _ => (
+                                StatusCode::NOT_FOUND,
+                                json!({"errors": [{"code": 10010, "title": "CF-ResourceNotFound", "detail": "gone"}]}),
+                            ),
+                        };
+                        (status, axum::Json(body))
+                    }),
+                );
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            base
+        }
+
+        #[tokio::test]
+        async fn instances_that_answer_are_known_with_their_backup_counts() {
+            let base = serve().await;
+            let text = format!(
+                "[accounts.cf]\nprovider = \"cf\"\napi = \"{base}\"\ntoken = \"t\"\n\
+                 [accounts.down]\nprovider = \"cf\"\napi = \"http://127.0.0.1:1\"\ntoken = \"t\"\n"
+            );
+            let accounts = crate::config::parse(&text, std::path::Path::new("t.toml"), &|_| None)
+                .unwrap()
+                .accounts;
+            // No retries: the refused account fails at once.
+            let http = Http::new(HttpOptions {
+                retry: crate::http::RetryPolicy {
+                    max_tries: 1,
+                    ..Default::default()
+                },
+                ..HttpOptions::default()
+            })
+            .unwrap();
+            // A filter that keeps no row: the counts are the provider's, before filtering.
+            let filter = Filter {
+                resource: Some("nothing".into()),
+                ..Filter::default()
+            };
+            let options = ListOptions {
+                parallel: 2,
+                ..ListOptions::default()
+            };
+            let results = run_all(&http, &accounts, &filter, &options).await;
+            assert_eq!(results[0].result.as_ref().unwrap().len(), 0);
+            let known = |id: &str, name: &str, backups| KnownResource {
+                resource_type: Some("service_instance".into()),
+                resource_id: id.into(),
+                resource_name: Some(name.into()),
+                backups,
+            };
+            assert_eq!(
+                results[0].resources,
+                [known("g-full", "full", 2), known("g-empty", "empty", 0)]
+            );
+            // A failed listing knows nothing.
+            assert!(results[1].result.is_err());
+            assert_eq!(results[1].resources, []);
         }
     }
 }

@@ -25,7 +25,7 @@ use crate::http::Response;
 use crate::model::{
     gib_to_bytes, non_empty, Backup, ExtraBuilder, Field, ProviderId, Status, Timestamp,
 };
-use crate::secret::Secret;
+use crate::secret::{sensitive_header, Secret};
 
 use super::page_size::PageSize;
 use super::token::{Temporary, TokenCache};
@@ -143,7 +143,11 @@ impl Huawei {
             return Err(vendor_error(&resp));
         }
         if let Some(trace) = resp.header("X-IAM-Trace-Id") {
-            tracing::info!("{}: IAM project lookup, trace id {trace}", self.account);
+            tracing::info!(
+                "{}: IAM project lookup, trace id {}",
+                self.account,
+                crate::text::quote(trace)
+            );
         }
         #[derive(Deserialize)]
         struct Projects {
@@ -319,9 +323,12 @@ impl Huawei {
                 let url = list_url(origin, path, &signed.query)?;
                 let mut req = run.request(Method::GET, url);
                 for (name, value) in &headers {
-                    req = req.header(*name, *value);
+                    req = match *name {
+                        "X-Security-Token" => req.header(*name, sensitive_header(value)?),
+                        _ => req.header(*name, *value),
+                    };
                 }
-                Ok(req.header("Authorization", signed.authorization))
+                Ok(req.header("Authorization", sensitive_header(&signed.authorization)?))
             }
             HuaweiAuth::Token(_) | HuaweiAuth::Password { .. } => {
                 let token = token.ok_or_else(|| {
@@ -331,7 +338,7 @@ impl Huawei {
                 Ok(run
                     .request(Method::GET, url)
                     .header("Content-Type", "application/json")
-                    .header("X-Auth-Token", token.expose()))
+                    .header("X-Auth-Token", sensitive_header(token.expose())?))
             }
         }
     }
