@@ -974,6 +974,7 @@ mod tests {
                         refresh_token: None,
                     },
                     service_instances: vec![],
+                    transport: Default::default(),
                 },
             )
         };
@@ -1045,6 +1046,7 @@ mod tests {
                         refresh_token: None,
                     },
                     service_instances: vec![],
+                    transport: Default::default(),
                 },
             );
             let http = Http::new(HttpOptions::default()).unwrap();
@@ -1162,6 +1164,7 @@ mod tests {
                         refresh_token: Some(Secret::new("r1")),
                     },
                     service_instances: vec![],
+                    transport: Default::default(),
                 },
             );
             let http = Http::new(HttpOptions::default()).unwrap();
