@@ -213,7 +213,7 @@ pub struct ListArgs {
     #[arg(long, value_name = "a,b,c", value_delimiter = ',', hide_possible_values = true, value_parser = columns())]
     pub columns: Vec<Column>,
     /// Pages fetched at once per account where the API allows it
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
     /// Stop an account with an error after this many pages (guards against looping servers)
     #[arg(long, value_name = "N", default_value_t = std::num::NonZeroU64::new(100_000).expect("non-zero"))]
@@ -323,6 +323,15 @@ pub struct EmulatorArgs {
     /// Delay added to every response, in milliseconds
     #[arg(long, value_name = "M", default_value_t = 0)]
     pub latency_ms: u64,
+    /// Round trip added on the wire, in milliseconds: every chunk of bytes waits M/2 each way, so connects, TLS handshakes and requests each pay one
+    #[arg(long, value_name = "M", default_value_t = 0)]
+    pub rtt_ms: u64,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with a throwaway CA made at start; --write-config writes the CA next to the config and sets ca_file
+    #[arg(long, requires = "write_config")]
+    pub tls: bool,
+    /// Speak HTTP/1.1 only (no HTTP/2), to compare with servers that lack it
+    #[arg(long)]
+    pub http1: bool,
     /// Backups per demo account
     #[arg(long, value_name = "N")]
     pub scale: Option<usize>,

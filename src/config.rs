@@ -70,6 +70,17 @@ impl Account {
         self.settings.provider()
     }
 
+    /// How the account connects (`ca_file`, `http_proxy`).
+    pub fn transport(&self) -> &crate::http::Transport {
+        match &self.settings {
+            Settings::Oracle(c) => &c.transport,
+            Settings::Zcom(c) => &c.transport,
+            Settings::Huawei(c) => &c.transport,
+            Settings::Cf(c) => &c.transport,
+            Settings::Bycloud(c) => &c.transport,
+        }
+    }
+
     /// The main endpoint, for `backups accounts`.
     pub fn endpoint(&self) -> String {
         let url = match &self.settings {
@@ -515,8 +526,8 @@ fn accounts(
                 "{file}: account `{name}`: must be a table ([accounts.{name}])"
             ))
         })?;
-        let (settings, secret_sources, allow_insecure_http, policy) = file_account(t, env)
-            .map_err(|e| {
+        let (settings, secret_sources, allow_insecure_http, policy) =
+            file_account(t, path.parent(), env).map_err(|e| {
                 Error::config(format!(
                     "{file}: account `{name}`: key `{}`: {}",
                     e.key, e.message
@@ -544,6 +555,7 @@ type FileAccount = (Settings, SecretSources, bool, PolicyLayer);
 /// built. The caller names the file and the account in errors.
 fn file_account(
     table: &toml::Table,
+    dir: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> std::result::Result<FileAccount, KeyError> {
     let provider = table
@@ -580,11 +592,17 @@ fn file_account(
     let policy = policy_keys(table, ["audit_max_age", "audit_keep", "audit_expect"])?;
     let allow = allow_insecure_http;
     let (settings, secret_sources) = match provider {
-        ProviderId::Oracle => from_table::<OracleBuilder>(table, allow, env, Settings::Oracle)?,
-        ProviderId::Zcom => from_table::<ZcomBuilder>(table, allow, env, Settings::Zcom)?,
-        ProviderId::Huawei => from_table::<HuaweiBuilder>(table, allow, env, Settings::Huawei)?,
-        ProviderId::Cf => from_table::<CfBuilder>(table, allow, env, Settings::Cf)?,
-        ProviderId::Bycloud => from_table::<BycloudBuilder>(table, allow, env, Settings::Bycloud)?,
+        ProviderId::Oracle => {
+            from_table::<OracleBuilder>(table, dir, allow, env, Settings::Oracle)?
+        }
+        ProviderId::Zcom => from_table::<ZcomBuilder>(table, dir, allow, env, Settings::Zcom)?,
+        ProviderId::Huawei => {
+            from_table::<HuaweiBuilder>(table, dir, allow, env, Settings::Huawei)?
+        }
+        ProviderId::Cf => from_table::<CfBuilder>(table, dir, allow, env, Settings::Cf)?,
+        ProviderId::Bycloud => {
+            from_table::<BycloudBuilder>(table, dir, allow, env, Settings::Bycloud)?
+        }
     };
     Ok((settings, secret_sources, allow_insecure_http, policy))
 }
@@ -614,11 +632,14 @@ fn check_keys(
 /// `<key>_env` secrets, then builds. Also returns where each secret came from.
 fn from_table<B: ConfigBuilder>(
     table: &toml::Table,
+    dir: Option<&Path>,
     allow_insecure_http: bool,
     env: &dyn Fn(&str) -> Option<String>,
     wrap: fn(B::Config) -> Settings,
 ) -> std::result::Result<(Settings, SecretSources), KeyError> {
-    let mut builder = B::default().with_allow_insecure_http(allow_insecure_http);
+    let mut builder = B::default()
+        .with_allow_insecure_http(allow_insecure_http)
+        .with_base_dir(dir);
     let mut sources = Vec::new();
     for (key, value) in table {
         if ACCOUNT_KEYS.contains(&key.as_str()) {
@@ -634,6 +655,15 @@ fn from_table<B: ConfigBuilder>(
         let value = match spec.kind {
             Kind::Text => Value::Text(toml_string(key, value)?),
             Kind::List => Value::List(toml_list(key, value)?),
+            Kind::Bool => match value {
+                toml::Value::Boolean(b) => Value::Bool(*b),
+                other => {
+                    return Err(KeyError::new(
+                        key.as_str(),
+                        format!("must be true or false, not {}", other.type_str()),
+                    ))
+                }
+            },
             Kind::Secret if env_form.is_some() => {
                 if table.contains_key(spec.name) {
                     return Err(KeyError::new(

@@ -62,6 +62,9 @@ pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
         if rows.is_empty() && format == Format::Table {
             eprintln!("backups: no backups found");
         }
+        // The run ends here: the process gives the memory back at once, where freeing every
+        // row's strings one by one took a tenth of the CPU of a 60,000-row listing.
+        std::mem::forget(rows);
         failures
     };
     ctx.note_timeless_left_out(&filter);

@@ -446,6 +446,7 @@ mod tests {
                 region: region.map(String::from),
                 endpoint: Url::parse("https://api.spo1.mycloud.com").unwrap(),
                 auth: BycloudAuth::Bearer(Secret::new("t0ken")),
+                transport: Default::default(),
             },
         )
     }

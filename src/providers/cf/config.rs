@@ -4,7 +4,10 @@
 
 use reqwest::Url;
 
-use crate::providers::builder::{list, secret, text, ConfigBuilder, Key, KeyError, Values};
+use crate::http::Transport;
+use crate::providers::builder::{
+    list, secret, text, ConfigBuilder, Key, KeyError, Values, CA_FILE, HTTP_PROXY,
+};
 use crate::secret::Secret;
 
 /// Cloud Foundry account.
@@ -19,6 +22,8 @@ pub struct CfConfig {
     pub auth: CfAuth,
     /// Service instance guids to list; empty means every instance the user can see.
     pub service_instances: Vec<String>,
+    /// How its connections are made (`ca_file`, `http_proxy`).
+    pub transport: Transport,
 }
 
 /// Cloud Foundry credentials.
@@ -66,6 +71,8 @@ impl ConfigBuilder for CfBuilder {
         secret("token"),
         secret("refresh_token"),
         list("service_instances"),
+        CA_FILE,
+        HTTP_PROXY,
     ];
 
     /// The cf CLI's `config.json` fields: its target, the UAA it logged in with (pinned as
@@ -92,11 +99,13 @@ impl ConfigBuilder for CfBuilder {
         let uaa = v.url("uaa")?;
         let service_instances = v.list("service_instances");
         let auth = auth(&mut v)?;
+        let transport = v.transport()?;
         Ok(CfConfig {
             api,
             uaa,
             auth,
             service_instances,
+            transport,
         })
     }
 }

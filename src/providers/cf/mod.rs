@@ -1108,6 +1108,7 @@ mod tests {
                         refresh_token: None,
                     },
                     service_instances: vec![],
+                    transport: Default::default(),
                 },
             )
         };
@@ -1182,6 +1183,7 @@ mod tests {
                         refresh_token: None,
                     },
                     service_instances: vec![],
+                    transport: Default::default(),
                 },
             );
             let http = Http::new(HttpOptions::default()).unwrap();
@@ -1385,6 +1387,7 @@ mod tests {
                         refresh_token: Some(Secret::new("r1")),
                     },
                     service_instances: vec![],
+                    transport: Default::default(),
                 },
             );
             let http = Http::new(HttpOptions::default()).unwrap();

@@ -410,7 +410,8 @@ impl Provider for Huawei {
             let (mut resp, _) = self
                 .page_size
                 .send(run, &self.account, offset == 0, |limit| {
-                    self.build(run, &session, &page_query(run.filter, limit, offset))
+                    let ep = self.config.enterprise_project_id.as_deref();
+                    self.build(run, &session, &page_query(run.filter, ep, limit, offset))
                 })
                 .await?;
             if !resp.is_success() {
@@ -494,11 +495,19 @@ fn parse_url(s: &str) -> Result<Url> {
 }
 
 /// The ListBackups query: paging plus the filters CBR applies exactly as the client would.
-fn page_query(filter: &Filter, limit: u64, offset: u64) -> Vec<(String, String)> {
+fn page_query(
+    filter: &Filter,
+    enterprise_project: Option<&str>,
+    limit: u64,
+    offset: u64,
+) -> Vec<(String, String)> {
     let mut q: Vec<(String, String)> = vec![
         ("limit".into(), limit.to_string()),
         ("offset".into(), offset.to_string()),
     ];
+    if let Some(ep) = enterprise_project {
+        q.push(("enterprise_project_id".into(), ep.into()));
+    }
     for status in pushed_statuses(&filter.statuses) {
         q.push(("status".into(), status.into()));
     }

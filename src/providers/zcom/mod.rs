@@ -886,6 +886,7 @@ mod tests {
             compute_endpoint: compute.map(|c| Url::parse(c).unwrap()),
             tenant_id: "t1".into(),
             auth: ZcomAuth::Token(Secret::new("tok")),
+            transport: Default::default(),
         }
     }
 
