@@ -15,6 +15,7 @@ use crate::error::{Error, Outcome, Result};
 use crate::filter::{Filter, NameGlob, TimeBound};
 use crate::http::{Http, HttpOptions, ProxyEnv, RetryPolicy};
 use crate::model::ProviderId;
+use crate::providers::{Deadline, ListOptions};
 use crate::render::{self, Format};
 
 /// The shared state of one run.
@@ -34,6 +35,10 @@ pub struct Context {
     demo: bool,
     timeout: Duration,
     retries: u32,
+    /// When the run started: `--deadline` counts from here.
+    started: std::time::Instant,
+    deadline: Option<chrono::Duration>,
+    max_requests: Option<usize>,
 }
 
 /// The accounts of a selection. Holds the demo emulator, when there is one, for as long as
@@ -41,6 +46,8 @@ pub struct Context {
 pub struct Accounts {
     /// The selected accounts, in config order.
     pub list: Vec<Account>,
+    /// The config's `[defaults]` (none for the demo).
+    pub defaults: config::Defaults,
     /// Every account's name, selected or not (`audit --expect ACCOUNT:RES`).
     pub names: Vec<String>,
     /// The config's `[audit]` table (none for the demo).
@@ -67,6 +74,29 @@ impl Context {
             demo: g.demo,
             timeout: Duration::from_secs(g.timeout),
             retries: g.retries,
+            started: std::time::Instant::now(),
+            deadline: g.deadline,
+            max_requests: g.max_requests.map(usize::from),
+        }
+    }
+
+    /// The listing settings of the whole run: `--deadline` and `--max-requests`, else the
+    /// config's `[defaults]`, else none and the library's default.
+    pub fn list_options(&self, defaults: &config::Defaults) -> ListOptions {
+        let deadline = self.deadline.or(defaults.deadline).and_then(|d| {
+            let after = d.to_std().ok()?;
+            Some(Deadline {
+                at: self.started.checked_add(after)?,
+                after,
+            })
+        });
+        ListOptions {
+            deadline,
+            max_requests: self
+                .max_requests
+                .or(defaults.max_requests)
+                .unwrap_or(crate::providers::DEFAULT_MAX_REQUESTS),
+            ..ListOptions::default()
         }
     }
 
@@ -98,7 +128,7 @@ impl Context {
     /// The accounts to use: the demo emulator's, or the config file's and the environment's;
     /// then narrowed by `--provider` and `--account`.
     pub async fn accounts(&self, sel: &Selection) -> anyhow::Result<Accounts> {
-        let (all, emulator, source, audit) = if self.demo {
+        let (all, emulator, source, defaults, audit) = if self.demo {
             let (accounts, emu) = start_demo(self.now)
                 .await
                 .context("starting the demo emulator")?;
@@ -107,22 +137,27 @@ impl Context {
                 Some(emu),
                 "the demo".to_string(),
                 Default::default(),
+                Default::default(),
             )
         } else {
-            let (accounts, path, audit) = self.configured_accounts()?;
-            (accounts, None, path, audit)
+            let (accounts, path, defaults, audit) = self.configured_accounts()?;
+            (accounts, None, path, defaults, audit)
         };
         Ok(Accounts {
             names: all.iter().map(|a| a.name.clone()).collect(),
             list: select(all, sel, &source)?,
+            defaults,
             audit,
             _emulator: emulator,
         })
     }
 
     /// The config file's accounts plus those the environment's credentials make, for
-    /// providers the file does not cover; where they came from, for messages; and `[audit]`.
-    fn configured_accounts(&self) -> Result<(Vec<Account>, String, config::AuditConfig)> {
+    /// providers the file does not cover; where they came from, for messages; and the
+    /// file's `[defaults]` and `[audit]`.
+    fn configured_accounts(
+        &self,
+    ) -> Result<(Vec<Account>, String, config::Defaults, config::AuditConfig)> {
         let env = |k: &str| std::env::var(k).ok();
         let (path, explicit) =
             config::config_path(self.config.as_deref(), &env).ok_or_else(|| {
@@ -138,7 +173,12 @@ impl Context {
                 path.display()
             )));
         }
-        Ok((cfg.accounts, path.display().to_string(), cfg.audit))
+        Ok((
+            cfg.accounts,
+            path.display().to_string(),
+            cfg.defaults,
+            cfg.audit,
+        ))
     }
 
     /// The row filter of the selection flags, with time bounds resolved against now.
@@ -318,6 +358,9 @@ mod tests {
             demo: true,
             timeout: Duration::from_secs(30),
             retries: 3,
+            started: std::time::Instant::now(),
+            deadline: None,
+            max_requests: None,
         }
     }
 
@@ -347,7 +390,8 @@ mod tests {
             "--since is later than --until: nothing could match"
         );
         let far = Selection {
-            since: Some("99999999w".parse().unwrap()),
+            // Ages past 100 years are refused when parsed; the check still holds here.
+            since: Some(TimeBound::Ago(chrono::TimeDelta::MAX)),
             ..Selection::default()
         };
         assert_eq!(

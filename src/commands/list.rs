@@ -29,6 +29,7 @@ pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
         max_pages: args.max_pages.get(),
         parallel: usize::from(args.parallel),
         progress: progress.clone(),
+        ..ctx.list_options(&accounts.defaults)
     };
     // ndjson with no sort or limit asked for streams rows as pages arrive, in bounded
     // memory; everything else needs all rows first.
