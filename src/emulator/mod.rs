@@ -461,7 +461,7 @@ pub struct Planned {
 }
 
 /// Plans `n` backups over `resources` resources, one a day per resource going back from
-/// `now` (offset by a few minutes per resource). The last resource is stale (its newest
+/// `now` (each resource at its own time of day, within the day). The last resource is stale (its newest
 /// backup is four days old), about one backup in eight has a non-success status (every one
 /// of `specials` at least once when `n` allows), and resource 0's newest backup failed, so
 /// the demo has something for `audit` to find. Deterministic for a given seed.
@@ -484,7 +484,10 @@ pub fn plan(
         } else {
             0
         };
-        let minutes = 30 + resource as i64 * 17 + rng.below(20) as i64;
+        // Each resource's backups come at its own time of day; with thousands of resources
+        // (a large `--scale`) the times wrap within the day, so day `day`'s backups are never
+        // more than a day older than that: a month's retention keeps a month of them.
+        let minutes = 30 + (resource as i64 * 17) % (23 * 60) + rng.below(20) as i64;
         let created = now
             - chrono::Duration::days(day + stale)
             - chrono::Duration::minutes(minutes)
@@ -589,7 +592,10 @@ pub fn fresh(seed: &str, timeline: &Timeline, resources: usize) -> Vec<Fresh> {
     for day in 1..=timeline.day {
         for resource in (0..resources).filter(|r| Some(*r) != stale) {
             let mut rng = Rng::seeded(&format!("{seed}/day-{day}/resource-{resource}"));
-            let minutes = 30 + resource as i64 * 17 + rng.below(20) as i64;
+            // Each resource's backups come at its own time of day; with thousands of resources
+            // (a large `--scale`) the times wrap within the day, so day `day`'s backups are never
+            // more than a day older than that: a month's retention keeps a month of them.
+            let minutes = 30 + (resource as i64 * 17) % (23 * 60) + rng.below(20) as i64;
             let created = timeline.at(day)
                 - chrono::Duration::minutes(minutes)
                 - chrono::Duration::milliseconds(rng.below(1000) as i64);
