@@ -94,6 +94,8 @@ pub enum Command {
     List(ListArgs),
     /// Check freshness, failures, expected resources and retention (for cron): exit 1 when something is wrong
     Audit(AuditArgs),
+    /// Compare the recorded listings of each account: what appeared, vanished or changed status
+    Diff(DiffArgs),
     /// List configured accounts, their provider, endpoint and where secrets come from
     Accounts(AccountsArgs),
     /// Show what each provider supports: auth, server-side filters, paging, fields
@@ -121,6 +123,8 @@ pub enum ManPage {
     List,
     /// backups-audit(1)
     Audit,
+    /// backups-diff(1)
+    Diff,
     /// backups-accounts(1)
     Accounts,
     /// backups-providers(1)
@@ -139,6 +143,7 @@ impl ManPage {
         match self {
             ManPage::List => "list",
             ManPage::Audit => "audit",
+            ManPage::Diff => "diff",
             ManPage::Accounts => "accounts",
             ManPage::Providers => "providers",
             ManPage::Emulator => "emulator",
@@ -207,6 +212,41 @@ pub struct ListArgs {
     /// Stop an account with an error after this many pages (guards against looping servers)
     #[arg(long, value_name = "N", default_value_t = std::num::NonZeroU64::new(100_000).expect("non-zero"))]
     pub max_pages: std::num::NonZeroU64,
+    /// Recording in the inventory
+    #[command(flatten)]
+    pub inventory: RecordArgs,
+}
+
+/// `--record` and `--inventory` of `list` and `audit` (spec §10).
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Inventory")]
+pub struct RecordArgs {
+    /// Record each account's complete listing in the inventory (also `[inventory] record = true`); not with a row filter
+    #[arg(long)]
+    pub record: bool,
+    /// The inventory file [default: [inventory] path, else $XDG_DATA_HOME/backups/inventory.db, else ~/.local/share/backups/inventory.db]
+    #[arg(long, value_name = "PATH")]
+    pub inventory: Option<PathBuf>,
+}
+
+/// `backups diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Compare with the newest snapshot taken at or before this: RFC 3339, a date, or an age like 7d [default: the snapshot before the newest]
+    #[arg(long, value_name = "AGE|TIME")]
+    pub from: Option<TimeBound>,
+    /// Provider (repeatable or comma list)
+    #[arg(short, long = "provider", value_name = "P", value_delimiter = ',', ignore_case = true, value_parser = providers())]
+    pub providers: Vec<ProviderChoice>,
+    /// Account name as recorded in the inventory (repeatable or comma list)
+    #[arg(short, long = "account", value_name = "NAME", value_delimiter = ',', add = ArgValueCandidates::new(account_names))]
+    pub accounts: Vec<String>,
+    /// Output format [default: table on a terminal, tsv otherwise]
+    #[arg(short, long, value_name = "F", value_parser = formats(&[Format::Table, Format::Json, Format::Ndjson, Format::Csv, Format::Tsv]))]
+    pub output: Option<Format>,
+    /// The inventory file [default: [inventory] path, else $XDG_DATA_HOME/backups/inventory.db, else ~/.local/share/backups/inventory.db]
+    #[arg(long, value_name = "PATH")]
+    pub inventory: Option<PathBuf>,
 }
 
 /// `backups audit`.
@@ -227,6 +267,9 @@ pub struct AuditArgs {
     /// Output format [default: table on a terminal, tsv otherwise]
     #[arg(short, long, value_name = "F", value_parser = formats(&[Format::Table, Format::Json, Format::Ndjson, Format::Tsv]))]
     pub output: Option<Format>,
+    /// Recording in, and comparing with, the inventory (the `vanished` finding)
+    #[command(flatten)]
+    pub inventory: RecordArgs,
 }
 
 /// `backups accounts`.
@@ -508,6 +551,7 @@ mod tests {
                 &[][..],
             ),
             ("audit", &["table", "json", "ndjson", "tsv"], &["csv"]),
+            ("diff", &["table", "json", "ndjson", "csv", "tsv"], &[]),
             ("accounts", &["table", "json"], &["csv", "tsv", "ndjson"]),
             ("providers", &["table", "json"], &["csv", "tsv", "ndjson"]),
         ] {

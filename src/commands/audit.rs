@@ -1,23 +1,33 @@
 //! `backups audit`: list every selected account, judge each resource ([`crate::audit`]) and
 //! print the findings; the exit code says whether something is wrong. Silent when healthy
-//! unless stdout is a terminal, so cron mails only when something is wrong.
+//! unless stdout is a terminal, so cron mails only when something is wrong. With an
+//! inventory (`--record`, `--inventory`, `[inventory] record = true`) it also reports the
+//! backups that vanished early since the last recorded listing ([`record`]).
 
 use std::io::Write;
+use std::time::Instant;
 
 use super::context::{write_stdout, Context};
+use super::record::{self, Recorded, Recording};
 use crate::audit::{self, Finding, Listing, Policy, PolicyLayer, Report, Summary};
 use crate::cli::AuditArgs;
+use crate::config::Account;
 use crate::error::{Error, Outcome};
 use crate::providers::{self, ListOptions};
 use crate::render::Format;
 
 /// Runs `backups audit`.
 pub async fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<Outcome> {
+    let row_filter = record::row_filter_flag(&args.selection, None);
+    record::check_flags(&args.inventory, row_filter, true)?;
     let filter = ctx.filter(&args.selection)?;
     let format = ctx.format_or_default(args.output);
     let accounts = ctx.accounts(&args.selection).await?;
+    let mut recording = Recording::open(&args.inventory, &accounts.inventory, row_filter, true)?;
     let http = ctx.http()?;
+    let started = Instant::now();
     let results = providers::run_all(&http, &accounts.list, &filter, &ListOptions::default()).await;
+    let finished = ctx.now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
     let listings = accounts
         .list
         .iter()
@@ -37,7 +47,15 @@ pub async fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<Outcome> {
         account_names: accounts.names.clone(),
         resource: filter.resource.clone(),
     };
-    let (findings, summary) = audit::assess(listings, &policy, ctx.now);
+    let (mut findings, mut summary) = audit::assess(listings, &policy, ctx.now);
+    // The inventory (spec §10): `vanished` findings, then this run's snapshots.
+    let mut recorded = Recorded::default();
+    if let Some(rec) = &mut recording {
+        let max_age = |a: &Account| policy.max_age(a);
+        let (vanished, r) = rec.audit(&accounts.list, &results, ctx.now, finished, max_age);
+        audit::add_findings(&mut findings, &mut summary, vanished);
+        recorded = r;
+    }
     let speak = !findings.is_empty() || ctx.stdout_tty;
     write_stdout(|out| match format {
         Format::Json => audit::write_json(out, &report(ctx, findings, &summary)),
@@ -50,7 +68,7 @@ pub async fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<Outcome> {
     }
     let failures: Vec<Error> = results.into_iter().filter_map(|r| r.result.err()).collect();
     ctx.report_failures(&failures);
-    Ok(summary.outcome())
+    Ok(summary.outcome().max(ctx.report_failures(&recorded.errors)))
 }
 
 fn report(ctx: &Context, findings: Vec<Finding>, summary: &Summary) -> Report {

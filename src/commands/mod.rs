@@ -14,10 +14,12 @@ mod accounts;
 mod audit;
 mod completions;
 mod context;
+mod diff;
 mod emulator;
 mod list;
 mod man;
 mod providers;
+pub mod record;
 
 pub use context::Context;
 
@@ -34,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         match cli.command {
             Command::List(args) => list::run(&ctx, &args).await,
             Command::Audit(args) => audit::run(&ctx, &args).await,
+            Command::Diff(args) => diff::run(&ctx, &args),
             Command::Accounts(args) => accounts::run(&ctx, &args).await,
             Command::Providers(args) => providers::run(&ctx, &args),
             Command::Emulator(args) => emulator::run(&ctx, &args).await,
