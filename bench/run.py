@@ -4,6 +4,8 @@ Huawei Python SDK, and print a Markdown table.
 
     python3 bench/run.py                      # N = 1k, 10k, 100k at 0 ms and 50 ms
     python3 bench/run.py --sizes 10000 --latencies 50 --no-sdk
+    python3 bench/run.py --only-tls           # over TLS with a 50 ms round trip on the wire,
+                                              # and 200 accounts at once (tls_rows, many_accounts)
 
 For each (N, latency) it starts `backups emulator --scale N --latency-ms M`, lists the
 AK/SK demo account `huawei-demo-sg` (N backups, pages of 1000) with `-o ndjson` to /dev/null,
@@ -13,6 +15,7 @@ target/bench-venv on first use). Everything runs on 127.0.0.1 and stops by itsel
 """
 
 import argparse
+import json
 import math
 import os
 import subprocess
@@ -25,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "backups")
 VENV = os.path.join(ROOT, "target", "bench-venv")
 PAGE = 1000
-PARALLEL = 8
+PARALLEL = 16  # `backups list --parallel` default
 ACCOUNT = "huawei-demo-sg"
 
 
@@ -76,11 +79,25 @@ def main():
                     help="rows of the `list --record` measurement, 0 ms (0 skips it)")
     ap.add_argument("--record-only", action="store_true",
                     help="run only the `list --record` measurement")
+    ap.add_argument("--only-tls", action="store_true", help="print the TLS rows only")
+    ap.add_argument("--tls-sizes", default="10000",
+                    help="sizes listed over TLS with --rtt (0 skips it); see tls_rows()")
+    ap.add_argument("--rtt", type=int, default=50, help="round trip on the wire for the TLS rows, ms")
+    ap.add_argument("--many-accounts", type=int, default=200,
+                    help="generated accounts for the many-accounts run over TLS (0 skips it)")
+    ap.add_argument("--many-scale", type=int, default=300, help="backups per generated account")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     if args.record_only:
         print_record(args.record_rows, measure_record(args.record_rows, args.runs))
         return
+    if args.tls_sizes != "0" or args.many_accounts:
+        tls = tls_rows([int(x) for x in args.tls_sizes.split(",") if x and x != "0"], args.rtt, args.runs,
+                       None if args.no_sdk else sdk_python())
+        many = many_accounts(args.many_accounts, args.many_scale, args.rtt, args.runs) if args.many_accounts else None
+        print_tls(tls, many, args.rtt)
+        if args.only_tls:
+            return
     py = None if args.no_sdk else sdk_python()
     rows = []
     for latency in [int(x) for x in args.latencies.split(",")]:
@@ -258,6 +275,131 @@ def measure_formats(points, runs):
                 emu.kill()
                 emu.wait()
     return out
+
+
+# ---- Over TLS, with a round trip on the wire ------------------------------------------------
+#
+# The emulator serves HTTPS (`--tls`, HTTP/2 and HTTP/1.1 by ALPN) and delays every chunk of
+# bytes by RTT/2 each way (`--rtt-ms`), the first bytes of a connection by one RTT more (the
+# TCP handshake the kernel answered at once). So a connect costs one round trip, a TLS 1.3
+# handshake one, and each request one, as they do against a real endpoint.
+#
+# The floor for one AK/SK Huawei account, N backups, pages of 1000, round trip r:
+#     TCP connect (r) + TLS 1.3 handshake (r) + the first page (r)
+#     + the remaining pages, all in parallel over the one HTTP/2 connection (r)  = 4 r
+# (the first page states the total; N <= 1000 needs the empty page after it instead: 4 r too).
+# Transfer and CPU come on top; wall / floor says how close a listing comes.
+
+
+def start_tls_emulator(cfg, rtt, scale, accounts=None, http1=False):
+    cmd = [BIN, "emulator", "--port", "0", "--tls", "--rtt-ms", str(rtt), "--scale", str(scale),
+           "--write-config", cfg]
+    if accounts:
+        cmd += ["--accounts", str(accounts)]
+    if http1:
+        cmd.append("--http1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc.stdout.readline()  # the base URL: the listeners are up
+    return proc
+
+
+def connections(cfg, account):
+    """Connections the listing opened, from its -vv line."""
+    out = subprocess.run([BIN, "list", "--config", cfg, "--account", account, "-o", "ndjson", "-vv"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=600)
+    for line in out.stderr.splitlines():
+        if line.endswith(" opened") and f"{account}: " in line:
+            return int(line.split(f"{account}: ")[1].split()[0])
+    return None
+
+
+def tls_rows(sizes, rtt, runs, py):
+    """For each N: backups over HTTP/2 and over HTTP/1.1 (`emulator --http1`), the official
+    SDK over the same TLS path (trusting the emulator's CA, verification on)."""
+    rows = []
+    for n in sizes:
+        for http1 in (False, True):
+            with tempfile.TemporaryDirectory() as d:
+                cfg = os.path.join(d, "config.toml")
+                emu = start_tls_emulator(cfg, rtt, n, http1=http1)
+                try:
+                    acct = tomllib.load(open(cfg, "rb"))["accounts"][ACCOUNT]
+                    cmd = [BIN, "list", "--config", cfg, "--account", ACCOUNT, "-o", "ndjson"]
+                    timed(cmd)  # the emulator renders each row's JSON on first use
+                    best = min((timed(cmd) for _ in range(runs)), key=lambda r: r[0])
+                    if best[3].count(b"\n") != n:
+                        sys.exit(f"backups listed {best[3].count(chr(10).encode())} rows over TLS, expected {n}")
+                    conns = connections(cfg, ACCOUNT)
+                    sdk = None
+                    if py and not http1:
+                        scmd = [py, os.path.join(ROOT, "bench", "huawei_sdk.py"), acct["endpoint"],
+                                acct["access_key"], acct["secret_key"], acct["project_id"], str(PAGE),
+                                acct["ca_file"]]
+                        sdk = min((timed(scmd) for _ in range(max(1, runs - 2))), key=lambda r: r[0])
+                        if int(sdk[3].strip()) != n:
+                            sys.exit(f"the SDK listed {sdk[3].strip()} rows over TLS, expected {n}")
+                finally:
+                    emu.kill()
+                    emu.wait()
+            rows.append((n, "HTTP/1.1" if http1 else "HTTP/2", best, conns, 4 * rtt / 1000, sdk))
+    return rows
+
+
+def many_accounts(count, scale, rtt, runs):
+    """`emulator --accounts COUNT --scale SCALE` over TLS: every account at once with `-o json`,
+    and one account of each provider alone (the generated accounts of a provider are alike, so
+    the slowest of these is the slowest single account)."""
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "config.toml")
+        emu = start_tls_emulator(cfg, rtt, scale, accounts=count)
+        try:
+            names = list(tomllib.load(open(cfg, "rb"))["accounts"])
+            firsts = {}
+            for name in names:
+                firsts.setdefault(name.split("-")[0], name)
+
+            def best(cmd):
+                timed(cmd)
+                return min((timed(cmd) for _ in range(runs)), key=lambda r: r[0])
+
+            base = [BIN, "list", "--config", cfg, "-o", "json"]
+            single = [(name, best(base + ["--account", name])) for name in firsts.values()]
+            every = best(base)
+            rows = len(json.loads(every[3]))
+            return len(names), rows, every, single
+        finally:
+            emu.kill()
+            emu.wait()
+
+
+def print_tls(tls, many, rtt):
+    if tls:
+        print(f"Over TLS 1.3 with {rtt} ms on every round trip (connect and handshake included), "
+              f"AK/SK account `{ACCOUNT}`, pages of {PAGE}; floor = TCP + TLS + first page + the rest in "
+              f"parallel = 4 x {rtt} ms:")
+        print()
+        print("| backups | protocol | wall | CPU | peak RSS | connections | floor | wall / floor | SDK wall | SDK / backups |")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n, proto, (wall, cpu, rss, _), conns, floor, sdk in tls:
+            s_wall = f"{sdk[0]:.3f} s" if sdk else "-"
+            speed = f"{sdk[0] / wall:.1f}x" if sdk else "-"
+            print(f"| {n:,} | {proto} | {wall:.3f} s | {cpu:.3f} s | {rss:.1f} MiB | {conns} | {floor:.3f} s | "
+                  f"{wall / floor:.2f}x | {s_wall} | {speed} |")
+        print()
+    if many:
+        count, rows, (wall, cpu, rss, _), single = many
+        print(f"{count} generated accounts across the five providers over TLS, {rtt} ms round trip, `-o json`:")
+        print()
+        print("| accounts | rows | wall | CPU | peak RSS |")
+        print("|---|---:|---:|---:|---:|")
+        for name, (s_wall, s_cpu, s_rss, out) in single:
+            print(f"| {name} alone | {len(json.loads(out)):,} | {s_wall:.3f} s | {s_cpu:.3f} s | {s_rss:.1f} MiB |")
+        slowest = max(r[0] for _, r in single)
+        print(f"| **all {count} at once** | {rows:,} | {wall:.3f} s | {cpu:.3f} s | {rss:.1f} MiB |")
+        print()
+        print(f"All {count} at once: {wall:.3f} s, {wall / slowest:.2f}x the slowest single account "
+              f"({slowest:.3f} s); peak RSS {rss:.1f} MiB.")
+        print()
 
 
 if __name__ == "__main__":

@@ -500,16 +500,22 @@ pub struct Rules {
     pub keep: Keep,
 }
 
+/// The resource a backup belongs to, as the audit keys it: `resource_id`, else
+/// `resource_name`, else `-` (the account's unattributed bucket). The metrics' `resource`
+/// label is the same key.
+pub fn resource_key(b: &Backup) -> &str {
+    b.resource_id
+        .as_deref()
+        .or(b.resource_name.as_deref())
+        .unwrap_or("-")
+}
+
 /// Judges one account's rows. Pure: `now` and the rules are passed in. Returns the findings
 /// and how many resources were judged.
 pub fn judge(rows: &[Backup], rules: Rules, now: DateTime<Utc>) -> (Vec<Finding>, usize) {
     let mut groups: BTreeMap<(String, String), Vec<&Backup>> = BTreeMap::new();
     for b in rows {
-        let key = b
-            .resource_id
-            .clone()
-            .or_else(|| b.resource_name.clone())
-            .unwrap_or_else(|| "-".to_string());
+        let key = resource_key(b).to_string();
         groups.entry((b.account.clone(), key)).or_default().push(b);
     }
     let mut findings = Vec::new();

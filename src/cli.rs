@@ -96,6 +96,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Compare the recorded listings of each account: what appeared, vanished or changed status
     Diff(DiffArgs),
+    /// Serve the audit's figures to Prometheus at /metrics, listing in the background
+    Exporter(ExporterArgs),
     /// List configured accounts, their provider, endpoint and where secrets come from
     Accounts(AccountsArgs),
     /// Show what each provider supports: auth, server-side filters, paging, fields
@@ -125,6 +127,8 @@ pub enum ManPage {
     Audit,
     /// backups-diff(1)
     Diff,
+    /// backups-exporter(1)
+    Exporter,
     /// backups-accounts(1)
     Accounts,
     /// backups-providers(1)
@@ -144,6 +148,7 @@ impl ManPage {
             ManPage::List => "list",
             ManPage::Audit => "audit",
             ManPage::Diff => "diff",
+            ManPage::Exporter => "exporter",
             ManPage::Accounts => "accounts",
             ManPage::Providers => "providers",
             ManPage::Emulator => "emulator",
@@ -207,7 +212,7 @@ pub struct ListArgs {
     #[arg(long, value_name = "a,b,c", value_delimiter = ',', hide_possible_values = true, value_parser = columns())]
     pub columns: Vec<Column>,
     /// Pages fetched at once per account where the API allows it
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
     /// Stop an account with an error after this many pages (guards against looping servers)
     #[arg(long, value_name = "N", default_value_t = std::num::NonZeroU64::new(100_000).expect("non-zero"))]
@@ -265,11 +270,66 @@ pub struct AuditArgs {
     #[arg(long, value_name = "RES", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub expect: Vec<String>,
     /// Output format [default: table on a terminal, tsv otherwise]
-    #[arg(short, long, value_name = "F", value_parser = formats(&[Format::Table, Format::Json, Format::Ndjson, Format::Tsv]))]
-    pub output: Option<Format>,
+    #[arg(short, long, value_name = "F", value_parser = audit_formats())]
+    pub output: Option<AuditOutput>,
+    /// Also write the Prometheus text format to PATH atomically (for node_exporter's textfile collector)
+    #[arg(long, value_name = "PATH")]
+    pub textfile: Option<PathBuf>,
+    /// With -o nagios: WARNING when a resource's newest available backup is older than this, for every account [default: each account's max age]
+    #[arg(long, value_name = "DUR", value_parser = crate::duration::parse_positive, conflicts_with = "max_age")]
+    pub warn_age: Option<chrono::Duration>,
+    /// With -o nagios: CRITICAL when a resource's newest available backup is older than this, or it has none
+    #[arg(long, value_name = "DUR", value_parser = crate::duration::parse_positive)]
+    pub crit_age: Option<chrono::Duration>,
+    /// Dead man's switch (healthchecks.io): GET URL/start before, POST URL/<exit code> with the report after; https or loopback only [default: [audit] ping_url]
+    #[arg(long, value_name = "URL")]
+    pub ping: Option<String>,
     /// Recording in, and comparing with, the inventory (the `vanished` finding)
     #[command(flatten)]
     pub inventory: RecordArgs,
+}
+
+/// `audit -o`: a report for people and scripts, or a feed for a monitoring system (spec §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditOutput {
+    /// `table`, `json`, `ndjson` or `tsv`.
+    Report(Format),
+    /// The Prometheus text format 0.0.4.
+    Prometheus,
+    /// The Monitoring Plugins status line, perfdata and one line per finding.
+    Nagios,
+}
+
+/// `backups exporter`.
+#[derive(Debug, Args)]
+pub struct ExporterArgs {
+    /// Which accounts and rows
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Address to serve /metrics on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9877")]
+    pub listen: std::net::SocketAddr,
+    /// Time between the starts of two listings (at least 10s)
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = interval)]
+    pub interval: std::time::Duration,
+    /// The newest available backup of each resource must be younger than this [default: the account's audit_max_age, else [audit] max_age, else 26h]
+    #[arg(long, value_name = "DUR", value_parser = crate::duration::parse_positive)]
+    pub max_age: Option<chrono::Duration>,
+    /// Retention rules, as for audit, e.g. daily=7,weekly=4 [default: the account's audit_keep, else [audit] keep]
+    #[arg(long, value_name = "RULES", value_parser = keep_rules)]
+    pub keep: Option<crate::audit::Keep>,
+    /// A resource (id or name) that must have a backup, as for audit (repeatable)
+    #[arg(long, value_name = "RES", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub expect: Vec<String>,
+}
+
+/// `--interval`: a duration of at least 10 seconds (a listing costs the clouds requests).
+fn interval(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::duration::parse_positive(s)?;
+    if d < chrono::Duration::seconds(10) {
+        return Err("must be at least 10s".into());
+    }
+    d.to_std().map_err(|_| "too long".to_string())
 }
 
 /// `backups accounts`.
@@ -300,6 +360,15 @@ pub struct EmulatorArgs {
     /// Delay added to every response, in milliseconds
     #[arg(long, value_name = "M", default_value_t = 0)]
     pub latency_ms: u64,
+    /// Round trip added on the wire, in milliseconds: every chunk of bytes waits M/2 each way, so connects, TLS handshakes and requests each pay one
+    #[arg(long, value_name = "M", default_value_t = 0)]
+    pub rtt_ms: u64,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with a throwaway CA made at start; --write-config writes the CA next to the config and sets ca_file
+    #[arg(long, requires = "write_config")]
+    pub tls: bool,
+    /// Speak HTTP/1.1 only (no HTTP/2), to compare with servers that lack it
+    #[arg(long)]
+    pub http1: bool,
     /// Backups per demo account
     #[arg(long, value_name = "N")]
     pub scale: Option<usize>,
@@ -337,6 +406,29 @@ fn providers() -> impl TypedValueParser<Value = ProviderChoice> {
 /// `--keep`: `daily=N,weekly=N,monthly=N`, any of them.
 fn keep_rules(s: &str) -> Result<crate::audit::Keep, String> {
     s.parse()
+}
+
+/// `audit -o`: the report formats and the monitoring feeds.
+fn audit_formats() -> impl TypedValueParser<Value = AuditOutput> {
+    let reports = [Format::Table, Format::Json, Format::Ndjson, Format::Tsv];
+    let values = reports
+        .iter()
+        .map(|&f| PossibleValue::new(format_name(f)).help(format_help(f)))
+        .chain([
+            PossibleValue::new("prometheus").help("Prometheus text format 0.0.4"),
+            PossibleValue::new("nagios")
+                .help("Nagios/Icinga plugin output; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN"),
+        ]);
+    PossibleValuesParser::new(values).try_map(move |s| match s.as_str() {
+        "prometheus" => Ok(AuditOutput::Prometheus),
+        "nagios" => Ok(AuditOutput::Nagios),
+        _ => reports
+            .iter()
+            .copied()
+            .find(|&f| format_name(f) == s)
+            .map(AuditOutput::Report)
+            .ok_or("unknown format"),
+    })
 }
 
 /// `--status`: the normalised statuses, any case.
@@ -455,7 +547,37 @@ fn account_names() -> Vec<CompletionCandidate> {
 /// request from that script, and exits.
 pub fn parse() -> Cli {
     clap_complete::CompleteEnv::with_factory(Cli::command).complete();
-    Cli::parse()
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() && nagios_asked(&args) => {
+            // A Nagios plugin's usage error is UNKNOWN (exit 3) on stdout, not clap's 2.
+            print!("{}", crate::monitor::nagios::unknown(&clap_message(&e)));
+            std::process::exit(i32::from(crate::monitor::nagios::State::Unknown.code()));
+        }
+        Err(e) => e.exit(),
+    }
+}
+
+/// Whether the command line asks for `-o nagios` (`-o nagios`, `-onagios`, `-o=nagios`,
+/// `--output nagios`, `--output=nagios`), even if it is otherwise wrong.
+fn nagios_asked(args: &[std::ffi::OsString]) -> bool {
+    let args: Vec<std::borrow::Cow<str>> = args.iter().map(|a| a.to_string_lossy()).collect();
+    args.iter().enumerate().any(|(i, a)| {
+        let next = args.get(i + 1).map(|n| n.as_ref());
+        match a.as_ref() {
+            "-o" | "--output" => next == Some("nagios"),
+            "-onagios" | "-o=nagios" | "--output=nagios" => true,
+            _ => false,
+        }
+    })
+}
+
+/// clap's error as one line: its first line without `error: `.
+fn clap_message(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    first.strip_prefix("error: ").unwrap_or(first).to_string()
 }
 
 /// The clap command tree, for completion scripts and man pages.

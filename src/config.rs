@@ -70,6 +70,17 @@ impl Account {
         self.settings.provider()
     }
 
+    /// How the account connects (`ca_file`, `http_proxy`).
+    pub fn transport(&self) -> &crate::http::Transport {
+        match &self.settings {
+            Settings::Oracle(c) => &c.transport,
+            Settings::Zcom(c) => &c.transport,
+            Settings::Huawei(c) => &c.transport,
+            Settings::Cf(c) => &c.transport,
+            Settings::Bycloud(c) => &c.transport,
+        }
+    }
+
     /// The main endpoint, for `backups accounts`.
     pub fn endpoint(&self) -> String {
         match &self.settings {
@@ -535,6 +546,14 @@ fn audit_table(
         }
         (None, None) => None,
     };
+    if let Some((url, source)) = &ping_url {
+        let key = match source {
+            SecretSource::Env(_) => "ping_url_env",
+            _ => "ping_url",
+        };
+        crate::monitor::ping::check(url.expose())
+            .map_err(|why| key_error(KeyError::new(key, why)))?;
+    }
     Ok(AuditConfig { policy, ping_url })
 }
 
@@ -597,8 +616,8 @@ fn accounts(
                 "{file}: account `{name}`: must be a table ([accounts.{name}])"
             ))
         })?;
-        let (settings, secret_sources, allow_insecure_http, policy) = file_account(t, env)
-            .map_err(|e| {
+        let (settings, secret_sources, allow_insecure_http, policy) =
+            file_account(t, path.parent(), env).map_err(|e| {
                 Error::config(format!(
                     "{file}: account `{name}`: key `{}`: {}",
                     e.key, e.message
@@ -626,6 +645,7 @@ type FileAccount = (Settings, SecretSources, bool, PolicyLayer);
 /// built. The caller names the file and the account in errors.
 fn file_account(
     table: &toml::Table,
+    dir: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> std::result::Result<FileAccount, KeyError> {
     let provider = table
@@ -662,11 +682,17 @@ fn file_account(
     let policy = policy_keys(table, ["audit_max_age", "audit_keep", "audit_expect"])?;
     let allow = allow_insecure_http;
     let (settings, secret_sources) = match provider {
-        ProviderId::Oracle => from_table::<OracleBuilder>(table, allow, env, Settings::Oracle)?,
-        ProviderId::Zcom => from_table::<ZcomBuilder>(table, allow, env, Settings::Zcom)?,
-        ProviderId::Huawei => from_table::<HuaweiBuilder>(table, allow, env, Settings::Huawei)?,
-        ProviderId::Cf => from_table::<CfBuilder>(table, allow, env, Settings::Cf)?,
-        ProviderId::Bycloud => from_table::<BycloudBuilder>(table, allow, env, Settings::Bycloud)?,
+        ProviderId::Oracle => {
+            from_table::<OracleBuilder>(table, dir, allow, env, Settings::Oracle)?
+        }
+        ProviderId::Zcom => from_table::<ZcomBuilder>(table, dir, allow, env, Settings::Zcom)?,
+        ProviderId::Huawei => {
+            from_table::<HuaweiBuilder>(table, dir, allow, env, Settings::Huawei)?
+        }
+        ProviderId::Cf => from_table::<CfBuilder>(table, dir, allow, env, Settings::Cf)?,
+        ProviderId::Bycloud => {
+            from_table::<BycloudBuilder>(table, dir, allow, env, Settings::Bycloud)?
+        }
     };
     Ok((settings, secret_sources, allow_insecure_http, policy))
 }
@@ -696,11 +722,14 @@ fn check_keys(
 /// `<key>_env` secrets, then builds. Also returns where each secret came from.
 fn from_table<B: ConfigBuilder>(
     table: &toml::Table,
+    dir: Option<&Path>,
     allow_insecure_http: bool,
     env: &dyn Fn(&str) -> Option<String>,
     wrap: fn(B::Config) -> Settings,
 ) -> std::result::Result<(Settings, SecretSources), KeyError> {
-    let mut builder = B::default().with_allow_insecure_http(allow_insecure_http);
+    let mut builder = B::default()
+        .with_allow_insecure_http(allow_insecure_http)
+        .with_base_dir(dir);
     let mut sources = Vec::new();
     for (key, value) in table {
         if ACCOUNT_KEYS.contains(&key.as_str()) {
@@ -716,6 +745,15 @@ fn from_table<B: ConfigBuilder>(
         let value = match spec.kind {
             Kind::Text => Value::Text(toml_string(key, value)?),
             Kind::List => Value::List(toml_list(key, value)?),
+            Kind::Bool => match value {
+                toml::Value::Boolean(b) => Value::Bool(*b),
+                other => {
+                    return Err(KeyError::new(
+                        key.as_str(),
+                        format!("must be true or false, not {}", other.type_str()),
+                    ))
+                }
+            },
             Kind::Secret if env_form.is_some() => {
                 if table.contains_key(spec.name) {
                     return Err(KeyError::new(
@@ -891,6 +929,7 @@ mod tests {
         match var {
             "HW_AK" => Some("AKVALUE".into()),
             "HW_SK" => Some("SKVALUE".into()),
+            "HC_PING" => Some("https://hc-ping.com/5e1f".into()),
             _ => None,
         }
     }
@@ -983,7 +1022,7 @@ token = "tok"
     fn the_audit_table_and_account_policy_keys_are_read() {
         let cfg = parse_str(
             "[audit]\nmax_age = \"2d\"\nkeep = \"daily=7,weekly=4\"\nexpect = [\"vol1\", \"hw:db\"]\n\
-             ping_url_env = \"HW_SK\"\n\
+             ping_url_env = \"HC_PING\"\n\
              [accounts.a]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"t\"\n\
              audit_max_age = \"8d\"\naudit_keep = \"monthly=6\"\naudit_expect = [\" web \"]\n\
              [accounts.b]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"t\"",
@@ -994,8 +1033,8 @@ token = "tok"
         assert_eq!(audit.policy.keep.unwrap().to_string(), "daily=7,weekly=4");
         assert_eq!(audit.policy.expect, ["vol1", "hw:db"]);
         let (url, source) = audit.ping_url.as_ref().unwrap();
-        assert_eq!(url.expose(), "SKVALUE");
-        assert_eq!(*source, SecretSource::Env("HW_SK".into()));
+        assert_eq!(url.expose(), "https://hc-ping.com/5e1f");
+        assert_eq!(*source, SecretSource::Env("HC_PING".into()));
         let (a, b) = (&cfg.accounts[0], &cfg.accounts[1]);
         assert_eq!(a.audit_max_age, Some(chrono::Duration::days(8)));
         assert_eq!(a.audit_keep.unwrap().to_string(), "monthly=6");
@@ -1059,6 +1098,14 @@ token = "tok"
             (
                 "[audit]\nping_url = \"https://hc.example/x\"\nping_url_env = \"HW_SK\"",
                 "[audit]: key `ping_url`: give either `ping_url` or `ping_url_env`, not both",
+            ),
+            (
+                "[audit]\nping_url = \"http://hc.example/x\"",
+                "[audit]: key `ping_url`: plain http is refused for the ping URL (it is a secret); use https, or http to a loopback host",
+            ),
+            (
+                "[audit]\nping_url_env = \"HW_SK\"",
+                "[audit]: key `ping_url_env`: not an absolute URL",
             ),
             (
                 "[audti]\nkeep = \"daily=1\"",

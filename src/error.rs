@@ -210,31 +210,24 @@ pub fn is_retryable_status(status: u16) -> bool {
 }
 
 impl fmt::Display for Error {
+    /// One line, always, fit for a terminal: vendor messages sometimes carry newlines, escape
+    /// sequences or our own secrets echoed back, so the whole line passes the sanitizer
+    /// ([`crate::text::line`]) even where the vendor text was quoted already.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut line = String::new();
         if let Some(account) = &self.account {
-            write!(f, "{account}: ")?;
+            line.push_str(account);
+            line.push_str(": ");
         }
         if let Some(request) = &self.request {
-            write!(f, "{request}: ")?;
+            line.push_str(request);
+            line.push_str(": ");
         }
         if let Some(status) = self.status {
-            write!(f, "HTTP {status}: ")?;
+            line.push_str(&format!("HTTP {status}: "));
         }
-        // One line, always: vendor messages sometimes carry newlines.
-        let mut first = true;
-        for line in self
-            .message
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-        {
-            if !first {
-                f.write_str(" ")?;
-            }
-            f.write_str(line)?;
-            first = false;
-        }
-        Ok(())
+        line.push_str(&self.message);
+        f.write_str(&crate::text::line(&line))
     }
 }
 
@@ -269,6 +262,23 @@ mod tests {
             "hw-prod: GET /v3/p1/backups: HTTP 401: APIGW.0301: Incorrect IAM authentication information"
         );
         assert_eq!(e.exit_code(), 3);
+    }
+
+    #[test]
+    fn vendor_text_cannot_forge_the_line_or_print_a_secret() {
+        crate::secret::Secret::new("echoed-secret-9d2c");
+        let e = Error::new(
+            ErrorKind::Auth,
+            "\x1b[2K\r\x1b[32m all accounts OK \u{202e}token echoed-secret-9d2c",
+        )
+        .with_account("by")
+        .with_request("GET /v1/backups", Some(401));
+        assert_eq!(
+            e.to_string(),
+            "by: GET /v1/backups: HTTP 401: \\x1b[2K\\r\\x1b[32m all accounts OK \\u{202e}token <redacted>"
+        );
+        let huge = Error::protocol("x".repeat(25 << 20)).to_string();
+        assert_eq!(huge.chars().count(), crate::text::LINE_CHARS);
     }
 
     #[test]

@@ -21,8 +21,11 @@ pub mod filter;
 pub mod http;
 pub mod inventory;
 pub mod model;
+pub mod monitor;
 pub mod providers;
+pub mod redact;
 pub mod render;
 pub mod secret;
+pub mod text;
 
 pub use error::{Error, ErrorKind, Outcome, Result};

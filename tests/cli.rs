@@ -1083,7 +1083,7 @@ fn each_command_refuses_the_formats_it_cannot_print() {
         (&["providers", "-o", "tsv"], "table, json"),
         (
             &["audit", "--demo", "-o", "csv"],
-            "table, json, ndjson, tsv",
+            "table, json, ndjson, tsv, prometheus, nagios",
         ),
     ] {
         let o = run(backups().args(args));

@@ -13,7 +13,7 @@ use crate::cli::{ColorWhen, GlobalArgs, ProviderChoice, Selection};
 use crate::config::{self, Account};
 use crate::error::{Error, Outcome, Result};
 use crate::filter::{Filter, NameGlob, TimeBound};
-use crate::http::{Http, HttpOptions, RetryPolicy};
+use crate::http::{Http, HttpOptions, ProxyEnv, RetryPolicy};
 use crate::model::ProviderId;
 use crate::render::{self, Format};
 
@@ -81,14 +81,18 @@ impl Context {
         }
     }
 
-    /// The shared HTTP client for `--timeout` and `--retries`.
+    /// The shared HTTP client for `--timeout` and `--retries`, with the environment's proxies
+    /// (`HTTPS_PROXY`, `NO_PROXY`, …); a proxy variable that makes no sense is a configuration
+    /// error naming it.
     pub fn http(&self) -> Result<Http> {
+        let proxy = ProxyEnv::from_env(&|k| std::env::var(k).ok()).map_err(Error::config)?;
         Http::new(HttpOptions {
             timeout: self.timeout,
             retry: RetryPolicy {
                 max_tries: self.retries + 1,
                 ..RetryPolicy::default()
             },
+            proxy,
             ..HttpOptions::default()
         })
     }

@@ -75,7 +75,17 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
         color: ctx.color,
         now: ctx.now,
     };
-    write_stdout(|out| render::render_changes(out, &changes, &opts))?;
+    write_stdout(|out| match format {
+        // On a terminal, what csv, tsv and JSON leave raw is escaped, as `list` does; the
+        // table cleans its own cells.
+        Format::Table => render::render_changes(out, &changes, &opts),
+        _ if ctx.stdout_tty => {
+            let json = matches!(format, Format::Json | Format::Ndjson);
+            let mut safe = render::TerminalSafe::new(out, json);
+            render::render_changes(&mut safe, &changes, &opts)
+        }
+        _ => render::render_changes(out, &changes, &opts),
+    })?;
     if changes.is_empty() && format == Format::Table {
         eprintln!("backups: no changes");
     }
@@ -89,7 +99,8 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
         );
     }
     for line in &notes {
-        let _ = writeln!(err, "backups: {line}");
+        // The failure was recorded as printed, but the file is not ours alone to trust.
+        let _ = writeln!(err, "backups: {}", crate::text::line(line));
     }
     Ok(if failed {
         Outcome::AccountFailed

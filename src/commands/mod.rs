@@ -9,6 +9,7 @@ use anyhow::Context as _;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Outcome};
+use crate::text;
 
 mod accounts;
 mod audit;
@@ -16,6 +17,7 @@ mod completions;
 mod context;
 mod diff;
 mod emulator;
+mod exporter;
 mod list;
 mod man;
 mod providers;
@@ -32,22 +34,28 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         match cli.command {
             Command::List(args) => list::run(&ctx, &args).await,
             Command::Audit(args) => audit::run(&ctx, &args).await,
             Command::Diff(args) => diff::run(&ctx, &args),
+            Command::Exporter(args) => exporter::run(&ctx, &args).await,
             Command::Accounts(args) => accounts::run(&ctx, &args).await,
             Command::Providers(args) => providers::run(&ctx, &args),
             Command::Emulator(args) => emulator::run(&ctx, &args).await,
             Command::Completions { shell } => completions::run(shell),
             Command::Man { page } => man::run(page),
         }
-    })
+    });
+    // What is still running (the exporter's open connections, a name lookup) must not hold
+    // up the exit: the command has finished.
+    runtime.shutdown_background();
+    outcome
 }
 
 /// `-v` and `-vv`: request logs on stderr, never with colour or timestamps (a terminal or a
-/// journal adds its own).
+/// journal adds its own). Every log line, warnings included, passes the sanitizer and the
+/// redactor on its way out ([`SafeStderr`]).
 fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => tracing::Level::WARN,
@@ -55,12 +63,51 @@ fn init_logging(verbose: u8) {
         _ => tracing::Level::DEBUG,
     };
     let _ = tracing_subscriber::fmt()
-        .with_writer(io::stderr)
+        .with_writer(SafeStderr)
         .with_max_level(level)
         .with_target(false)
         .without_time()
         .with_ansi(false)
         .try_init();
+}
+
+/// The log writer: one [`SafeLine`] per event.
+struct SafeStderr;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for SafeStderr {
+    type Writer = SafeLine;
+
+    fn make_writer(&'a self) -> SafeLine {
+        SafeLine(Vec::new())
+    }
+}
+
+/// One log event, collected and then written to stderr as one line made safe by
+/// [`text::line`]: vendor text quoted in a log message can neither forge lines nor print a
+/// secret.
+struct SafeLine(Vec<u8>);
+
+impl io::Write for SafeLine {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for SafeLine {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let event = String::from_utf8_lossy(&self.0);
+        let mut out = text::line(event.strip_suffix('\n').unwrap_or(&event));
+        out.push('\n');
+        let _ = io::Write::write_all(&mut io::stderr().lock(), out.as_bytes());
+    }
 }
 
 /// Whether the error is a write to a closed pipe (`| head`): success, not an error.
@@ -79,7 +126,8 @@ pub fn outcome_of(err: &anyhow::Error) -> Outcome {
 }
 
 /// The error as one line: each context, then the cause. The library error already says
-/// everything about its own cause, so the chain stops there.
+/// everything about its own cause, so the chain stops there. Made safe to print
+/// ([`text::line`]): a context or a foreign error can quote text from anywhere.
 pub fn message(err: &anyhow::Error) -> String {
     let mut parts = Vec::new();
     for cause in err.chain() {
@@ -88,7 +136,7 @@ pub fn message(err: &anyhow::Error) -> String {
             break;
         }
     }
-    parts.join(": ")
+    text::line(&parts.join(": "))
 }
 
 #[cfg(test)]
@@ -117,6 +165,25 @@ mod tests {
                 .with_source(source),
         );
         assert_eq!(message(&err), "hw: connection reset");
+    }
+
+    #[test]
+    fn log_lines_are_sanitized_and_redacted() {
+        crate::secret::Secret::new("logged-secret-41aa");
+        let mut line = SafeLine(Vec::new());
+        io::Write::write_all(
+            &mut line,
+            b"WARN x: \x1b]0;t\x07 logged-secret-41aa\nsecond\n",
+        )
+        .unwrap();
+        let event = String::from_utf8_lossy(&line.0);
+        assert_eq!(
+            text::line(event.strip_suffix('\n').unwrap()),
+            "WARN x: \\x1b]0;t\\x07 <redacted> second"
+        );
+        line.0.clear();
+        let err = anyhow::anyhow!("bad \x1b[2J logged-secret-41aa").context("reading x");
+        assert_eq!(message(&err), "reading x: bad \\x1b[2J <redacted>");
     }
 
     #[test]

@@ -134,10 +134,13 @@ impl Recording {
         }))
     }
 
-    /// For the exporter: records every listing when `[inventory] record = true` (its
-    /// selection has no row filter), else `None`.
-    pub fn for_exporter(config: &InventoryConfig) -> Result<Option<Recording>> {
-        Recording::open(&RecordArgs::default(), config, None, false)
+    /// For the exporter: records every listing when `[inventory] record = true` and its
+    /// selection has no row filter, else `None`.
+    pub fn for_exporter(
+        config: &InventoryConfig,
+        row_filter: Option<&str>,
+    ) -> Result<Option<Recording>> {
+        Recording::open(&RecordArgs::default(), config, row_filter, false)
     }
 
     /// Records one account's listing as a snapshot taken at `taken_at` (when the listing
@@ -191,14 +194,47 @@ impl Recording {
         results: &[AccountResult],
         finished: DateTime<Utc>,
     ) -> Recorded {
-        let mut recorded = Recorded::default();
-        tokio::task::block_in_place(|| {
-            for (account, r) in accounts.iter().zip(results) {
-                let listing = r.result.as_ref().map(Vec::as_slice);
-                self.record(account, listing, finished, &mut recorded);
-            }
-            self.prune(finished, &mut recorded);
+        tokio::task::block_in_place(|| self.record_all_blocking(accounts, results, finished))
+    }
+
+    /// [`Recording::record_all`] on a blocking thread, for a server that must keep
+    /// answering meanwhile (the exporter): takes the recording and the results and gives
+    /// them back.
+    pub async fn record_all_in_background(
+        mut self,
+        accounts: Vec<Account>,
+        results: Vec<AccountResult>,
+        finished: DateTime<Utc>,
+    ) -> (Recording, Vec<AccountResult>, Recorded) {
+        let task = tokio::task::spawn_blocking(move || {
+            let recorded = self.record_all_blocking(&accounts, &results, finished);
+            (self, results, recorded)
         });
+        match task.await {
+            Ok(done) => done,
+            Err(e) => match e.try_into_panic() {
+                // A bug on that thread is a bug here.
+                Ok(panic) => std::panic::resume_unwind(panic),
+                // Cancelled: the runtime is shutting down, and this future with it.
+                Err(_) => std::future::pending().await,
+            },
+        }
+    }
+
+    fn record_all_blocking(
+        &mut self,
+        accounts: &[Account],
+        results: &[AccountResult],
+        finished: DateTime<Utc>,
+    ) -> Recorded {
+        // Each run tries again: a long-running exporter outlives a busy moment.
+        self.broken = false;
+        let mut recorded = Recorded::default();
+        for (account, r) in accounts.iter().zip(results) {
+            let listing = r.result.as_ref().map(Vec::as_slice);
+            self.record(account, listing, finished, &mut recorded);
+        }
+        self.prune(finished, &mut recorded);
         recorded
     }
 

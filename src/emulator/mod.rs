@@ -10,7 +10,6 @@
 //! ([`EmulatorOptions::accounts`], for the many-accounts benchmark), and a test mode whose
 //! errors echo the client's credentials ([`echo`], for the redaction of secrets).
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,18 +21,19 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use reqwest::Url;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{self, Account, AccountOrigin};
 use crate::error::{Error, ErrorKind, Result};
 use faults::{Faults, Vendor};
+use net::{bind, serve, WireState};
 
 pub mod bycloud;
 pub mod cf;
 pub mod echo;
 pub mod faults;
 pub mod huawei;
+pub mod net;
 pub mod oracle;
 pub mod zcom;
 
@@ -44,6 +44,8 @@ pub struct EmulatorOptions {
     pub port: u16,
     /// Delay added to every response.
     pub latency: Duration,
+    /// How the listeners speak: TLS, HTTP/1.1 only, a round trip on every chunk of bytes.
+    pub wire: net::Wire,
     /// Backups per demo account (`None` = the demo's own few hundred in all).
     pub scale: Option<usize>,
     /// Inject faults (429s, 503s, expiring sessions, a slow and a broken account).
@@ -76,6 +78,7 @@ impl Default for EmulatorOptions {
         EmulatorOptions {
             port: 0,
             latency: Duration::ZERO,
+            wire: net::Wire::default(),
             scale: None,
             faults: false,
             now: Utc::now(),
@@ -136,6 +139,7 @@ pub struct Emulator {
     pub urls: ApiUrls,
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
+    wire: Arc<WireState>,
 }
 
 impl Drop for Emulator {
@@ -144,26 +148,6 @@ impl Drop for Emulator {
             t.abort();
         }
     }
-}
-
-async fn bind(port: u16) -> Result<(TcpListener, Url)> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let listener = TcpListener::bind(addr).await.map_err(|e| {
-        Error::new(
-            ErrorKind::Usage,
-            format!("emulator: cannot listen on 127.0.0.1:{port}: {e}"),
-        )
-    })?;
-    let local = listener.local_addr()?;
-    let url = Url::parse(&format!("http://{local}/")).expect("socket address makes a URL");
-    Ok((listener, url))
-}
-
-fn serve(listener: TcpListener, router: Router) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        // A failed accept loop ends this listener only; clients then see connection errors.
-        let _ = axum::serve(listener, router).await;
-    })
 }
 
 /// Adds `latency` and counts requests, for every API.
@@ -180,10 +164,11 @@ impl Emulator {
     pub async fn start(options: EmulatorOptions) -> Result<Emulator> {
         let port = options.port;
         let next_port = |i: u16| if port == 0 { 0 } else { port.saturating_add(i) };
-        let (base_listener, base) = bind(port).await?;
+        let wire = WireState::new(&options.wire)?;
+        let (base_listener, base) = bind(port, &wire).await?;
         let mut listeners = Vec::new();
         for i in 1..=5 {
-            listeners.push(bind(next_port(i)).await?);
+            listeners.push(bind(next_port(i), &wire).await?);
         }
         let echo = echo::Echo::new(options.echo_credentials);
         let shared = Arc::new(Shared {
@@ -259,7 +244,14 @@ impl Emulator {
             urls,
             shared,
             tasks,
+            wire,
         })
+    }
+
+    /// With TLS, the PEM of the throwaway CA that signed the listeners' certificate: what
+    /// clients must trust (`ca_file`).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.wire.ca_pem()
     }
 
     /// Shared state (request counters), for tests and the benchmark.

@@ -53,9 +53,28 @@ where
         .map_err(|e| Error::new(ErrorKind::Usage, format!("cannot build request: {e}")))?;
     let what = describe(request.method(), request.url());
     let t0 = Instant::now();
-    match http.client.execute(request).await {
+    // The first request to an origin opens its connection alone; the others wait for it
+    // (over HTTP/2 they then share it) instead of each paying the handshakes.
+    let origin = request.url().origin().ascii_serialization();
+    let connect_bound = http.options.timeout.min(Duration::from_secs(10));
+    let first = http.origins.before(&origin, connect_bound).await;
+    let sent = super::connections::scoped(
+        &http.connections,
+        first.clone(),
+        http.client.execute(request),
+    )
+    .await;
+    if let Some(first) = &first {
+        let h2 = sent
+            .as_ref()
+            .ok()
+            .map(|r| r.version() == reqwest::Version::HTTP_2);
+        http.origins.after(&origin, first, h2);
+    }
+    match sent {
         Ok(resp) => {
             let status = resp.status().as_u16();
+            let version = resp.version();
             let retry_after = resp
                 .headers()
                 .get(RETRY_AFTER)
@@ -63,7 +82,7 @@ where
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             tracing::info!(
                 target: "backups::http",
-                "{account}: {what} -> {status} in {} ms (retries {retry})",
+                "{account}: {what} -> {status} in {} ms ({version:?}, retries {retry})",
                 t0.elapsed().as_millis()
             );
             if (300..400).contains(&status) {

@@ -32,7 +32,8 @@ pub fn json_error_message(body: &[u8], e: &serde_json::Error) -> String {
     } else {
         "unexpected response body"
     };
-    format!("{what}: {e}")
+    // serde_json quotes the offending value, which the server chose.
+    format!("{what}: {}", crate::text::quote_value(e))
 }
 
 /// Whether a body starts like markup (a proxy's or gateway's error page, not the API).
@@ -46,7 +47,8 @@ fn looks_like_html(body: &[u8]) -> bool {
     start.starts_with(b"<!doctype html") || start.starts_with(b"<html") || start.starts_with(b"<")
 }
 
-/// The first line of a body, shortened: for errors when the vendor format is not recognised.
+/// The first line of a body, quoted ([`crate::text::quote`]: redacted, escaped, capped): for
+/// errors when the vendor format is not recognised.
 pub(super) fn body_excerpt(body: &[u8]) -> String {
     if body.is_empty() {
         return "empty response body".to_string();
@@ -54,17 +56,15 @@ pub(super) fn body_excerpt(body: &[u8]) -> String {
     if looks_like_html(body) {
         return "an HTML error page".to_string();
     }
-    let text = String::from_utf8_lossy(body);
+    // The quote reads at most a few KiB: a 25 MB one-line body is not copied whole.
+    let head = &body[..body.len().min(1 << 20)];
+    let text = String::from_utf8_lossy(head);
     let line = text
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("");
-    let mut out: String = line.chars().take(200).collect();
-    if out.len() < line.len() {
-        out.push('…');
-    }
-    out
+    crate::text::quote(line)
 }
 
 #[cfg(test)]

@@ -1,25 +1,37 @@
 //! The one HTTP client every adapter sends through: timeouts, bounded retries with backoff and
-//! `Retry-After`, a body size cap, same-origin redirects only, status → [`ErrorKind`], and one
+//! `Retry-After`, a body size cap, same-origin redirects only, status → [`ErrorKind`](crate::error::ErrorKind), and one
 //! log line per request (path only: query strings can carry secrets).
 //!
 //! One try is made in `attempt.rs`, the retry loop around it lives in `retry.rs`, the capped
 //! body reader in `body.rs`, and the JSON reading with its one-line diagnostics in `json.rs`.
+//! The reqwest clients are built in `client.rs` (one per trust and proxy setting), whom they
+//! trust in `tls.rs`, which proxy they use in `proxy.rs`, and the connections a listing opens
+//! are counted in `connections.rs`.
 
 mod attempt;
 mod body;
+mod client;
+mod connections;
 mod json;
+mod proxy;
 mod retry;
+mod tls;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
+pub use client::Transport;
 pub use json::{json_error_message, parse_json};
+pub use proxy::ProxyEnv;
 pub use retry::RetryPolicy;
+pub use tls::CaBundle;
 
 use attempt::kind_for_status;
 use json::body_excerpt;
@@ -36,6 +48,8 @@ pub struct HttpOptions {
     pub retry: RetryPolicy,
     /// Body size cap in bytes.
     pub max_body: usize,
+    /// The proxies of the environment (none by default: tests stay independent of it).
+    pub proxy: ProxyEnv,
 }
 
 impl Default for HttpOptions {
@@ -44,19 +58,26 @@ impl Default for HttpOptions {
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             max_body: DEFAULT_MAX_BODY,
+            proxy: ProxyEnv::default(),
         }
     }
 }
 
-/// The shared client: one connection pool (keep-alive, gzip) for every account.
+/// The shared client: one connection pool (keep-alive, gzip, HTTP/2 where offered) for every
+/// account that connects alike; [`Http::for_transport`] gives an account its own view, with
+/// the pool of its trust and proxy settings and its own count of connections opened.
 #[derive(Clone, Debug)]
 pub struct Http {
     client: reqwest::Client,
+    origins: Arc<connections::Origins>,
     options: HttpOptions,
+    clients: Arc<client::Clients>,
+    connections: Arc<AtomicU64>,
 }
 
-/// A response read in full (up to the size cap).
-#[derive(Debug)]
+/// A response read in full (up to the size cap). Its `Debug` names the header names and the
+/// body's length only: the headers and body may carry credentials (`Set-Cookie`,
+/// `X-Subject-Token`, a token response).
 pub struct Response {
     /// HTTP status code.
     pub status: u16,
@@ -66,6 +87,17 @@ pub struct Response {
     pub body: Vec<u8>,
     /// `METHOD /path` of the request, for error messages.
     pub request: String,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body", &format_args!("{} bytes", self.body.len()))
+            .field("request", &self.request)
+            .finish()
+    }
 }
 
 /// `METHOD /path` for logs and errors: never the query string, which can hold secrets.
@@ -91,17 +123,36 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 impl Http {
-    /// Builds the shared client.
+    /// Builds the shared client (for accounts with no `ca_file` and no `http_proxy`).
     pub fn new(options: HttpOptions) -> Result<Http> {
-        let client = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("backups/", env!("CARGO_PKG_VERSION")))
-            .redirect(attempt::redirect_policy())
-            .build()
-            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the HTTP client: {e}")))?;
-        Ok(Http { client, options })
+        let clients = Arc::new(client::Clients::default());
+        let (client, origins) = clients.get(&options, &Transport::default())?;
+        Ok(Http {
+            client,
+            origins,
+            options,
+            clients,
+            connections: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The client for an account's transport (built on first use, then shared by every
+    /// account with the same settings), counting connections from zero.
+    pub fn for_transport(&self, transport: &Transport) -> Result<Http> {
+        let (client, origins) = self.clients.get(&self.options, transport)?;
+        Ok(Http {
+            client,
+            origins,
+            options: self.options.clone(),
+            clients: self.clients.clone(),
+            connections: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Connections opened by requests sent through this view so far (TCP connects: with
+    /// HTTP/2 the parallel pages of an account share one).
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// Starts a request; finish it with headers and pass it to [`Http::send`].
@@ -117,9 +168,13 @@ impl Response {
     }
 
     /// An error for this (non-2xx) response with the vendor's message, if the adapter could read
-    /// one, else a short excerpt of the body.
+    /// one, else a short excerpt of the body; either quoted ([`crate::text::quote`]: redacted,
+    /// one line, escaped, capped).
     pub fn error(&self, vendor_message: Option<String>) -> Error {
-        let message = vendor_message.unwrap_or_else(|| body_excerpt(&self.body));
+        let message = match vendor_message {
+            Some(m) => crate::text::quote(&m),
+            None => body_excerpt(&self.body),
+        };
         Error::new(kind_for_status(self.status), message)
             .with_request(&self.request, Some(self.status))
     }
@@ -151,9 +206,11 @@ impl Response {
         result.map_err(|e| self.protocol_error(e))
     }
 
-    /// A protocol error (body does not match the schema) with this response's context.
+    /// A protocol error (body does not match the schema) with this response's context. The
+    /// message names vendor values, so it is quoted ([`crate::text::quote`]) as a whole.
     pub fn protocol_error(&self, message: impl Into<String>) -> Error {
-        Error::protocol(message).with_request(&self.request, Some(self.status))
+        Error::protocol(crate::text::quote(&message.into()))
+            .with_request(&self.request, Some(self.status))
     }
 
     /// A header's value as text.
@@ -189,6 +246,27 @@ pub(crate) fn response(status: u16, body: impl AsRef<[u8]>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_shows_no_header_value_and_no_body() {
+        let mut r = response(200, r#"{"access_token":"tok-in-body"}"#);
+        r.headers
+            .insert("x-subject-token", "tok-in-header".parse().unwrap());
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("tok-in"), "{shown}");
+        assert!(
+            shown.contains("x-subject-token") && shown.contains("30 bytes"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn vendor_messages_are_quoted() {
+        let r = response(401, "");
+        let e = r.error(Some(format!("\x1b[31mno\n{}", "x".repeat(1000))));
+        assert!(e.message.starts_with("\\x1b[31mno xxx"), "{}", e.message);
+        assert_eq!(e.message.chars().count(), crate::text::QUOTE_CHARS);
+    }
 
     #[test]
     fn origins() {

@@ -8,9 +8,11 @@
 //! in the environment, `Target` in the cf CLI's file); the caller adds the file and account.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use reqwest::Url;
 
+use crate::http::{CaBundle, Transport};
 use crate::secret::Secret;
 
 /// How a key's value is written in the config file.
@@ -22,6 +24,8 @@ pub enum Kind {
     Secret,
     /// A list of strings.
     List,
+    /// `true` or `false` (from the environment: `true`, `false`, `1`, `0`).
+    Bool,
 }
 
 /// A key a builder accepts.
@@ -57,6 +61,22 @@ pub const fn list(name: &'static str) -> Key {
     }
 }
 
+/// Declares a `true`/`false` key.
+pub const fn flag(name: &'static str) -> Key {
+    Key {
+        name,
+        kind: Kind::Bool,
+    }
+}
+
+/// The keys of how an account connects, which every builder lists in its `KEYS`: `ca_file`
+/// (a PEM bundle trusted besides the native roots; a relative path is taken from the config
+/// file's directory) and `http_proxy` (plain-http requests to non-loopback hosts may go
+/// through `HTTP_PROXY`). [`Values::transport`] reads them.
+pub const CA_FILE: Key = text("ca_file");
+/// See [`CA_FILE`].
+pub const HTTP_PROXY: Key = flag("http_proxy");
+
 /// A value for a key, as a source gives it. Secret keys take either variant (the environment
 /// gives text); a secret's text is wrapped on arrival so it never prints.
 pub enum Value {
@@ -66,6 +86,8 @@ pub enum Value {
     Secret(Secret),
     /// A list of strings.
     List(Vec<String>),
+    /// A boolean.
+    Bool(bool),
 }
 
 /// A problem with one key, named as its source names it; the caller says which file or
@@ -97,6 +119,8 @@ pub struct Values {
     /// Set when fed from an environment: names keys in messages by their variables.
     env: &'static [(&'static str, &'static str)],
     allow_insecure_http: bool,
+    /// Where relative paths (`ca_file`) start: the config file's directory.
+    base_dir: Option<PathBuf>,
 }
 
 impl Values {
@@ -122,6 +146,13 @@ impl Values {
                     .collect::<Result<_, _>>()?,
             ),
             (Kind::List, _) => return Err(self.err(key.name, "must be a list of strings")),
+            (Kind::Bool, Value::Bool(b)) => Value::Bool(b),
+            (Kind::Bool, Value::Text(s)) => match s.trim() {
+                "true" | "1" => Value::Bool(true),
+                "false" | "0" => Value::Bool(false),
+                _ => return Err(self.err(key.name, "must be true or false")),
+            },
+            (Kind::Bool, _) => return Err(self.err(key.name, "must be true or false")),
             (_, _) => return Err(self.err(key.name, "must be a string")),
         };
         self.values.insert(key.name, value);
@@ -163,6 +194,31 @@ impl Values {
             Some(Value::List(items)) => items,
             _ => Vec::new(),
         }
+    }
+
+    /// Takes a boolean value (false when unset).
+    pub fn flag(&mut self, key: &str) -> bool {
+        matches!(self.values.remove(key), Some(Value::Bool(true)))
+    }
+
+    /// Takes the keys of how the account connects ([`CA_FILE`], [`HTTP_PROXY`]): the CA bundle
+    /// is read now, so a missing or unusable file is an error on `ca_file`.
+    pub fn transport(&mut self) -> Result<Transport, KeyError> {
+        let ca_file = match self.text(CA_FILE.name) {
+            None => None,
+            Some(raw) => {
+                let path = Path::new(&raw);
+                let path = match &self.base_dir {
+                    Some(dir) if path.is_relative() => dir.join(path),
+                    _ => path.to_path_buf(),
+                };
+                Some(CaBundle::read(&path).map_err(|m| self.err(CA_FILE.name, m))?)
+            }
+        };
+        Ok(Transport {
+            ca_file,
+            http_proxy: self.flag(HTTP_PROXY.name),
+        })
     }
 
     /// Takes a URL value, checked by [`check_url`].
@@ -263,6 +319,12 @@ pub trait ConfigBuilder: Default {
     /// Allows plain `http` to a non-loopback host (`allow_insecure_http = true`).
     fn with_allow_insecure_http(mut self, allow: bool) -> Self {
         self.values().allow_insecure_http = allow;
+        self
+    }
+
+    /// Takes relative paths (`ca_file`) from `dir`, the config file's directory.
+    fn with_base_dir(mut self, dir: Option<&Path>) -> Self {
+        self.values().base_dir = dir.map(Path::to_path_buf);
         self
     }
 

@@ -14,6 +14,7 @@ mod json;
 mod table;
 mod text;
 
+pub use csv::TerminalSafe;
 pub use json::{write_json_array, write_ndjson_row};
 pub use table::{human_age, human_size, simple_table};
 

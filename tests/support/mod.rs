@@ -131,7 +131,7 @@ impl EmulatorProcess {
         stdout.read_line(&mut first).unwrap();
         let base = first.trim().to_string();
         assert!(
-            base.starts_with("http://127.0.0.1:"),
+            base.starts_with("http://127.0.0.1:") || base.starts_with("https://127.0.0.1:"),
             "first line is the base URL: {base:?}"
         );
         EmulatorProcess {

@@ -3,7 +3,10 @@
 
 use reqwest::Url;
 
-use crate::providers::builder::{secret, text, ConfigBuilder, Key, KeyError, Values};
+use crate::http::Transport;
+use crate::providers::builder::{
+    secret, text, ConfigBuilder, Key, KeyError, Values, CA_FILE, HTTP_PROXY,
+};
 use crate::secret::Secret;
 
 /// ByCloud account.
@@ -15,6 +18,8 @@ pub struct BycloudConfig {
     pub endpoint: Url,
     /// How to authenticate.
     pub auth: BycloudAuth,
+    /// How its connections are made (`ca_file`, `http_proxy`).
+    pub transport: Transport,
 }
 
 /// ByCloud credentials.
@@ -46,6 +51,8 @@ impl ConfigBuilder for BycloudBuilder {
         secret("token"),
         text("api_key_id"),
         secret("api_key_secret"),
+        CA_FILE,
+        HTTP_PROXY,
     ];
 
     const ENV: &'static [(&'static str, &'static str)] = &[
@@ -72,10 +79,12 @@ impl ConfigBuilder for BycloudBuilder {
             }
         };
         let auth = auth(&mut v)?;
+        let transport = v.transport()?;
         Ok(BycloudConfig {
             region,
             endpoint,
             auth,
+            transport,
         })
     }
 }

@@ -64,6 +64,10 @@ pub struct Bycloud {
 impl Bycloud {
     /// The adapter for one account.
     pub fn new(account: String, config: BycloudConfig) -> Bycloud {
+        // The key goes out as `id:secret`: redacted as one, the id with it.
+        if let BycloudAuth::ApiKey { id, secret } = &config.auth {
+            crate::redact::register(&format!("{id}:{}", secret.expose()));
+        }
         Bycloud {
             account,
             config,
@@ -391,6 +395,7 @@ mod tests {
                 region: region.map(String::from),
                 endpoint: Url::parse("https://api.spo1.mycloud.com").unwrap(),
                 auth: BycloudAuth::Bearer(Secret::new("t0ken")),
+                transport: Default::default(),
             },
         )
     }

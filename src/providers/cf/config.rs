@@ -4,7 +4,10 @@
 
 use reqwest::Url;
 
-use crate::providers::builder::{list, secret, text, ConfigBuilder, Key, KeyError, Values};
+use crate::http::Transport;
+use crate::providers::builder::{
+    list, secret, text, ConfigBuilder, Key, KeyError, Values, CA_FILE, HTTP_PROXY,
+};
 use crate::secret::Secret;
 
 /// Cloud Foundry account.
@@ -16,6 +19,8 @@ pub struct CfConfig {
     pub auth: CfAuth,
     /// Service instance guids to list; empty means every instance the user can see.
     pub service_instances: Vec<String>,
+    /// How its connections are made (`ca_file`, `http_proxy`).
+    pub transport: Transport,
 }
 
 /// Cloud Foundry credentials.
@@ -62,6 +67,8 @@ impl ConfigBuilder for CfBuilder {
         secret("token"),
         secret("refresh_token"),
         list("service_instances"),
+        CA_FILE,
+        HTTP_PROXY,
     ];
 
     /// The cf CLI's `config.json` fields: its target and its login's tokens.
@@ -85,10 +92,12 @@ impl ConfigBuilder for CfBuilder {
             .ok_or_else(|| v.err("api", "is required (e.g. https://api.example.com)"))?;
         let service_instances = v.list("service_instances");
         let auth = auth(&mut v)?;
+        let transport = v.transport()?;
         Ok(CfConfig {
             api,
             auth,
             service_instances,
+            transport,
         })
     }
 }

@@ -21,7 +21,8 @@ use serde_json::{Map, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Response};
 use crate::model::{Backup, Field, ProviderId, Status, Timestamp};
-use crate::secret::Secret;
+use crate::secret::{sensitive_header, Secret};
+use crate::text;
 
 use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, KnownResource, Page, PageGuard, Provider, Run};
@@ -131,7 +132,7 @@ impl Cf {
             .send(&self.account, || {
                 Ok(run
                     .request(Method::GET, url.clone())
-                    .header(AUTHORIZATION, &bearer)
+                    .header(AUTHORIZATION, sensitive_header(&bearer)?)
                     .header(ACCEPT, "application/json"))
             })
             .await?;
@@ -195,7 +196,7 @@ impl Cf {
                             ("username", username),
                             ("password", password.expose()),
                         ]);
-                        req.header(AUTHORIZATION, CF_CLIENT_BASIC)
+                        req.header(AUTHORIZATION, sensitive_header(CF_CLIENT_BASIC)?)
                     }
                     Grant::ClientCredentials { id, secret } => {
                         form.extend([
@@ -222,7 +223,7 @@ impl Cf {
                                 ]);
                                 req
                             }
-                            _ => req.header(AUTHORIZATION, CF_CLIENT_BASIC),
+                            _ => req.header(AUTHORIZATION, sensitive_header(CF_CLIENT_BASIC)?),
                         }
                     }
                 };
@@ -378,8 +379,9 @@ impl Cf {
             tracing::info!(
                 "{}: service instance {} has no OSMAPI backups ({}); skipped",
                 self.account,
-                instance.guid,
-                vendor_message(&resp.body).unwrap_or_else(|| format!("HTTP {}", resp.status))
+                text::quote(&instance.guid),
+                vendor_message(&resp.body)
+                    .map_or_else(|| format!("HTTP {}", resp.status), |m| text::quote(&m))
             );
             return Ok(None);
         }
@@ -972,6 +974,7 @@ mod tests {
                         refresh_token: None,
                     },
                     service_instances: vec![],
+                    transport: Default::default(),
                 },
             )
         };
@@ -1043,6 +1046,7 @@ mod tests {
                         refresh_token: None,
                     },
                     service_instances: vec![],
+                    transport: Default::default(),
                 },
             );
             let http = Http::new(HttpOptions::default()).unwrap();
@@ -1160,6 +1164,7 @@ mod tests {
                         refresh_token: Some(Secret::new("r1")),
                     },
                     service_instances: vec![],
+                    transport: Default::default(),
                 },
             );
             let http = Http::new(HttpOptions::default()).unwrap();

@@ -3,7 +3,10 @@
 
 use reqwest::Url;
 
-use crate::providers::builder::{secret, text, ConfigBuilder, Key, KeyError, Values};
+use crate::http::Transport;
+use crate::providers::builder::{
+    secret, text, ConfigBuilder, Key, KeyError, Values, CA_FILE, HTTP_PROXY,
+};
 use crate::secret::Secret;
 
 /// Huawei Cloud CBR account.
@@ -19,6 +22,12 @@ pub struct HuaweiConfig {
     pub project_id: Option<String>,
     /// How to authenticate.
     pub auth: HuaweiAuth,
+    /// `enterprise_project_id`: sent on ListBackups, for users whose permissions are granted
+    /// per enterprise project (an id, `0` for the default one, or `all_granted_eps` for every
+    /// enterprise project the user may see). Without it the server decides.
+    pub enterprise_project_id: Option<String>,
+    /// How its connections are made (`ca_file`, `http_proxy`).
+    pub transport: Transport,
 }
 
 /// Huawei credentials.
@@ -70,6 +79,9 @@ impl ConfigBuilder for HuaweiBuilder {
         text("user"),
         secret("password"),
         text("domain"),
+        text("enterprise_project_id"),
+        CA_FILE,
+        HTTP_PROXY,
     ];
 
     const ENV: &'static [(&'static str, &'static str)] = &[
@@ -115,14 +127,36 @@ impl ConfigBuilder for HuaweiBuilder {
             return Err(v.err("project_id", msg));
         }
         let auth = auth(&mut v)?;
+        let enterprise_project_id = v.text("enterprise_project_id");
+        if let Some(ep) = &enterprise_project_id {
+            if !is_enterprise_project(ep) {
+                return Err(v.err(
+                    "enterprise_project_id",
+                    format!(
+                        "`{ep}` is not an enterprise project id (0, a UUID) or all_granted_eps"
+                    ),
+                ));
+            }
+        }
+        let transport = v.transport()?;
         Ok(HuaweiConfig {
             region,
             endpoint,
             iam_endpoint,
             project_id,
             auth,
+            enterprise_project_id,
+            transport,
         })
     }
+}
+
+/// Whether `s` can name enterprise projects on ListBackups: `all_granted_eps`, or an id (the
+/// default project is `0`, others are UUIDs; any short run of letters, digits and dashes is
+/// let through for the server to judge).
+fn is_enterprise_project(s: &str) -> bool {
+    s == "all_granted_eps"
+        || (s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
 /// Exactly one way to authenticate: AK/SK (with an optional STS token), a token, or an IAM

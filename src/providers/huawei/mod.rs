@@ -25,7 +25,7 @@ use crate::http::Response;
 use crate::model::{
     gib_to_bytes, non_empty, Backup, ExtraBuilder, Field, ProviderId, Status, Timestamp,
 };
-use crate::secret::Secret;
+use crate::secret::{sensitive_header, Secret};
 
 use super::page_size::PageSize;
 use super::token::{Temporary, TokenCache};
@@ -143,7 +143,11 @@ impl Huawei {
             return Err(vendor_error(&resp));
         }
         if let Some(trace) = resp.header("X-IAM-Trace-Id") {
-            tracing::info!("{}: IAM project lookup, trace id {trace}", self.account);
+            tracing::info!(
+                "{}: IAM project lookup, trace id {}",
+                self.account,
+                crate::text::quote(trace)
+            );
         }
         #[derive(Deserialize)]
         struct Projects {
@@ -319,9 +323,12 @@ impl Huawei {
                 let url = list_url(origin, path, &signed.query)?;
                 let mut req = run.request(Method::GET, url);
                 for (name, value) in &headers {
-                    req = req.header(*name, *value);
+                    req = match *name {
+                        "X-Security-Token" => req.header(*name, sensitive_header(value)?),
+                        _ => req.header(*name, *value),
+                    };
                 }
-                Ok(req.header("Authorization", signed.authorization))
+                Ok(req.header("Authorization", sensitive_header(&signed.authorization)?))
             }
             HuaweiAuth::Token(_) | HuaweiAuth::Password { .. } => {
                 let token = token.ok_or_else(|| {
@@ -331,7 +338,7 @@ impl Huawei {
                 Ok(run
                     .request(Method::GET, url)
                     .header("Content-Type", "application/json")
-                    .header("X-Auth-Token", token.expose()))
+                    .header("X-Auth-Token", sensitive_header(token.expose())?))
             }
         }
     }
@@ -396,7 +403,8 @@ impl Provider for Huawei {
             let (mut resp, _) = self
                 .page_size
                 .send(run, &self.account, offset == 0, |limit| {
-                    self.build(run, &session, &page_query(run.filter, limit, offset))
+                    let ep = self.config.enterprise_project_id.as_deref();
+                    self.build(run, &session, &page_query(run.filter, ep, limit, offset))
                 })
                 .await?;
             if !resp.is_success() {
@@ -455,11 +463,19 @@ fn parse_url(s: &str) -> Result<Url> {
 }
 
 /// The ListBackups query: paging plus the filters CBR applies exactly as the client would.
-fn page_query(filter: &Filter, limit: u64, offset: u64) -> Vec<(String, String)> {
+fn page_query(
+    filter: &Filter,
+    enterprise_project: Option<&str>,
+    limit: u64,
+    offset: u64,
+) -> Vec<(String, String)> {
     let mut q: Vec<(String, String)> = vec![
         ("limit".into(), limit.to_string()),
         ("offset".into(), offset.to_string()),
     ];
+    if let Some(ep) = enterprise_project {
+        q.push(("enterprise_project_id".into(), ep.into()));
+    }
     for status in pushed_statuses(&filter.statuses) {
         q.push(("status".into(), status.into()));
     }

@@ -21,8 +21,8 @@ const ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// One request to sign. `headers` are the headers that will be sent besides `Host` (which is
-/// `host`, with `:port` when the URL has one) and must include [`DATE_HEADER`].
-#[derive(Debug)]
+/// `host`, with `:port` when the URL has one) and must include [`DATE_HEADER`]. `Debug` shows
+/// header names only: `X-Security-Token` is a credential.
 pub struct Request<'a> {
     /// `GET`, `POST`, …
     pub method: &'a str,
@@ -38,9 +38,10 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
-/// The result of signing: the intermediate strings (for tests and `-vv` debugging) and what
-/// goes on the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The result of signing: the intermediate strings (for tests) and what goes on the wire.
+/// `Debug` hides the canonical request (it holds the security token) and the authorization
+/// (the access key and the signature).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Signed {
     /// The canonical request that was hashed.
     pub canonical_request: String,
@@ -50,6 +51,37 @@ pub struct Signed {
     pub authorization: String,
     /// The canonical query string: send exactly this as the URL query (it may be empty).
     pub query: String,
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("host", &self.host)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .field("body", &format_args!("{} bytes", self.body.len()))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Signed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signed")
+            .field("canonical_request", &"(redacted)")
+            .field("string_to_sign", &self.string_to_sign)
+            .field("authorization", &"(redacted)")
+            .field("query", &self.query)
+            .finish()
+    }
 }
 
 /// Percent-encodes like the SDK's `_url_encode`.
@@ -89,6 +121,8 @@ pub fn canonical_query(query: &[(String, String)]) -> String {
 /// Signs a request with the access key `ak` and secret key `sk`. The date is taken from the
 /// request's [`DATE_HEADER`] (the caller sets it, fresh per try).
 pub fn sign(req: &Request<'_>, ak: &str, sk: &str) -> Signed {
+    // Signatures are new for every request, so they are redacted by shape, not one by one.
+    crate::redact::signing_in_use();
     // Signed headers: every header sent whose name has no `_`, plus Host; lower-cased, sorted.
     let mut headers: Vec<(String, &str)> = req
         .headers
@@ -319,5 +353,29 @@ mod tests {
             .unwrap()
             .with_timezone(&chrono::Utc);
         assert_eq!(sdk_date(at), "20240115T103000Z");
+    }
+
+    #[test]
+    fn debug_shows_no_credential() {
+        let headers = [
+            (DATE_HEADER, "20240101T000000Z"),
+            ("X-Security-Token", "sts-token-value"),
+        ];
+        let req = Request {
+            method: "GET",
+            host: "cbr.example",
+            path: "/v3/p/backups",
+            query: &[],
+            headers: &headers,
+            body: b"",
+        };
+        let signed = sign(&req, "AK-VALUE-123", "SK-VALUE-456");
+        let shown = format!("{req:?} {signed:?}");
+        for secret in ["sts-token-value", "AK-VALUE-123", "SK-VALUE-456"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        let signature = signed.authorization.rsplit('=').next().unwrap();
+        assert!(!shown.contains(signature), "{shown}");
+        assert!(shown.contains("X-Security-Token"), "{shown}");
     }
 }

@@ -261,7 +261,7 @@ fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn pushes_down_only_what_gives_identical_results() {
     assert_eq!(
-        page_query(&filter(), 1000, 0),
+        page_query(&filter(), None, 1000, 0),
         q(&[("limit", "1000"), ("offset", "0")])
     );
     let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
@@ -274,7 +274,7 @@ fn pushes_down_only_what_gives_identical_results() {
         ..Filter::default()
     };
     assert_eq!(
-        page_query(&f, 100, 200),
+        page_query(&f, None, 100, 200),
         q(&[
             ("limit", "100"),
             ("offset", "200"),
@@ -293,7 +293,7 @@ fn pushes_down_only_what_gives_identical_results() {
         until: Some(at("2026-11-02T10:00:00Z")),
         ..filter()
     };
-    assert_eq!(page_query(&f, 1, 0)[2].1, "2026-11-02T10:00:00Z");
+    assert_eq!(page_query(&f, None, 1, 0)[2].1, "2026-11-02T10:00:00Z");
     // Not pushed: globs, resource names, `unknown`, statuses CBR has no value for.
     for f in [
         Filter {
@@ -317,7 +317,7 @@ fn pushes_down_only_what_gives_identical_results() {
             ..filter()
         },
     ] {
-        assert_eq!(page_query(&f, 5, 0).len(), 2, "{f:?}");
+        assert_eq!(page_query(&f, None, 5, 0).len(), 2, "{f:?}");
     }
 }
 
@@ -477,6 +477,8 @@ mod against_a_local_server {
             iam_endpoint: Url::parse(&format!("http://{addr}/")).unwrap(),
             project_id: Some("p1".into()),
             auth: HuaweiAuth::Token(Secret::new("t")),
+            enterprise_project_id: None,
+            transport: Default::default(),
         };
         let hw = Huawei::new("hw".into(), config);
         let http = Http::new(HttpOptions::default()).unwrap();
@@ -492,6 +494,185 @@ mod against_a_local_server {
         assert!(limits.iter().all(|&l| l == 100), "{limits:?}");
         // 100, 200 and the empty page at 300 (parallel), after the refused first try.
         assert_eq!(limits.len(), 4, "{limits:?}");
+    }
+}
+
+/// `enterprise_project_id` reaches every page's query, inside the AK/SK signature.
+#[cfg(feature = "emulator")]
+mod enterprise_projects {
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::{RawQuery, State};
+    use axum::http::HeaderMap;
+    use axum::routing::get;
+    use axum::Router;
+
+    use super::*;
+    use crate::http::{Http, HttpOptions};
+    use crate::providers::ListOptions;
+
+    /// Each request as received: its raw query, `X-Sdk-Date` and `Authorization`.
+    type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
+
+    async fn backups(
+        State(seen): State<Seen>,
+        headers: HeaderMap,
+        RawQuery(query): RawQuery,
+    ) -> axum::Json<Value> {
+        let query = query.unwrap_or_default();
+        let header = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        seen.lock()
+            .unwrap()
+            .push((query.clone(), header("X-Sdk-Date"), header("Authorization")));
+        let offset: u64 = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("offset="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let rows: Vec<Value> = (offset..2500.min(offset + 1000))
+            .map(|i| json!({"id": format!("b{i:04}"), "status": "available"}))
+            .collect();
+        axum::Json(json!({"backups": rows, "count": 2500}))
+    }
+
+    #[tokio::test]
+    async fn enterprise_project_id_is_sent_and_signed_on_every_page() {
+        let seen: Seen = Arc::default();
+        let app = Router::new()
+            .route("/v3/0123456789abcdef0123456789abcdef/backups", get(backups))
+            .with_state(seen.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let project = "0123456789abcdef0123456789abcdef";
+        let config = HuaweiConfig {
+            region: None,
+            endpoint: Url::parse(&format!("http://{addr}/")).unwrap(),
+            iam_endpoint: Url::parse(&format!("http://{addr}/")).unwrap(),
+            project_id: Some(project.into()),
+            auth: HuaweiAuth::AkSk {
+                access_key: Secret::new("AK1"),
+                secret_key: Secret::new("SK1"),
+                security_token: None,
+            },
+            enterprise_project_id: Some("all_granted_eps".into()),
+            transport: Default::default(),
+        };
+        let hw = Huawei::new("hw".into(), config);
+        let http = Http::new(HttpOptions::default()).unwrap();
+        let (filter, options) = (Filter::default(), ListOptions::default());
+        let run = Run::new(&http, &filter, &options);
+        assert_eq!(hw.list(&run).await.unwrap().len(), 2500);
+        let seen = seen.lock().unwrap().clone();
+        // The first page, then 1000, 2000 and the empty page at 3000 in parallel.
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        for (query, date, authorization) in &seen {
+            let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            assert!(
+                pairs.contains(&("enterprise_project_id".into(), "all_granted_eps".into())),
+                "{query}"
+            );
+            // The server's side of the signature: the same canonical request, the same HMAC.
+            let host = addr.to_string();
+            let headers = [
+                ("Content-Type", "application/json"),
+                ("X-Project-Id", project),
+                (sign::DATE_HEADER, date.as_str()),
+            ];
+            let want = sign::sign(
+                &sign::Request {
+                    method: "GET",
+                    host: &host,
+                    path: &format!("/v3/{project}/backups"),
+                    query: &pairs,
+                    headers: &headers,
+                    body: b"",
+                },
+                "AK1",
+                "SK1",
+            );
+            assert_eq!(authorization, &want.authorization, "{query}");
+        }
+    }
+
+    /// The emulator holds the AK/SK demo account's backups in two enterprise projects and
+    /// honours the parameter: each id lists its own, `all_granted_eps` and no key list both.
+    #[tokio::test]
+    async fn the_emulator_lists_the_enterprise_project_asked_for() {
+        use crate::config::Settings;
+        use crate::emulator::{huawei::ERP_PROJECT, testing};
+        let now = "2026-11-23T12:00:00Z".parse().unwrap();
+        let (_emu, accounts) =
+            testing::start(crate::model::ProviderId::Huawei, now, None, false).await;
+        let account = accounts
+            .into_iter()
+            .find(|a| a.name == "huawei-demo-sg")
+            .unwrap();
+        let listed = |ep: Option<&str>| {
+            let mut a = account.clone();
+            if let Settings::Huawei(c) = &mut a.settings {
+                c.enterprise_project_id = ep.map(String::from);
+            }
+            async move {
+                let rows = testing::list_ok(&[a], &Filter::default()).await.remove(0);
+                let mut eps: Vec<String> = rows
+                    .iter()
+                    .map(|r| r.extra.get("enterprise_project_id").to_string())
+                    .collect();
+                eps.sort();
+                eps.dedup();
+                (rows.len(), eps)
+            }
+        };
+        let quoted = |s: &str| format!("\"{s}\"");
+        let (all, eps) = listed(None).await;
+        assert_eq!(eps, vec![quoted("0"), quoted(ERP_PROJECT)]);
+        let (granted, eps) = listed(Some("all_granted_eps")).await;
+        assert_eq!((granted, eps.len()), (all, 2));
+        let (default, eps) = listed(Some("0")).await;
+        assert_eq!(eps, vec![quoted("0")]);
+        let (erp, eps) = listed(Some(ERP_PROJECT)).await;
+        assert_eq!(eps, vec![quoted(ERP_PROJECT)]);
+        assert!(default > 0 && erp > 0);
+        assert_eq!(default + erp, all);
+    }
+
+    #[test]
+    fn the_key_takes_ids_and_all_granted_eps_only() {
+        use crate::providers::builder::{ConfigBuilder, Value as V};
+        let build = |ep: &str| {
+            let mut b = HuaweiBuilder::default();
+            for (k, v) in [
+                ("endpoint", "https://cbr.example.com"),
+                ("project_id", "p"),
+                ("token", "t"),
+                ("enterprise_project_id", ep),
+            ] {
+                b.set(k, V::Text(v.into())).unwrap();
+            }
+            b.build().map(|c| c.enterprise_project_id)
+        };
+        for ok in [
+            "0",
+            "all_granted_eps",
+            "b6d8e7a4-4d0e-4d5f-9c8a-0e0e0e0e0e0e",
+        ] {
+            assert_eq!(build(ok).unwrap().as_deref(), Some(ok));
+        }
+        let err = build("x&offset=9").unwrap_err();
+        assert_eq!(err.key, "enterprise_project_id");
+        assert_eq!(
+            err.message,
+            "`x&offset=9` is not an enterprise project id (0, a UUID) or all_granted_eps"
+        );
     }
 }
 

@@ -3,7 +3,10 @@
 
 use reqwest::Url;
 
-use crate::providers::builder::{secret, text, ConfigBuilder, Key, KeyError, Values};
+use crate::http::Transport;
+use crate::providers::builder::{
+    secret, text, ConfigBuilder, Key, KeyError, Values, CA_FILE, HTTP_PROXY,
+};
 use crate::secret::Secret;
 
 /// Oracle Compute Classic account.
@@ -15,6 +18,8 @@ pub struct OracleConfig {
     pub user: String,
     /// Password.
     pub password: Secret,
+    /// How its connections are made (`ca_file`, `http_proxy`).
+    pub transport: Transport,
 }
 
 /// Builds [`OracleConfig`] from `[accounts.NAME]` keys or the `OPC_*` variables.
@@ -26,7 +31,13 @@ pub struct OracleBuilder {
 impl ConfigBuilder for OracleBuilder {
     type Config = OracleConfig;
 
-    const KEYS: &'static [Key] = &[text("endpoint"), text("user"), secret("password")];
+    const KEYS: &'static [Key] = &[
+        text("endpoint"),
+        text("user"),
+        secret("password"),
+        CA_FILE,
+        HTTP_PROXY,
+    ];
 
     /// `BACKUPS_ORACLE_ENDPOINT` comes first: it overrides `OPC_ENDPOINT`.
     const ENV: &'static [(&'static str, &'static str)] = &[
@@ -55,10 +66,12 @@ impl ConfigBuilder for OracleBuilder {
             let msg = format!("is required{}", v.or_env("password"));
             v.err("password", msg)
         })?;
+        let transport = v.transport()?;
         Ok(OracleConfig {
             endpoint,
             user,
             password,
+            transport,
         })
     }
 }

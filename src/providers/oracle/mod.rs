@@ -17,7 +17,8 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::http::Response;
 use crate::model::{non_empty, Backup, Field, ProviderId, Status};
-use crate::secret::Secret;
+use crate::secret::{sensitive_header, Secret};
+use crate::text;
 
 use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
@@ -149,11 +150,18 @@ impl Provider for Oracle {
                     Ok(run
                         .request(Method::GET, url.clone())
                         .header(ACCEPT, MEDIA_TYPE)
-                        .header(COOKIE, format!("nimbula={}", cookie.expose())))
+                        .header(
+                            COOKIE,
+                            sensitive_header(&format!("nimbula={}", cookie.expose()))?,
+                        ))
                 })
                 .await?;
             if let Some(id) = resp.header("X-Oracle-Compute-Call-Id") {
-                tracing::debug!("{}: X-Oracle-Compute-Call-Id {id}", self.account);
+                tracing::debug!(
+                    "{}: X-Oracle-Compute-Call-Id {}",
+                    self.account,
+                    text::quote(id)
+                );
             }
             if !resp.is_success() {
                 return Err(vendor_error(&resp));
@@ -214,8 +222,9 @@ fn to_backup(item: BackupItem, account: &str) -> std::result::Result<Backup, Str
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) => {
             return Err(format!(
-                "backup {}: volumeUri is not a string: {other}",
-                item.name
+                "backup {}: volumeUri is not a string: {}",
+                item.name,
+                text::quote_value(other)
             ))
         }
     };

@@ -3,7 +3,10 @@
 
 use reqwest::Url;
 
-use crate::providers::builder::{secret, text, ConfigBuilder, Key, KeyError, Values};
+use crate::http::Transport;
+use crate::providers::builder::{
+    secret, text, ConfigBuilder, Key, KeyError, Values, CA_FILE, HTTP_PROXY,
+};
 use crate::secret::Secret;
 
 /// Z.com account.
@@ -20,6 +23,8 @@ pub struct ZcomConfig {
     pub tenant_id: String,
     /// How to authenticate.
     pub auth: ZcomAuth,
+    /// How its connections are made (`ca_file`, `http_proxy`).
+    pub transport: Transport,
 }
 
 /// Z.com credentials.
@@ -53,6 +58,8 @@ impl ConfigBuilder for ZcomBuilder {
         text("username"),
         secret("password"),
         secret("token"),
+        CA_FILE,
+        HTTP_PROXY,
     ];
 
     const ENV: &'static [(&'static str, &'static str)] = &[
@@ -94,12 +101,14 @@ impl ConfigBuilder for ZcomBuilder {
             (None, None) => None,
         };
         let auth = auth(&mut v)?;
+        let transport = v.transport()?;
         Ok(ZcomConfig {
             region,
             identity_endpoint,
             compute_endpoint,
             tenant_id,
             auth,
+            transport,
         })
     }
 }

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::http::{self, Response};
 use crate::model::{non_empty, Backup, Field, JsonStrings, ProviderId, Status, Timestamp};
-use crate::secret::Secret;
+use crate::secret::{sensitive_header, Secret};
 
 use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
@@ -242,7 +242,7 @@ impl Provider for Zcom {
                     Ok(run
                         .request(Method::GET, url.clone())
                         .header(ACCEPT, "application/json")
-                        .header("X-Auth-Token", session.token.expose()))
+                        .header("X-Auth-Token", sensitive_header(session.token.expose())?))
                 })
                 .await?;
             if !resp.is_success() {
@@ -785,6 +785,7 @@ mod tests {
             compute_endpoint: compute.map(|c| Url::parse(c).unwrap()),
             tenant_id: "t1".into(),
             auth: ZcomAuth::Token(Secret::new("tok")),
+            transport: Default::default(),
         }
     }
 
