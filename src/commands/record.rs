@@ -280,14 +280,11 @@ impl Recording {
         now: DateTime<Utc>,
         max_age: chrono::Duration,
     ) -> Result<Vec<Finding>> {
-        let provider = account.provider();
-        // Recording order, not time: a pinned or skewed clock must not hide the previous run.
-        let Some(baseline) = self
-            .inventory
-            .snapshots(provider, &account.name)?
-            .into_iter()
-            .rev()
-            .find(|s| s.is_ok())
+        // The newest in recording order, whatever its time: a pinned or skewed clock must
+        // not hide the previous run. (One indexed row, however many snapshots there are.)
+        let Some(baseline) =
+            self.inventory
+                .newest_ok_before(account.provider(), &account.name, end_of_time())?
         else {
             return Ok(Vec::new());
         };
@@ -316,6 +313,13 @@ impl Recording {
         };
         recorded.errors.push(e);
     }
+}
+
+/// The last moment the inventory can store: "before this" is "ever".
+fn end_of_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// The findings for the backups [`inventory::vanished`] finds gone early from `current`,
