@@ -94,13 +94,15 @@ async fn audit(ctx: &Context, args: &AuditArgs, ping: &mut Option<Ping>) -> anyh
     record::check_flags(&args.inventory, row_filter, true)?;
     let filter = ctx.filter(&args.selection)?;
     let accounts = ctx.accounts(&args.selection).await?;
-    let mut recording = Recording::open(&args.inventory, &accounts.inventory, row_filter, true)?;
     if let (None, Some((secret, _))) = (&ping, &accounts.audit.ping_url) {
         *ping = Some(Ping {
             url: ping::PingUrl::parse(secret.expose(), "[audit] ping_url")?,
             http: http.clone(),
         });
     }
+    // Once the config's ping URL is known: an inventory that cannot be used is reported
+    // through the ping like any other error.
+    let mut recording = Recording::open(&args.inventory, &accounts.inventory, row_filter, true)?;
     if let Some(p) = ping.as_ref() {
         ping::start(&p.http, &p.url).await;
     }
