@@ -4,6 +4,7 @@ Huawei Python SDK, and print a Markdown table.
 
     python3 bench/run.py                      # N = 1k, 10k, 100k at 0 ms and 50 ms
     python3 bench/run.py --sizes 10000 --latencies 50 --no-sdk
+    python3 bench/run.py --worst-page-only [--bin OTHER/backups]   # peak RSS of hostile pages
     python3 bench/run.py --only-tls           # over TLS with a 50 ms round trip on the wire,
                                               # and 200 accounts at once (tls_rows, many_accounts)
 
@@ -79,6 +80,9 @@ def main():
                     help="rows of the `list --record` measurement, 0 ms (0 skips it)")
     ap.add_argument("--record-only", action="store_true",
                     help="run only the `list --record` measurement")
+    ap.add_argument("--worst-page-only", action="store_true",
+                    help="only the worst-case page rows (peak RSS of a hostile page of tiny rows)")
+    ap.add_argument("--bin", default=BIN, help="the backups binary to measure (default: this tree's release build)")
     ap.add_argument("--only-tls", action="store_true", help="print the TLS rows only")
     ap.add_argument("--tls-sizes", default="10000",
                     help="sizes listed over TLS with --rtt (0 skips it); see tls_rows()")
@@ -87,6 +91,11 @@ def main():
                     help="generated accounts for the many-accounts run over TLS (0 skips it)")
     ap.add_argument("--many-scale", type=int, default=300, help="backups per generated account")
     args = ap.parse_args()
+    if args.worst_page_only:
+        if args.bin == BIN:
+            subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+        print_worst_pages(measure_worst_pages(args.bin))
+        return
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     if args.record_only:
         print_record(args.record_rows, measure_record(args.record_rows, args.runs))
@@ -166,9 +175,105 @@ def main():
         print()
         print(f"All at once take {wall:.3f} s: the slowest account alone takes "
               f"{max(r[0] for _, r in single):.3f} s, one after another {total:.3f} s.")
+    print_worst_pages(measure_worst_pages(args.bin))
     if args.record_rows:
         print()
         print_record(args.record_rows, measure_record(args.record_rows, args.runs))
+
+
+WORST_PROJECT = "0123456789abcdef0123456789abcdef"
+
+
+def tiny_rows_page(body_bytes, prefix=""):
+    """A Huawei ListBackups page of rows with nothing but an id, about body_bytes long."""
+    rows, size, i = [], 40, 0
+    while size < body_bytes:
+        row = '{"id":"%s%d"}' % (prefix, i)
+        rows.append(row)
+        size += len(row) + 1
+        i += 1
+    return ('{"backups":[' + ",".join(rows) + '],"count":%d}' % len(rows)).encode(), len(rows)
+
+
+def serve_pages(pages):
+    """Serves ListBackups pages on 127.0.0.1: `pages(offset)` gives each body. Returns the
+    server (stop it with shutdown())."""
+    import http.server
+    import threading
+    import urllib.parse
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+            body = pages(int(query.get("offset", ["0"])[0]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up on a page it refused
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def measure_worst_pages(binary):
+    """Peak RSS of the worst pages a hostile server can send under the 64 MiB body cap: one
+    page of ~60 MB of tiny rows, and a fair first page whose count asks for 16 more pages of
+    ~6 MB of tiny rows each, fetched in parallel. Each fails its account (exit 3) once a page
+    is over the row cap; what matters is the memory on the way."""
+    big, n = tiny_rows_page(60_000_000)
+    small, m = tiny_rows_page(6_000_000)
+    fair = ('{"backups":[' + ",".join('{"id":"f%d"}' % i for i in range(1000)) + '],"count":17000}').encode()
+    # Each offset's rows have ids of their own, so no page is refused as a repeat.
+    smalls = {o: tiny_rows_page(6_000_000, "o%d-" % o)[0] for o in range(1000, 17001, 1000)}
+    cases = [
+        ("one page of tiny rows", big, n, lambda offset: big if offset == 0 else b'{"backups":[],"count":0}'),
+        ("16 pages of tiny rows in parallel", small, m,
+         lambda offset: fair if offset == 0 else smalls.get(offset, b'{"backups":[],"count":0}')),
+    ]
+    out = []
+    for label, page, rows, pages in cases:
+        server = serve_pages(pages)
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                cfg = os.path.join(d, "config.toml")
+                with open(cfg, "w") as f:
+                    f.write(f"""[accounts.hostile]
+provider = "huawei"
+endpoint = "http://127.0.0.1:{server.server_address[1]}"
+project_id = "{WORST_PROJECT}"
+token = "t"
+""")
+                os.chmod(cfg, 0o600)
+                cmd = [binary, "list", "--config", cfg, "-o", "ndjson", "--parallel", "8"]
+                fmt = "%e %M %x"
+                with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+                    proc = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", fmt] + cmd,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=900)
+                    wall, rss_kib, code = tf.read().strip().splitlines()[-1].split()
+                err = proc.stderr.decode(errors="replace").strip().splitlines()
+                out.append((label, len(page), rows, int(code), float(wall), int(rss_kib) / 1024,
+                            err[-1][:160] if err else ""))
+        finally:
+            server.shutdown()
+    return out
+
+
+def print_worst_pages(rows):
+    print()
+    print("Worst-case pages (a local server, Huawei shape, -o ndjson, --parallel 8):")
+    print()
+    print("| case | each page's body | rows in it | exit | wall | peak RSS | stderr |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for label, body, n, code, wall, rss, err in rows:
+        print(f"| {label} | {body / 1e6:.0f} MB | {n:,} | {code} | {wall:.2f} s | {rss:.0f} MiB | {err} |")
 
 
 def measure_accounts(scale, latency, runs):

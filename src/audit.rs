@@ -561,11 +561,16 @@ impl Resource<'_> {
             newest_available_age_seconds: newest_at.map(|t| (now - t.utc()).num_seconds()),
             max_age_seconds: Some(max_age.num_seconds()),
         };
+        // Checked: a max age reaching back before the earliest time there is (a pinned
+        // `BACKUPS_NOW` far in the past) makes the window start at that earliest time.
+        let window_start = now
+            .checked_sub_signed(max_age)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let mut findings: Vec<Finding> = self
             .backups
             .iter()
             .filter_map(|b| {
-                let message = failure(b, now - max_age, now)?;
+                let message = failure(b, window_start, now)?;
                 Some(finding(FindingKind::Failed, message, Some(b.id.clone())))
             })
             .collect();
@@ -1090,6 +1095,27 @@ mod tests {
         assert_eq!(f[0].message, "backup bad failed 3h ago");
         assert_eq!(f[0].newest_available_id.as_deref(), Some("ok"));
         assert_eq!(f[0].newest_available_age_seconds, Some(3600));
+    }
+
+    #[test]
+    fn a_window_reaching_before_the_earliest_time_starts_there() {
+        let now = DateTime::<Utc>::MIN_UTC + Duration::days(2);
+        let mut bad = Backup::new(ProviderId::Huawei, "hw", "bad".into(), Status::Error);
+        bad.resource_id = Some("r".into());
+        bad.created_at = Some(Timestamp::new(DateTime::<Utc>::MIN_UTC, 0));
+        let rules = Rules {
+            max_age: crate::duration::MAX,
+            keep: Keep::default(),
+        };
+        let (f, _) = judge(&[bad], rules, now);
+        let found: Vec<_> = f.iter().map(|x| (x.kind, x.message.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (FindingKind::Failed, "backup bad failed 2d ago"),
+                (FindingKind::Stale, "no available backup")
+            ]
+        );
     }
 
     #[test]

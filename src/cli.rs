@@ -55,6 +55,12 @@ pub struct GlobalArgs {
     /// Retries of a failed request (connect errors, timeouts, 429, 502, 503, 504)
     #[arg(long, global = true, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
     pub retries: u32,
+    /// End the whole run after this long (e.g. 10m): accounts still listing fail (exit 3), what finished is printed [default: none, or deadline in [defaults]]
+    #[arg(long, global = true, value_name = "DUR", value_parser = crate::duration::parse_positive)]
+    pub deadline: Option<chrono::Duration>,
+    /// Requests in flight across all accounts, shared first come first served [default: 64, or max_requests in [defaults]]
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_requests: Option<u16>,
     /// When to colour the table; auto: on a terminal, unless NO_COLOR is set or TERM=dumb (CLICOLOR_FORCE forces it)
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,

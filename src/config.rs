@@ -83,7 +83,7 @@ impl Account {
 
     /// The main endpoint, for `backups accounts`.
     pub fn endpoint(&self) -> String {
-        match &self.settings {
+        let url = match &self.settings {
             Settings::Oracle(c) => c.endpoint.to_string(),
             Settings::Zcom(c) => c
                 .compute_endpoint
@@ -93,7 +93,10 @@ impl Account {
             Settings::Huawei(c) => c.endpoint.to_string(),
             Settings::Cf(c) => c.api.to_string(),
             Settings::Bycloud(c) => c.endpoint.to_string(),
-        }
+        };
+        // Config URLs never hold a user name or password (refused when read); should one
+        // ever get here another way, it is still not printed.
+        crate::providers::builder::without_userinfo(&url)
     }
 }
 
@@ -135,11 +138,25 @@ pub struct Config {
     pub path: Option<PathBuf>,
     /// Accounts in file order (`[accounts.NAME]`).
     pub accounts: Vec<Account>,
+    /// Run settings for when no flag gives them (`[defaults]`).
+    pub defaults: Defaults,
     /// The `[audit]` table.
     pub audit: AuditConfig,
     /// The `[inventory]` table.
     pub inventory: InventoryConfig,
 }
+
+/// `[defaults]`: settings of a whole run, used when the flag of the same name is not given.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Defaults {
+    /// `deadline = "10m"`: accounts still listing then fail (`--deadline`).
+    pub deadline: Option<chrono::Duration>,
+    /// `max_requests = 64`: requests in flight across all accounts (`--max-requests`).
+    pub max_requests: Option<usize>,
+}
+
+/// The keys `[defaults]` takes.
+const DEFAULTS_KEYS: &[&str] = &["deadline", "max_requests"];
 
 /// The `[audit]` table (spec §9): the policy every account falls back to, and the dead man's
 /// switch.
@@ -165,7 +182,7 @@ pub struct InventoryConfig {
 
 /// The top-level tables the file may hold. Adding one is its name here, a field in
 /// [`Config`] and one line in [`parse`] that reads it.
-const TABLES: &[&str] = &["accounts", "audit", "inventory"];
+const TABLES: &[&str] = &["accounts", "audit", "defaults", "inventory"];
 
 /// Keys every account accepts, whatever its provider; the rest belong to its builder.
 const ACCOUNT_KEYS: &[&str] = &[
@@ -353,6 +370,15 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
         Some(value) => accounts(value, &file, path, env)?,
         None => Vec::new(),
     };
+    let defaults = match root.get("defaults") {
+        Some(value) => defaults(value).map_err(|e| {
+            Error::config(format!(
+                "{file}: [defaults]: key `{}`: {}",
+                e.key, e.message
+            ))
+        })?,
+        None => Defaults::default(),
+    };
     let audit = match root.get("audit") {
         Some(value) => {
             audit_table(value, env).map_err(|e| Error::config(format!("{file}: [audit]: {e}")))?
@@ -363,6 +389,7 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
     Ok(Config {
         path: Some(path.to_path_buf()),
         accounts,
+        defaults,
         audit,
         inventory,
     })
@@ -460,19 +487,12 @@ fn inventory_table(
         None => None,
         Some(v) => {
             let s = toml_string("keep", v).map_err(key_error)?;
-            let d = crate::duration::parse(&s).ok_or_else(|| {
+            Some(crate::duration::parse_positive(&s).map_err(|e| {
                 key_error(KeyError::new(
                     "keep",
-                    format!("`{s}` is not a duration like 400d or 52w"),
+                    format!("`{}`: {e}", crate::text::quote(&s)),
                 ))
-            })?;
-            if d <= chrono::Duration::zero() {
-                return Err(key_error(KeyError::new(
-                    "keep",
-                    format!("`{s}` must be longer than zero"),
-                )));
-            }
-            Some(d)
+            })?)
         }
     };
     Ok(InventoryConfig { record, path, keep })
@@ -498,6 +518,47 @@ fn inventory_path(
     Ok(file
         .parent()
         .map_or_else(|| p.to_path_buf(), |dir| dir.join(p)))
+}
+
+/// The `[defaults]` table: each key checked as its flag is.
+fn defaults(value: &toml::Value) -> std::result::Result<Defaults, KeyError> {
+    let Some(table) = value.as_table() else {
+        return Err(KeyError::new("defaults", "must be a table ([defaults])"));
+    };
+    let keys: Vec<String> = DEFAULTS_KEYS.iter().map(|k| k.to_string()).collect();
+    if let Some(key) = table.keys().find(|k| !keys.contains(k)) {
+        let otherwise = format!(" (expected one of: {})", keys.join(", "));
+        return Err(KeyError::new(key, unknown("key", key, &keys, &otherwise)));
+    }
+    let deadline = match table.get("deadline") {
+        None => None,
+        Some(value) => {
+            let s = toml_string("deadline", value)?;
+            Some(crate::duration::parse_positive(&s).map_err(|e| {
+                KeyError::new("deadline", format!("`{}`: {e}", crate::text::quote(&s)))
+            })?)
+        }
+    };
+    let max_requests = match table.get("max_requests") {
+        None => None,
+        Some(toml::Value::Integer(n)) if (1..=1024).contains(n) => Some(*n as usize),
+        Some(toml::Value::Integer(n)) => {
+            return Err(KeyError::new(
+                "max_requests",
+                format!("{n} is not between 1 and 1024"),
+            ))
+        }
+        Some(other) => {
+            return Err(KeyError::new(
+                "max_requests",
+                format!("must be a number, not {}", other.type_str()),
+            ))
+        }
+    };
+    Ok(Defaults {
+        deadline,
+        max_requests,
+    })
 }
 
 /// The `[audit]` table: its keys checked (unknown keys first, with a suggestion), then read.
@@ -567,16 +628,9 @@ fn policy_keys(
         None => None,
         Some(value) => {
             let s = toml_string(max_age, value)?;
-            let d = crate::duration::parse(&s).ok_or_else(|| {
-                KeyError::new(max_age, format!("`{s}` is not a duration like 26h or 8d"))
-            })?;
-            if d <= chrono::Duration::zero() {
-                return Err(KeyError::new(
-                    max_age,
-                    format!("`{s}` must be longer than zero"),
-                ));
-            }
-            Some(d)
+            Some(crate::duration::parse_positive(&s).map_err(|e| {
+                KeyError::new(max_age, format!("`{}`: {e}", crate::text::quote(&s)))
+            })?)
         }
     };
     let keep = match table.get(keep) {
@@ -1019,6 +1073,183 @@ token = "tok"
     }
 
     #[test]
+    fn a_url_with_a_password_in_any_endpoint_key_is_refused_without_printing_it() {
+        let accounts = [
+            (
+                "oracle",
+                "endpoint",
+                "user = \"/Compute-a/b\"\npassword = \"p\"",
+            ),
+            (
+                "zcom",
+                "identity_endpoint",
+                "tenant_id = \"t\"\ntoken = \"t\"",
+            ),
+            (
+                "zcom",
+                "compute_endpoint",
+                "region = \"tyo1\"\ntenant_id = \"t\"\ntoken = \"t\"",
+            ),
+            (
+                "huawei",
+                "endpoint",
+                "project_id = \"0605767b5780d5762fc5c0118072a564\"\ntoken = \"t\"",
+            ),
+            ("huawei", "iam_endpoint", "region = \"r\"\ntoken = \"t\""),
+            ("cf", "api", "token = \"t\""),
+            (
+                "cf",
+                "uaa",
+                "api = \"https://api.example.com\"\ntoken = \"t\"",
+            ),
+            ("bycloud", "endpoint", "token = \"t\""),
+        ];
+        for (provider, key, rest) in accounts {
+            for (url, shown) in [
+                ("https://user:S3CRET@api.example.com/x", "a user name or password in the URL (https://<redacted>@api.example.com/x) is not accepted; give credentials in their own keys"),
+                ("https://:S3CRET@api.example.com", "a user name or password in the URL (https://<redacted>@api.example.com/) is not accepted; give credentials in their own keys"),
+                ("https://S3CRET@api.example.com", "a user name or password in the URL (https://<redacted>@api.example.com/) is not accepted; give credentials in their own keys"),
+                ("https://user:S3CRET@[::1", "not a URL (invalid IPv6 address): https://<redacted>@[::1"),
+            ] {
+                let text = format!(
+                    "[accounts.a]\nprovider = \"{provider}\"\n{key} = \"{url}\"\n{rest}\n"
+                );
+                let err = parse_str(&text).unwrap_err();
+                assert_eq!(
+                    err.to_string(),
+                    format!("/etc/b.toml: account `a`: key `{key}`: {shown}"),
+                    "{text}"
+                );
+                assert_eq!(err.exit_code(), 2);
+            }
+        }
+        // The same from the environment.
+        let env = |k: &str| match k {
+            "OPC_ENDPOINT" => Some("https://u:S3CRET@o.example.com".to_string()),
+            "OPC_USER" | "OPC_PASSWORD" => Some("x".to_string()),
+            _ => None,
+        };
+        let err = env_accounts(&[], &env).unwrap_err().to_string();
+        assert!(!err.contains("S3CRET"), "{err}");
+        assert!(
+            err.starts_with("environment: OPC_ENDPOINT: a user name or password"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_huawei_project_id_must_be_32_hex_digits() {
+        for (id, shown) in [
+            ("../../../evil", "../../../evil"),
+            ("x?inject=1#", "x?inject=1#"),
+            (
+                "0605767b5780d5762fc5c0118072a56",
+                "0605767b5780d5762fc5c0118072a56",
+            ),
+            (
+                "0605767b5780d5762fc5c0118072a56g",
+                "0605767b5780d5762fc5c0118072a56g",
+            ),
+            ("a\\u001b[2Kb", "a\\x1b[2Kb"),
+        ] {
+            let text = format!(
+                "[accounts.a]\nprovider = \"huawei\"\nregion = \"r\"\nproject_id = \"{id}\"\ntoken = \"t\"\n"
+            );
+            let err = parse_str(&text).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("/etc/b.toml: account `a`: key `project_id`: `{shown}` is not a project id (32 hex digits)"),
+                "{text}"
+            );
+        }
+        let long = "f".repeat(100);
+        let text = format!("[accounts.a]\nprovider = \"huawei\"\nregion = \"r\"\nproject_id = \"{long}\"\ntoken = \"t\"\n");
+        let err = parse_str(&text).unwrap_err().to_string();
+        // At most 64 characters shown, the ellipsis one of them.
+        assert!(
+            err.ends_with(&format!(
+                "`{}…` is not a project id (32 hex digits)",
+                "f".repeat(63)
+            )),
+            "{err}"
+        );
+        let ok = "[accounts.a]\nprovider = \"huawei\"\nregion = \"r\"\nproject_id = \"0605767B5780D5762FC5C0118072A564\"\ntoken = \"t\"\n";
+        assert!(parse_str(ok).is_ok());
+    }
+
+    #[test]
+    fn a_region_must_not_make_another_host() {
+        for region in ["x@evil.example/", "evil.example/#", "a b", "r?x=1"] {
+            let text = format!(
+                "[accounts.a]\nprovider = \"bycloud\"\nregion = \"{region}\"\ntoken = \"t\"\n"
+            );
+            let err = parse_str(&text).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("/etc/b.toml: account `a`: key `region`: region `{region}` does not make a valid URL")
+            );
+        }
+    }
+
+    #[test]
+    fn an_audit_max_age_beyond_100_years_or_zero_is_a_config_error() {
+        let text = |age: &str| {
+            format!("[accounts.a]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"t\"\naudit_max_age = \"{age}\"\n")
+        };
+        let cases = [
+            (
+                "15000000w",
+                "`15000000w`: longer than 100 years (the most a duration may be)",
+            ),
+            (
+                "99999999999999999999d",
+                "`99999999999999999999d`: longer than 100 years (the most a duration may be)",
+            ),
+            ("0h", "`0h`: must be longer than zero"),
+            ("soon", "`soon`: not a duration like 26h or 8d"),
+        ];
+        for (age, want) in cases {
+            let err = parse_str(&text(age)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("/etc/b.toml: account `a`: key `audit_max_age`: {want}")
+            );
+        }
+        let just_over = parse_str(&text("5218w")).unwrap_err().to_string();
+        assert!(just_over.contains("longer than 100 years"), "{just_over}");
+        let cfg = parse_str(&text("36525d")).unwrap();
+        assert_eq!(cfg.accounts[0].audit_max_age, Some(crate::duration::MAX));
+    }
+
+    #[test]
+    fn run_defaults_are_read_and_checked() {
+        let cfg = parse_str("[defaults]\ndeadline = \"15m\"\nmax_requests = 32\n").unwrap();
+        assert_eq!(
+            cfg.defaults,
+            Defaults {
+                deadline: Some(chrono::Duration::minutes(15)),
+                max_requests: Some(32),
+            }
+        );
+        assert_eq!(parse_str("").unwrap().defaults, Defaults::default());
+        let cases = [
+            ("[defaults]\ndeadline = \"15000000w\"", "[defaults]: key `deadline`: `15000000w`: longer than 100 years (the most a duration may be)"),
+            ("[defaults]\ndeadline = \"0s\"", "[defaults]: key `deadline`: `0s`: must be longer than zero"),
+            ("[defaults]\ndeadline = 10", "[defaults]: key `deadline`: must be a string, not integer"),
+            ("[defaults]\nmax_requests = 0", "[defaults]: key `max_requests`: 0 is not between 1 and 1024"),
+            ("[defaults]\nmax_requests = \"8\"", "[defaults]: key `max_requests`: must be a number, not string"),
+            ("[defaults]\ndeadlin = \"1m\"", "[defaults]: key `deadlin`: unknown key, did you mean `deadline`?"),
+            ("[defaults]\ncolour = 1", "[defaults]: key `colour`: unknown key (expected one of: deadline, max_requests)"),
+            ("defaults = 3", "[defaults]: key `defaults`: must be a table ([defaults])"),
+        ];
+        for (text, want) in cases {
+            let err = parse_str(text).unwrap_err();
+            assert_eq!(err.to_string(), format!("/etc/b.toml: {want}"), "{text}");
+            assert_eq!(err.exit_code(), 2);
+        }
+    }
+
+    #[test]
     fn the_audit_table_and_account_policy_keys_are_read() {
         let cfg = parse_str(
             "[audit]\nmax_age = \"2d\"\nkeep = \"daily=7,weekly=4\"\nexpect = [\"vol1\", \"hw:db\"]\n\
@@ -1077,11 +1308,11 @@ token = "tok"
             ),
             (
                 "[audit]\nmax_age = \"0h\"",
-                "[audit]: key `max_age`: `0h` must be longer than zero",
+                "[audit]: key `max_age`: `0h`: must be longer than zero",
             ),
             (
                 "[audit]\nmax_age = \"soon\"",
-                "[audit]: key `max_age`: `soon` is not a duration like 26h or 8d",
+                "[audit]: key `max_age`: `soon`: not a duration like 26h or 8d",
             ),
             (
                 "[audit]\nexpect = \"vol1\"",
@@ -1132,7 +1363,7 @@ token = "tok"
             ),
             (
                 "audit_max_age = \"0s\"",
-                "key `audit_max_age`: `0s` must be longer than zero",
+                "key `audit_max_age`: `0s`: must be longer than zero",
             ),
         ] {
             let err = parse_str(&format!("{account}{key}")).unwrap_err();
@@ -1189,11 +1420,11 @@ token = "tok"
             ),
             (
                 "[inventory]\nkeep = \"forever\"",
-                "[inventory]: key `keep`: `forever` is not a duration like 400d or 52w",
+                "[inventory]: key `keep`: `forever`: not a duration like 26h or 8d",
             ),
             (
                 "[inventory]\nkeep = \"0d\"",
-                "[inventory]: key `keep`: `0d` must be longer than zero",
+                "[inventory]: key `keep`: `0d`: must be longer than zero",
             ),
             (
                 "[inventory]\npath = \"\"",
@@ -1312,7 +1543,10 @@ mod env_tests {
         let env = vars(&[
             ("HUAWEICLOUD_SDK_AK", "AK"),
             ("HUAWEICLOUD_SDK_SK", "SK"),
-            ("HUAWEICLOUD_SDK_PROJECT_ID", "p1"),
+            (
+                "HUAWEICLOUD_SDK_PROJECT_ID",
+                "0123456789abcdef0123456789abcdef",
+            ),
             ("HUAWEICLOUD_SDK_REGION", "ap-southeast-1"),
             ("BYCLOUD_TOKEN", "t"),
             ("BACKUPS_BYCLOUD_ENDPOINT", "http://127.0.0.1:9"),
@@ -1386,6 +1620,11 @@ mod env_tests {
         assert_eq!(access_token.expose(), "abc");
         assert_eq!(refresh_token.as_ref().map(Secret::expose), Some("r1"));
         assert_eq!(accounts[0].secret_sources.len(), 2);
+        // The cf CLI's UAA is pinned: its tokens are refreshed there, as the cf CLI does.
+        assert_eq!(
+            cf.uaa.as_ref().map(reqwest::Url::as_str),
+            Some("https://uaa.example.com/")
+        );
     }
 
     /// Property tests: no config text panics the reader; each is a config or a config error.
@@ -1627,31 +1866,31 @@ mod source_tests {
     #[test]
     fn huawei_reads_the_same_from_both_sources() {
         same(
-            "[accounts.a]\nprovider = \"huawei\"\nregion = \"ap-southeast-1\"\nproject_id = \"p1\"\n\
+            "[accounts.a]\nprovider = \"huawei\"\nregion = \"ap-southeast-1\"\nproject_id = \"0123456789abcdef0123456789abcdef\"\n\
              access_key = \"AK\"\nsecret_key = \"SK\"\nsecurity_token = \"ST\"",
             &[
                 ("HUAWEICLOUD_SDK_AK", "AK"),
                 ("HUAWEICLOUD_SDK_SK", "SK"),
                 ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "ST"),
-                ("HUAWEICLOUD_SDK_PROJECT_ID", "p1"),
+                ("HUAWEICLOUD_SDK_PROJECT_ID", "0123456789abcdef0123456789abcdef"),
                 ("HUAWEICLOUD_SDK_REGION", "ap-southeast-1"),
             ],
             "huawei region=ap-southeast-1 endpoint=https://cbr.ap-southeast-1.myhuaweicloud.com/ \
-             iam=https://iam.ap-southeast-1.myhuaweicloud.com/ project=p1 auth=aksk:AK:SK:ST",
+             iam=https://iam.ap-southeast-1.myhuaweicloud.com/ project=0123456789abcdef0123456789abcdef auth=aksk:AK:SK:ST",
         );
         // Without a region: the endpoint given, the global IAM endpoint (the environment used
         // to take the CBR endpoint for IAM).
         same(
             "[accounts.a]\nprovider = \"huawei\"\nendpoint = \"https://cbr.example.com\"\n\
-             project_id = \"p1\"\naccess_key = \"AK\"\nsecret_key = \"SK\"",
+             project_id = \"0123456789abcdef0123456789abcdef\"\naccess_key = \"AK\"\nsecret_key = \"SK\"",
             &[
                 ("HUAWEICLOUD_SDK_AK", "AK"),
                 ("HUAWEICLOUD_SDK_SK", "SK"),
-                ("HUAWEICLOUD_SDK_PROJECT_ID", "p1"),
+                ("HUAWEICLOUD_SDK_PROJECT_ID", "0123456789abcdef0123456789abcdef"),
                 ("BACKUPS_HUAWEI_ENDPOINT", "https://cbr.example.com"),
             ],
             "huawei region=- endpoint=https://cbr.example.com/ iam=https://iam.myhuaweicloud.com/ \
-             project=p1 auth=aksk:AK:SK:-",
+             project=0123456789abcdef0123456789abcdef auth=aksk:AK:SK:-",
         );
         // An IAM endpoint given wins over the region's.
         same(

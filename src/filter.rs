@@ -171,10 +171,14 @@ impl std::str::FromStr for TimeBound {
         {
             return Ok(TimeBound::At(midnight.and_utc()));
         }
-        crate::duration::parse(s).map(TimeBound::Ago).ok_or_else(|| {
-            "not a time (use RFC 3339 like 2024-01-15T10:30:00Z, a date, or an age like 36h, 7d)"
-                .to_string()
-        })
+        match crate::duration::parse_checked(s) {
+            Ok(age) => Ok(TimeBound::Ago(age)),
+            Err(crate::duration::DurationError::Malformed) => Err(
+                "not a time (use RFC 3339 like 2024-01-15T10:30:00Z, a date, or an age like 36h, 7d)"
+                    .to_string(),
+            ),
+            Err(e) => Err(format!("an age {e}")),
+        }
     }
 }
 
@@ -400,7 +404,11 @@ mod tests {
             .parse::<TimeBound>()
             .unwrap_err()
             .starts_with("not a time"));
-        let far = "99999999w".parse::<TimeBound>().unwrap();
+        assert_eq!(
+            "99999w".parse::<TimeBound>().unwrap_err(),
+            "an age longer than 100 years (the most a duration may be)"
+        );
+        let far = TimeBound::Ago(chrono::TimeDelta::MAX);
         assert_eq!(far.resolve(now), None, "before the calendar's start");
     }
 

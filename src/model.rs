@@ -505,6 +505,11 @@ impl Extra {
         self.0.get() == "{}"
     }
 
+    /// The fields as an owned JSON value, to nest in another `extra`.
+    pub fn to_raw(&self) -> Box<RawValue> {
+        self.0.clone()
+    }
+
     /// Reads back the text [`Extra::as_json`] gave (the inventory stores it so): the same
     /// text, so the result equals the original. `None` unless it is one JSON object;
     /// whitespace between tokens is dropped, so it prints as compact JSON whatever it was given.
@@ -528,10 +533,17 @@ impl Extra {
     }
 }
 
+/// How deep a value kept in `extra` may nest (`[[[…]]]` counts 3). Vendor fields nest a few
+/// levels; a body nesting deeper is refused rather than passed on to `jq` or Python, which
+/// give up around 10,000 and 1,000 levels. One limit for every provider: every adapter keeps
+/// its unmapped fields through [`ExtraBuilder`], which enforces it.
+pub const MAX_EXTRA_DEPTH: usize = 64;
+
 /// Builds an [`Extra`] from a vendor object's unmapped fields as raw JSON borrowed from the
 /// response body: no tree of values and no second serialisation, which is most of what parsing
 /// a row costs. Keys keep the vendor's order; a repeated key keeps its first place and its last
-/// value, as a JSON map would.
+/// value, as a JSON map would. [`ExtraBuilder::build`] refuses a value nesting deeper than
+/// [`MAX_EXTRA_DEPTH`].
 #[derive(Default)]
 pub struct ExtraBuilder<'a> {
     fields: Vec<(Cow<'a, str>, ExtraValue<'a>)>,
@@ -540,6 +552,8 @@ pub struct ExtraBuilder<'a> {
 enum ExtraValue<'a> {
     Raw(&'a RawValue),
     Text(String),
+    Json(Box<RawValue>),
+    Null,
 }
 
 impl<'a> ExtraBuilder<'a> {
@@ -551,6 +565,16 @@ impl<'a> ExtraBuilder<'a> {
     /// Adds a string field (a value the adapter could not map, kept rather than lost).
     pub fn text(&mut self, key: &'a str, value: String) {
         self.set(Cow::Borrowed(key), ExtraValue::Text(value));
+    }
+
+    /// Adds a field holding JSON built elsewhere (a nested object of other vendor fields).
+    pub fn json(&mut self, key: &'a str, value: Box<RawValue>) {
+        self.set(Cow::Borrowed(key), ExtraValue::Json(value));
+    }
+
+    /// Adds a field holding `null`.
+    pub fn null(&mut self, key: &'a str) {
+        self.set(Cow::Borrowed(key), ExtraValue::Null);
     }
 
     fn set(&mut self, key: Cow<'a, str>, value: ExtraValue<'a>) {
@@ -568,14 +592,29 @@ impl<'a> ExtraBuilder<'a> {
         })
     }
 
-    /// The fields as one compact JSON object.
-    pub fn build(self) -> Extra {
+    /// Whether no field has been added.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Adds every field of `other`, in its order (as [`ExtraBuilder::raw`] would one by one).
+    pub fn extend(&mut self, other: ExtraBuilder<'a>) {
+        for (key, value) in other.fields {
+            self.set(key, value);
+        }
+    }
+
+    /// The fields as one compact JSON object; the error (a message for a protocol error)
+    /// names a field whose value nests deeper than [`MAX_EXTRA_DEPTH`].
+    pub fn build(self) -> Result<Extra, String> {
         let len = self.fields.iter().map(|(k, v)| {
             k.len()
                 + 4
                 + match v {
                     ExtraValue::Raw(r) => r.get().len(),
                     ExtraValue::Text(t) => t.len() + 2,
+                    ExtraValue::Json(j) => j.get().len(),
+                    ExtraValue::Null => 4,
                 }
         });
         let mut out = Vec::with_capacity(len.sum::<usize>() + 2);
@@ -586,18 +625,32 @@ impl<'a> ExtraBuilder<'a> {
             }
             push_json_string(&mut out, key);
             out.push(b':');
-            match value {
+            let depth = match value {
                 ExtraValue::Raw(raw) => push_compact(&mut out, raw.get()),
-                ExtraValue::Text(text) => push_json_string(&mut out, text),
+                ExtraValue::Json(json) => push_compact(&mut out, json.get()),
+                ExtraValue::Text(text) => {
+                    push_json_string(&mut out, text);
+                    0
+                }
+                ExtraValue::Null => {
+                    out.extend_from_slice(b"null");
+                    0
+                }
+            };
+            if depth > MAX_EXTRA_DEPTH {
+                return Err(format!(
+                    "field `{}` nests deeper than {MAX_EXTRA_DEPTH} levels",
+                    crate::text::quote(key)
+                ));
             }
         }
         out.push(b'}');
         // Escaped keys and values that were valid JSON make valid JSON; should that ever not
         // hold, the slow path below keeps every field rather than dropping any.
-        match String::from_utf8(out).map(RawValue::from_string) {
+        Ok(match String::from_utf8(out).map(RawValue::from_string) {
             Ok(Ok(raw)) => Extra(raw),
             _ => self.into_map().into(),
-        }
+        })
     }
 
     fn into_map(self) -> Map<String, Value> {
@@ -606,7 +659,11 @@ impl<'a> ExtraBuilder<'a> {
             .map(|(k, v)| {
                 let v = match v {
                     ExtraValue::Raw(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+                    ExtraValue::Json(json) => {
+                        serde_json::from_str(json.get()).unwrap_or(Value::Null)
+                    }
                     ExtraValue::Text(text) => Value::String(text),
+                    ExtraValue::Null => Value::Null,
                 };
                 (k.into_owned(), v)
             })
@@ -639,14 +696,27 @@ fn push_json_string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends valid JSON text without the whitespace between its tokens (a pretty-printed body
-/// must not put line breaks into an ndjson row).
-fn push_compact(out: &mut Vec<u8>, json: &str) {
+/// must not put line breaks into an ndjson row); returns how deep it nests (0 for a scalar).
+fn push_compact(out: &mut Vec<u8>, json: &str) -> usize {
     let mut strings = JsonStrings::default();
+    let (mut depth, mut deepest) = (0usize, 0usize);
     for &b in json.as_bytes() {
-        if strings.step(b) || !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+        if strings.step(b) {
             out.push(b);
+            continue;
         }
+        match b {
+            b' ' | b'\n' | b'\r' | b'\t' => continue,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        out.push(b);
     }
+    deepest
 }
 
 /// Follows JSON text byte by byte and tells which bytes belong to string literals, for
@@ -860,7 +930,7 @@ mod tests {
         for (k, v) in fields {
             b.raw(Cow::Owned(k), v);
         }
-        b.build()
+        b.build().unwrap()
     }
 
     /// The object's members in order, values left as raw text (duplicates kept).
@@ -902,8 +972,53 @@ mod tests {
         assert_eq!(extra.as_json(), r#"{"z":{"k":1e3},"a":null}"#);
         let mut b = ExtraBuilder::default();
         b.text("odd\"key\u{1}", "tab\there".into());
-        assert_eq!(b.build().as_json(), r#"{"odd\"key\u0001":"tab\there"}"#);
-        assert_eq!(ExtraBuilder::default().build().as_json(), "{}");
+        assert_eq!(
+            b.build().unwrap().as_json(),
+            r#"{"odd\"key\u0001":"tab\there"}"#
+        );
+        assert_eq!(ExtraBuilder::default().build().unwrap().as_json(), "{}");
+    }
+
+    #[test]
+    fn a_value_nesting_deeper_than_the_limit_is_refused() {
+        let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let at_limit = format!(
+            r#"{{"ok": {}, "s": "[[[[", "o": {{"a": {{}}}}}}"#,
+            nested(64)
+        );
+        let extra = built(&at_limit);
+        assert!(extra.as_json().starts_with(r#"{"ok":[[[["#));
+        for deep in [
+            nested(65),
+            nested(100_000),
+            format!(
+                "{}{}",
+                "{\"a\":".repeat(65),
+                "1".to_string() + &"}".repeat(65)
+            ),
+        ] {
+            let text = format!(r#"{{"x":1,"deep\u001b":{deep}}}"#);
+            let fields = serde_json::from_str::<members::Fields>(&text).unwrap().0;
+            let mut b = ExtraBuilder::default();
+            for (k, v) in fields {
+                b.raw(Cow::Owned(k), v);
+            }
+            assert_eq!(
+                b.build().unwrap_err(),
+                "field `deep\\x1b` nests deeper than 64 levels"
+            );
+        }
+        // JSON built elsewhere is held to the same limit.
+        let mut b = ExtraBuilder::default();
+        b.json("group", RawValue::from_string(nested(65)).unwrap());
+        assert!(b.build().is_err());
+        let mut b = ExtraBuilder::default();
+        b.json("group", RawValue::from_string(nested(64)).unwrap());
+        b.null("n");
+        assert_eq!(
+            b.build().unwrap().as_json(),
+            format!(r#"{{"group":{},"n":null}}"#, nested(64))
+        );
     }
 
     #[test]

@@ -32,6 +32,15 @@ pub fn quote(text: &str) -> String {
     bounded(text, QUOTE_CHARS)
 }
 
+/// The most characters of an id or other short value named in a message (a project id that is
+/// not one): enough to recognise it, short enough to keep the message one readable line.
+pub const ID_CHARS: usize = 64;
+
+/// [`quote`], cut at [`ID_CHARS`] characters: for ids and short values a message names.
+pub fn quote_id(text: &str) -> String {
+    bounded(text, ID_CHARS)
+}
+
 /// A whole error, warning or log line made safe to print: redacted, one line, escaped, at most
 /// [`LINE_CHARS`] characters.
 pub fn line(text: &str) -> String {

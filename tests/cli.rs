@@ -1389,6 +1389,146 @@ fn dynamic_completion_offers_the_configs_account_names() {
     assert_eq!(complete("huawei"), huawei);
 }
 
+#[test]
+fn durations_past_100_years_are_usage_errors_naming_the_flag_or_key() {
+    for (args, want) in [
+        (
+            vec!["audit", "--demo", "--max-age", "15000000w"],
+            "error: invalid value '15000000w' for '--max-age <DUR>': longer than 100 years (the most a duration may be)",
+        ),
+        (
+            vec!["list", "--demo", "--since", "99999w"],
+            "error: invalid value '99999w' for '--since <T>': an age longer than 100 years (the most a duration may be)",
+        ),
+        (
+            vec!["list", "--demo", "--until", "99999999999999999999d"],
+            "error: invalid value '99999999999999999999d' for '--until <T>': an age longer than 100 years",
+        ),
+        (
+            vec!["list", "--demo", "--deadline", "15000000w"],
+            "error: invalid value '15000000w' for '--deadline <DUR>': longer than 100 years",
+        ),
+        (
+            vec!["list", "--demo", "--deadline", "0s"],
+            "error: invalid value '0s' for '--deadline <DUR>': must be longer than zero",
+        ),
+        (
+            vec!["list", "--demo", "--max-requests", "0"],
+            "error: invalid value '0' for '--max-requests <N>'",
+        ),
+    ] {
+        let o = run(backups().args(&args));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with(want), "{args:?}: {}", stderr(&o));
+    }
+    // The longest accepted age is judged, not overflowed: every backup is then fresh, and any
+    // failed one is within the window.
+    let o = run(backups().args(["audit", "--demo", "--max-age", "36525d"]));
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    // The same from the config.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    write_private(
+        &path,
+        "[accounts.bc]\nprovider = \"bycloud\"\nregion = \"spo1\"\ntoken = \"t\"\naudit_max_age = \"15000000w\"\n",
+    );
+    let o = run(backups().args(["audit", "--config"]).arg(&path));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "backups: {}: account `bc`: key `audit_max_age`: `15000000w`: longer than 100 years (the most a duration may be)\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn a_url_with_a_password_is_refused_and_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    write_private(
+        &path,
+        "[accounts.bc]\nprovider = \"bycloud\"\nendpoint = \"https://admin:S3CRET-PW@api.example.com/\"\ntoken = \"t\"\n",
+    );
+    for command in [&["accounts"][..], &["accounts", "-o", "json"], &["list"]] {
+        let o = run(backups().args(command).arg("--config").arg(&path));
+        assert_eq!(o.status.code(), Some(2), "{command:?}");
+        assert_eq!(stdout(&o), "", "{command:?}");
+        assert_eq!(
+            stderr(&o),
+            format!(
+                "backups: {}: account `bc`: key `endpoint`: a user name or password in the URL (https://<redacted>@api.example.com/) is not accepted; give credentials in their own keys\n",
+                path.display()
+            )
+        );
+    }
+}
+
+/// A server on 127.0.0.1 that accepts connections and never answers, for 60 s at most.
+fn silent_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        listener.set_nonblocking(true).unwrap();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < until {
+            match listener.accept() {
+                Ok((stream, _)) => held.push(stream),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn the_deadline_fails_accounts_still_listing_and_prints_what_finished() {
+    let emu = EmulatorProcess::start(&[]);
+    let port = silent_server();
+    let slow = format!(
+        "\n[accounts.slow]\nprovider = \"bycloud\"\nendpoint = \"http://127.0.0.1:{port}\"\ntoken = \"t\"\n"
+    );
+    let path = emu.write_config("slow.toml", &format!("{}{slow}", emu.config_text()));
+    let accounts = ["-a", "bycloud-demo-spo", "-a", "slow"];
+    let o = run(backups()
+        .args(["list", "-o", "json", "--deadline", "3s", "--config"])
+        .arg(&path)
+        .args(accounts));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        "backups: slow: still listing at the run's deadline (3s); stopped\n"
+    );
+    let rows: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r["account"] == "bycloud-demo-spo"));
+    // From the config's [defaults], streaming: the finished account's rows are printed.
+    let with_defaults = format!(
+        "[defaults]\ndeadline = \"3s\"\n\n{}{slow}",
+        emu.config_text()
+    );
+    let path = emu.write_config("defaults.toml", &with_defaults);
+    let o = run(backups()
+        .args(["list", "-o", "ndjson", "--config"])
+        .arg(&path)
+        .args(accounts));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        "backups: slow: still listing at the run's deadline (3s); stopped\n"
+    );
+    assert_eq!(stdout(&o).lines().count(), rows.len());
+}
+
+#[test]
+fn max_requests_one_lists_the_same_rows() {
+    let all = demo_json(&[]);
+    let one_at_a_time = demo_json(&["--max-requests", "1"]);
+    assert_eq!(all, one_at_a_time);
+}
+
 /// The `missing` findings of an `audit -o json` report: (account, resource, message).
 fn missing(report: &Value) -> Vec<(Option<String>, String, String)> {
     report["findings"]

@@ -333,7 +333,7 @@ fn with_invalid_utf8(text: &str) -> Vec<u8> {
 // The hostile server.
 
 /// How a hostile server answers the listing calls.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum Case {
     /// `{"backups": [` (a truncated body).
     MalformedJson,
@@ -370,6 +370,38 @@ enum Case {
     Throttle(fn() -> String),
     /// Fair answers (the target of a same-origin redirect uses it too).
     Fair,
+    /// A test's own answers (see [`Ask`]); fair ones where it gives none.
+    Custom(Handler),
+}
+
+/// What a [`Case::Custom`] handler is asked: one request to the server.
+struct Ask<'a> {
+    p: ProviderId,
+    /// This server's base URL.
+    base: &'a str,
+    method: &'a Method,
+    path: &'a str,
+    query: &'a str,
+    /// The fair listing body for this request, when it is a listing call.
+    fair: Option<Value>,
+}
+
+/// A test's answer to a request (after a delay), or `None` for the fair one.
+type Handler = Arc<dyn Fn(&Ask<'_>) -> Option<(Duration, Response)> + Send + Sync>;
+
+impl std::fmt::Debug for Ask<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}?{}", self.p, self.method, self.path, self.query)
+    }
+}
+
+impl std::fmt::Debug for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Case::Custom(_) => "Custom",
+            _ => "a built-in case",
+        })
+    }
 }
 
 impl Case {
@@ -474,6 +506,8 @@ struct Seen {
     body: Bytes,
     /// Whether it got a hostile (non-fair) answer.
     hostile: bool,
+    /// When it arrived (to order requests across servers; never a timing assertion).
+    arrived: std::time::Instant,
 }
 
 struct ServerState {
@@ -485,6 +519,9 @@ struct ServerState {
     cf_backups_only: bool,
     listings: AtomicUsize,
     seen: Mutex<Vec<Seen>>,
+    /// Requests being answered right now, and the most at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 /// A test server on 127.0.0.1; stops when dropped.
@@ -511,6 +548,8 @@ impl Server {
             cf_backups_only,
             listings: AtomicUsize::new(0),
             seen: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         });
         let router = Router::new().fallback(answer).with_state(state.clone());
         let task = tokio::spawn(async move {
@@ -540,6 +579,15 @@ fn html(status: StatusCode) -> Response {
 }
 
 async fn answer(State(s): State<Arc<ServerState>>, req: Request) -> Response {
+    let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    s.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let resp = answer_one(s.clone(), req).await;
+    s.in_flight.fetch_sub(1, Ordering::SeqCst);
+    resp
+}
+
+async fn answer_one(s: Arc<ServerState>, req: Request) -> Response {
+    let arrived = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
@@ -554,8 +602,24 @@ async fn answer(State(s): State<Arc<ServerState>>, req: Request) -> Response {
             headers: headers.clone(),
             body: body.clone(),
             hostile,
+            arrived,
         });
     };
+    if let Case::Custom(handler) = &s.case {
+        let ask = Ask {
+            p: s.p,
+            base: &s.base,
+            method: &method,
+            path: &path,
+            query: &query,
+            fair: fair_listing(s.p, &path, &query),
+        };
+        if let Some((delay, resp)) = handler(&ask) {
+            record(true);
+            tokio::time::sleep(delay).await;
+            return resp;
+        }
+    }
     if let Some(resp) = auth_answer(s.p, &s.base, &method, &path, &body) {
         // Only the calls that carry credentials (CF's `GET /` discovery carries none).
         if let (Case::RedirectLogin(to), &Method::POST) = (&s.case, &method) {
@@ -585,13 +649,13 @@ async fn answer(State(s): State<Arc<ServerState>>, req: Request) -> Response {
     }
     let n = s.listings.fetch_add(1, Ordering::SeqCst);
     let hostile = match &s.case {
-        Case::Fair | Case::RedirectLogin(_) => false,
+        Case::Fair | Case::RedirectLogin(_) | Case::Custom(_) => false,
         Case::Throttle(_) => n == 0,
         _ => true,
     };
     record(hostile);
     match &s.case {
-        Case::Fair | Case::RedirectLogin(_) => {
+        Case::Fair | Case::RedirectLogin(_) | Case::Custom(_) => {
             json_response(StatusCode::OK, fair.to_string().into_bytes())
         }
         Case::Throttle(retry_after) if n == 0 => (
@@ -1293,4 +1357,966 @@ async fn a_429_with_retry_after_as_an_http_date_is_retried() {
 #[tokio::test]
 async fn a_429_with_retry_after_as_a_unix_epoch_is_retried() {
     throttled_then_listed(retry_after_epoch).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// (h) hostile numbers, pages, nesting, paths and origins: each fails only its own account, with
+// one line, and never the process; a healthy account listed in the same run keeps its rows.
+
+/// A [`Case::Custom`] from a handler.
+fn custom(h: impl Fn(&Ask<'_>) -> Option<(Duration, Response)> + Send + Sync + 'static) -> Case {
+    Case::Custom(Arc::new(h))
+}
+
+/// A JSON answer with status 200, at once.
+fn now_json(body: &Value) -> Option<(Duration, Response)> {
+    Some((
+        Duration::ZERO,
+        json_response(StatusCode::OK, body.to_string().into_bytes()),
+    ))
+}
+
+/// A server answering every listing call with its fair body edited by `edit` (when `edit`
+/// applies to it: it says so); everything else fair.
+fn edited(edit: fn(&mut Value) -> bool) -> Case {
+    custom(move |ask| {
+        let mut body = ask.fair.clone()?;
+        edit(&mut body).then(|| now_json(&body)).flatten()
+    })
+}
+
+/// Another provider's accounts, listing fairly from a server of their own: the healthy
+/// neighbours of a hostile account.
+async fn healthy_neighbours(emu: &Emulator, hostile: ProviderId) -> (Server, Vec<Account>) {
+    let q = if hostile == ProviderId::Huawei {
+        ProviderId::Bycloud
+    } else {
+        ProviderId::Huawei
+    };
+    let server = Server::start(q, Case::Fair, false).await;
+    let accounts = accounts_at(emu, q, &server);
+    (server, accounts)
+}
+
+/// What a hostile account must end with.
+#[derive(Clone, Copy, Debug)]
+enum Expect {
+    /// Listed, with this many rows.
+    Rows(usize),
+    /// Failed with this kind and a message containing this text.
+    Fails(ErrorKind, &'static str),
+}
+
+/// Lists the accounts of `p` at `server` together with healthy neighbours, and checks each
+/// hostile account against `expect` and every neighbour for its rows.
+async fn hostile_run(
+    emu: &Emulator,
+    (p, server): (ProviderId, &Server),
+    options: &ListOptions,
+    expect: Expect,
+    f: &mut Failures,
+    label: &str,
+) {
+    let (_fair, neighbours) = healthy_neighbours(emu, p).await;
+    let hostile = accounts_at(emu, p, server);
+    let mut accounts = hostile.clone();
+    accounts.extend(neighbours.iter().cloned());
+    let results = run_all(&http(), &accounts, &Filter::default(), options).await;
+    for r in &results {
+        let at = format!("{p} / {label} / {}", r.account);
+        if neighbours.iter().any(|a| a.name == r.account) {
+            match &r.result {
+                Ok(rows) => f.check(rows.len() == 1, || format!("{at}: {} rows", rows.len())),
+                Err(e) => f.0.push(format!("{at}: a healthy neighbour failed: {e}")),
+            }
+            continue;
+        }
+        match (&r.result, expect) {
+            (Ok(rows), Expect::Rows(n)) => f.check(rows.len() == n, || {
+                format!("{at}: {} rows, want {n}", rows.len())
+            }),
+            (Err(e), Expect::Fails(kind, text)) => {
+                let line = e.to_string();
+                f.check(e.kind == kind, || {
+                    format!("{at}: kind {:?}: {line}", e.kind)
+                });
+                f.check(line.contains(text), || {
+                    format!("{at}: {line:?} lacks {text:?}")
+                });
+                f.check(line.starts_with(&format!("{}: ", r.account)), || {
+                    format!("{at}: does not name the account: {line}")
+                });
+                f.check(!line.contains('\n') && line.len() < 400, || {
+                    format!("{at}: not one short line: {line:?}")
+                });
+            }
+            (Ok(rows), Expect::Fails(..)) => f.0.push(format!("{at}: listed {} rows", rows.len())),
+            (Err(e), Expect::Rows(_)) => f.0.push(format!("{at}: failed: {e}")),
+        }
+    }
+    f.check(server.seen().iter().any(|s| s.hostile), || {
+        format!("{p} / {label}: no hostile answer was served")
+    });
+}
+
+/// Sets `key` of the first item (descending through the vendors' lists) when present, or
+/// always with `force`.
+fn set_in_first(body: &mut Value, key: &str, value: Value, force: bool) -> bool {
+    match first_item(body) {
+        Some(item) if force || item.contains_key(key) => {
+            item.insert(key.into(), value);
+            true
+        }
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn server_numbers_never_abort_the_run() {
+    let emu = emulator(None, false).await;
+    let defaults = ListOptions::default();
+    let unlimited = ListOptions {
+        max_pages: u64::MAX,
+        ..ListOptions::default()
+    };
+    type Edit = fn(&mut Value) -> bool;
+    let cases: Vec<(ProviderId, &str, Edit, &ListOptions, Expect)> = vec![
+        // Huawei `count`: the total that once overflowed `pages + count`.
+        (
+            ProviderId::Huawei,
+            "count u64::MAX",
+            |b| set_top(b, "count", json!(u64::MAX)),
+            &defaults,
+            Expect::Fails(
+                ErrorKind::Paging,
+                "the server reports 18446744073709551615 rows, more than 100000 pages",
+            ),
+        ),
+        (
+            ProviderId::Huawei,
+            "count u64::MAX, no page limit",
+            |b| set_top(b, "count", json!(u64::MAX)),
+            &unlimited,
+            Expect::Rows(1),
+        ),
+        (
+            ProviderId::Huawei,
+            "count 2^63",
+            |b| set_top(b, "count", json!(1u64 << 63)),
+            &unlimited,
+            Expect::Rows(1),
+        ),
+        (
+            ProviderId::Huawei,
+            "count 1e300",
+            |b| set_top(b, "count", json!(1e300)),
+            &defaults,
+            Expect::Fails(ErrorKind::Protocol, "`count`: invalid type: floating point"),
+        ),
+        // Echoes of the request's offset and limit are not read.
+        (
+            ProviderId::Huawei,
+            "offset and limit echoed absurdly",
+            |b| set_top(b, "offset", json!(u64::MAX)) && set_top(b, "limit", json!(-1)),
+            &defaults,
+            Expect::Rows(1),
+        ),
+        (
+            ProviderId::Huawei,
+            "resource_size u64::MAX",
+            |b| set_in_first(b, "resource_size", json!(u64::MAX), false),
+            &defaults,
+            Expect::Fails(
+                ErrorKind::Protocol,
+                "resource_size 18446744073709551615 GB does not fit in bytes",
+            ),
+        ),
+        // ByCloud `meta`: only `has_more` and `marker` are read.
+        (
+            ProviderId::Bycloud,
+            "meta.total u64::MAX",
+            |b| set_meta(b, "total", json!(u64::MAX)),
+            &defaults,
+            Expect::Rows(1),
+        ),
+        (
+            ProviderId::Bycloud,
+            "meta.total -1",
+            |b| set_meta(b, "total", json!(-1)),
+            &defaults,
+            Expect::Rows(1),
+        ),
+        (
+            ProviderId::Bycloud,
+            "meta.limit 0",
+            |b| set_meta(b, "limit", json!(0)),
+            &defaults,
+            Expect::Rows(1),
+        ),
+        (
+            ProviderId::Bycloud,
+            "meta.limit 1e300",
+            |b| set_meta(b, "limit", json!(1e300)),
+            &defaults,
+            Expect::Rows(1),
+        ),
+        (
+            ProviderId::Bycloud,
+            "meta.has_more \"yes\"",
+            |b| set_meta(b, "has_more", json!("yes")),
+            &defaults,
+            Expect::Fails(
+                ErrorKind::Protocol,
+                "`meta`: invalid type: string \"yes\", expected a boolean",
+            ),
+        ),
+        (
+            ProviderId::Bycloud,
+            "size u64::MAX",
+            |b| set_in_first(b, "size", json!(u64::MAX), false),
+            &defaults,
+            Expect::Fails(
+                ErrorKind::Protocol,
+                "`size` 18446744073709551615 GiB does not fit in 64 bits of bytes",
+            ),
+        ),
+        // CF `pagination` totals are not read; `created_at` integers are times or errors.
+        (
+            ProviderId::Cf,
+            "total_results u64::MAX, total_pages -1",
+            |b| match b.get_mut("pagination") {
+                Some(p) => {
+                    p["total_results"] = json!(u64::MAX);
+                    p["total_pages"] = json!(-1);
+                    true
+                }
+                None => false,
+            },
+            &defaults,
+            Expect::Rows(1),
+        ),
+        (
+            ProviderId::Cf,
+            "created_at i64::MAX",
+            |b| set_in_first(b, "created_at", json!(i64::MAX), false),
+            &defaults,
+            Expect::Fails(
+                ErrorKind::Protocol,
+                "created_at is out of range: 9223372036854775807",
+            ),
+        ),
+        (
+            ProviderId::Cf,
+            "created_at i64::MIN",
+            |b| set_in_first(b, "created_at", json!(i64::MIN), false),
+            &defaults,
+            Expect::Fails(
+                ErrorKind::Protocol,
+                "created_at is out of range: -9223372036854775808",
+            ),
+        ),
+        (
+            ProviderId::Cf,
+            "created_at u64::MAX",
+            |b| set_in_first(b, "created_at", json!(u64::MAX), false),
+            &defaults,
+            Expect::Fails(
+                ErrorKind::Protocol,
+                "created_at is not an integer Unix time: 18446744073709551615",
+            ),
+        ),
+        (
+            ProviderId::Cf,
+            "created_at -1",
+            |b| set_in_first(b, "created_at", json!(-1), false),
+            &defaults,
+            Expect::Rows(1),
+        ),
+        (
+            ProviderId::Cf,
+            "created_at 10^12 - 1",
+            |b| set_in_first(b, "created_at", json!(999_999_999_999i64), false),
+            &defaults,
+            Expect::Rows(1),
+        ),
+        // Oracle sizes: the largest that fits, and one past it.
+        (
+            ProviderId::Oracle,
+            "snapshotSize 2^64-1 b",
+            |b| set_in_first(b, "snapshotSize", json!("18446744073709551615b"), false),
+            &defaults,
+            Expect::Rows(1),
+        ),
+        (
+            ProviderId::Oracle,
+            "snapshotSize 2^64 b",
+            |b| set_in_first(b, "snapshotSize", json!("18446744073709551616b"), false),
+            &defaults,
+            Expect::Fails(
+                ErrorKind::Protocol,
+                "snapshotSize `18446744073709551616b` is too large",
+            ),
+        ),
+        (
+            ProviderId::Oracle,
+            "snapshotSize 2^34 G",
+            |b| set_in_first(b, "snapshotSize", json!("17179869184G"), false),
+            &defaults,
+            Expect::Fails(
+                ErrorKind::Protocol,
+                "snapshotSize `17179869184G` is too large",
+            ),
+        ),
+    ];
+    let mut f = Failures::default();
+    for (p, label, edit, options, expect) in cases {
+        let server = Server::start(p, edited(edit), true).await;
+        hostile_run(&emu, (p, &server), options, expect, &mut f, label).await;
+    }
+    f.assert_none();
+}
+
+/// Sets a top-level key of a listing body that has `backups` (Huawei, ByCloud, CF).
+fn set_top(body: &mut Value, key: &str, value: Value) -> bool {
+    match body.as_object_mut() {
+        Some(obj) if obj.contains_key("backups") => {
+            obj.insert(key.into(), value);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Sets a key of ByCloud's `meta`.
+fn set_meta(body: &mut Value, key: &str, value: Value) -> bool {
+    match body.get_mut("meta").and_then(Value::as_object_mut) {
+        Some(meta) => {
+            meta.insert(key.into(), value);
+            true
+        }
+        None => false,
+    }
+}
+
+#[tokio::test]
+async fn a_token_expiring_at_the_ends_of_the_calendar_is_used_not_overflowed() {
+    let emu = emulator(None, false).await;
+    let mut f = Failures::default();
+    for expires in [
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:00:00Z",
+        "+262143-12-31T23:59:59Z",
+    ] {
+        let server = Server::start(
+            ProviderId::Zcom,
+            custom(move |ask| {
+                (ask.method == Method::POST && ask.path == "/v2.0/tokens").then(|| {
+                    let body = json!({"access": {
+                        "token": {"id": "hostile-token", "expires": expires},
+                        "serviceCatalog": [{"type": "compute", "endpoints": [
+                            {"region": "tyo1", "publicURL": format!("{}/v2/t", ask.base)}
+                        ]}]
+                    }});
+                    now_json(&body)
+                })?
+            }),
+            false,
+        )
+        .await;
+        let options = ListOptions::default();
+        hostile_run(
+            &emu,
+            (ProviderId::Zcom, &server),
+            &options,
+            Expect::Rows(1),
+            &mut f,
+            expires,
+        )
+        .await;
+    }
+    f.assert_none();
+}
+
+/// A listing body of `n` tiny rows (ids `0`, `1`, …) in the vendor's shape.
+fn tiny_rows(p: ProviderId, n: usize) -> String {
+    let ids = |key: &str| {
+        (0..n)
+            .map(|i| format!("{{\"{key}\":\"{i}\"}}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match p {
+        ProviderId::Oracle => format!("{{\"result\":[{}]}}", ids("name")),
+        ProviderId::Zcom => format!(
+            "{{\"backup\":[{{\"id\":\"g\",\"backupruns\":[{}]}}]}}",
+            ids("backuprun_id")
+        ),
+        ProviderId::Huawei => format!("{{\"backups\":[{}],\"count\":{n}}}", ids("id")),
+        ProviderId::Cf => format!("{{\"backups\":[{}]}}", ids("id")),
+        ProviderId::Bycloud => format!(
+            "{{\"backups\":[{}],\"meta\":{{\"has_more\":false}}}}",
+            ids("id")
+        ),
+    }
+}
+
+/// A server whose first listing call answers `n` tiny rows (CF: its backups call).
+fn many_tiny_rows(n: usize) -> Case {
+    custom(move |ask| {
+        ask.fair.as_ref()?;
+        let first_page = !ask.query.contains("offset=") || ask.query.contains("offset=0");
+        let cf_instances = ask.p == ProviderId::Cf && !ask.path.ends_with("/backups");
+        (first_page && !cf_instances).then(|| {
+            (
+                Duration::ZERO,
+                json_response(StatusCode::OK, tiny_rows(ask.p, n).into_bytes()),
+            )
+        })
+    })
+}
+
+#[tokio::test]
+async fn a_page_of_more_rows_than_a_page_may_hold_fails_only_its_account() {
+    let emu = emulator(None, false).await;
+    let options = ListOptions {
+        max_page_rows: 1000,
+        ..ListOptions::default()
+    };
+    let mut f = Failures::default();
+    for p in ProviderId::ALL {
+        let what = if p == ProviderId::Zcom {
+            "backup runs"
+        } else {
+            "rows"
+        };
+        // Exactly at the cap lists; one more fails.
+        let at_cap = Server::start(p, many_tiny_rows(1000), true).await;
+        hostile_run(
+            &emu,
+            (p, &at_cap),
+            &options,
+            Expect::Rows(1000),
+            &mut f,
+            "1000 rows",
+        )
+        .await;
+        let over = Server::start(p, many_tiny_rows(1001), true).await;
+        let want: &'static str = if what == "rows" {
+            "the page holds more than 1000 rows (the most one page may hold); stopped"
+        } else {
+            "the page holds more than 1000 backup runs (the most one page may hold); stopped"
+        };
+        hostile_run(
+            &emu,
+            (p, &over),
+            &options,
+            Expect::Fails(ErrorKind::Protocol, want),
+            &mut f,
+            "1001 rows",
+        )
+        .await;
+    }
+    f.assert_none();
+}
+
+#[tokio::test]
+async fn a_page_over_the_memory_budget_fails_only_its_account() {
+    let emu = emulator(None, false).await;
+    let options = ListOptions {
+        memory_budget: 512 << 10,
+        ..ListOptions::default()
+    };
+    let mut f = Failures::default();
+    for p in ProviderId::ALL {
+        // About 30 KiB of body, but 2,000 rows of several hundred bytes each once parsed.
+        let server = Server::start(p, many_tiny_rows(2000), true).await;
+        hostile_run(
+            &emu,
+            (p, &server),
+            &options,
+            Expect::Fails(
+                ErrorKind::Protocol,
+                "more than the memory budget for pages in progress (512 KiB); stopped",
+            ),
+            &mut f,
+            "2000 tiny rows",
+        )
+        .await;
+    }
+    f.assert_none();
+}
+
+/// The fair body for a Huawei offset page of a listing of `n` rows, one a page, or for a
+/// ByCloud marker page of `n` pages of one row each: ids `<prefix><index>`.
+fn one_row_pages(ask: &Ask<'_>, n: u64, prefix: &str) -> Option<Value> {
+    ask.fair.as_ref()?;
+    let arg = |name: &str| {
+        ask.query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    };
+    match ask.p {
+        ProviderId::Huawei => {
+            let offset: u64 = arg("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+            let rows: Vec<Value> = (offset < n)
+                .then(|| json!({"id": format!("{prefix}{offset}"), "status": "available"}))
+                .into_iter()
+                .collect();
+            Some(json!({"backups": rows, "count": n}))
+        }
+        ProviderId::Bycloud => {
+            let at: u64 = arg("marker")
+                .and_then(|m| m.strip_prefix(prefix).and_then(|i| i.parse::<u64>().ok()))
+                .map_or(0, |i| i + 1);
+            Some(json!({
+                "backups": [{"id": format!("{prefix}{at}"), "status": "available"}],
+                "meta": {"has_more": at + 1 < n}
+            }))
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn requests_in_flight_stay_within_the_shared_limit_across_accounts() {
+    let emu = emulator(None, false).await;
+    // Both Huawei demo accounts, 40 one-row pages each, 8 in parallel each: 16 at once
+    // without the shared limit.
+    let server = Server::start(
+        ProviderId::Huawei,
+        custom(|ask| {
+            let body = one_row_pages(ask, 40, "r")?;
+            Some((
+                Duration::from_millis(5),
+                json_response(StatusCode::OK, body.to_string().into_bytes()),
+            ))
+        }),
+        false,
+    )
+    .await;
+    let accounts = accounts_at(&emu, ProviderId::Huawei, &server);
+    assert_eq!(accounts.len(), 2);
+    let options = ListOptions {
+        max_requests: 3,
+        ..ListOptions::default()
+    };
+    let results = run_all(&http(), &accounts, &Filter::default(), &options).await;
+    for r in &results {
+        let rows = r
+            .result
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{}: {e}", r.account));
+        assert_eq!(rows.len(), 40, "{}", r.account);
+    }
+    let most = server.state.max_in_flight.load(Ordering::SeqCst);
+    println!("at most {most} requests in flight at once (limit 3)");
+    assert!(most <= 3, "{most} requests were in flight at once");
+}
+
+#[tokio::test]
+async fn a_small_account_is_not_starved_by_a_large_one() {
+    let emu = emulator(None, false).await;
+    let delay = Duration::from_millis(5);
+    let large = Server::start(
+        ProviderId::Huawei,
+        custom(move |ask| {
+            let body = one_row_pages(ask, 300, "h")?;
+            Some((
+                delay,
+                json_response(StatusCode::OK, body.to_string().into_bytes()),
+            ))
+        }),
+        false,
+    )
+    .await;
+    let small = Server::start(
+        ProviderId::Bycloud,
+        custom(move |ask| {
+            let body = one_row_pages(ask, 6, "b")?;
+            Some((
+                delay,
+                json_response(StatusCode::OK, body.to_string().into_bytes()),
+            ))
+        }),
+        false,
+    )
+    .await;
+    let mut accounts = of(
+        &accounts_at(&emu, ProviderId::Huawei, &large),
+        ProviderId::Huawei,
+    );
+    accounts.truncate(1);
+    let mut bycloud = accounts_at(&emu, ProviderId::Bycloud, &small);
+    bycloud.truncate(1);
+    accounts.extend(bycloud);
+    let options = ListOptions {
+        max_requests: 2,
+        ..ListOptions::default()
+    };
+    let results = run_all(&http(), &accounts, &Filter::default(), &options).await;
+    let counts: Vec<usize> = results
+        .iter()
+        .map(|r| r.result.as_ref().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(counts, [300, 6]);
+    // Requests in the order they arrived: between two of the small account's, the large one
+    // got at most a few of its `--parallel` turns, never a run of its 300 pages.
+    let mut order: Vec<(std::time::Instant, bool)> = large
+        .seen()
+        .iter()
+        .map(|s| (s.arrived, false))
+        .chain(small.seen().iter().map(|s| (s.arrived, true)))
+        .collect();
+    order.sort();
+    let mut longest = 0;
+    let mut run = 0;
+    let mut started = false;
+    for (_, is_small) in &order {
+        if *is_small {
+            if started {
+                longest = longest.max(run);
+            }
+            started = true;
+            run = 0;
+        } else {
+            run += 1;
+        }
+    }
+    println!("the small account waited behind at most {longest} requests of the large one");
+    assert!(
+        longest <= 2 * options.parallel,
+        "the small account waited behind {longest} requests of the large one"
+    );
+}
+
+/// The placeholder replaced by a deeply nested value after serialising.
+const DEEP_MARK: &str = "@@DEEP@@";
+
+#[tokio::test]
+async fn a_value_nested_100000_deep_fails_every_provider_alike() {
+    let emu = emulator(None, false).await;
+    let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    let mut f = Failures::default();
+    for p in ProviderId::ALL {
+        let deep = deep.clone();
+        let case = custom(move |ask| {
+            let mut body = ask.fair.clone()?;
+            let cf_instances = ask.p == ProviderId::Cf && !ask.path.ends_with("/backups");
+            if cf_instances || !set_in_first(&mut body, "deep", json!(DEEP_MARK), true) {
+                return None;
+            }
+            let text = body.to_string().replace(&format!("\"{DEEP_MARK}\""), &deep);
+            Some((
+                Duration::ZERO,
+                json_response(StatusCode::OK, text.into_bytes()),
+            ))
+        });
+        let server = Server::start(p, case, true).await;
+        let options = ListOptions::default();
+        hostile_run(
+            &emu,
+            (p, &server),
+            &options,
+            Expect::Fails(
+                ErrorKind::Protocol,
+                "field `deep` nests deeper than 64 levels",
+            ),
+            &mut f,
+            "100,000 deep",
+        )
+        .await;
+    }
+    f.assert_none();
+}
+
+/// The demo Huawei account with AK/SK and no project id: it is looked up from IAM by region.
+fn huawei_looking_up_its_project(base: &str) -> Vec<Account> {
+    parse_config(&format!(
+        "[accounts.hw-lookup]\nprovider = \"huawei\"\nregion = \"ap-southeast-1\"\nendpoint = \"{base}\"\niam_endpoint = \"{base}\"\naccess_key = \"AK\"\nsecret_key = \"SK\"\n\
+         [accounts.hw-password]\nprovider = \"huawei\"\nregion = \"ap-southeast-1\"\nendpoint = \"{base}\"\niam_endpoint = \"{base}\"\nuser = \"u\"\npassword = \"p\"\ndomain = \"d\"\n"
+    ))
+}
+
+#[tokio::test]
+async fn a_project_id_from_iam_is_checked_and_never_becomes_another_path() {
+    let mut f = Failures::default();
+    for id in [
+        "../../../evil",
+        "x?inject=1#",
+        "\u{1b}[2Kok%2F..",
+        "0605767b5780d5762fc5c0118072a56",
+    ] {
+        let server = Server::start(
+            ProviderId::Huawei,
+            custom(move |ask| match (ask.method.as_str(), ask.path) {
+                ("GET", "/v3/projects") => {
+                    now_json(&json!({"projects": [{"id": id, "name": "ap-southeast-1"}]}))
+                }
+                ("POST", "/v3/auth/tokens") => Some((
+                    Duration::ZERO,
+                    (
+                        StatusCode::CREATED,
+                        [("x-subject-token", "hostile-iam-token")],
+                        axum::Json(json!({"token": {"project": {"id": id}}})),
+                    )
+                        .into_response(),
+                )),
+                _ => None,
+            }),
+            false,
+        )
+        .await;
+        let accounts = huawei_looking_up_its_project(&server.base);
+        let results = list(&http(), &accounts).await;
+        for r in &results {
+            let at = format!("{id:?} / {}", r.account);
+            match &r.result {
+                Ok(_) => f.0.push(format!("{at}: listed")),
+                Err(e) => {
+                    let line = e.to_string();
+                    f.check(e.kind == ErrorKind::Protocol, || {
+                        format!("{at}: {:?}: {line}", e.kind)
+                    });
+                    f.check(line.contains("is not a project id (32 hex digits)"), || {
+                        format!("{at}: {line}")
+                    });
+                    f.check(!line.contains('\u{1b}'), || {
+                        format!("{at}: raw ESC in {line:?}")
+                    });
+                }
+            }
+        }
+        // Nothing but IAM was asked: no listing under any path the id could make.
+        for s in server.seen() {
+            f.check(
+                s.path.starts_with("/v3/projects") || s.path == "/v3/auth/tokens",
+                || format!("{id:?}: a request went to {}", s.path),
+            );
+        }
+    }
+    f.assert_none();
+}
+
+#[tokio::test]
+async fn a_redirect_loop_within_the_origin_is_not_called_another_origin() {
+    let emu = emulator(None, false).await;
+    let mut f = Failures::default();
+    for p in ProviderId::ALL {
+        let server = Server::start(
+            p,
+            custom(|ask| {
+                ask.fair.as_ref()?;
+                let hop: u32 = ask
+                    .query
+                    .rsplit("hop=")
+                    .next()
+                    .and_then(|h| h.parse().ok())
+                    .unwrap_or(0);
+                let location = format!("{}?hop={}", ask.path, hop + 1);
+                Some((
+                    Duration::ZERO,
+                    (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+                ))
+            }),
+            false,
+        )
+        .await;
+        let options = ListOptions::default();
+        hostile_run(
+            &emu,
+            (p, &server),
+            &options,
+            Expect::Fails(
+                ErrorKind::Protocol,
+                "stopped after 5 redirects within the origin",
+            ),
+            &mut f,
+            "redirect loop",
+        )
+        .await;
+        // At least one whole chain: the first try and 5 followed hops (CF's parallel instance
+        // calls may be cut short once one of them has failed the account).
+        let hops = server.seen().iter().filter(|s| s.hostile).count();
+        f.check(hops >= 6, || format!("{p}: {hops} redirects answered"));
+    }
+    f.assert_none();
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_port_is_refused_naming_the_port() {
+    let emu = emulator(None, false).await;
+    let elsewhere = Server::start(ProviderId::Cf, Case::Fair, false).await;
+    let port = elsewhere.port();
+    let server = Server::start(
+        ProviderId::Cf,
+        custom(move |ask| {
+            let mut body = ask.fair.clone()?;
+            let page = body.get_mut("pagination")?;
+            page["next"] =
+                json!({"href": format!("http://127.0.0.1:{port}/v3/service_instances?page=2")});
+            now_json(&body)
+        }),
+        false,
+    )
+    .await;
+    let want = format!(
+        "cf-demo: GET /v3/service_instances: HTTP 200: pagination.next points to another origin (http://127.0.0.1:{port}); not sending the token there"
+    );
+    for r in list(&http(), &accounts_at(&emu, ProviderId::Cf, &server)).await {
+        match r.account.as_str() {
+            // It lists every instance it can see, so it follows `next`.
+            "cf-demo" => {
+                let e = r.result.unwrap_err();
+                assert_eq!(e.kind, ErrorKind::Insecure);
+                assert_eq!(e.to_string(), want);
+            }
+            // It lists only its configured instances: no instance pages.
+            _ => assert!(r.result.is_ok(), "{}: {:?}", r.account, r.result),
+        }
+    }
+    assert!(elsewhere.seen().is_empty(), "the other port was asked");
+}
+
+#[tokio::test]
+async fn a_login_or_compute_url_off_the_configured_site_gets_no_credentials() {
+    let emu = emulator(None, false).await;
+    let mut f = Failures::default();
+    // CF: GET / names a login server on another domain; Z.com: the catalog names a compute
+    // endpoint there. Neither is contacted (it does not resolve anyway).
+    let cf = Server::start(
+        ProviderId::Cf,
+        custom(|ask| {
+            (ask.method == Method::GET && ask.path == "/").then(|| {
+                now_json(&json!({"links": {"login": {"href": "https://login.evil.example"}}}))
+            })?
+        }),
+        false,
+    )
+    .await;
+    let options = ListOptions::default();
+    let mut results = run_all(
+        &http(),
+        &accounts_at(&emu, ProviderId::Cf, &cf),
+        &Filter::default(),
+        &options,
+    )
+    .await;
+    let zcom = Server::start(
+        ProviderId::Zcom,
+        custom(|ask| {
+            (ask.method == Method::POST && ask.path == "/v2.0/tokens").then(|| {
+                now_json(&json!({"access": {
+                    "token": {"id": "hostile-token", "expires": "2099-01-01T00:00:00Z"},
+                    "serviceCatalog": [{"type": "compute", "endpoints": [
+                        {"region": "tyo1", "publicURL": "https://compute.evil.example/v2/t"}
+                    ]}]
+                }}))
+            })?
+        }),
+        false,
+    )
+    .await;
+    results.extend(
+        run_all(
+            &http(),
+            &accounts_at(&emu, ProviderId::Zcom, &zcom),
+            &Filter::default(),
+            &options,
+        )
+        .await,
+    );
+    let mut refused = 0;
+    for r in &results {
+        if let Err(e) = &r.result {
+            let line = e.to_string();
+            f.check(e.kind == ErrorKind::Insecure, || {
+                format!("{line}: {:?}", e.kind)
+            });
+            f.check(
+                line.contains("which is not on the API's domain (127.0.0.1); set `uaa` to trust it")
+                    || line.contains("which is not on the identity endpoint's domain (127.0.0.1); set `compute_endpoint` to trust it"),
+                || format!("{}: {line}", r.account),
+            );
+            refused += 1;
+        }
+    }
+    // CF's password and client accounts, and Z.com's catalog account (the other has a
+    // compute endpoint from its region, so it asks no catalog).
+    f.check(refused == 3, || {
+        format!("{refused} accounts refused: {results:?}")
+    });
+    // The CF accounts sent no credentials anywhere: only `GET /` was asked.
+    for s in cf.seen() {
+        f.check(
+            credential_headers(&s.headers).is_empty() && s.body.is_empty(),
+            || format!("CF: {} {} carried credentials", s.method, s.path),
+        );
+    }
+    f.assert_none();
+}
+
+#[tokio::test]
+async fn a_pinned_uaa_is_used_without_asking_the_api_for_one() {
+    let emu = emulator(None, false).await;
+    let api = Server::start(ProviderId::Cf, Case::Fair, false).await;
+    let uaa = Server::start(ProviderId::Cf, Case::Fair, false).await;
+    let text = config_pointing_at(&emu, api.port());
+    let text = text.replace(
+        "provider = \"cf\"\n",
+        &format!("provider = \"cf\"\nuaa = \"{}/login\"\n", uaa.base),
+    );
+    let accounts = of(&parse_config(&text), ProviderId::Cf);
+    for r in list(&http(), &accounts).await {
+        let rows = r.result.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rows.len(), 1);
+    }
+    assert!(api
+        .seen()
+        .iter()
+        .all(|s| s.path != "/" && !s.path.contains("oauth")));
+    let logins: Vec<String> = uaa
+        .seen()
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.path))
+        .collect();
+    assert_eq!(
+        logins,
+        ["POST /login/oauth/token", "POST /login/oauth/token"]
+    );
+}
+
+#[tokio::test]
+async fn accounts_still_listing_at_the_deadline_fail_and_the_others_are_kept() {
+    let emu = emulator(None, false).await;
+    let mut f = Failures::default();
+    for p in ProviderId::ALL {
+        // Every listing call hangs for an hour.
+        let server = Server::start(
+            p,
+            custom(|ask| {
+                ask.fair.as_ref()?;
+                Some((Duration::from_secs(3600), html(StatusCode::OK)))
+            }),
+            false,
+        )
+        .await;
+        let options = ListOptions {
+            deadline: backups::providers::Deadline::after(Duration::from_millis(1500)),
+            ..ListOptions::default()
+        };
+        hostile_run(
+            &emu,
+            (p, &server),
+            &options,
+            Expect::Fails(
+                ErrorKind::Timeout,
+                "still listing at the run's deadline (1500 ms); stopped",
+            ),
+            &mut f,
+            "hanging",
+        )
+        .await;
+    }
+    f.assert_none();
 }

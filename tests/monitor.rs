@@ -660,6 +660,69 @@ fn the_exporter_stops_cleanly_on_sigint_and_shows_a_failed_account_as_down() {
     assert_eq!(status.code(), Some(0), "SIGINT: a clean exit");
 }
 
+/// A ByCloud account on a server that accepts connections and never answers (for 60 s).
+fn silent_account() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until {
+            match listener.accept() {
+                Ok((stream, _)) => held.push(stream),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    format!(
+        "[accounts.silent]\nprovider = \"bycloud\"\nendpoint = \"http://127.0.0.1:{port}/\"\ntoken = \"t\"\n"
+    )
+}
+
+/// Each listing is a run of its own: `--deadline` counts from its start. A deadline counted
+/// from the exporter's start would fail every account of the second listing at once.
+#[test]
+fn the_exporter_counts_the_deadline_from_the_start_of_each_listing() {
+    let emu = Emu::start(Duration::ZERO);
+    let config = emu.config("config.toml", &silent_account());
+    let exporter = Exporter::start(
+        &config,
+        &[
+            "--interval",
+            "10s",
+            "--deadline",
+            "2s",
+            "-a",
+            "silent,cf-demo-client",
+        ],
+    );
+    let stamp = |body: &str| {
+        body.lines()
+            .find(|l| l.starts_with("backups_audit_timestamp_seconds "))
+            .map(str::to_string)
+    };
+    let first = exporter.wait_for_listing();
+    let bound = Instant::now() + Duration::from_secs(60);
+    let second = loop {
+        let (_, _, body) = exporter.get("/metrics");
+        if stamp(&body) != stamp(&first) {
+            break body;
+        }
+        assert!(Instant::now() < bound, "no second listing within 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let silent = [("provider", "bycloud"), ("account", "silent")];
+    let cf = [("provider", "cf"), ("account", "cf-demo-client")];
+    for body in [&first, &second] {
+        let f = families(body);
+        assert_eq!(one(&f, "backups_account_up", &silent), 0.0, "{body}");
+        assert_eq!(one(&f, "backups_account_up", &cf), 1.0, "{body}");
+    }
+    let (status, _) = exporter.stop("TERM");
+    assert_eq!(status.code(), Some(0));
+}
+
 #[test]
 fn the_exporter_records_each_listing_when_the_inventory_table_says_so() {
     let emu = Emu::start(Duration::ZERO);

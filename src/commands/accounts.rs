@@ -20,7 +20,7 @@ type Check = Option<Result<(), String>>;
 pub async fn run(ctx: &Context, args: &AccountsArgs) -> anyhow::Result<Outcome> {
     let accounts = ctx.accounts(&Selection::default()).await?;
     let (checks, failures) = if args.check {
-        check_all(ctx, &accounts.list).await?
+        check_all(ctx, &accounts.list, &accounts.defaults).await?
     } else {
         (vec![None; accounts.list.len()], Vec::new())
     };
@@ -31,10 +31,12 @@ pub async fn run(ctx: &Context, args: &AccountsArgs) -> anyhow::Result<Outcome> 
     Ok(ctx.report_failures(&failures))
 }
 
-/// Tries each account's login (the first page of its listing), all at once.
+/// Tries each account's login (the first page of its listing), all at once, within one
+/// shared limiter and the run's deadline.
 async fn check_all(
     ctx: &Context,
     accounts: &[Account],
+    defaults: &crate::config::Defaults,
 ) -> anyhow::Result<(Vec<Check>, Vec<Error>)> {
     let http = ctx.http()?;
     let filter = Filter::default();
@@ -42,13 +44,9 @@ async fn check_all(
         max_pages: 1,
         parallel: 1,
         progress: None,
+        ..ctx.list_options(defaults)
     };
-    let results = futures_util::future::join_all(
-        accounts
-            .iter()
-            .map(|a| providers::check(&http, a, &filter, &options)),
-    )
-    .await;
+    let results = providers::check(&http, accounts, &filter, &options).await;
     let mut checks = Vec::with_capacity(results.len());
     let mut failures = Vec::new();
     for r in results {

@@ -25,7 +25,7 @@ use crate::http::Http;
 use crate::monitor::metrics::{self, AccountView};
 use crate::monitor::nagios::{self, State};
 use crate::monitor::{exposition, ping, textfile};
-use crate::providers::{self, ListOptions};
+use crate::providers;
 use crate::redact;
 use crate::render::{Format, TerminalSafe};
 
@@ -107,7 +107,8 @@ async fn audit(ctx: &Context, args: &AuditArgs, ping: &mut Option<Ping>) -> anyh
         ping::start(&p.http, &p.url).await;
     }
     let started = Instant::now();
-    let results = providers::run_all(&http, &accounts.list, &filter, &ListOptions::default()).await;
+    let options = ctx.list_options(&accounts.defaults);
+    let results = providers::run_all(&http, &accounts.list, &filter, &options).await;
     let took = started.elapsed();
     let finished = ctx.now + chrono::Duration::from_std(took).unwrap_or_default();
     let listings = accounts

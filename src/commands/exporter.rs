@@ -17,17 +17,16 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use super::context::{write_stdout, Context};
+use super::context::{write_stdout, Accounts, Context};
 use super::record::{self, Recording};
 use crate::audit::{Policy, PolicyLayer};
 use crate::cli::{ExporterArgs, Selection};
-use crate::config::Account;
 use crate::error::Outcome;
 use crate::filter::Filter;
 use crate::http::Http;
 use crate::monitor::exposition;
 use crate::monitor::metrics::{self, Tracker};
-use crate::providers::{self, ListOptions};
+use crate::providers::{self, Deadline};
 
 /// What the handlers serve: the latest exposition, swapped whole after each listing.
 #[derive(Clone)]
@@ -74,7 +73,7 @@ pub async fn run(ctx: &Context, args: &ExporterArgs) -> anyhow::Result<Outcome> 
     write_stdout(|out| writeln!(out, "http://{addr}"))?;
     let lister = lister(
         ctx,
-        (&accounts.list, recording),
+        (&accounts, recording),
         &http,
         (&filter, &args.selection),
         &policy,
@@ -91,9 +90,11 @@ pub async fn run(ctx: &Context, args: &ExporterArgs) -> anyhow::Result<Outcome> 
 
 /// Lists the accounts now and then every `interval` (between the starts of two listings;
 /// one that takes longer is followed at once by the next), and puts each result in `latest`.
+/// Each listing is a run of its own: one limiter shared by its accounts (`--max-requests`),
+/// and `--deadline` counted from its start.
 async fn lister(
     ctx: &Context,
-    (accounts, mut recording): (&[Account], Option<Recording>),
+    (accounts, mut recording): (&Accounts, Option<Recording>),
     http: &Http,
     (filter, selection): (&Filter, &Selection),
     policy: &Policy,
@@ -103,7 +104,9 @@ async fn lister(
     // The exporter's clock: `now` (pinned by BACKUPS_NOW in tests) moving on with time.
     let since = Instant::now();
     let clock = || ctx.now + chrono::Duration::from_std(since.elapsed()).unwrap_or_default();
-    let mut tracker = Tracker::new(accounts.to_vec());
+    let base = ctx.list_options(&accounts.defaults);
+    let mut tracker = Tracker::new(accounts.list.clone());
+    let accounts = &accounts.list;
     loop {
         let started = Instant::now();
         // `--since 7d` means seven days before this listing, not before the start.
@@ -115,8 +118,11 @@ async fn lister(
         if let Some(b) = selection.until {
             filter.until = b.resolve(now).or(filter.until);
         }
-        let mut results =
-            providers::run_all(http, accounts, &filter, &ListOptions::default()).await;
+        let options = providers::ListOptions {
+            deadline: base.deadline.and_then(|d| Deadline::after(d.after)),
+            ..base.clone()
+        };
+        let mut results = providers::run_all(http, accounts, &filter, &options).await;
         let took = started.elapsed();
         let finished = clock();
         // With `[inventory] record = true`, each listing is recorded (spec §10), on a

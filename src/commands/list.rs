@@ -35,6 +35,7 @@ pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
         max_pages: args.max_pages.get(),
         parallel: usize::from(args.parallel),
         progress: progress.clone(),
+        ..ctx.list_options(&accounts.defaults)
     };
     let started = Instant::now();
     // When the listing finished: `now` (pinned by BACKUPS_NOW in tests) moved on by the

@@ -24,16 +24,19 @@ pub(super) struct Outcome {
     pub what: String,
 }
 
+/// Redirects followed for one request, all within its origin.
+const MAX_REDIRECTS: usize = 5;
+
 /// Follows redirects only within one origin: reqwest strips `Authorization` on a cross-host
-/// redirect but not `X-Auth-Token`, cookies or signatures. A redirect it stops at comes back
-/// as a 3xx, which [`attempt`] refuses.
+/// redirect but not `X-Auth-Token`, cookies or signatures. A redirect it stops at (another
+/// origin, or one hop too many) comes back as a 3xx, which [`attempt`] refuses.
 pub(super) fn redirect_policy() -> redirect::Policy {
     redirect::Policy::custom(|attempt| {
         let same = attempt
             .previous()
             .last()
             .is_some_and(|prev| same_origin(prev, attempt.url()));
-        if same && attempt.previous().len() < 5 {
+        if same && attempt.previous().len() <= MAX_REDIRECTS {
             attempt.follow()
         } else {
             attempt.stop()
@@ -135,23 +138,29 @@ where
     }
 }
 
-/// The error for a redirect the policy stopped at: it named another origin.
+/// The error for a redirect the policy stopped at: one to another origin (credentials stay
+/// home), or one more within the origin after [`MAX_REDIRECTS`] (a loop, most likely).
 fn refused_redirect(resp: &reqwest::Response, account: &str, what: &str, status: u16) -> Error {
-    // The target's query is left out: it can carry secrets too.
-    let to = resp
-        .headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("?")
-        .split('?')
-        .next()
-        .unwrap_or("?");
-    Error::new(
-        ErrorKind::Insecure,
-        format!("refused to follow a redirect to another origin ({to}): credentials stay with the configured endpoint"),
-    )
-    .with_account(account)
-    .with_request(what, Some(status))
+    let location = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok());
+    let target = location.and_then(|l| resp.url().join(l).ok());
+    let error = match target {
+        Some(to) if same_origin(resp.url(), &to) => Error::protocol(format!(
+            "stopped after {MAX_REDIRECTS} redirects within the origin (the last to {}): the server may be looping",
+            crate::text::quote(to.path())
+        )),
+        _ => {
+            // The target's query is left out: it can carry secrets too.
+            let to = location.unwrap_or("?").split('?').next().unwrap_or("?");
+            Error::new(
+                ErrorKind::Insecure,
+                format!(
+                    "refused to follow a redirect to another origin ({}): credentials stay with the configured endpoint",
+                    crate::text::quote(to)
+                ),
+            )
+        }
+    };
+    error.with_account(account).with_request(what, Some(status))
 }
 
 /// The innermost cause of a transport error, without the URL (which may carry a query).

@@ -10,17 +10,20 @@ use serde::Deserialize;
 /// unnoticed: the whole body is checked once instead, then parsed as text (which spares
 /// serde_json checking each string again).
 pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> std::result::Result<T, String> {
-    let text = match std::str::from_utf8(body) {
-        Ok(text) => text,
-        Err(_) if looks_like_html(body) => return Err("an HTML page instead of JSON".into()),
-        Err(e) => {
-            return Err(format!(
-                "invalid UTF-8 in the response body at byte {}",
-                e.valid_up_to()
-            ))
-        }
-    };
+    let text = utf8_body(body)?;
     serde_json::from_str(text).map_err(|e| json_error_message(body, &e))
+}
+
+/// The body as text, or why it cannot be JSON: not UTF-8 (an HTML page said as such).
+pub fn utf8_body(body: &[u8]) -> std::result::Result<&str, String> {
+    match std::str::from_utf8(body) {
+        Ok(text) => Ok(text),
+        Err(_) if looks_like_html(body) => Err("an HTML page instead of JSON".into()),
+        Err(e) => Err(format!(
+            "invalid UTF-8 in the response body at byte {}",
+            e.valid_up_to()
+        )),
+    }
 }
 
 /// One line saying why `body` is not the JSON expected, from serde_json's error for it.

@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Result};
 
 pub use client::Transport;
-pub use json::{json_error_message, parse_json};
+pub use json::{json_error_message, parse_json, utf8_body};
 pub use proxy::ProxyEnv;
 pub use retry::RetryPolicy;
 pub use tls::CaBundle;
@@ -120,6 +120,34 @@ pub fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
     }
+}
+
+/// Whether two URLs' hosts are one site (spec §7): the same registrable domain by the public
+/// suffix list (`login.sys.example.com` and `api.example.com` are; `a.example.co.uk` and
+/// `evil.co.uk` are not), the same IP address, or both loopback, which counts as one domain.
+/// A host that is itself a public suffix (`github.io`) is one site only with itself. The
+/// scheme and port are not compared: callers check the scheme.
+pub fn same_site(a: &Url, b: &Url) -> bool {
+    if is_loopback(a) && is_loopback(b) {
+        return true;
+    }
+    match (a.host(), b.host()) {
+        (Some(url::Host::Domain(x)), Some(url::Host::Domain(y))) => {
+            let x = x.trim_end_matches('.').to_ascii_lowercase();
+            let y = y.trim_end_matches('.').to_ascii_lowercase();
+            x == y
+                || matches!((registrable_domain(&x), registrable_domain(&y)), (Some(p), Some(q)) if p == q)
+        }
+        (Some(url::Host::Ipv4(x)), Some(url::Host::Ipv4(y))) => x == y,
+        (Some(url::Host::Ipv6(x)), Some(url::Host::Ipv6(y))) => x == y,
+        _ => false,
+    }
+}
+
+/// The registrable domain of a (lower-case) host name: its public suffix and one label more.
+fn registrable_domain(host: &str) -> Option<&[u8]> {
+    use psl::Psl;
+    psl::List.domain(host.as_bytes()).map(|d| d.as_bytes())
 }
 
 impl Http {
@@ -291,5 +319,38 @@ mod tests {
         assert!(is_loopback(&u("http://[::1]:8080/")));
         assert!(is_loopback(&u("http://localhost/")));
         assert!(!is_loopback(&u("http://10.0.0.1/")));
+    }
+
+    #[test]
+    fn sites_are_registrable_domains_with_loopback_as_one() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        let same = |a: &str, b: &str| same_site(&u(a), &u(b));
+        assert!(same(
+            "https://api.sys.example.com",
+            "https://login.sys.example.com"
+        ));
+        assert!(same(
+            "https://api.sys.example.com",
+            "https://uaa.example.com:8443/x"
+        ));
+        assert!(same("https://API.Example.com./", "https://example.com"));
+        assert!(same("https://a.example.co.uk", "https://b.a.example.co.uk"));
+        assert!(!same("https://a.example.co.uk", "https://evil.co.uk"));
+        assert!(!same("https://api.example.com", "https://example.org"));
+        assert!(!same(
+            "https://api.example.com",
+            "https://api.example.com.evil.net"
+        ));
+        // A public suffix itself: only with itself.
+        assert!(!same("https://me.github.io", "https://you.github.io"));
+        assert!(same("https://github.io", "https://github.io"));
+        assert!(!same("https://co.uk", "https://evil.co.uk"));
+        // Loopback is one domain; other addresses only match themselves.
+        assert!(same("http://127.0.0.1:1/", "http://localhost:2/"));
+        assert!(same("http://[::1]/", "http://127.0.0.2/"));
+        assert!(!same("http://127.0.0.1/", "https://example.com/"));
+        assert!(same("https://10.0.0.1/", "https://10.0.0.1:8443/"));
+        assert!(!same("https://10.0.0.1/", "https://10.0.0.2/"));
+        assert!(!same("https://10.0.0.1/", "https://1.0.0.10.in-addr.arpa/"));
     }
 }

@@ -226,18 +226,27 @@ impl Values {
         let Some(raw) = self.text(key) else {
             return Ok(None);
         };
-        let url = Url::parse(&raw).map_err(|e| self.err(key, format!("not a URL ({e}): {raw}")))?;
+        let url = Url::parse(&raw).map_err(|e| {
+            let shown = crate::text::quote(&without_userinfo(&raw));
+            self.err(key, format!("not a URL ({e}): {shown}"))
+        })?;
         check_url(&url, self.allow_insecure_http).map_err(|m| self.err(key, m))?;
         Ok(Some(url))
     }
 
     /// A default URL built from the region (`https://cbr.{region}.myhuaweicloud.com`); a
-    /// region that makes no valid URL is an error on the key `region`.
+    /// region that makes no valid URL, or one whose host is not the template's with the
+    /// region in its place (`x@evil.example/` would make a user name and another host), is an
+    /// error on the key `region`.
     pub fn region_url(&self, template: &str, region: &str) -> Result<Url, KeyError> {
+        let plain = region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         Url::parse(&template.replace("{region}", region))
             .ok()
-            .filter(|u| u.host_str().is_some_and(|h| !h.is_empty()))
+            .filter(|u| plain && u.host_str().is_some_and(|h| !h.is_empty()))
             .ok_or_else(|| {
+                let region = crate::text::quote(region);
                 self.err(
                     "region",
                     format!("region `{region}` does not make a valid URL"),
@@ -368,7 +377,28 @@ pub fn check_url(url: &Url, allow_http: bool) -> std::result::Result<(), String>
     if url.host_str().is_none_or(str::is_empty) {
         return Err("URL has no host".into());
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        // The URL is not repeated: it holds the password.
+        return Err(format!(
+            "a user name or password in the URL ({}) is not accepted; give credentials in their own keys",
+            without_userinfo(url.as_str())
+        ));
+    }
     Ok(())
+}
+
+/// A URL as text with any `user:password@` before its host replaced by `<redacted>@`, for
+/// messages: works on text that does not even parse as a URL.
+pub fn without_userinfo(raw: &str) -> String {
+    let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_string();
+    };
+    let rest = &raw[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}<redacted>{}", &raw[..scheme_end], &rest[at..]),
+        None => raw.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -26,8 +26,10 @@ pub mod builder;
 pub mod bycloud;
 pub mod cf;
 pub mod huawei;
+pub mod limit;
 pub mod oracle;
 mod page_size;
+pub(crate) mod rows;
 mod token;
 pub mod zcom;
 
@@ -90,9 +92,47 @@ pub struct ListOptions {
     pub max_pages: u64,
     /// Pages fetched at once per account where the API allows it (Huawei offsets, CF instances).
     pub parallel: usize,
+    /// Requests in flight across every account of the run ([`limit`]): first come, first
+    /// served, so one large account cannot starve the others.
+    pub max_requests: usize,
+    /// Bytes that pages in progress may reserve across every account ([`limit`]).
+    pub memory_budget: u64,
+    /// Rows one page may hold; a page with more fails its account. Real rows reach the body
+    /// cap long before: the smallest vendor rows are several hundred bytes.
+    pub max_page_rows: usize,
+    /// When the whole run must end: accounts still listing then fail (`--deadline`).
+    pub deadline: Option<Deadline>,
     /// Counters for a progress display, if one is shown.
     pub progress: Option<Arc<Progress>>,
 }
+
+/// The end of a run's time: an instant, and how it was given (for the message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadline {
+    /// When accounts still listing are stopped.
+    pub at: std::time::Instant,
+    /// The duration from the start, as given.
+    pub after: std::time::Duration,
+}
+
+impl Deadline {
+    /// `after` from now; `None` when that instant cannot be represented.
+    pub fn after(after: std::time::Duration) -> Option<Deadline> {
+        let at = std::time::Instant::now().checked_add(after)?;
+        Some(Deadline { at, after })
+    }
+}
+
+/// Requests in flight across all accounts by default: well under a process's usual 1024 file
+/// descriptors, and more than the accounts of a typical config keep busy.
+pub const DEFAULT_MAX_REQUESTS: usize = 64;
+
+/// The default memory budget for pages in progress: 16 pages of 1000 rows per account cost
+/// a few MiB, and the largest page the body cap and row cap allow (about 120 MiB) still fits.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 256 << 20;
+
+/// The default row cap per page: above what any real page reaches under the 64 MiB body cap.
+pub const DEFAULT_MAX_PAGE_ROWS: usize = 100_000;
 
 impl Default for ListOptions {
     fn default() -> ListOptions {
@@ -101,6 +141,10 @@ impl Default for ListOptions {
             // Over HTTP/2 the requests in flight share one connection: 16 fetches the ten
             // pages after the first of a 10,000-row listing in one round trip.
             parallel: 16,
+            max_requests: DEFAULT_MAX_REQUESTS,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            max_page_rows: DEFAULT_MAX_PAGE_ROWS,
+            deadline: None,
             progress: None,
         }
     }
@@ -185,14 +229,27 @@ pub struct Run<'a> {
     sink: Option<RowSink>,
     /// Bounds this account's requests in flight to `options.parallel`.
     requests: tokio::sync::Semaphore,
+    /// What every account of the run shares: requests in flight, memory for pages.
+    limiter: Arc<limit::Limiter>,
 }
 
 /// A channel that receives each page's new, filtered rows as they arrive.
 pub type RowSink = tokio::sync::mpsc::Sender<Vec<Backup>>;
 
 impl<'a> Run<'a> {
-    /// A run for one account.
+    /// A run for one account, with limits of its own.
     pub fn new(http: &'a Http, filter: &'a Filter, options: &'a ListOptions) -> Run<'a> {
+        let limiter = limit::Limiter::new(options.max_requests, options.memory_budget);
+        Run::sharing(http, filter, options, limiter)
+    }
+
+    /// A run for one account within `limiter`, which the run's other accounts share.
+    pub fn sharing(
+        http: &'a Http,
+        filter: &'a Filter,
+        options: &'a ListOptions,
+        limiter: Arc<limit::Limiter>,
+    ) -> Run<'a> {
         Run {
             http,
             filter,
@@ -200,7 +257,13 @@ impl<'a> Run<'a> {
             generation: Mutex::new(0),
             sink: None,
             requests: tokio::sync::Semaphore::new(options.parallel.max(1)),
+            limiter,
         }
+    }
+
+    /// The limits this run shares with the others.
+    pub fn limiter(&self) -> &Arc<limit::Limiter> {
+        &self.limiter
     }
 
     /// Starts a request; finish it with headers and pass it to [`Run::send`].
@@ -209,19 +272,43 @@ impl<'a> Run<'a> {
     }
 
     /// Sends a request (a page, a login, a lookup), at most `options.parallel` at a time for
-    /// the account. The response comes back read in full and the permit is returned before
-    /// it is parsed, so the next request never waits for a parse: with pages fetched in
-    /// parallel, the network stays busy.
+    /// the account and `options.max_requests` for the whole run (the account's own slot is
+    /// taken first, so it never queues more than `parallel` requests for the shared ones).
+    /// The response comes back read in full and the permits are returned before it is parsed,
+    /// so the next request never waits for a parse: with pages fetched in parallel, the
+    /// network stays busy.
     pub async fn send<F>(&self, account: &str, build: F) -> Result<Response>
     where
         F: Fn() -> Result<reqwest::RequestBuilder>,
     {
-        let _permit = self
+        let _own = self
             .requests
             .acquire()
             .await
             .map_err(|_| Error::new(ErrorKind::Io, "request limiter closed"))?;
+        let _shared = self.limiter.request().await?;
         self.http.send(account, build).await
+    }
+
+    /// Decodes a page's body with `decode` (see [`Response::decode`]) once the page has
+    /// reserved what it will cost parsed from the run's memory budget ([`limit`]): its body
+    /// and a row's cost for each row it can hold, at most `options.max_page_rows`.
+    pub async fn decode<T, F>(&self, resp: &mut Response, account: &str, decode: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&[u8]) -> std::result::Result<T, String> + Send + 'static,
+    {
+        if let Some(page) = limit::current_page() {
+            let estimate = limit::page_estimate(
+                &resp.body,
+                self.options.max_page_rows,
+                limit::row_cost(account),
+            );
+            page.reserve(estimate)
+                .await
+                .map_err(|e| resp.protocol_error(e.message))?;
+        }
+        resp.decode(decode).await
     }
 
     /// Streams rows to `sink` as pages arrive instead of collecting them.
@@ -281,7 +368,8 @@ impl<'a> Run<'a> {
 /// guards against servers that loop (a repeated cursor, an offset that does not advance, a
 /// page of only rows already seen, more than `max_pages` pages). Rows repeated across pages
 /// are dropped by id, with a warning. When the first offset page states a total, the rest
-/// of the offsets are fetched in parallel (bounded by `parallel`).
+/// of the offsets are fetched in parallel (bounded by `parallel`). Each page is in progress
+/// for the memory budget ([`limit`]) until its rows are handed on.
 pub async fn list_pages<'a, P: Provider + ?Sized>(
     provider: &'a P,
     run: &'a Run<'a>,
@@ -294,9 +382,12 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
     loop {
         guard.page("")?;
         let at = cursor.clone();
-        let page = run
-            .with_renewal(provider, || provider.list_page(run, at.as_ref()))
-            .await?;
+        let slot = run.limiter.page();
+        let page = limit::in_page(
+            slot.clone(),
+            run.with_renewal(provider, || provider.list_page(run, at.as_ref())),
+        )
+        .await?;
         let Page { rows, next, total } = page;
         if rows.is_empty() {
             break;
@@ -304,6 +395,7 @@ pub async fn list_pages<'a, P: Provider + ?Sized>(
         let len = rows.len() as u64;
         let fresh = out.add(rows, at.as_ref())?;
         run.emit(&mut rows_out, fresh).await;
+        drop(slot);
         let Some(next) = next else { break };
         match (&at, &next) {
             (prev, Cursor::Offset(o)) => {
@@ -363,6 +455,10 @@ const MAX_RESERVED_ROWS: usize = 1 << 17;
 /// stated count is only a hint) with up to `parallel` requests in flight. Returns the offset
 /// to continue from sequentially if the last page was not empty (the count was low), or
 /// `None` when an empty page ended the listing.
+///
+/// `total` is the server's number: every step from it is checked arithmetic, the offsets are
+/// made one at a time as they are fetched (never all at once), and none is asked for after an
+/// empty page.
 async fn parallel_offsets<'a, P: Provider + ?Sized>(
     provider: &'a P,
     run: &'a Run<'a>,
@@ -371,21 +467,24 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
     guard: &mut PageGuard,
 ) -> Result<Option<u64>> {
     let stride = stride.max(1);
-    let count = (total - start).div_ceil(stride) + 1;
-    if guard.pages + count > guard.max {
+    let count = total
+        .saturating_sub(start)
+        .div_ceil(stride)
+        .saturating_add(1);
+    if guard.pages.saturating_add(count) > guard.max {
         return Err(paging_error(format!(
             "the server reports {total} rows, more than {}; stopped (the page limit)",
             plural(guard.max, "page")
         )));
     }
-    let offsets: Vec<Cursor> = (0..count)
-        .map(|i| Cursor::Offset(start + i * stride))
-        .collect();
+    // Offsets past what a u64 holds do not exist: the sequence just ends there.
+    let mut queue = (0..count)
+        .map_while(|i| i.checked_mul(stride).and_then(|d| start.checked_add(d)))
+        .enumerate();
     // Requests complete in any order and a finished one frees its slot at once (no waiting
     // behind a slower page); pages are then handled strictly in offset order.
     let mut inflight = FuturesUnordered::new();
-    let mut queue = offsets.iter().enumerate();
-    let mut done: BTreeMap<usize, (&Cursor, Result<Page>)> = BTreeMap::new();
+    let mut done: BTreeMap<usize, (u64, Result<Page>, Arc<limit::PageSlot>)> = BTreeMap::new();
     let mut next = 0usize;
     let mut last_len = 0usize;
     let mut last_offset = start;
@@ -393,31 +492,33 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
     loop {
         // Twice as many pages in progress as requests in flight ([`Run::send`] holds those
         // to `parallel`): while some pages are parsed, the next requests are already out.
-        // Pages waiting for an earlier, slower one count too, so memory stays bounded.
-        while inflight.len() + done.len() < 2 * run.options.parallel {
-            let Some((i, c)) = queue.next() else { break };
+        // Pages waiting for an earlier, slower one count too, so memory stays bounded. After
+        // an empty page nothing more is asked for.
+        while !ended && inflight.len() + done.len() < 2 * run.options.parallel {
+            let Some((i, offset)) = queue.next() else {
+                break;
+            };
+            let slot = run.limiter.page();
             inflight.push(async move {
-                let page = run
-                    .with_renewal(provider, || provider.list_page(run, Some(c)))
-                    .await;
-                (i, c, page)
+                let at = Cursor::Offset(offset);
+                let page = limit::in_page(
+                    slot.clone(),
+                    run.with_renewal(provider, || provider.list_page(run, Some(&at))),
+                )
+                .await;
+                (i, offset, page, slot)
             });
         }
-        let Some((i, c, page)) = inflight.next().await else {
+        let Some((i, offset, page, slot)) = inflight.next().await else {
             break;
         };
-        guard.pages += 1;
-        if let Err(e) = page {
-            return Err(e);
-        }
-        done.insert(i, (c, page));
-        while let Some((c, page)) = done.remove(&next) {
+        guard.pages = guard.pages.saturating_add(1);
+        let page = page?;
+        done.insert(i, (offset, Ok(page), slot));
+        while let Some((o, page, slot)) = done.remove(&next) {
             next += 1;
             let page = page?;
-            let Cursor::Offset(o) = c else {
-                unreachable!("only offsets are queued")
-            };
-            last_offset = *o;
+            last_offset = o;
             last_len = page.rows.len();
             if page.rows.is_empty() {
                 ended = true;
@@ -428,14 +529,23 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
                     "rows at offset {o} after an empty page at a lower offset; the listing is inconsistent"
                 )));
             }
-            let fresh = out.add(page.rows, Some(c))?;
+            let at = Cursor::Offset(o);
+            let fresh = out.add(page.rows, Some(&at))?;
             run.emit(rows_out, fresh).await;
+            drop(slot);
         }
     }
     if ended || last_len == 0 {
         Ok(None)
     } else {
-        Ok(Some(last_offset + last_len as u64))
+        last_offset
+            .checked_add(last_len as u64)
+            .map(Some)
+            .ok_or_else(|| {
+                paging_error(format!(
+                    "offset {last_offset} plus a page does not fit in 64 bits"
+                ))
+            })
     }
 }
 
@@ -543,6 +653,60 @@ fn paging_error(message: String) -> Error {
     Error::new(ErrorKind::Paging, message)
 }
 
+/// Checks a URL a server named for the account's credentials (the CF login server, the Z.com
+/// compute endpoint from the token's catalog) against the configured URL it was discovered
+/// from (spec §7): on the same site ([`crate::http::same_site`]: registrable domain, loopback
+/// as one domain) and over `https`, or plain `http` only to loopback or to the configured host
+/// itself when that is plain `http` (allowed by the config). `named` says who named it and as
+/// what, `configured_what` what the configured URL is, `pin` the key that trusts it instead.
+pub(crate) fn check_discovered(
+    url: &Url,
+    configured: &Url,
+    named: &str,
+    configured_what: &str,
+    pin: &str,
+) -> Result<()> {
+    let origin = origin_text(url);
+    let secure = match url.scheme() {
+        "https" => true,
+        "http" => {
+            crate::http::is_loopback(url)
+                || (configured.scheme() == "http" && configured.host() == url.host())
+        }
+        _ => false,
+    };
+    if !secure {
+        return Err(Error::new(
+            ErrorKind::Insecure,
+            format!(
+                "{named} {origin}: credentials go only over https (or plain http to loopback); set `{pin}` to choose the URL"
+            ),
+        ));
+    }
+    if !crate::http::same_site(url, configured) {
+        return Err(Error::new(
+            ErrorKind::Insecure,
+            format!(
+                "{named} {origin}, which is not on the {configured_what}'s domain ({}); set `{pin}` to trust it",
+                configured.host_str().unwrap_or("?")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `scheme://host[:port]` of a URL, for messages (never its path or query).
+pub(crate) fn origin_text(url: &Url) -> String {
+    match url.port() {
+        Some(port) => format!(
+            "{}://{}:{port}",
+            url.scheme(),
+            url.host_str().unwrap_or("?")
+        ),
+        None => format!("{}://{}", url.scheme(), url.host_str().unwrap_or("?")),
+    }
+}
+
 /// Builds the adapter for an account: the one registry of providers.
 pub fn adapter(account: &Account) -> Arc<dyn Provider> {
     let name = account.name.clone();
@@ -590,7 +754,8 @@ pub async fn run_all(
 }
 
 /// [`run_all`], streaming rows to `sink` (when given) as pages arrive; the results then hold
-/// only each account's outcome.
+/// only each account's outcome. Every account shares one [`limit::Limiter`]; at
+/// `options.deadline` the accounts still listing fail (what they streamed stays printed).
 pub async fn run_all_into(
     http: &Http,
     accounts: &[Account],
@@ -598,17 +763,19 @@ pub async fn run_all_into(
     options: &ListOptions,
     sink: Option<RowSink>,
 ) -> Vec<AccountResult> {
+    let limiter = limit::Limiter::new(options.max_requests, options.memory_budget);
     let futures = accounts.iter().map(|account| {
         let provider = adapter(account);
         let sink = sink.clone();
+        let limiter = limiter.clone();
         async move {
             // The client of the account's trust and proxy settings, counting its connections.
             let http = http.for_transport(account.transport());
-            let result = async {
+            let listing = async {
                 let http = http
                     .as_ref()
                     .map_err(|e| Error::new(e.kind, e.message.clone()))?;
-                let run = Run::new(http, filter, options).streaming(sink.clone());
+                let run = Run::sharing(http, filter, options, limiter).streaming(sink.clone());
                 provider.authenticate(&run, false).await?;
                 let mut rows = provider.list(&run).await?;
                 rows.retain(|r| filter.matches(r));
@@ -620,9 +787,10 @@ pub async fn run_all_into(
                     _ => {}
                 }
                 Ok(rows)
-            }
-            .await
-            .map_err(|e: Error| e.with_account(&account.name));
+            };
+            let result = within_deadline(options, listing)
+                .await
+                .map_err(|e: Error| e.with_account(&account.name));
             if let Ok(http) = &http {
                 tracing::debug!(
                     target: "backups::http",
@@ -649,24 +817,67 @@ pub async fn run_all_into(
     futures_util::future::join_all(futures).await
 }
 
-/// Checks one account: authenticates and fetches the first page (what `accounts --check` runs).
+/// `work`, or the deadline's error if `options.deadline` comes first.
+async fn within_deadline<T>(
+    options: &ListOptions,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match options.deadline {
+        Some(deadline) => {
+            let at = tokio::time::Instant::from_std(deadline.at);
+            tokio::time::timeout_at(at, work)
+                .await
+                .unwrap_or_else(|_| Err(deadline_error(deadline)))
+        }
+        None => work.await,
+    }
+}
+
+/// The error of an account still listing at the run's deadline.
+fn deadline_error(deadline: Deadline) -> Error {
+    // In the largest unit that says it exactly, as it was most likely typed.
+    let secs = deadline.after.as_secs();
+    let after = match secs {
+        _ if deadline.after.subsec_nanos() != 0 => format!("{} ms", deadline.after.as_millis()),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    };
+    Error::new(
+        ErrorKind::Timeout,
+        format!("still listing at the run's deadline ({after}); stopped"),
+    )
+}
+
+/// Checks accounts, all at once: each authenticates and fetches its first page (what
+/// `accounts --check` runs). Like [`run_all`], the accounts share one limiter and the
+/// deadline; the results are in account order.
 pub async fn check(
     http: &Http,
-    account: &Account,
+    accounts: &[Account],
     filter: &Filter,
     options: &ListOptions,
-) -> Result<()> {
-    let provider = adapter(account);
-    async {
-        let http = http.for_transport(account.transport())?;
-        let run = Run::new(&http, filter, options);
-        provider.authenticate(&run, false).await?;
-        run.with_renewal(&*provider, || provider.list_page(&run, None))
-            .await?;
-        Ok(())
-    }
-    .await
-    .map_err(|e: Error| e.with_account(&account.name))
+) -> Vec<Result<()>> {
+    let limiter = limit::Limiter::new(options.max_requests, options.memory_budget);
+    let checks = accounts.iter().map(|account| {
+        let limiter = limiter.clone();
+        async move {
+            let provider = adapter(account);
+            let checking = async {
+                let http = http.for_transport(account.transport())?;
+                let run = Run::sharing(&http, filter, options, limiter);
+                provider.authenticate(&run, false).await?;
+                run.with_renewal(&*provider, || provider.list_page(&run, None))
+                    .await?;
+                Ok(())
+            };
+            within_deadline(options, checking)
+                .await
+                .map_err(|e: Error| e.with_account(&account.name))
+        }
+    });
+    futures_util::future::join_all(checks).await
 }
 
 #[cfg(test)]
@@ -951,6 +1162,67 @@ mod tests {
         assert_eq!(
             list(&fake, ListOptions::default()).await.unwrap(),
             ["a", "b", "c", "d", "e"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stated_total_of_u64_max_is_a_paging_error_not_a_panic() {
+        let o = |n| Some(Cursor::Offset(n));
+        let fake = Fake::new(vec![(None, vec!["a"], o(1), Some(u64::MAX))]);
+        let err = list(&fake, ListOptions::default()).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Paging);
+        assert_eq!(
+            err.to_string(),
+            "the server reports 18446744073709551615 rows, more than 100000 pages; stopped (the page limit)"
+        );
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_huge_total_under_a_huge_page_limit_is_fetched_lazily_and_ends_at_an_empty_page() {
+        let o = |n| Some(Cursor::Offset(n));
+        let fake = Fake::new(vec![
+            (None, vec!["a"], o(1), Some(u64::MAX)),
+            (o(1), vec!["b"], o(2), None),
+            (o(2), vec!["c"], o(3), None),
+            (o(3), vec![], None, None),
+            (o(4), vec![], None, None),
+            (o(5), vec![], None, None),
+            (o(6), vec![], None, None),
+        ]);
+        let options = ListOptions {
+            max_pages: u64::MAX,
+            parallel: 2,
+            ..ListOptions::default()
+        };
+        assert_eq!(list(&fake, options).await.unwrap(), ["a", "b", "c"]);
+        // The first page, then offsets 1.. with at most 2 x parallel in progress: nothing is
+        // asked for once the empty page at 3 has been handled.
+        assert!(
+            fake.calls.load(Ordering::SeqCst) <= 1 + 3 + 4,
+            "{:?}",
+            fake.calls
+        );
+    }
+
+    #[tokio::test]
+    async fn offsets_past_u64_max_end_the_sequence_instead_of_wrapping() {
+        let o = |n| Some(Cursor::Offset(n));
+        let near = u64::MAX - 1;
+        let fake = Fake::new(vec![
+            // Pages of 2: the offset after `near` would be past u64::MAX.
+            (None, vec!["a", "z"], o(near), Some(u64::MAX)),
+            (o(near), vec!["b", "c"], None, None),
+        ]);
+        let options = ListOptions {
+            max_pages: u64::MAX,
+            ..ListOptions::default()
+        };
+        let err = list(&fake, options).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Paging);
+        assert_eq!(
+            err.to_string(),
+            "offset 18446744073709551614 plus a page does not fit in 64 bits"
         );
     }
 

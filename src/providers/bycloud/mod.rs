@@ -11,15 +11,19 @@ pub use config::{BycloudAuth, BycloudBuilder, BycloudConfig};
 
 use reqwest::header::{HeaderValue, ACCEPT};
 use reqwest::{Method, Url};
+use serde::de::MapAccess;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
 use crate::http::Response;
-use crate::model::{gib_to_bytes, non_empty, Backup, Field, ProviderId, Status, Timestamp};
+use crate::model::{
+    gib_to_bytes, non_empty, Backup, ExtraBuilder, Field, ProviderId, Status, Timestamp,
+};
 
 use super::page_size::PageSize;
+use super::rows::{self, Capped, VendorRow};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
@@ -180,15 +184,9 @@ fn status(raw: &str) -> Status {
     }
 }
 
-/// Response of `GET /v1/backups` (ByCloud "List backups"). Every key is optional per the
-/// docs. `links` is not read: it points at `/v1/instances`.
-#[derive(Deserialize)]
-struct ListBackupsResponse {
-    backups: Option<Vec<BackupItem>>,
-    meta: Option<ListMeta>,
-}
-
-/// `meta` of `GET /v1/backups`.
+/// `meta` of `GET /v1/backups` (ByCloud "List backups"). `total` and `limit` are not read:
+/// the server's numbers decide nothing here. `links` is not read either: it points at
+/// `/v1/instances`.
 #[derive(Deserialize)]
 struct ListMeta {
     /// The last id of this page, the `marker` of the next request.
@@ -196,12 +194,12 @@ struct ListMeta {
     has_more: Option<bool>,
 }
 
-/// One item of `backups[]` in `GET /v1/backups`. Fields not mapped to the model (`crn`,
-/// `container`, `has_dependent_backups`, `snapshot_id`, `metadata`, anything new) stay in
-/// `rest` and go to `extra`.
-#[derive(Deserialize)]
-struct BackupItem {
-    id: String,
+/// One item of `backups[]` in `GET /v1/backups`. Every key but `id` is optional per the docs.
+/// Fields not mapped to the model (`crn`, `container`, `has_dependent_backups`,
+/// `snapshot_id`, `metadata`, anything new) stay in `rest` and go to `extra`.
+#[derive(Default)]
+struct BackupItem<'a> {
+    id: Option<String>,
     name: Option<String>,
     description: Option<String>,
     status: Option<String>,
@@ -211,17 +209,52 @@ struct BackupItem {
     is_incremental: Option<bool>,
     created_at: Option<String>,
     updated_at: Option<String>,
-    #[serde(flatten)]
-    rest: Map<String, Value>,
+    rest: ExtraBuilder<'a>,
+}
+
+impl<'de> VendorRow<'de> for BackupItem<'de> {
+    const EXPECTING: &'static str = "a backup object";
+    const REQUIRED: &'static str = "id";
+
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "id" => self.id = Some(map.next_value()?),
+            "name" => self.name = map.next_value()?,
+            "description" => self.description = map.next_value()?,
+            "status" => self.status = map.next_value()?,
+            "volume_id" => self.volume_id = map.next_value()?,
+            "size" => self.size = map.next_value()?,
+            "is_incremental" => self.is_incremental = map.next_value()?,
+            "created_at" => self.created_at = map.next_value()?,
+            "updated_at" => self.updated_at = map.next_value()?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn complete(&self) -> bool {
+        self.id.is_some()
+    }
+
+    fn extra(&mut self) -> &mut ExtraBuilder<'de> {
+        &mut self.rest
+    }
+}
+
+impl<'de> Deserialize<'de> for BackupItem<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        rows::deserialize_row(d)
+    }
 }
 
 /// Maps one item (spec §4). `Err` holds a message for a protocol error.
 fn to_backup(
-    item: BackupItem,
+    item: BackupItem<'_>,
     account: &str,
     location: Option<&str>,
 ) -> std::result::Result<Backup, String> {
-    let id = item.id;
+    // `complete` made sure of it.
+    let id = item.id.unwrap_or_default();
     let time = |field: &str, raw: Option<String>| -> std::result::Result<_, String> {
         raw.map(|s| {
             Timestamp::parse_vendor(&s)
@@ -240,6 +273,7 @@ fn to_backup(
         })
         .transpose()?;
     let status = item.status.as_deref().map_or(Status::Unknown, status);
+    let extra = item.rest.build().map_err(|m| format!("backup {id}: {m}"))?;
     Ok(Backup {
         provider: ProviderId::Bycloud,
         account: account.to_string(),
@@ -258,39 +292,41 @@ fn to_backup(
         description: non_empty(item.description),
         location: location.map(str::to_string),
         parent_id: None, // ByCloud names no parent or group
-        extra: item.rest.into(),
+        extra,
         id,
     })
 }
 
-impl Bycloud {
-    /// Parses a 200 page: rows, and the next marker (`meta.marker`, else the last id) while
-    /// `meta.has_more` says so; without `meta`, while the page is full.
-    fn parse_page(&self, resp: &Response, limit: u64) -> Result<Page> {
-        let body: ListBackupsResponse = resp.json()?;
-        let items = body.backups.unwrap_or_default();
-        let full = items.len() >= limit as usize;
-        let last_id = items.last().map(|b| b.id.clone());
-        let location = self.config.region.as_deref();
-        let rows = items
-            .into_iter()
-            .map(|item| to_backup(item, &self.account, location))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|m| resp.protocol_error(m))?;
-        let (more, marker) = match body.meta {
-            Some(meta) => (meta.has_more.unwrap_or(full), meta.marker),
-            None => (full, None),
-        };
-        let next = more
-            .then(|| marker.filter(|m| !m.is_empty()).or(last_id))
-            .flatten()
-            .map(Cursor::Marker);
-        Ok(Page {
-            rows,
-            next,
-            total: None, // marker paging: a total cannot be used to fetch pages in parallel
-        })
-    }
+/// Parses a 200 page: rows (each mapped as it is read, at most `max_rows`), and the next
+/// marker (`meta.marker`, else the last id) while `meta.has_more` says so; without `meta`,
+/// while the page is full. The error is a message for a protocol error.
+fn parse_page(
+    body: &[u8],
+    account: &str,
+    location: Option<&str>,
+    limit: u64,
+    max_rows: usize,
+) -> std::result::Result<Page, String> {
+    let mut rows = Capped::new(max_rows, "rows");
+    let mut last_id = None;
+    let others = rows::rows_in_object(body, "backups", true, |item: BackupItem<'_>| {
+        last_id.clone_from(&item.id);
+        rows.push(to_backup(item, account, location)?)
+    })?;
+    let full = rows.len() as u64 >= limit;
+    let (more, marker) = match rows::other::<Option<ListMeta>>(&others, "meta")?.flatten() {
+        Some(meta) => (meta.has_more.unwrap_or(full), meta.marker),
+        None => (full, None),
+    };
+    let next = more
+        .then(|| marker.filter(|m| !m.is_empty()).or(last_id))
+        .flatten()
+        .map(Cursor::Marker);
+    Ok(Page {
+        rows: rows.into_vec(),
+        next,
+        total: None, // marker paging: a total cannot be used to fetch pages in parallel
+    })
 }
 
 /// Error body of every ByCloud call (docs "Errors"):
@@ -370,7 +406,13 @@ impl Provider for Bycloud {
             if !resp.is_success() {
                 return Err(vendor_error(&resp));
             }
-            self.parse_page(&resp, limit)
+            let (account, location) = (self.account.clone(), self.config.region.clone());
+            let max_rows = run.options.max_page_rows;
+            let mut resp = resp;
+            run.decode(&mut resp, &self.account, move |body| {
+                parse_page(body, &account, location.as_deref(), limit, max_rows)
+            })
+            .await
         })
     }
 }
@@ -387,6 +429,15 @@ mod tests {
     const EDGE: &str = include_str!("../../../fixtures/bycloud/list_backups_edge.json");
     const RATE_LIMITED: &str = include_str!("../../../fixtures/bycloud/error_429.json");
     const UNAUTHORIZED: &str = include_str!("../../../fixtures/bycloud/error_401.json");
+
+    impl Bycloud {
+        /// A 200 page as the adapter parses it, with the default row cap.
+        fn parse_page(&self, resp: &Response, limit: u64) -> Result<Page> {
+            let location = self.config.region.as_deref();
+            super::parse_page(&resp.body, &self.account, location, limit, 100_000)
+                .map_err(|m| resp.protocol_error(m))
+        }
+    }
 
     fn adapter(region: Option<&str>) -> Bycloud {
         Bycloud::new(
@@ -574,7 +625,7 @@ mod tests {
             ),
             (
                 r#"{"backups":[],"meta":{"has_more":"true"}}"#,
-                "GET /test: HTTP 200: unexpected response body: invalid type: string \"true\", expected a boolean",
+                "GET /test: HTTP 200: unexpected response body: `meta`: invalid type: string \"true\", expected a boolean",
             ),
             (
                 "<html><body>Bad gateway</body></html>",

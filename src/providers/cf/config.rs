@@ -15,6 +15,9 @@ use crate::secret::Secret;
 pub struct CfConfig {
     /// Cloud Controller API, e.g. `https://api.example.local`.
     pub api: Url,
+    /// The login server (UAA) pinned in the config (`uaa`), used instead of the one `GET {api}/`
+    /// names; that one is trusted only on the API's registrable domain.
+    pub uaa: Option<Url>,
     /// How to authenticate.
     pub auth: CfAuth,
     /// Service instance guids to list; empty means every instance the user can see.
@@ -60,6 +63,7 @@ impl ConfigBuilder for CfBuilder {
 
     const KEYS: &'static [Key] = &[
         text("api"),
+        text("uaa"),
         text("username"),
         secret("password"),
         text("client_id"),
@@ -71,9 +75,11 @@ impl ConfigBuilder for CfBuilder {
         HTTP_PROXY,
     ];
 
-    /// The cf CLI's `config.json` fields: its target and its login's tokens.
+    /// The cf CLI's `config.json` fields: its target, the UAA it logged in with (pinned as
+    /// `uaa`: the cf CLI refreshes its tokens there) and its login's tokens.
     const ENV: &'static [(&'static str, &'static str)] = &[
         ("Target", "api"),
+        ("UaaEndpoint", "uaa"),
         ("AccessToken", "token"),
         ("RefreshToken", "refresh_token"),
     ];
@@ -90,11 +96,13 @@ impl ConfigBuilder for CfBuilder {
         let api = v
             .url("api")?
             .ok_or_else(|| v.err("api", "is required (e.g. https://api.example.com)"))?;
+        let uaa = v.url("uaa")?;
         let service_instances = v.list("service_instances");
         let auth = auth(&mut v)?;
         let transport = v.transport()?;
         Ok(CfConfig {
             api,
+            uaa,
             auth,
             service_instances,
             transport,

@@ -10,22 +10,27 @@
 mod config;
 pub use config::{CfAuth, CfBuilder, CfConfig};
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use reqwest::{Method, Url};
+use serde::de::MapAccess;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Response};
-use crate::model::{Backup, Field, ProviderId, Status, Timestamp};
+use crate::model::{Backup, ExtraBuilder, Field, ProviderId, Status, Timestamp};
 use crate::secret::{sensitive_header, Secret};
 use crate::text;
 
+use super::rows::{self, Capped, VendorRow};
 use super::token::{Temporary, TokenCache};
-use super::{BoxFuture, Capabilities, Cursor, KnownResource, Page, PageGuard, Provider, Run};
+use super::{
+    limit, BoxFuture, Capabilities, Cursor, KnownResource, Page, PageGuard, Provider, Run,
+};
 
 /// What this adapter supports.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -145,8 +150,14 @@ impl Cf {
         Ok(resp)
     }
 
-    /// The UAA token endpoint, from `GET {api}/` (discovered once).
+    /// The UAA token endpoint: under the pinned `uaa`, else under the login server `GET {api}/`
+    /// names (discovered once), which must be on the API's site.
     async fn discover(&self, run: &Run<'_>) -> Result<Temporary<Url>> {
+        if let Some(uaa) = &self.config.uaa {
+            let url = http::join_path(uaa, &["oauth", "token"])
+                .ok_or_else(|| Error::config(format!("uaa {uaa} cannot take a path")))?;
+            return Ok(Temporary::lasting(url));
+        }
         let root = self.api_url(&[""]);
         let resp = run
             .send(&self.account, || {
@@ -167,7 +178,14 @@ impl Cf {
         let auth = Url::parse(&link.href).map_err(|e| {
             resp.protocol_error(format!("the login link is not a URL ({e}): {}", link.href))
         })?;
-        check_auth_server(&auth, &self.config.api)?;
+        super::check_discovered(
+            &auth,
+            &self.config.api,
+            "GET / of the API names the login server",
+            "API",
+            "uaa",
+        )
+        .map_err(|e| e.with_request(&resp.request, Some(resp.status)))?;
         let url = http::join_path(&auth, &["oauth", "token"]).ok_or_else(|| {
             resp.protocol_error(format!("the login link cannot take a path: {}", link.href))
         })?;
@@ -305,25 +323,62 @@ impl Cf {
         }
     }
 
-    /// Every service instance the user can see, following `pagination.next.href`.
+    /// Every service instance the user can see, following `pagination.next.href`, each guid
+    /// once. A page naming only instances already seen fails the account, as the shared loop
+    /// does for backups: a server repeating its pages under new `next` links stops at the
+    /// second page, not at `--max-pages`.
     async fn all_instances(&self, run: &Run<'_>) -> Result<Vec<Instance>> {
         let mut url = self.api_url(&["v3", "service_instances"]);
         url.query_pairs_mut()
             .append_pair("per_page", &self.per_page.to_string());
         let mut guard = PageGuard::new(run.options.max_pages);
         let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut first = true;
         loop {
             guard.page(" of service instances")?;
             let resp = run.with_renewal(self, || self.get(run, &url)).await?;
-            let resp = ok_or_error(resp)?;
-            let page: ListServiceInstances = resp.json()?;
-            let empty = page.resources.is_empty();
-            out.extend(page.resources.into_iter().map(|r| Instance {
-                guid: r.guid,
-                name: r.name,
-            }));
-            let next = page.pagination.and_then(|p| p.next).map(|l| l.href);
-            let (Some(next), false) = (next, empty) else {
+            let mut resp = ok_or_error(resp)?;
+            let max_rows = run.options.max_page_rows;
+            let (resources, next) = run
+                .decode(&mut resp, &self.account, move |body| {
+                    parse_instances(body, max_rows)
+                })
+                .await?;
+            let listed = resources.len();
+            let before = out.len();
+            for r in resources {
+                if seen.insert(r.guid.clone()) {
+                    out.push(Instance {
+                        guid: r.guid,
+                        name: r.name,
+                    });
+                }
+            }
+            let fresh = out.len() - before;
+            let at = if first {
+                "the first page".to_string()
+            } else {
+                format!("the page at {}", Cursor::Url(url.clone()))
+            };
+            first = false;
+            if listed > 0 && fresh == 0 {
+                return Err(Error::new(
+                    ErrorKind::Paging,
+                    format!(
+                        "{at} held only service instances already seen; stopped instead of looping"
+                    ),
+                )
+                .with_request(&resp.request, Some(resp.status)));
+            }
+            if fresh < listed {
+                tracing::warn!(
+                    "{}: dropped {} service instances repeated across pages (at {at})",
+                    self.account,
+                    listed - fresh
+                );
+            }
+            let (Some(next), false) = (next, listed == 0) else {
                 break;
             };
             let next = Url::parse(&next)
@@ -333,9 +388,8 @@ impl Cf {
                 return Err(Error::new(
                     ErrorKind::Insecure,
                     format!(
-                        "pagination.next points to another origin ({}://{}); not sending the token there",
-                        next.scheme(),
-                        next.host_str().unwrap_or("?")
+                        "pagination.next points to another origin ({}); not sending the token there",
+                        super::origin_text(&next)
                     ),
                 )
                 .with_request(&resp.request, Some(resp.status)));
@@ -385,7 +439,14 @@ impl Cf {
             );
             return Ok(None);
         }
-        parse_page(&ok_or_error(resp)?, &self.account, instance).map(Some)
+        let mut resp = ok_or_error(resp)?;
+        let (account, of) = (self.account.clone(), instance.clone());
+        let max_rows = run.options.max_page_rows;
+        run.decode(&mut resp, &self.account, move |body| {
+            parse_page(body, &account, &of, max_rows)
+        })
+        .await
+        .map(Some)
     }
 
     async fn list_all(&self, run: &Run<'_>) -> Result<Vec<Backup>> {
@@ -393,13 +454,18 @@ impl Cf {
         let instances: Vec<Instance> = if self.config.service_instances.is_empty() {
             self.all_instances(run).await?
         } else {
-            // Configured guids carry no name: look each up (in parallel), skipping missing ones.
+            // Configured guids carry no name: look each up (in parallel), skipping missing
+            // ones; a guid named twice is looked up once.
+            let mut guids: Vec<&str> = Vec::new();
+            for guid in &self.config.service_instances {
+                if !guids.contains(&guid.as_str()) {
+                    guids.push(guid);
+                }
+            }
             let mut found = Vec::new();
             // Futures are built up front: a stream of closures over borrowed items trips
             // rustc's higher-ranked lifetime check once the whole future must be `Send`.
-            let lookups: Vec<_> = self
-                .config
-                .service_instances
+            let lookups: Vec<_> = guids
                 .iter()
                 .map(|guid| self.configured_instance(run, guid))
                 .collect();
@@ -409,25 +475,53 @@ impl Cf {
             }
             found
         };
+        // Each instance's backups are one page for the memory budget, handed on (into the
+        // result) in instance order; a backup id seen before (under another instance) is
+        // dropped.
         let mut out = Vec::new();
+        let mut ids = HashSet::new();
+        let mut repeated = 0usize;
         let calls: Vec<_> = instances
             .iter()
-            .map(|instance| self.instance_backups(run, instance))
+            .map(|instance| async move {
+                let slot = run.limiter().page();
+                let rows = limit::in_page(slot.clone(), self.instance_backups(run, instance)).await;
+                (rows, slot)
+            })
             .collect();
         let mut calls = stream::iter(calls).buffered(parallel);
         let mut known = Vec::new();
         // `buffered` answers in the order of `instances`, one answer each.
         for instance in &instances {
-            let Some(rows) = calls.next().await.transpose()?.flatten() else {
+            let Some((rows, _slot)) = calls.next().await else {
+                break;
+            };
+            let Some(rows) = rows? else {
                 continue;
             };
+            // Counted as kept: an instance whose every backup was listed under an earlier
+            // one too has none of its own, and the audit then says so.
+            let mut kept = 0;
+            for row in rows {
+                if ids.insert(row.id.clone()) {
+                    out.push(row);
+                    kept += 1;
+                } else {
+                    repeated += 1;
+                }
+            }
             known.push(KnownResource {
                 resource_type: Some("service_instance".to_string()),
                 resource_id: instance.guid.clone(),
                 resource_name: instance.name.clone(),
-                backups: rows.len(),
+                backups: kept,
             });
-            out.extend(rows);
+        }
+        if repeated > 0 {
+            tracing::warn!(
+                "{}: dropped {repeated} backups listed under more than one service instance",
+                self.account
+            );
         }
         *self.known.lock().unwrap_or_else(|e| e.into_inner()) = known;
         Ok(out)
@@ -445,29 +539,6 @@ enum Grant<'a> {
         secret: &'a Secret,
     },
     Refresh(&'a Secret),
-}
-
-/// The token endpoint must keep credentials safe (spec §7): `https`, or plain `http` only to a
-/// loopback host or to the API's own host when the API itself is plain `http` (which the config
-/// allows only for loopback or with `allow_insecure_http`, a flag the adapter does not see).
-fn check_auth_server(auth: &Url, api: &Url) -> Result<()> {
-    let ok = match auth.scheme() {
-        "https" => true,
-        "http" => http::is_loopback(auth) || (api.scheme() == "http" && api.host() == auth.host()),
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::new(
-            ErrorKind::Insecure,
-            format!(
-                "the API names {}://{} as its login server; credentials go only over https (or plain http to loopback)",
-                auth.scheme(),
-                auth.host_str().unwrap_or("?")
-            ),
-        ))
-    }
 }
 
 /// The response if 2xx, else its CF error.
@@ -505,15 +576,8 @@ struct TokenResponse {
     refresh_token: Option<String>,
 }
 
-/// Response of `GET /v3/service_instances` (CC v3 list).
-#[derive(Deserialize)]
-struct ListServiceInstances {
-    pagination: Option<Pagination>,
-    #[serde(default)]
-    resources: Vec<ServiceInstanceResource>,
-}
-
-/// `pagination` of a CC v3 list: only `next` is followed.
+/// `pagination` of a CC v3 list (`GET /v3/service_instances`): only `next` is followed;
+/// `total_results` and `total_pages` are not read (the server's numbers decide nothing).
 #[derive(Deserialize)]
 struct Pagination {
     next: Option<Link>,
@@ -526,43 +590,88 @@ struct ServiceInstanceResource {
     name: Option<String>,
 }
 
-/// Response of OSMAPI "List Service Instance Backups" (`GET /v3/service_instances/{guid}/backups`).
-#[derive(Deserialize)]
-struct ListBackups {
-    backups: Option<Vec<InstanceBackup>>,
+/// One page of `GET /v3/service_instances` (CC v3 list): its instances, at most `max_rows`,
+/// and its `pagination.next.href`. The error is a message for a protocol error.
+fn parse_instances(
+    body: &[u8],
+    max_rows: usize,
+) -> std::result::Result<(Vec<ServiceInstanceResource>, Option<String>), String> {
+    let mut resources = Capped::new(max_rows, "service instances");
+    let others = rows::rows_in_object(body, "resources", true, |r: ServiceInstanceResource| {
+        resources.push(r)
+    })?;
+    let pagination = rows::other::<Option<Pagination>>(&others, "pagination")?.flatten();
+    let next = pagination.and_then(|p| p.next).map(|l| l.href);
+    Ok((resources.into_vec(), next))
 }
 
-/// One entry of `backups`: the vendor documents only `id` and `created_at`.
-#[derive(Deserialize)]
-struct InstanceBackup {
-    id: String,
-    #[serde(default)]
+/// One entry of `backups` in OSMAPI "List Service Instance Backups"
+/// (`GET /v3/service_instances/{guid}/backups`): the vendor documents only `id` and
+/// `created_at`.
+#[derive(Default)]
+struct InstanceBackup<'a> {
+    id: Option<String>,
     created_at: Value,
-    #[serde(flatten)]
-    rest: Map<String, Value>,
+    rest: ExtraBuilder<'a>,
 }
 
-/// Parses one instance's backups (its whole listing, one page).
-fn parse_page(resp: &Response, account: &str, instance: &Instance) -> Result<Vec<Backup>> {
-    let body: ListBackups = resp.json()?;
-    body.backups
-        .unwrap_or_default()
-        .into_iter()
-        .map(|item| to_backup(item, account, instance).map_err(|m| resp.protocol_error(m)))
-        .collect()
+impl<'de> VendorRow<'de> for InstanceBackup<'de> {
+    const EXPECTING: &'static str = "a backup object";
+    const REQUIRED: &'static str = "id";
+
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "id" => self.id = Some(map.next_value()?),
+            "created_at" => self.created_at = map.next_value()?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn complete(&self) -> bool {
+        self.id.is_some()
+    }
+
+    fn extra(&mut self) -> &mut ExtraBuilder<'de> {
+        &mut self.rest
+    }
+}
+
+impl<'de> Deserialize<'de> for InstanceBackup<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        rows::deserialize_row(d)
+    }
+}
+
+/// Parses one instance's backups (its whole listing, one page), each mapped as it is read, at
+/// most `max_rows`. The error is a message for a protocol error.
+fn parse_page(
+    body: &[u8],
+    account: &str,
+    instance: &Instance,
+    max_rows: usize,
+) -> std::result::Result<Vec<Backup>, String> {
+    let mut rows = Capped::new(max_rows, "rows");
+    rows::rows_in_object(body, "backups", true, |item: InstanceBackup<'_>| {
+        rows.push(to_backup(item, account, instance)?)
+    })?;
+    Ok(rows.into_vec())
 }
 
 /// Maps one backup of `instance`; the error is a message for a protocol error.
 fn to_backup(
-    item: InstanceBackup,
+    item: InstanceBackup<'_>,
     account: &str,
     instance: &Instance,
 ) -> std::result::Result<Backup, String> {
+    // `complete` made sure of it.
+    let id = item.id.unwrap_or_default();
     let created_at =
-        created_at(&item.created_at).map_err(|m| format!("backup {}: created_at {m}", item.id))?;
+        created_at(&item.created_at).map_err(|m| format!("backup {id}: created_at {m}"))?;
+    let extra = item.rest.build().map_err(|m| format!("backup {id}: {m}"))?;
     // Every listed backup is available: the API has no state field (spec §4), so
     // provider_status stays null.
-    let mut b = Backup::new(ProviderId::Cf, account, item.id, Status::Available);
+    let mut b = Backup::new(ProviderId::Cf, account, id, Status::Available);
     // name: None, OSMAPI backups have no name.
     b.resource_type = Some("service_instance".to_string());
     b.resource_id = Some(instance.guid.clone());
@@ -570,7 +679,7 @@ fn to_backup(
     // size_bytes, updated_at, expires_at, incremental, description: None, not reported.
     b.created_at = created_at;
     // location: None, CF accounts have no region. parent_id: None, no backup hierarchy.
-    b.extra = item.rest.into();
+    b.extra = extra;
     Ok(b)
 }
 
@@ -741,7 +850,8 @@ mod tests {
     }
 
     fn parse(body: &[u8]) -> Result<Vec<Backup>> {
-        parse_page(&response(200, body), "cf-prod", &instance())
+        let resp = response(200, body);
+        parse_page(&resp.body, "cf-prod", &instance(), 100_000).map_err(|m| resp.protocol_error(m))
     }
 
     fn row(id: &str, created_at: Value, extra: Value) -> Value {
@@ -927,39 +1037,62 @@ mod tests {
 
     #[test]
     fn the_instance_list_fixture_parses() {
-        let page: ListServiceInstances =
-            http::parse_json(&fixture("list_service_instances.json")).unwrap();
-        assert_eq!(page.resources.len(), 2);
+        let (resources, next) =
+            parse_instances(&fixture("list_service_instances.json"), 100).unwrap();
+        assert_eq!(resources.len(), 2);
         assert_eq!(
-            page.resources[1].name.as_deref(),
+            resources[1].name.as_deref(),
             Some("my-user-provided-instance")
         );
         assert_eq!(
-            page.pagination.unwrap().next.unwrap().href,
-            "https://api.example.local/v3/service_instances?page=2&per_page=2"
+            next.as_deref(),
+            Some("https://api.example.local/v3/service_instances?page=2&per_page=2")
+        );
+        assert_eq!(
+            parse_instances(&fixture("list_service_instances.json"), 1)
+                .err()
+                .as_deref(),
+            Some("the page holds more than 1 service instances (the most one page may hold); stopped")
         );
     }
 
     #[test]
-    fn credentials_go_only_to_a_safe_login_server() {
+    fn credentials_go_only_to_a_login_server_on_the_apis_site_over_https() {
         let u = |s: &str| Url::parse(s).unwrap();
-        let https_api = u("https://api.example.local");
+        let https_api = u("https://api.sys.example.com");
         let table = [
-            ("https://login.example.local", &https_api, true),
-            ("http://login.example.local", &https_api, false),
-            ("http://127.0.0.1:9/login", &https_api, true),
-            ("ftp://login.example.local", &https_api, false),
+            ("https://login.sys.example.com", &https_api, true),
+            ("https://uaa.example.com:8443", &https_api, true),
+            ("https://login.evil.example", &https_api, false),
+            ("https://example.com.evil.example", &https_api, false),
+            ("http://login.sys.example.com", &https_api, false),
+            // Loopback is one domain: only for a loopback API.
+            ("http://127.0.0.1:9/login", &https_api, false),
+            ("http://127.0.0.1:9/login", &u("http://localhost:8"), true),
+            ("ftp://login.sys.example.com", &https_api, false),
             // An http API passed the config's check (allow_insecure_http): same host only.
             ("http://10.0.0.5:8080/uaa", &u("http://10.0.0.5"), true),
             ("http://10.0.0.6/uaa", &u("http://10.0.0.5"), false),
         ];
         for (auth, api, ok) in table {
-            let got = check_auth_server(&u(auth), api);
+            let got = super::super::check_discovered(&u(auth), api, "GET / names", "API", "uaa");
             assert_eq!(got.is_ok(), ok, "{auth} for {api}");
             if let Err(e) = got {
                 assert_eq!(e.kind, ErrorKind::Insecure);
             }
         }
+        let e = super::super::check_discovered(
+            &u("https://login.evil.example:444/x"),
+            &https_api,
+            "GET / of the API names the login server",
+            "API",
+            "uaa",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "GET / of the API names the login server https://login.evil.example:444, which is not on the API's domain (api.sys.example.com); set `uaa` to trust it"
+        );
     }
 
     #[test]
@@ -969,6 +1102,7 @@ mod tests {
                 "a".into(),
                 CfConfig {
                     api: Url::parse(api).unwrap(),
+                    uaa: None,
                     auth: CfAuth::Token {
                         access_token: Secret::new("t"),
                         refresh_token: None,
@@ -1003,6 +1137,8 @@ mod tests {
         use crate::providers::ListOptions;
         use axum::extract::RawQuery;
         use axum::routing::get;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
 
         async fn serve(next_for_page2: &'static str) -> Url {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1041,6 +1177,7 @@ mod tests {
                 "cf-fake".into(),
                 CfConfig {
                     api,
+                    uaa: None,
                     auth: CfAuth::Token {
                         access_token: Secret::new("t"),
                         refresh_token: None,
@@ -1076,6 +1213,91 @@ mod tests {
                 e.to_string(),
                 "GET /v3/service_instances: HTTP 200: pagination.next points to another origin (https://evil.example); not sending the token there"
             );
+        }
+
+        /// A Cloud Controller whose instance page `n` (from 1) holds `pages(n)` and always
+        /// names page `n + 1` next (a new link every time, forever), and whose instances each
+        /// hold the backups `backups(guid)`. Counts the instance pages asked for.
+        async fn minting(
+            pages: fn(u64) -> Vec<&'static str>,
+            backups: fn(&str) -> Vec<&'static str>,
+        ) -> (Url, Arc<AtomicUsize>) {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let asked = Arc::new(AtomicUsize::new(0));
+            let (b, counter) = (base.clone(), asked.clone());
+            let app = axum::Router::new()
+                .route(
+                    "/v3/service_instances",
+                    get(move |RawQuery(q): RawQuery| {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let b = b.clone();
+                        async move {
+                            let n: u64 = q
+                                .unwrap_or_default()
+                                .split('&')
+                                .find_map(|kv| kv.strip_prefix("page="))
+                                .and_then(|p| p.parse().ok())
+                                .unwrap_or(1);
+                            let resources: Vec<Value> = pages(n)
+                                .into_iter()
+                                .map(|g| json!({"guid": g, "name": format!("name-{g}")}))
+                                .collect();
+                            axum::Json(json!({
+                                "pagination": {"next": {"href": format!("{b}/v3/service_instances?page={}", n + 1)}},
+                                "resources": resources,
+                            }))
+                        }
+                    }),
+                )
+                .route(
+                    "/v3/service_instances/{guid}/backups",
+                    get(move |axum::extract::Path(guid): axum::extract::Path<String>| async move {
+                        let rows: Vec<Value> = backups(&guid)
+                            .into_iter()
+                            .map(|id| json!({"id": id, "created_at": 1_700_000_000}))
+                            .collect();
+                        axum::Json(json!({"backups": rows}))
+                    }),
+                );
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            (Url::parse(&base).unwrap(), asked)
+        }
+
+        #[tokio::test]
+        async fn a_server_minting_next_links_over_the_same_instances_stops_at_the_second_page() {
+            let (api, asked) = minting(|_| vec!["i1", "i2"], |_| vec!["b1"]).await;
+            let e = list(api).await.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Paging);
+            assert_eq!(
+                e.to_string(),
+                "GET /v3/service_instances: HTTP 200: the page at next link /v3/service_instances held only service instances already seen; stopped instead of looping"
+            );
+            assert_eq!(asked.load(Ordering::SeqCst), 2);
+        }
+
+        #[tokio::test]
+        async fn instances_and_backups_repeated_across_pages_are_listed_once() {
+            // Pages overlap by one instance, then end (an empty page); i3 repeats i1's backup.
+            let pages = |n| match n {
+                1 => vec!["i1", "i2"],
+                2 => vec!["i2", "i3"],
+                _ => vec![],
+            };
+            let backups = |guid: &str| match guid {
+                "i1" => vec!["b1", "b2"],
+                "i2" => vec!["b3"],
+                _ => vec!["b1", "b4"],
+            };
+            let (api, asked) = minting(pages, backups).await;
+            let rows = list(api).await.unwrap();
+            let got: Vec<(String, String)> = rows
+                .iter()
+                .map(|r| (r.resource_id.clone().unwrap(), r.id.clone()))
+                .collect();
+            let want = [("i1", "b1"), ("i1", "b2"), ("i2", "b3"), ("i3", "b4")];
+            assert_eq!(got, want.map(|(g, b)| (g.to_string(), b.to_string())));
+            assert_eq!(asked.load(Ordering::SeqCst), 3);
         }
     }
 
@@ -1159,6 +1381,7 @@ mod tests {
                 "cf-fake".into(),
                 CfConfig {
                     api,
+                    uaa: None,
                     auth: CfAuth::Token {
                         access_token: Secret::new("stale"),
                         refresh_token: Some(Secret::new("r1")),
@@ -1234,7 +1457,7 @@ mod tests {
 
         fn check(body: &[u8]) {
             assert_rows_or_protocol_error(&parse(body), ProviderId::Cf, "cf-prod");
-            let _ = http::parse_json::<ListServiceInstances>(body);
+            let _ = parse_instances(body, 100);
             let _ = http::parse_json::<ServiceInstanceResource>(body);
             let _ = http::parse_json::<RootInfo>(body);
             let _ = http::parse_json::<TokenResponse>(body);
@@ -1262,7 +1485,8 @@ mod tests {
 
     /// The instances whose backups call answered reach the audit as known resources, with
     /// their backup counts; an offering without backups (422) or a vanished instance (404)
-    /// does not.
+    /// does not. An instance that lists only backups already listed under an earlier one
+    /// keeps none of them (they are dropped as repeats), so it counts none.
     #[cfg(feature = "emulator")]
     mod known_resources {
         use super::*;
@@ -1280,7 +1504,7 @@ mod tests {
                 .route(
                     "/v3/service_instances",
                     get(|| async {
-                        let names = ["full", "empty", "unsupported", "gone"];
+                        let names = ["full", "empty", "copy", "unsupported", "gone"];
                         let resources: Vec<Value> = names
                             .iter()
                             .map(|n| json!({"guid": format!("g-{n}"), "name": n}))
@@ -1292,7 +1516,7 @@ mod tests {
                     "/v3/service_instances/{guid}/backups",
                     get(|UrlPath(guid): UrlPath<String>| async move {
                         let (status, body) = match guid.as_str() {
-                            "g-full" => (
+                            "g-full" | "g-copy" => (
                                 StatusCode::OK,
                                 json!({"backups": [{"id": "b1", "created_at": 1_700_000_000}, {"id": "b2", "created_at": 1_700_086_400}]}),
                             ),
@@ -1351,7 +1575,11 @@ mod tests {
             };
             assert_eq!(
                 results[0].resources,
-                [known("g-full", "full", 2), known("g-empty", "empty", 0)]
+                [
+                    known("g-full", "full", 2),
+                    known("g-empty", "empty", 0),
+                    known("g-copy", "copy", 0)
+                ]
             );
             // A failed listing knows nothing.
             assert!(results[1].result.is_err());

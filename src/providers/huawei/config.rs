@@ -127,13 +127,17 @@ impl ConfigBuilder for HuaweiBuilder {
             return Err(v.err("project_id", msg));
         }
         let auth = auth(&mut v)?;
+        if let Some(id) = &project_id {
+            check_project_id(id).map_err(|m| v.err("project_id", m))?;
+        }
         let enterprise_project_id = v.text("enterprise_project_id");
         if let Some(ep) = &enterprise_project_id {
             if !is_enterprise_project(ep) {
                 return Err(v.err(
                     "enterprise_project_id",
                     format!(
-                        "`{ep}` is not an enterprise project id (0, a UUID) or all_granted_eps"
+                        "`{}` is not an enterprise project id (0, a UUID) or all_granted_eps",
+                        crate::text::quote_id(ep)
                     ),
                 ));
             }
@@ -148,6 +152,19 @@ impl ConfigBuilder for HuaweiBuilder {
             enterprise_project_id,
             transport,
         })
+    }
+}
+
+/// A Huawei project id is 32 hex digits (IAM's `projects[].id`); it goes into every request's
+/// path, so anything else is refused, named (escaped and cut short) in the message.
+pub(super) fn check_project_id(id: &str) -> Result<(), String> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a project id (32 hex digits)",
+            crate::text::quote_id(id)
+        ))
     }
 }
 

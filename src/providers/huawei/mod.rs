@@ -6,17 +6,16 @@
 mod config;
 pub mod sign;
 
+use config::check_project_id;
 pub use config::{HuaweiAuth, HuaweiBuilder, HuaweiConfig};
 
 use std::time::Duration;
 
 use chrono::{DateTime, Timelike, Utc};
 use reqwest::{Method, Url};
-use std::borrow::Cow;
 
-use serde::de::{MapAccess, Visitor};
+use serde::de::MapAccess;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -28,6 +27,7 @@ use crate::model::{
 use crate::secret::{sensitive_header, Secret};
 
 use super::page_size::PageSize;
+use super::rows::{self, Capped, VendorRow};
 use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
@@ -159,7 +159,11 @@ impl Huawei {
         }
         let list: Projects = resp.json()?;
         match list.projects.as_slice() {
-            [one] => Ok(one.id.clone()),
+            [one] => {
+                check_project_id(&one.id)
+                    .map_err(|m| resp.protocol_error(format!("IAM named a project: {m}")))?;
+                Ok(one.id.clone())
+            }
             [] => Err(Error::new(
                 ErrorKind::Config,
                 format!(
@@ -248,12 +252,13 @@ impl Huawei {
             None => {
                 // Scoped by the region's name: the token names the project it was issued for.
                 let body: Value = resp.json()?;
-                body["token"]["project"]["id"]
-                    .as_str()
-                    .ok_or_else(|| {
-                        resp.protocol_error("IAM issued a token without token.project.id")
-                    })?
-                    .to_string()
+                let id = body["token"]["project"]["id"].as_str().ok_or_else(|| {
+                    resp.protocol_error("IAM issued a token without token.project.id")
+                })?;
+                check_project_id(id).map_err(|m| {
+                    resp.protocol_error(format!("IAM issued a token for a project: {m}"))
+                })?;
+                id.to_string()
             }
         };
         Ok(Session {
@@ -271,7 +276,9 @@ impl Huawei {
         query: &[(String, String)],
     ) -> Result<reqwest::RequestBuilder> {
         let project = &session.project_id;
-        let path = format!("/v3/{project}/backups");
+        // One path segment, whatever the id holds (it was checked to be hex; this keeps a
+        // server's `../x?y#` from ever becoming another path, query or fragment).
+        let path = format!("/v3/{}/backups", path_segment(project));
         self.request(
             run,
             (&self.origin, &self.host),
@@ -411,31 +418,46 @@ impl Provider for Huawei {
                 return Err(vendor_error(&resp));
             }
             let account = self.account.clone();
-            let (count, rows) = resp.decode(move |body| parse_page(body, &account)).await?;
+            let max_rows = run.options.max_page_rows;
+            let (count, rows) = run
+                .decode(&mut resp, &self.account, move |body| {
+                    parse_page(body, &account, max_rows)
+                })
+                .await?;
             let len = rows.len() as u64;
             // `count` is unreliable (total or page size, unstated): only a hint for fetching
             // the remaining offsets in parallel, given on the first page when it says more
             // rows exist. The loop always ends on an empty page.
             let total = count.filter(|&c| offset == 0 && c > len);
-            let next = (len > 0).then(|| Cursor::Offset(offset + len));
+            let next = match (len > 0).then(|| offset.checked_add(len)) {
+                None => None,
+                Some(Some(o)) => Some(Cursor::Offset(o)),
+                Some(None) => {
+                    return Err(resp.protocol_error(format!(
+                        "offset {offset} plus {len} rows does not fit in 64 bits"
+                    )))
+                }
+            };
             Ok(Page { rows, next, total })
         })
     }
 }
 
-/// Parses and maps one ListBackups page: its `count` and its rows. The error is a message for
-/// a protocol error.
+/// Parses and maps one ListBackups page (CBR v3, `GET /v3/{project_id}/backups`): its `count`
+/// and its rows, each mapped as it is read, at most `max_rows`. The error is a message for a
+/// protocol error.
 fn parse_page(
     body: &[u8],
     account: &str,
+    max_rows: usize,
 ) -> std::result::Result<(Option<u64>, Vec<Backup>), String> {
-    let list: ListBackupsResponse = crate::http::parse_json(body)?;
-    let rows = list
-        .backups
-        .into_iter()
-        .map(|row| to_backup(row, account))
-        .collect::<std::result::Result<Vec<_>, String>>()?;
-    Ok((list.count, rows))
+    let mut rows = Capped::new(max_rows, "rows");
+    let others = rows::rows_in_object(body, "backups", false, |row: BackupResp<'_>| {
+        rows.push(to_backup(row, account)?)
+    })?;
+    // Total or page size, depending on the deployment.
+    let count = rows::other::<Option<u64>>(&others, "count")?.flatten();
+    Ok((count, rows.into_vec()))
 }
 
 /// `scheme://host[:port]` and `host[:port]` of an endpoint (its path is dropped, as the SDK
@@ -447,6 +469,16 @@ fn origin_and_host(url: &Url) -> (String, String) {
         (None, _) => String::new(),
     };
     (format!("{}://{host}", url.scheme()), host)
+}
+
+/// `segment` percent-encoded as one path segment: `/`, `?`, `#`, `%` and `.` included, so
+/// `..` cannot climb either.
+fn path_segment(segment: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
 /// `origin + path + ?query` as one string, so the query keeps its exact (signed) encoding.
@@ -487,8 +519,11 @@ fn page_query(
     }
     if let Some(until) = filter.until {
         let whole = until.with_nanosecond(0).unwrap_or(until);
+        // Checked: at the calendar's last second there is no next one (then the bound stays).
         let ceil = if whole < until {
-            whole + chrono::Duration::seconds(1)
+            whole
+                .checked_add_signed(chrono::Duration::seconds(1))
+                .unwrap_or(until)
         } else {
             whole
         };
@@ -548,21 +583,10 @@ fn status(raw: &str) -> Status {
     }
 }
 
-/// Response of ListBackups (CBR v3, `GET /v3/{project_id}/backups`). Rows borrow their
-/// unmapped fields from the body.
-#[derive(Deserialize)]
-struct ListBackupsResponse<'a> {
-    #[serde(borrow)]
-    backups: Vec<BackupResp<'a>>,
-    /// Total or page size, depending on the deployment.
-    #[serde(default)]
-    count: Option<u64>,
-}
-
 /// One `BackupResp` of ListBackups; every field not mapped stays in `rest` for `extra`.
 #[derive(Default)]
 struct BackupResp<'a> {
-    id: String,
+    id: Option<String>,
     name: Option<String>,
     status: Option<String>,
     resource_type: Option<String>,
@@ -581,72 +605,62 @@ struct BackupResp<'a> {
     rest: ExtraBuilder<'a>,
 }
 
-/// An object key, borrowed from the body unless it holds escapes.
-#[derive(Deserialize)]
-struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+impl<'de> VendorRow<'de> for BackupResp<'de> {
+    const EXPECTING: &'static str = "a BackupResp object";
+    const REQUIRED: &'static str = "id";
 
-impl<'de: 'a, 'a> Deserialize<'de> for BackupResp<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct Row<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for Row<'a> {
-            type Value = BackupResp<'a>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a BackupResp object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> std::result::Result<Self::Value, A::Error> {
-                let mut r = BackupResp::default();
-                let mut id = None;
-                while let Some(Key(key)) = map.next_key()? {
-                    match key.as_ref() {
-                        "id" => id = Some(map.next_value()?),
-                        "name" => r.name = map.next_value()?,
-                        "status" => r.status = map.next_value()?,
-                        "resource_type" => r.resource_type = map.next_value()?,
-                        "resource_id" => r.resource_id = map.next_value()?,
-                        "resource_name" => r.resource_name = map.next_value()?,
-                        "resource_size" => r.resource_size = map.next_value()?,
-                        "created_at" => r.created_at = map.next_value()?,
-                        "updated_at" => r.updated_at = map.next_value()?,
-                        "expired_at" => r.expired_at = map.next_value()?,
-                        "incremental" => r.incremental = map.next_value()?,
-                        "description" => r.description = map.next_value()?,
-                        "resource_az" => r.resource_az = map.next_value()?,
-                        "parent_id" => r.parent_id = map.next_value()?,
-                        _ => {
-                            let value: &'de RawValue = map.next_value()?;
-                            r.rest.raw(key, value);
-                        }
-                    }
-                }
-                r.id = id.ok_or_else(|| serde::de::Error::missing_field("id"))?;
-                Ok(r)
-            }
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "id" => self.id = Some(map.next_value()?),
+            "name" => self.name = map.next_value()?,
+            "status" => self.status = map.next_value()?,
+            "resource_type" => self.resource_type = map.next_value()?,
+            "resource_id" => self.resource_id = map.next_value()?,
+            "resource_name" => self.resource_name = map.next_value()?,
+            "resource_size" => self.resource_size = map.next_value()?,
+            "created_at" => self.created_at = map.next_value()?,
+            "updated_at" => self.updated_at = map.next_value()?,
+            "expired_at" => self.expired_at = map.next_value()?,
+            "incremental" => self.incremental = map.next_value()?,
+            "description" => self.description = map.next_value()?,
+            "resource_az" => self.resource_az = map.next_value()?,
+            "parent_id" => self.parent_id = map.next_value()?,
+            _ => return Ok(false),
         }
-        d.deserialize_map(Row(std::marker::PhantomData))
+        Ok(true)
+    }
+
+    fn complete(&self) -> bool {
+        self.id.is_some()
+    }
+
+    fn extra(&mut self) -> &mut ExtraBuilder<'de> {
+        &mut self.rest
+    }
+}
+
+impl<'de> Deserialize<'de> for BackupResp<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        rows::deserialize_row(d)
     }
 }
 
 /// Maps one `BackupResp` to the model; the error is a message for a protocol error.
 fn to_backup(row: BackupResp<'_>, account: &str) -> std::result::Result<Backup, String> {
+    // `complete` made sure of it.
+    let id = row.id.unwrap_or_default();
     let mut extra = row.rest;
     let incremental = row.incremental.or_else(|| {
         let info: Value = serde_json::from_str(extra.get("extend_info")?.get()).ok()?;
         info.get("incremental").and_then(Value::as_bool)
     });
-    let size_bytes = match row.resource_size {
-        Some(gib) => Some(gib_to_bytes(gib).ok_or_else(|| {
-            format!(
-                "backup {}: resource_size {gib} GB does not fit in bytes",
-                row.id
-            )
-        })?),
-        None => None,
-    };
+    let size_bytes =
+        match row.resource_size {
+            Some(gib) => Some(gib_to_bytes(gib).ok_or_else(|| {
+                format!("backup {id}: resource_size {gib} GB does not fit in bytes")
+            })?),
+            None => None,
+        };
     let status = row.status.as_deref().map_or(Status::Unknown, status);
     let mut time = |key: &'static str, raw: Option<String>| {
         let raw = non_empty(raw)?;
@@ -660,7 +674,8 @@ fn to_backup(row: BackupResp<'_>, account: &str) -> std::result::Result<Backup, 
     let created_at = time("created_at", row.created_at);
     let updated_at = time("updated_at", row.updated_at);
     let expires_at = time("expired_at", row.expired_at);
-    let mut b = Backup::new(ProviderId::Huawei, account, row.id, status);
+    let built = extra.build().map_err(|m| format!("backup {id}: {m}"))?;
+    let mut b = Backup::new(ProviderId::Huawei, account, id, status);
     b.name = row.name;
     b.provider_status = row.status;
     b.resource_type = row.resource_type.map(|t| match t.as_str() {
@@ -678,7 +693,7 @@ fn to_backup(row: BackupResp<'_>, account: &str) -> std::result::Result<Backup, 
     b.description = non_empty(row.description);
     b.location = row.resource_az;
     b.parent_id = row.parent_id;
-    b.extra = extra.build();
+    b.extra = built;
     Ok(b)
 }
 

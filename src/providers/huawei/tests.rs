@@ -11,10 +11,9 @@ const SEED: &str = include_str!("../../../fixtures/huawei/list-backups-seed.json
 const EDGE: &str = include_str!("../../../fixtures/huawei/list-backups-edge.json");
 
 fn rows(body: &str) -> Vec<Value> {
-    let list: ListBackupsResponse = serde_json::from_str(body).unwrap();
-    list.backups
-        .into_iter()
-        .map(|row| serde_json::to_value(to_backup(row, "hw").unwrap()).unwrap())
+    let (_, rows) = parse_page(body.as_bytes(), "hw", 1000).unwrap();
+    rows.iter()
+        .map(|row| serde_json::to_value(row).unwrap())
         .collect()
 }
 
@@ -201,10 +200,11 @@ fn edge_cases_map_to_exact_rows() {
 #[test]
 fn absurd_sizes_and_wrong_types_are_errors_not_wraps() {
     let body = json!({"backups": [{"id": "x", "resource_size": u64::MAX / 2}]}).to_string();
-    let list: ListBackupsResponse = serde_json::from_str(&body).unwrap();
-    let row = list.backups.into_iter().next().unwrap();
-    let err = to_backup(row, "hw").unwrap_err();
-    assert!(err.contains("does not fit"), "{err}");
+    let err = parse_page(body.as_bytes(), "hw", 1000).unwrap_err();
+    assert_eq!(
+        err,
+        "backup x: resource_size 9223372036854775807 GB does not fit in bytes"
+    );
     for bad in [
         r#"{"backups": [{"id": "x", "resource_size": -1}]}"#,
         r#"{"backups": [{"id": "x", "resource_size": "40"}]}"#,
@@ -213,11 +213,22 @@ fn absurd_sizes_and_wrong_types_are_errors_not_wraps() {
         r#"{"count": 3}"#,
         r#"{"backups": [{"id": "x", "incremental": "yes"}]}"#,
     ] {
-        assert!(
-            crate::http::parse_json::<ListBackupsResponse>(bad.as_bytes()).is_err(),
-            "{bad}"
-        );
+        assert!(parse_page(bad.as_bytes(), "hw", 1000).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn a_project_id_is_one_path_segment_whatever_it_holds() {
+    assert_eq!(
+        path_segment("0605767b5780d5762fc5c0118072a564"),
+        "0605767b5780d5762fc5c0118072a564"
+    );
+    assert_eq!(
+        path_segment("../../../evil"),
+        "%2E%2E%2F%2E%2E%2F%2E%2E%2Fevil"
+    );
+    assert_eq!(path_segment("x?inject=1#"), "x%3Finject%3D1%23");
+    assert_eq!(path_segment("a%2Fb"), "a%252Fb");
 }
 
 #[test]
@@ -466,7 +477,7 @@ mod against_a_local_server {
     async fn falls_back_to_limit_100_when_1000_is_refused() {
         let limits = Arc::new(Mutex::new(Vec::new()));
         let app = Router::new()
-            .route("/v3/p1/backups", get(backups))
+            .route("/v3/0123456789abcdef0123456789abcdef/backups", get(backups))
             .with_state(limits.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -475,7 +486,7 @@ mod against_a_local_server {
             region: None,
             endpoint: Url::parse(&format!("http://{addr}/some/path")).unwrap(),
             iam_endpoint: Url::parse(&format!("http://{addr}/")).unwrap(),
-            project_id: Some("p1".into()),
+            project_id: Some("0123456789abcdef0123456789abcdef".into()),
             auth: HuaweiAuth::Token(Secret::new("t")),
             enterprise_project_id: None,
             transport: Default::default(),
@@ -652,7 +663,7 @@ mod enterprise_projects {
             let mut b = HuaweiBuilder::default();
             for (k, v) in [
                 ("endpoint", "https://cbr.example.com"),
-                ("project_id", "p"),
+                ("project_id", "0605767b5780d5762fc5c0118072a564"),
                 ("token", "t"),
                 ("enterprise_project_id", ep),
             ] {
@@ -692,7 +703,7 @@ mod properties {
 
     fn check(body: &[u8]) {
         let ok = response(200, body);
-        let outcome = parse_page(body, "hw")
+        let outcome = parse_page(body, "hw", 1000)
             .map(|(_, rows)| rows)
             .map_err(|m| ok.protocol_error(m));
         assert_rows_or_protocol_error(&outcome, ProviderId::Huawei, "hw");

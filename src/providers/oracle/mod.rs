@@ -11,15 +11,18 @@ use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use reqwest::{Method, Url};
+use serde::de::MapAccess;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::http::Response;
-use crate::model::{non_empty, Backup, Field, ProviderId, Status};
+use crate::model::{non_empty, Backup, ExtraBuilder, Field, ProviderId, Status};
 use crate::secret::{sensitive_header, Secret};
 use crate::text;
 
+use super::rows::{self, Capped, VendorRow};
 use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
@@ -166,7 +169,14 @@ impl Provider for Oracle {
             if !resp.is_success() {
                 return Err(vendor_error(&resp));
             }
-            let rows = parse_page(&resp, &self.account)?;
+            let account = self.account.clone();
+            let max_rows = run.options.max_page_rows;
+            let mut resp = resp;
+            let rows = run
+                .decode(&mut resp, &self.account, move |body| {
+                    parse_page(body, &account, max_rows)
+                })
+                .await?;
             // No paging: the one response is the whole listing.
             Ok(Page {
                 rows,
@@ -180,68 +190,107 @@ impl Provider for Oracle {
 /// One item of the response of "Retrieve Details of all Backups"
 /// (`GET /backupservice/v1/backup/`). Only mapped fields are named; everything else, including
 /// `volumeUri` (kept raw as well as mapped), lands in `rest` and then in `extra`.
-#[derive(Deserialize)]
-struct BackupItem {
-    name: String,
+#[derive(Default)]
+struct BackupItem<'a> {
+    name: Option<String>,
     state: Option<String>,
     description: Option<String>,
-    #[serde(rename = "snapshotSize")]
     snapshot_size: Option<String>,
-    #[serde(flatten)]
-    rest: Map<String, Value>,
+    /// `volumeUri` as sent (it stays in `rest` too).
+    volume_uri: Option<&'a RawValue>,
+    rest: ExtraBuilder<'a>,
 }
 
-/// The response of `GET /backupservice/v1/backup/` in the `{"result":[…]}` envelope that
-/// juju's client and fixtures use for Compute Classic listings.
-#[derive(Deserialize)]
-struct ResultEnvelope {
-    result: Vec<BackupItem>,
+impl<'de> VendorRow<'de> for BackupItem<'de> {
+    const EXPECTING: &'static str = "a backup object";
+    const REQUIRED: &'static str = "name";
+
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "name" => self.name = Some(map.next_value()?),
+            "state" => self.state = map.next_value()?,
+            "description" => self.description = map.next_value()?,
+            "snapshotSize" => self.snapshot_size = map.next_value()?,
+            "volumeUri" => {
+                let raw: &'de RawValue = map.next_value()?;
+                self.volume_uri = Some(raw);
+                self.rest.raw(std::borrow::Cow::Borrowed("volumeUri"), raw);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn complete(&self) -> bool {
+        self.name.is_some()
+    }
+
+    fn extra(&mut self) -> &mut ExtraBuilder<'de> {
+        &mut self.rest
+    }
 }
 
-/// Parses the list response (the whole listing, one page): a bare array (the vendor page) or
-/// the `result` envelope.
-fn parse_page(resp: &Response, account: &str) -> Result<Vec<Backup>> {
-    let first = resp.body.iter().find(|b| !b.is_ascii_whitespace());
-    let items: Vec<BackupItem> = match first {
-        Some(b'{') => resp.json::<ResultEnvelope>()?.result,
-        _ => resp.json()?,
-    };
-    items
-        .into_iter()
-        .map(|item| to_backup(item, account).map_err(|m| resp.protocol_error(m)))
-        .collect()
+impl<'de> Deserialize<'de> for BackupItem<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        rows::deserialize_row(d)
+    }
+}
+
+/// Parses the list response (the whole listing, one page), each item mapped as it is read, at
+/// most `max_rows`: a bare array (the vendor page) or the `{"result":[…]}` envelope that
+/// juju's client and fixtures use for Compute Classic listings. The error is a message for a
+/// protocol error.
+fn parse_page(
+    body: &[u8],
+    account: &str,
+    max_rows: usize,
+) -> std::result::Result<Vec<Backup>, String> {
+    let mut rows = Capped::new(max_rows, "rows");
+    let each = |item: BackupItem<'_>| rows.push(to_backup(item, account)?);
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => rows::rows_in_object(body, "result", false, each).map(drop)?,
+        _ => rows::rows_in_array(body, each)?,
+    }
+    Ok(rows.into_vec())
 }
 
 /// Maps one vendor item to the model; the error is a message for a protocol error.
-fn to_backup(item: BackupItem, account: &str) -> std::result::Result<Backup, String> {
-    if item.name.trim().is_empty() {
+fn to_backup(item: BackupItem<'_>, account: &str) -> std::result::Result<Backup, String> {
+    // `complete` made sure of it.
+    let name = item.name.unwrap_or_default();
+    if name.trim().is_empty() {
         return Err("a backup has an empty name".into());
     }
-    let volume_uri = match item.rest.get("volumeUri") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => {
+    let volume_uri = match item
+        .volume_uri
+        .map(|raw| serde_json::from_str::<Value>(raw.get()))
+    {
+        None | Some(Ok(Value::Null)) => None,
+        Some(Ok(Value::String(s))) => Some(s),
+        Some(Ok(other)) => {
             return Err(format!(
-                "backup {}: volumeUri is not a string: {}",
-                item.name,
+                "backup {name}: volumeUri is not a string: {}",
                 text::quote_value(other)
             ))
         }
+        Some(Err(e)) => return Err(format!("backup {name}: volumeUri: {e}")),
     };
     let size_bytes = match item.snapshot_size.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(s) => {
-            Some(parse_size(s).map_err(|e| format!("backup {}: snapshotSize {e}", item.name))?)
-        }
+        Some(s) => Some(parse_size(s).map_err(|e| format!("backup {name}: snapshotSize {e}"))?),
     };
     let resource_id = volume_uri.as_deref().and_then(volume_name);
+    let extra = item
+        .rest
+        .build()
+        .map_err(|m| format!("backup {name}: {m}"))?;
     let mut b = Backup::new(
         ProviderId::Oracle,
         account,
-        item.name.clone(),
+        name.clone(),
         item.state.as_deref().map_or(Status::Unknown, status),
     );
-    b.name = last_segment(&item.name);
+    b.name = last_segment(&name);
     b.provider_status = item.state;
     // Every Compute Classic backup is of a storage volume.
     b.resource_type = Some("volume".into());
@@ -253,7 +302,7 @@ fn to_backup(item: BackupItem, account: &str) -> std::result::Result<Backup, Str
     // location: None, Compute Classic names no zone per backup (the site is the endpoint).
     // parent_id: None, backups are not nested (the configuration is in extra).
     // incremental: None, not reported.
-    b.extra = item.rest.into();
+    b.extra = extra;
     Ok(b)
 }
 
@@ -336,7 +385,8 @@ mod tests {
     use serde_json::json;
 
     fn parse(body: &[u8]) -> Result<Vec<Backup>> {
-        parse_page(&response(200, body), "oracle-us")
+        let resp = response(200, body);
+        parse_page(&resp.body, "oracle-us", 100_000).map_err(|m| resp.protocol_error(m))
     }
 
     fn rows_json(body: &[u8]) -> Value {

@@ -17,15 +17,19 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, Url};
-use serde::de::DeserializeOwned;
+use serde::de::MapAccess;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::http::{self, Response};
-use crate::model::{non_empty, Backup, Field, JsonStrings, ProviderId, Status, Timestamp};
+use crate::model::{
+    non_empty, Backup, ExtraBuilder, Field, JsonStrings, ProviderId, Status, Timestamp,
+};
 use crate::secret::{sensitive_header, Secret};
 
+use super::rows::{self, Capped, VendorRow};
 use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
@@ -80,14 +84,15 @@ impl Zcom {
         }
     }
 
-    /// `{compute_endpoint}/{tenant_id}`, when the config gives the compute endpoint.
+    /// `{compute_endpoint}/{tenant_id}`, when the config gives the compute endpoint; the
+    /// tenant id is one percent-encoded path segment.
     fn configured_compute(&self) -> Option<String> {
         self.config.compute_endpoint.as_ref().map(|c| {
-            format!(
-                "{}/{}",
-                c.as_str().trim_end_matches('/'),
-                self.config.tenant_id
-            )
+            match http::join_path(c, &[self.config.tenant_id.as_str()]) {
+                Some(url) => url.as_str().to_string(),
+                // The config accepts only http(s) URLs, which always take a path.
+                None => c.as_str().to_string(),
+            }
         })
     }
 
@@ -129,7 +134,7 @@ impl Zcom {
             Some(c) => c,
             None => self
                 .catalog_compute(&access.service_catalog)
-                .map_err(|m| resp.protocol_error(m))?,
+                .map_err(|e| e.with_request(&resp.request, Some(resp.status)))?,
         };
         let session = Session {
             token: Secret::new(access.token.id),
@@ -148,10 +153,10 @@ impl Zcom {
     }
 
     /// The `compute` endpoint of the token's service catalog (in the configured region when
-    /// one is set). It already ends in `/{tenant_id}`. The token goes there, so it must be
-    /// https, or plain http only where the identity endpoint itself is plain http (loopback
-    /// or explicitly allowed in the config) on a loopback host or the identity host.
-    fn catalog_compute(&self, catalog: &[CatalogService]) -> std::result::Result<String, String> {
+    /// one is set). It already ends in `/{tenant_id}`. The token goes there, so it must be on
+    /// the identity endpoint's site over https (spec §7; see [`super::check_discovered`]);
+    /// `compute_endpoint` pins another.
+    fn catalog_compute(&self, catalog: &[CatalogService]) -> Result<String> {
         let endpoints: Vec<&CatalogEndpoint> = catalog
             .iter()
             .filter(|s| s.kind.eq_ignore_ascii_case("compute"))
@@ -163,27 +168,29 @@ impl Zcom {
                 .find(|e| e.region.as_deref() == Some(r.as_str())),
             None => endpoints.first(),
         }
-        .ok_or("the token's service catalog has no compute endpoint (set compute_endpoint)")?;
-        let url = Url::parse(&chosen.public_url).map_err(|e| {
-            format!(
-                "the catalog's compute publicURL is not a URL ({e}): {}",
-                chosen.public_url
+        .ok_or_else(|| {
+            Error::protocol(
+                "the token's service catalog has no compute endpoint (set compute_endpoint)",
             )
         })?;
-        let identity = &self.config.identity_endpoint;
-        let allowed = match url.scheme() {
-            "https" => true,
-            "http" => {
-                identity.scheme() == "http"
-                    && (http::is_loopback(&url) || url.host_str() == identity.host_str())
-            }
-            _ => false,
-        };
-        if !allowed {
-            return Err(format!(
-                "refused to send the token to the catalog's compute endpoint {}://{} (not https); set compute_endpoint",
-                url.scheme(),
-                url.host_str().unwrap_or("?")
+        let url = Url::parse(&chosen.public_url).map_err(|e| {
+            Error::protocol(format!(
+                "the catalog's compute publicURL is not a URL ({e}): `{}`",
+                crate::text::quote(&crate::providers::builder::without_userinfo(
+                    &chosen.public_url
+                ))
+            ))
+        })?;
+        super::check_discovered(
+            &url,
+            &self.config.identity_endpoint,
+            "the token's service catalog names the compute endpoint",
+            "identity endpoint",
+            "compute_endpoint",
+        )?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Error::protocol(
+                "the catalog's compute publicURL holds a user name or password",
             ));
         }
         Ok(chosen.public_url.trim_end_matches('/').to_string())
@@ -248,7 +255,14 @@ impl Provider for Zcom {
             if !resp.is_success() {
                 return Err(vendor_error(&resp));
             }
-            let rows = parse_page(&resp, &self.account, self.config.region.as_deref())?;
+            let (account, region) = (self.account.clone(), self.config.region.clone());
+            let max_rows = run.options.max_page_rows;
+            let mut resp = resp;
+            let rows = run
+                .decode(&mut resp, &self.account, move |body| {
+                    parse_page(body, &account, region.as_deref(), max_rows)
+                })
+                .await?;
             // No paging: the one response is the whole listing.
             Ok(Page {
                 rows,
@@ -293,84 +307,192 @@ struct CatalogEndpoint {
     public_url: String,
 }
 
-/// Response of "List backups" (`GET /v2/{tenant_id}/backup`).
-#[derive(Deserialize)]
-struct ListBackupResponse {
-    backup: Vec<BackupGroup>,
+/// One backup group of "List backups" (`GET /v2/{tenant_id}/backup`, whose `backup` lists
+/// them): the automatic-backup subscription of one VM. Its runs are read after the group (they
+/// need the group's fields), from the raw `backupruns`.
+#[derive(Default)]
+struct BackupGroup<'a> {
+    id: Option<String>,
+    instance_id: Option<String>,
+    backupruns: Option<&'a RawValue>,
+    rest: ExtraBuilder<'a>,
 }
 
-/// One backup group: the automatic-backup subscription of one VM.
-#[derive(Deserialize)]
-struct BackupGroup {
-    id: String,
-    instance_id: Option<String>,
-    backupruns: Option<Vec<BackupRun>>,
-    #[serde(flatten)]
-    rest: Map<String, Value>,
+impl<'de> VendorRow<'de> for BackupGroup<'de> {
+    const EXPECTING: &'static str = "a backup group object";
+    const REQUIRED: &'static str = "id";
+
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "id" => self.id = Some(map.next_value()?),
+            "instance_id" => self.instance_id = map.next_value()?,
+            "backupruns" => self.backupruns = Some(map.next_value()?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn complete(&self) -> bool {
+        self.id.is_some()
+    }
+
+    fn extra(&mut self) -> &mut ExtraBuilder<'de> {
+        &mut self.rest
+    }
+}
+
+impl<'de> Deserialize<'de> for BackupGroup<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        rows::deserialize_row(d)
+    }
 }
 
 /// One backup run: one backup operation, one row.
-#[derive(Deserialize)]
-struct BackupRun {
-    backuprun_id: String,
+#[derive(Default)]
+struct BackupRun<'a> {
+    backuprun_id: Option<String>,
     status: Option<String>,
     created_at: Option<String>,
-    #[serde(rename = "type")]
     kind: Option<String>,
     volume_id: Option<String>,
-    #[serde(flatten)]
-    rest: Map<String, Value>,
+    rest: ExtraBuilder<'a>,
 }
 
-/// Parses the list response (the whole listing, one page) and maps every run of every group.
-fn parse_page(resp: &Response, account: &str, region: Option<&str>) -> Result<Vec<Backup>> {
-    let list: ListBackupResponse = parse_lenient(resp)?;
-    let mut rows = Vec::new();
-    for group in list.backup {
-        for run in group.backupruns.unwrap_or_default() {
-            rows.push(
-                to_backup(
-                    run,
-                    &group.id,
-                    group.instance_id.as_deref(),
-                    &group.rest,
-                    account,
-                    region,
-                )
-                .map_err(|m| resp.protocol_error(m))?,
-            );
+impl<'de> VendorRow<'de> for BackupRun<'de> {
+    const EXPECTING: &'static str = "a backup run object";
+    const REQUIRED: &'static str = "backuprun_id";
+
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "backuprun_id" => self.backuprun_id = Some(map.next_value()?),
+            "status" => self.status = map.next_value()?,
+            "created_at" => self.created_at = map.next_value()?,
+            "type" => self.kind = map.next_value()?,
+            "volume_id" => self.volume_id = map.next_value()?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn complete(&self) -> bool {
+        self.backuprun_id.is_some()
+    }
+
+    fn extra(&mut self) -> &mut ExtraBuilder<'de> {
+        &mut self.rest
+    }
+}
+
+impl<'de> Deserialize<'de> for BackupRun<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        rows::deserialize_row(d)
+    }
+}
+
+/// Parses the list response (the whole listing, one page) and maps every run of every group as
+/// it is read, at most `max_rows` runs. Strictly first; only when that fails on JSON syntax,
+/// again with trailing commas before `}` and `]` removed (the vendor's documented example has
+/// them). A body that is still not JSON reports the strict error; one that is JSON but the
+/// wrong shape reports that. The error is a message for a protocol error.
+fn parse_page(
+    body: &[u8],
+    account: &str,
+    region: Option<&str>,
+    max_rows: usize,
+) -> std::result::Result<Vec<Backup>, String> {
+    let strict = parse_groups(body, account, region, max_rows);
+    let Err(message) = strict else {
+        return strict;
+    };
+    if !is_json(body) {
+        if let Cow::Owned(relaxed) = strip_trailing_commas(body) {
+            if is_json(&relaxed) {
+                return parse_groups(&relaxed, account, region, max_rows);
+            }
         }
     }
-    Ok(rows)
+    Err(message)
+}
+
+/// Whether `body` is well-formed JSON text, whatever its shape.
+fn is_json(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
+/// [`parse_page`] without the second chance.
+fn parse_groups(
+    body: &[u8],
+    account: &str,
+    region: Option<&str>,
+    max_rows: usize,
+) -> std::result::Result<Vec<Backup>, String> {
+    let mut rows = Capped::new(max_rows, "backup runs");
+    rows::rows_in_object(body, "backup", false, |group: BackupGroup<'_>| {
+        // `complete` made sure of it.
+        let group_id = group.id.unwrap_or_default();
+        // Group-level fields not mapped go under `group`: group and run both may carry
+        // `type`, `created_at` and `volume_id` (the detail example), so flat keys would
+        // collide.
+        let group_extra = if group.rest.is_empty() {
+            None
+        } else {
+            let built = group
+                .rest
+                .build()
+                .map_err(|m| format!("backup group {group_id}: {m}"))?;
+            Some(built)
+        };
+        let runs = match group.backupruns {
+            None => return Ok(()),
+            Some(raw) if raw.get() == "null" => return Ok(()),
+            Some(raw) => raw,
+        };
+        let group = Group {
+            id: &group_id,
+            instance_id: group.instance_id.as_deref(),
+            extra: group_extra.as_ref(),
+        };
+        rows::rows_in_array(runs.get().as_bytes(), |run: BackupRun<'_>| {
+            rows.push(to_backup(run, &group, account, region)?)
+        })
+    })?;
+    Ok(rows.into_vec())
+}
+
+/// What a run's row takes from its group.
+struct Group<'g> {
+    id: &'g str,
+    instance_id: Option<&'g str>,
+    /// The group's unmapped fields, when it has any.
+    extra: Option<&'g crate::model::Extra>,
 }
 
 fn to_backup(
-    run: BackupRun,
-    group_id: &str,
-    instance_id: Option<&str>,
-    group_rest: &Map<String, Value>,
+    run: BackupRun<'_>,
+    group: &Group<'_>,
     account: &str,
     region: Option<&str>,
 ) -> std::result::Result<Backup, String> {
-    if run.backuprun_id.trim().is_empty() {
+    // `complete` made sure of it.
+    let run_id = run.backuprun_id.unwrap_or_default();
+    if run_id.trim().is_empty() {
         return Err(format!(
-            "a backup run of group {group_id} has an empty backuprun_id"
+            "a backup run of group {} has an empty backuprun_id",
+            group.id
         ));
     }
     let created_at = match run.created_at.as_deref().map(str::trim) {
         // The detail example sends "" for a run that has not started.
         None | Some("") => None,
-        Some(s) => Some(Timestamp::parse_vendor(s).ok_or_else(|| {
-            format!(
-                "backup run {}: created_at `{s}` is not a time",
-                run.backuprun_id
-            )
-        })?),
+        Some(s) => Some(
+            Timestamp::parse_vendor(s)
+                .ok_or_else(|| format!("backup run {run_id}: created_at `{s}` is not a time"))?,
+        ),
     };
     let mut b = Backup::new(
         ProviderId::Zcom,
         account,
-        run.backuprun_id,
+        run_id.clone(),
         run.status.as_deref().map_or(Status::Unknown, status),
     );
     // name: None, runs have no name.
@@ -380,7 +502,7 @@ fn to_backup(
     b.resource_id = if is_volume {
         non_empty(run.volume_id.clone())
     } else {
-        non_empty(instance_id.map(str::to_string))
+        non_empty(group.instance_id.map(str::to_string))
     };
     // resource_name: None, the API names neither VMs nor volumes.
     // size_bytes: None, Z.com reports no size.
@@ -390,25 +512,29 @@ fn to_backup(
     // incremental, description: None, not reported.
     // location: the configured region; the API names none (null when only endpoints are set).
     b.location = region.map(str::to_string);
-    b.parent_id = non_empty(Some(group_id.to_string()));
-    let mut extra = Map::new();
-    extra.insert(
-        "instance_id".into(),
-        instance_id.map_or(Value::Null, Value::from),
-    );
-    extra.insert("type".into(), run.kind.map_or(Value::Null, Value::from));
+    b.parent_id = non_empty(Some(group.id.to_string()));
+    let mut extra = ExtraBuilder::default();
+    match group.instance_id {
+        Some(id) => extra.text("instance_id", id.to_string()),
+        None => extra.null("instance_id"),
+    }
+    match run.kind {
+        Some(kind) => extra.text("type", kind),
+        None => extra.null("type"),
+    }
     if !is_volume {
         if let Some(v) = run.volume_id {
-            extra.insert("volume_id".into(), Value::from(v));
+            extra.text("volume_id", v);
         }
     }
+    // A run field of the same name as one above keeps its place and the run's value.
     extra.extend(run.rest);
-    // Group-level fields not mapped above go under `group`: group and run both may carry
-    // `type`, `created_at` and `volume_id` (the detail example), so flat keys would collide.
-    if !group_rest.is_empty() {
-        extra.insert("group".into(), Value::Object(group_rest.clone()));
+    if let Some(group_extra) = group.extra {
+        extra.json("group", group_extra.to_raw());
     }
-    b.extra = extra.into();
+    b.extra = extra
+        .build()
+        .map_err(|m| format!("backup run {run_id}: {m}"))?;
     Ok(b)
 }
 
@@ -435,32 +561,6 @@ fn resource_type(kind: &str) -> Option<String> {
     } else {
         non_empty(Some(k.to_string()))
     }
-}
-
-/// Parses strictly; only when that fails on JSON syntax, parses again with trailing commas
-/// before `}` and `]` removed (the vendor's documented example has them). A body that is
-/// still not JSON reports the strict error; one that is JSON but the wrong shape reports that.
-fn parse_lenient<T: DeserializeOwned>(resp: &Response) -> Result<T> {
-    // The shared parser checks UTF-8 over the whole body and words that error.
-    let Ok(text) = std::str::from_utf8(&resp.body) else {
-        return resp.json();
-    };
-    let strict = match serde_json::from_str::<T>(text) {
-        Ok(v) => return Ok(v),
-        Err(e) => e,
-    };
-    if strict.classify() == serde_json::error::Category::Syntax {
-        if let Cow::Owned(relaxed) = strip_trailing_commas(&resp.body) {
-            match serde_json::from_slice::<T>(&relaxed) {
-                Ok(v) => return Ok(v),
-                Err(e) if e.classify() == serde_json::error::Category::Data => {
-                    return Err(resp.protocol_error(http::json_error_message(&relaxed, &e)));
-                }
-                Err(_) => {}
-            }
-        }
-    }
-    Err(resp.protocol_error(http::json_error_message(&resp.body, &strict)))
 }
 
 /// Removes each `,` that is followed (after whitespace) by `}` or `]`, outside strings.
@@ -519,7 +619,8 @@ mod tests {
     use serde_json::json;
 
     fn parse(body: &[u8], region: Option<&str>) -> Result<Vec<Backup>> {
-        parse_page(&response(200, body), "zcom-tokyo", region)
+        let resp = response(200, body);
+        parse_page(&resp.body, "zcom-tokyo", region, 100_000).map_err(|m| resp.protocol_error(m))
     }
 
     fn row(
@@ -809,29 +910,47 @@ mod tests {
         .unwrap();
         let z = Zcom::new("z".into(), config(Some("tyo1"), None));
         assert_eq!(
-            z.catalog_compute(&catalog).as_deref(),
-            Ok("https://compute.tyo1.cloud.z.com/v2/t1")
+            z.catalog_compute(&catalog).unwrap(),
+            "https://compute.tyo1.cloud.z.com/v2/t1"
         );
         let z = Zcom::new("z".into(), config(None, None));
         assert_eq!(
-            z.catalog_compute(&catalog).as_deref(),
-            Ok("https://compute.sin1.cloud.z.com/v2/t1")
+            z.catalog_compute(&catalog).unwrap(),
+            "https://compute.sin1.cloud.z.com/v2/t1"
         );
         let z = Zcom::new("z".into(), config(Some("jpt1"), None));
         assert!(z
             .catalog_compute(&catalog)
             .unwrap_err()
+            .message
             .contains("no compute endpoint"));
-        // The token never goes to plain http elsewhere.
-        let plain: Vec<CatalogService> = serde_json::from_value(json!([
-            {"type": "compute", "endpoints": [{"region": "tyo1", "publicURL": "http://compute.tyo1.cloud.z.com/v2/t1"}]}
-        ]))
-        .unwrap();
+        // The token never goes to plain http elsewhere, nor to another site.
+        let catalog_of = |url: &str| -> Vec<CatalogService> {
+            serde_json::from_value(json!([
+                {"type": "compute", "endpoints": [{"region": "tyo1", "publicURL": url}]}
+            ]))
+            .unwrap()
+        };
         let z = Zcom::new("z".into(), config(None, None));
-        assert!(z
-            .catalog_compute(&plain)
-            .unwrap_err()
-            .starts_with("refused to send the token"));
+        let refused = |url: &str| {
+            let e = z.catalog_compute(&catalog_of(url)).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Insecure, "{url}");
+            e.message
+        };
+        assert_eq!(
+            refused("http://compute.tyo1.cloud.z.com/v2/t1"),
+            "the token's service catalog names the compute endpoint http://compute.tyo1.cloud.z.com: credentials go only over https (or plain http to loopback); set `compute_endpoint` to choose the URL"
+        );
+        assert_eq!(
+            refused("https://compute.evil.example/v2/t1"),
+            "the token's service catalog names the compute endpoint https://compute.evil.example, which is not on the identity endpoint's domain (identity.tyo1.cloud.z.com); set `compute_endpoint` to trust it"
+        );
+        refused("http://127.0.0.1:1/v2/t1");
+        assert_eq!(
+            z.catalog_compute(&catalog_of("https://other.cloud.z.com/v2/t1"))
+                .unwrap(),
+            "https://other.cloud.z.com/v2/t1"
+        );
     }
 
     #[test]
