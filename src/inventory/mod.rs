@@ -211,9 +211,7 @@ impl Inventory {
         let err = |e| sqlite_error(path, e);
         // WAL: readers never block the writer, and a killed writer leaves the last commit.
         // A file system without shared memory keeps the rollback journal; still correct.
-        let _mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-            .map_err(err)?;
+        schema::wal_mode(&conn, path, options.busy_timeout)?;
         // The WAL of a 100k-row recording is ~100 MiB: give the space back after a checkpoint.
         conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)
             .map_err(err)?;

@@ -133,20 +133,18 @@ pub enum Contents {
 /// Reads the marks of an open database (reads only): an inventory of a version this build
 /// knows, a blank database, or an error (another application's file, a newer schema).
 pub fn classify(conn: &Connection, path: &Path) -> Result<Contents> {
-    let read = |e| sqlite_error(path, e);
-    let app: i32 = conn
-        .pragma_query_value(None, "application_id", |r| r.get(0))
-        .map_err(read)?;
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(read)?;
-    let objects: i64 = conn
+    // One statement, so one read snapshot: read one by one, the three could straddle another
+    // run's commit of the schema and look like nobody's database.
+    let (app, version, objects): (i32, i64, i64) = conn
         .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+            "SELECT (SELECT application_id FROM pragma_application_id), \
+                    (SELECT user_version FROM pragma_user_version), \
+                    (SELECT count(*) FROM sqlite_schema \
+                     WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\')",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
-        .map_err(read)?;
+        .map_err(|e| sqlite_error(path, e))?;
     if app == APPLICATION_ID {
         return match u32::try_from(version) {
             Ok(v) if (1..=SCHEMA_VERSION).contains(&v) => Ok(Contents::Inventory(v)),
@@ -198,6 +196,29 @@ pub fn connect(path: &Path, flags: OpenFlags, busy: Duration) -> Result<Connecti
     let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(path, e))?;
     conn.busy_timeout(busy).map_err(|e| sqlite_error(path, e))?;
     Ok(conn)
+}
+
+/// Switches to WAL mode, waiting up to `busy` for other runs. The switch reads the file
+/// (a shared lock) and then needs it alone: two runs opening one new file at once both hold
+/// the shared lock, and SQLite answers the second upgrade with "busy" at once instead of
+/// calling the busy handler (it would deadlock). So a busy answer is retried here, with a
+/// little jitter, until the same timeout every other step waits.
+pub fn wal_mode(conn: &Connection, path: &Path, busy: Duration) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) && started.elapsed() < busy =>
+            {
+                std::thread::sleep(Duration::from_millis(5 + fastrand::u64(0..20)));
+            }
+            Err(e) => return Err(sqlite_error(path, e)),
+        }
+    }
 }
 
 /// `PATH: not an inventory (why); left untouched` (exit 2).
