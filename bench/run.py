@@ -76,6 +76,10 @@ def main():
                          "10k rows under 0.3 s, 100k under 3 s and 200 MiB)")
     ap.add_argument("--accounts-scale", type=int, default=2000,
                     help="backups per demo account for the all-accounts run at 50 ms (0 skips it)")
+    ap.add_argument("--record-rows", type=int, default=100000,
+                    help="rows of the `list --record` measurement, 0 ms (0 skips it)")
+    ap.add_argument("--record-only", action="store_true",
+                    help="run only the `list --record` measurement")
     ap.add_argument("--worst-page-only", action="store_true",
                     help="only the worst-case page rows (peak RSS of a hostile page of tiny rows)")
     ap.add_argument("--bin", default=BIN, help="the backups binary to measure (default: this tree's release build)")
@@ -93,6 +97,9 @@ def main():
         print_worst_pages(measure_worst_pages(args.bin))
         return
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    if args.record_only:
+        print_record(args.record_rows, measure_record(args.record_rows, args.runs))
+        return
     if args.tls_sizes != "0" or args.many_accounts:
         tls = tls_rows([int(x) for x in args.tls_sizes.split(",") if x and x != "0"], args.rtt, args.runs,
                        None if args.no_sdk else sdk_python())
@@ -169,6 +176,9 @@ def main():
         print(f"All at once take {wall:.3f} s: the slowest account alone takes "
               f"{max(r[0] for _, r in single):.3f} s, one after another {total:.3f} s.")
     print_worst_pages(measure_worst_pages(args.bin))
+    if args.record_rows:
+        print()
+        print_record(args.record_rows, measure_record(args.record_rows, args.runs))
 
 
 WORST_PROJECT = "0123456789abcdef0123456789abcdef"
@@ -286,6 +296,71 @@ def measure_accounts(scale, latency, runs):
         finally:
             emu.kill()
             emu.wait()
+
+
+RECORDINGS = 10
+# An account that lists exactly --scale rows (the Huawei demo accounts drop their expired
+# backups, about half of a large scale).
+RECORD_ACCOUNT = "zcom-demo-tyo"
+
+
+def measure_record(n, runs):
+    """`list -o ndjson` of one account of n rows at 0 ms without and with `--record`: into a
+    new inventory (every row written), then into one that already holds the same listing
+    (one snapshot row). Then the inventory's size after each of RECORDINGS recordings of the
+    unchanged listing into a fresh file, all through the binary."""
+    def size(path):
+        return sum(os.path.getsize(p) for p in (path, path + "-wal", path + "-shm") if os.path.exists(p))
+
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "config.toml")
+        emu = start_emulator(n, 0, cfg)
+        try:
+            base = [BIN, "list", "--config", cfg, "--account", RECORD_ACCOUNT, "-o", "ndjson"]
+
+            def recording(inv):
+                return base + ["--record", "--inventory", inv]
+
+            timed(base)
+            plain = min((timed(base) for _ in range(runs)), key=lambda r: r[0])
+            fresh = []
+            for i in range(runs):
+                fresh.append(timed(recording(os.path.join(d, f"fresh-{i}.db"))))
+            fresh = min(fresh, key=lambda r: r[0])
+            inv = os.path.join(d, "growth.db")
+            sizes = []
+            walls = []
+            for _ in range(RECORDINGS):
+                walls.append(timed(recording(inv)))
+                sizes.append(size(inv))
+            unchanged = min(walls[1:], key=lambda r: r[0])
+            for r in (plain, fresh, unchanged):
+                count = r[3].count(b"\n")
+                if count != n:
+                    sys.exit(f"backups listed {count} rows, expected {n}")
+            return plain, fresh, unchanged, sizes
+        finally:
+            emu.kill()
+            emu.wait()
+
+
+def print_record(n, measured):
+    plain, fresh, unchanged, sizes = measured
+    print(f"`list --record`, one account ({RECORD_ACCOUNT}) of {n:,} rows, `-o ndjson`, 0 ms:")
+    print()
+    print("| run | wall | CPU | peak RSS | added wall |")
+    print("|---|---:|---:|---:|---:|")
+    for name, (wall, cpu, rss, _) in [("without `--record`", plain),
+                                      ("`--record`, new inventory", fresh),
+                                      ("`--record`, unchanged inventory", unchanged)]:
+        added = f"{wall - plain[0]:+.3f} s" if name != "without `--record`" else "-"
+        print(f"| {name} | {wall:.3f} s | {cpu:.3f} s | {rss:.1f} MiB | {added} |")
+    mib = 1024 * 1024
+    growth = (sizes[-1] - sizes[0]) / (len(sizes) - 1)
+    print()
+    print(f"Inventory file after 1 recording: {sizes[0]:,} bytes ({sizes[0] / mib:.1f} MiB); after "
+          f"{len(sizes)}: {sizes[-1]:,} bytes ({sizes[-1] / mib:.1f} MiB), "
+          f"{growth:,.0f} bytes per unchanged recording.")
 
 
 def measure_formats(points, runs):

@@ -19,7 +19,8 @@
 //!   Foundry service instances whose backups call answered).
 //! - `account_failed`: the account could not be listed; exit 3, never silence. No other
 //!   finding is made for it: an unpinned `expect` entry is not judged while one failed.
-//! - `vanished` is made by the inventory comparison (spec §10), not here.
+//! - `vanished` is made by the inventory comparison (spec §10), not here; [`add_findings`]
+//!   joins those findings to these.
 //!
 //! Policy comes from the flags, then the account, then the config's `[audit]` table, then the
 //! defaults ([`Policy`]); `max_age` and `keep` come whole from the first that sets them,
@@ -826,6 +827,17 @@ pub fn assess<'a>(
     findings.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
     summary.findings = findings.len();
     (findings, summary)
+}
+
+/// Adds findings made outside [`assess`] (the inventory's `vanished`, spec §10) to its
+/// result: the order and the count stay those [`assess`] gives.
+pub fn add_findings(findings: &mut Vec<Finding>, summary: &mut Summary, more: Vec<Finding>) {
+    if more.is_empty() {
+        return;
+    }
+    findings.extend(more);
+    findings.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    summary.findings = findings.len();
 }
 
 /// Findings sort by provider, account, resource, kind and backup; those of no account last.

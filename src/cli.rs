@@ -100,6 +100,8 @@ pub enum Command {
     List(ListArgs),
     /// Check freshness, failures, expected resources and retention (for cron): exit 1 when something is wrong
     Audit(AuditArgs),
+    /// Compare the recorded listings of each account: what appeared, vanished or changed status
+    Diff(DiffArgs),
     /// Serve the audit's figures to Prometheus at /metrics, listing in the background
     Exporter(ExporterArgs),
     /// List configured accounts, their provider, endpoint and where secrets come from
@@ -129,6 +131,8 @@ pub enum ManPage {
     List,
     /// backups-audit(1)
     Audit,
+    /// backups-diff(1)
+    Diff,
     /// backups-exporter(1)
     Exporter,
     /// backups-accounts(1)
@@ -149,6 +153,7 @@ impl ManPage {
         match self {
             ManPage::List => "list",
             ManPage::Audit => "audit",
+            ManPage::Diff => "diff",
             ManPage::Exporter => "exporter",
             ManPage::Accounts => "accounts",
             ManPage::Providers => "providers",
@@ -218,6 +223,41 @@ pub struct ListArgs {
     /// Stop an account with an error after this many pages (guards against looping servers)
     #[arg(long, value_name = "N", default_value_t = std::num::NonZeroU64::new(100_000).expect("non-zero"))]
     pub max_pages: std::num::NonZeroU64,
+    /// Recording in the inventory
+    #[command(flatten)]
+    pub inventory: RecordArgs,
+}
+
+/// `--record` and `--inventory` of `list` and `audit` (spec §10).
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Inventory")]
+pub struct RecordArgs {
+    /// Record each account's complete listing in the inventory (also `[inventory] record = true`); not with a row filter
+    #[arg(long)]
+    pub record: bool,
+    /// The inventory file [default: [inventory] path, else $XDG_DATA_HOME/backups/inventory.db, else ~/.local/share/backups/inventory.db]
+    #[arg(long, value_name = "PATH")]
+    pub inventory: Option<PathBuf>,
+}
+
+/// `backups diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Compare with the newest snapshot taken at or before this: RFC 3339, a date, or an age like 7d [default: the snapshot before the newest]
+    #[arg(long, value_name = "AGE|TIME")]
+    pub from: Option<TimeBound>,
+    /// Provider (repeatable or comma list)
+    #[arg(short, long = "provider", value_name = "P", value_delimiter = ',', ignore_case = true, value_parser = providers())]
+    pub providers: Vec<ProviderChoice>,
+    /// Account name as recorded in the inventory (repeatable or comma list)
+    #[arg(short, long = "account", value_name = "NAME", value_delimiter = ',', add = ArgValueCandidates::new(account_names))]
+    pub accounts: Vec<String>,
+    /// Output format [default: table on a terminal, tsv otherwise]
+    #[arg(short, long, value_name = "F", value_parser = formats(&[Format::Table, Format::Json, Format::Ndjson, Format::Csv, Format::Tsv]))]
+    pub output: Option<Format>,
+    /// The inventory file [default: [inventory] path, else $XDG_DATA_HOME/backups/inventory.db, else ~/.local/share/backups/inventory.db]
+    #[arg(long, value_name = "PATH")]
+    pub inventory: Option<PathBuf>,
 }
 
 /// `backups audit`.
@@ -250,6 +290,9 @@ pub struct AuditArgs {
     /// Dead man's switch (healthchecks.io): GET URL/start before, POST URL/<exit code> with the report after; https or loopback only [default: [audit] ping_url]
     #[arg(long, value_name = "URL")]
     pub ping: Option<String>,
+    /// Recording in, and comparing with, the inventory (the `vanished` finding)
+    #[command(flatten)]
+    pub inventory: RecordArgs,
 }
 
 /// `audit -o`: a report for people and scripts, or a feed for a monitoring system (spec §8).
@@ -636,6 +679,7 @@ mod tests {
                 &[][..],
             ),
             ("audit", &["table", "json", "ndjson", "tsv"], &["csv"]),
+            ("diff", &["table", "json", "ndjson", "csv", "tsv"], &[]),
             ("accounts", &["table", "json"], &["csv", "tsv", "ndjson"]),
             ("providers", &["table", "json"], &["csv", "tsv", "ndjson"]),
         ] {

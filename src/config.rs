@@ -142,6 +142,8 @@ pub struct Config {
     pub defaults: Defaults,
     /// The `[audit]` table.
     pub audit: AuditConfig,
+    /// The `[inventory]` table.
+    pub inventory: InventoryConfig,
 }
 
 /// `[defaults]`: settings of a whole run, used when the flag of the same name is not given.
@@ -166,9 +168,21 @@ pub struct AuditConfig {
     pub ping_url: Option<(Secret, SecretSource)>,
 }
 
+/// The `[inventory]` table (spec §10): whether listings are recorded, where, and for how long.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InventoryConfig {
+    /// `record = true`: `list`, `audit` (and the exporter) record every listing.
+    pub record: bool,
+    /// `path`: the inventory file; a relative path is taken from the config file's folder,
+    /// and a leading `~/` from `$HOME`.
+    pub path: Option<PathBuf>,
+    /// `keep = "400d"`: snapshots older than this are pruned after recording.
+    pub keep: Option<chrono::Duration>,
+}
+
 /// The top-level tables the file may hold. Adding one is its name here, a field in
 /// [`Config`] and one line in [`parse`] that reads it.
-const TABLES: &[&str] = &["accounts", "audit", "defaults"];
+const TABLES: &[&str] = &["accounts", "audit", "defaults", "inventory"];
 
 /// Keys every account accepts, whatever its provider; the rest belong to its builder.
 const ACCOUNT_KEYS: &[&str] = &[
@@ -181,6 +195,9 @@ const ACCOUNT_KEYS: &[&str] = &[
 
 /// The keys of the `[audit]` table.
 const AUDIT_KEYS: &[&str] = &["max_age", "keep", "expect", "ping_url", "ping_url_env"];
+
+/// The keys of the `[inventory]` table.
+const INVENTORY_KEYS: &[&str] = &["record", "path", "keep"];
 
 /// Which config file to read: `--config`, else `$BACKUPS_CONFIG`, else
 /// `$XDG_CONFIG_HOME/backups/config.toml`, else `~/.config/backups/config.toml`.
@@ -368,12 +385,139 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
         }
         None => AuditConfig::default(),
     };
+    let inventory = inventory_of(&root, path, env)?;
     Ok(Config {
         path: Some(path.to_path_buf()),
         accounts,
         defaults,
         audit,
+        inventory,
     })
+}
+
+/// Reads only the `[inventory]` table of the config file (for `backups diff`, which needs
+/// no account and so must not fail on an account's unset `*_env` variable). The other
+/// top-level names are still checked. A missing file is an error only when asked for
+/// explicitly.
+pub fn load_inventory(
+    path: &Path,
+    explicit: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<InventoryConfig> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|_| Error::config(format!("{}: not valid UTF-8", path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(InventoryConfig::default());
+        }
+        Err(e) => {
+            return Err(Error::config(format!(
+                "{}: cannot read: {e}",
+                path.display()
+            )));
+        }
+    };
+    let file = path.display().to_string();
+    let root: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        Error::config(format!("{file}: invalid TOML: {}", e.message()))
+    })?;
+    let tables: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+    if let Some(key) = root.keys().find(|k| !tables.contains(k)) {
+        let msg = unknown(&format!("top-level key `{key}`"), key, &tables, "");
+        return Err(Error::config(format!("{file}: {msg}")));
+    }
+    inventory_of(&root, path, env)
+}
+
+/// The `[inventory]` table of a parsed file, or the defaults when there is none.
+fn inventory_of(
+    root: &toml::Table,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<InventoryConfig> {
+    match root.get("inventory") {
+        Some(value) => inventory_table(value, path, env)
+            .map_err(|e| Error::config(format!("{}: [inventory]: {e}", path.display()))),
+        None => Ok(InventoryConfig::default()),
+    }
+}
+
+/// The `[inventory]` table: its keys checked (unknown keys first, with a suggestion), then
+/// read. `file` is the config file, the base of a relative `path`.
+fn inventory_table(
+    value: &toml::Value,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::result::Result<InventoryConfig, String> {
+    let key_error = |e: KeyError| format!("key `{}`: {}", e.key, e.message);
+    let Some(table) = value.as_table() else {
+        return Err(format!(
+            "must be a table ([inventory] with record, path, keep), not {}",
+            value.type_str()
+        ));
+    };
+    let names: Vec<String> = INVENTORY_KEYS.iter().map(|k| k.to_string()).collect();
+    if let Some(key) = table.keys().find(|k| !names.contains(k)) {
+        return Err(key_error(KeyError::new(
+            key,
+            unknown("key", key, &names, ""),
+        )));
+    }
+    let record = match table.get("record") {
+        None => false,
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(other) => {
+            return Err(key_error(KeyError::new(
+                "record",
+                format!("must be true or false, not {}", other.type_str()),
+            )))
+        }
+    };
+    let path = match table.get("path") {
+        None => None,
+        Some(v) => {
+            let text = toml_string("path", v).map_err(key_error)?;
+            Some(
+                inventory_path(&text, file, env)
+                    .map_err(|why| key_error(KeyError::new("path", why)))?,
+            )
+        }
+    };
+    let keep = match table.get("keep") {
+        None => None,
+        Some(v) => {
+            let s = toml_string("keep", v).map_err(key_error)?;
+            Some(crate::duration::parse_positive(&s).map_err(|e| {
+                key_error(KeyError::new(
+                    "keep",
+                    format!("`{}`: {e}", crate::text::quote(&s)),
+                ))
+            })?)
+        }
+    };
+    Ok(InventoryConfig { record, path, keep })
+}
+
+/// `[inventory] path` as a file name: `~/…` under `$HOME`, a relative path under the config
+/// file's folder (so the file means the same whatever the working directory).
+fn inventory_path(
+    text: &str,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::result::Result<PathBuf, String> {
+    if let Some(rest) = text.strip_prefix("~/") {
+        let home = env("HOME")
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("`{text}` starts with ~/ but $HOME is not set"))?;
+        return Ok(Path::new(&home).join(rest));
+    }
+    let p = Path::new(text);
+    if p.is_absolute() {
+        return Ok(p.to_path_buf());
+    }
+    Ok(file
+        .parent()
+        .map_or_else(|| p.to_path_buf(), |dir| dir.join(p)))
 }
 
 /// The `[defaults]` table: each key checked as its flag is.
@@ -1229,6 +1373,100 @@ token = "tok"
                 "{key}"
             );
         }
+    }
+
+    #[test]
+    fn the_inventory_table_is_read_with_paths_from_the_config_folder() {
+        assert_eq!(parse_str("").unwrap().inventory, InventoryConfig::default());
+        let cfg = parse_str("[inventory]\nrecord = true\npath = \"data/inv.db\"\nkeep = \"30d\"")
+            .unwrap();
+        assert_eq!(
+            cfg.inventory,
+            InventoryConfig {
+                record: true,
+                path: Some(PathBuf::from("/etc/data/inv.db")),
+                keep: Some(chrono::Duration::days(30)),
+            }
+        );
+        let abs = parse_str("[inventory]\npath = \"/var/lib/backups/inv.db\"").unwrap();
+        assert_eq!(
+            abs.inventory.path,
+            Some(PathBuf::from("/var/lib/backups/inv.db"))
+        );
+        let home = |k: &str| (k == "HOME").then(|| "/home/op".to_string());
+        let tilde = parse(
+            "[inventory]\npath = \"~/inv.db\"",
+            Path::new("/etc/b.toml"),
+            &home,
+        )
+        .unwrap();
+        assert_eq!(tilde.inventory.path, Some(PathBuf::from("/home/op/inv.db")));
+    }
+
+    #[test]
+    fn inventory_errors_name_the_table_and_the_key() {
+        for (text, want) in [
+            (
+                "[inventory]\nrecrod = true",
+                "[inventory]: key `recrod`: unknown key, did you mean `record`?",
+            ),
+            (
+                "[inventory]\nretention = \"3d\"",
+                "[inventory]: key `retention`: unknown key",
+            ),
+            (
+                "[inventory]\nrecord = \"yes\"",
+                "[inventory]: key `record`: must be true or false, not string",
+            ),
+            (
+                "[inventory]\nkeep = \"forever\"",
+                "[inventory]: key `keep`: `forever`: not a duration like 26h or 8d",
+            ),
+            (
+                "[inventory]\nkeep = \"0d\"",
+                "[inventory]: key `keep`: `0d`: must be longer than zero",
+            ),
+            (
+                "[inventory]\npath = \"\"",
+                "[inventory]: key `path`: must not be empty",
+            ),
+            (
+                "[inventory]\npath = \"~/inv.db\"",
+                "[inventory]: key `path`: `~/inv.db` starts with ~/ but $HOME is not set",
+            ),
+            (
+                "inventory = true",
+                "[inventory]: must be a table ([inventory] with record, path, keep), not boolean",
+            ),
+            (
+                "[inventroy]\nrecord = true",
+                "unknown top-level key `inventroy`, did you mean `inventory`?",
+            ),
+        ] {
+            let err = parse_str(text).unwrap_err();
+            assert_eq!(err.to_string(), format!("/etc/b.toml: {want}"), "{text}");
+            assert_eq!(err.exit_code(), 2);
+        }
+    }
+
+    #[test]
+    fn the_inventory_table_alone_ignores_the_accounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[inventory]\npath = \"i.db\"\n[accounts.a]\nprovider = \"bycloud\"\ntoken_env = \"UNSET\"",
+        )
+        .unwrap();
+        let inv = load_inventory(&path, true, &env).unwrap();
+        assert_eq!(inv.path, Some(dir.path().join("i.db")));
+        assert!(load(&path, true, &env).is_err(), "the account needs UNSET");
+        let missing = dir.path().join("none.toml");
+        assert_eq!(
+            load_inventory(&missing, false, &env).unwrap(),
+            InventoryConfig::default()
+        );
+        assert!(load_inventory(&missing, true, &env).is_err());
     }
 
     #[test]

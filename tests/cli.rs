@@ -1778,3 +1778,621 @@ fn audit_demo_with_keep_and_expect_shows_each_policy_finding() {
         "audit: 151 findings in 60 resources of 9 accounts\n"
     );
 }
+
+// ---- The inventory: `--record`, `diff`, `vanished` (spec §10) ----
+
+/// Day 0 of the demo timeline; day 1 is [`NOW`].
+const DAY0: &str = "2026-11-22T12:00:00Z";
+
+/// The two backups deleted early on day 1 (the `vanished` findings of the demo).
+const EARLY_HUAWEI: &str = "3d0c3669-7005-4003-87fd-f67de199277a";
+const EARLY_BYCLOUD: &str = "9724e757-ebd0-465c-85c6-a6c61ba98d1a";
+
+/// `backups <args> --config CONFIG --inventory INV` with the clock at `now`.
+fn with_inventory(
+    now: &str,
+    config: &std::path::Path,
+    inv: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    run(backups()
+        .env("BACKUPS_NOW", now)
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .arg("--inventory")
+        .arg(inv))
+}
+
+/// The inventory's snapshots of one account, read through the library.
+fn snapshots(
+    inv: &std::path::Path,
+    provider: backups::model::ProviderId,
+    account: &str,
+) -> Vec<backups::inventory::Snapshot> {
+    let options = backups::inventory::OpenOptions {
+        read_only: true,
+        ..Default::default()
+    };
+    backups::inventory::Inventory::open_with(inv, &options)
+        .unwrap()
+        .snapshots(provider, account)
+        .unwrap()
+}
+
+/// `audit -o json` findings as (kind, account, backup_id).
+fn findings_of(o: &std::process::Output) -> Vec<(String, String, Option<String>)> {
+    let report: Value = serde_json::from_slice(&o.stdout).expect("audit -o json");
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_string(),
+                f["account"].as_str().unwrap_or("-").to_string(),
+                f["backup_id"].as_str().map(String::from),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn list_record_on_day_0_and_day_1_then_diff_shows_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inventory.db");
+    let day0 = EmulatorProcess::start_at(DAY0, &["--day", "0"]);
+    let o = with_inventory(
+        DAY0,
+        &day0.config,
+        &inv,
+        &["list", "--record", "-o", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    drop(day0);
+    let day1 = EmulatorProcess::start(&["--day", "1"]);
+    let o = with_inventory(NOW, &day1.config, &inv, &["list", "--record"]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+
+    let o = with_inventory(NOW, &day1.config, &inv, &["diff", "-a", "cf-demo-client"]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    assert_eq!(
+        stdout(&o),
+        "change\tfrom_status\tto_status\tearly\tprovider\taccount\tid\tname\tstatus\tprovider_status\tresource_type\tresource_id\tresource_name\tsize_bytes\tcreated_at\tupdated_at\texpires_at\tincremental\tdescription\tlocation\tparent_id\n\
+         vanished\tavailable\t\tfalse\tcf\tcf-demo-client\t6acf9095-8ce3-47be-9057-234b7784bda9\t\tavailable\t\tservice_instance\t8a046379-2144-48da-8aa0-38d70cd51bf6\treports-db\t\t2026-11-17T11:19:59Z\t\t\t\t\t\t\n\
+         appeared\t\tavailable\t\tcf\tcf-demo-client\tb8dea8da-6cd3-49de-aadf-079053a1d13a\t\tavailable\t\tservice_instance\t8a046379-2144-48da-8aa0-38d70cd51bf6\treports-db\t\t2026-11-23T11:10:59Z\t\t\t\t\t\t\n"
+    );
+
+    // Every kind of change, in id order; JSON rows are the diff columns, then the model.
+    let o = with_inventory(
+        NOW,
+        &day1.config,
+        &inv,
+        &["diff", "-a", "zcom-demo-catalog", "-o", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let rows: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let keys: Vec<&str> = rows[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let want_keys: Vec<&str> = ["change", "from_status", "to_status", "early"]
+        .into_iter()
+        .chain(FIELDS)
+        .collect();
+    assert_eq!(keys, want_keys);
+    let got: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {} {}",
+                r["change"].as_str().unwrap(),
+                r["from_status"].as_str().unwrap_or("null"),
+                r["to_status"].as_str().unwrap_or("null"),
+                r["early"],
+                r["id"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "changed creating available null 0850f580f0eaf2932edb6de8c038d97b",
+            "changed creating available null 0e16cbecdec00c1de1d05877f86a7238",
+            "changed creating available null 16fde38afbc59cf0bccf0aa6c313ef25",
+            "appeared null available null 536c6fc605d83d2770741d182aec7cac",
+            "vanished deleted null false 57c08c38c2a0bf46c48701a8a6c243a0",
+            "changed restoring available null 6ef64652526d9fcf71c4ee7827b8ee8d",
+            "changed deleting deleted null a605792e2143bec6a6bb34f6d2821296",
+            "appeared null creating null b0ebfd3f191e35dfdfd5c9105c62cd0e",
+            "appeared null available null e7249fcc1cad4c75b375b2d78416c029",
+            "appeared null available null fda723a9bef341f73a4762b2d5de3226",
+        ]
+    );
+
+    // The table: change, provider, account, name or id, from → to, early, resource, age.
+    let o = with_inventory(
+        NOW,
+        &day1.config,
+        &inv,
+        &["diff", "-a", "cf-demo-client", "-o", "table"],
+    );
+    assert_eq!(
+        stdout(&o),
+        "CHANGE    PROVIDER  ACCOUNT         NAME/ID                               STATUS         EARLY  RESOURCE    AGE\n\
+         vanished  cf        cf-demo-client  6acf9095-8ce3-47be-9057-234b7784bda9  available → -  no     reports-db  6d\n\
+         appeared  cf        cf-demo-client  b8dea8da-6cd3-49de-aadf-079053a1d13a  - → available  -      reports-db  49m\n"
+    );
+
+    // The early deletions are the `early` rows; --from an age before day 0 finds nothing.
+    let o = with_inventory(NOW, &day1.config, &inv, &["diff", "-o", "ndjson"]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let mut early: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["early"] == Value::Bool(true))
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    early.sort();
+    assert_eq!(early, [EARLY_HUAWEI, EARLY_BYCLOUD]);
+    let o = with_inventory(
+        NOW,
+        &day1.config,
+        &inv,
+        &["diff", "-a", "cf-demo-client", "--from", "2d"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "backups: cf-demo-client: no successful snapshot taken at or before 2026-11-21T12:00:00Z to compare with\n"
+    );
+    let o = with_inventory(
+        NOW,
+        &day1.config,
+        &inv,
+        &["diff", "-a", "cf-demo-client", "--from", "12h", "-o", "csv"],
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 3, "{}", stdout(&o));
+}
+
+#[test]
+fn audit_record_on_day_0_then_day_1_reports_exactly_the_two_early_deletions() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inventory.db");
+    let day0 = EmulatorProcess::start_at(DAY0, &["--day", "0"]);
+    let o = with_inventory(
+        DAY0,
+        &day0.config,
+        &inv,
+        &["audit", "--record", "-o", "json"],
+    );
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert!(findings_of(&o).iter().all(|f| f.0 != "vanished"));
+    drop(day0);
+    let day1 = EmulatorProcess::start(&["--day", "1"]);
+    // Given --inventory, audit compares without recording.
+    let o = with_inventory(NOW, &day1.config, &inv, &["audit", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    let vanished: Vec<(String, String, Option<String>)> = findings_of(&o)
+        .into_iter()
+        .filter(|f| f.0 == "vanished")
+        .collect();
+    assert_eq!(
+        vanished,
+        [
+            (
+                "vanished".to_string(),
+                "huawei-demo-sg".to_string(),
+                Some(EARLY_HUAWEI.to_string())
+            ),
+            (
+                "vanished".to_string(),
+                "bycloud-demo-spo".to_string(),
+                Some(EARLY_BYCLOUD.to_string())
+            ),
+        ]
+    );
+    assert_eq!(
+        snapshots(&inv, backups::model::ProviderId::Huawei, "huawei-demo-sg").len(),
+        1,
+        "comparing records nothing"
+    );
+    // In the line format, each names the backup and why it was not due.
+    let o = with_inventory(NOW, &day1.config, &inv, &["audit"]);
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    let text = stdout(&o);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("\tvanished\t"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "huawei\thuawei-demo-sg\t9d03bdd8-74dd-44ff-abcf-5672616a28f0 (ecs-web-02)\tvanished\tbackup 3d0c3669-7005-4003-87fd-f67de199277a (autobk_e417) was available at 2026-11-22T12:00:00Z and is gone, though it expires at 2026-12-20T10:36:59.724488Z\t39c04b85-53a6-422b-8f45-3aa125a359d1 at 2026-11-23T10:53:59.767675Z (1h ago)",
+            "bycloud\tbycloud-demo-spo\t22f69b88-1963-4ed2-8221-9a0d23fc61d6\tvanished\tbackup 9724e757-ebd0-465c-85c6-a6c61ba98d1a (db-main-20261120-1049) was available at 2026-11-22T12:00:00Z and is gone, though it was not the oldest available backup of its resource\t383939a9-22b1-4285-a4bb-a19736b3897a at 2026-11-23T10:37:59Z (1h ago)",
+        ],
+        "{text}"
+    );
+    // Recording day 1 reports them once more; the next audit compares with day 1.
+    let o = with_inventory(
+        NOW,
+        &day1.config,
+        &inv,
+        &["audit", "--record", "-o", "ndjson"],
+    );
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o).matches("\"kind\":\"vanished\"").count(), 2);
+    let o = with_inventory(
+        NOW,
+        &day1.config,
+        &inv,
+        &["audit", "--record", "-o", "ndjson"],
+    );
+    assert_eq!(stdout(&o).matches("\"kind\":\"vanished\"").count(), 0);
+    assert_eq!(
+        snapshots(&inv, backups::model::ProviderId::Huawei, "huawei-demo-sg").len(),
+        3
+    );
+}
+
+#[test]
+fn record_with_a_row_filter_is_a_usage_error_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inventory.db");
+    let cases: [(&[&str], &str); 5] = [
+        (&["list", "--record", "--status", "error"], "--status"),
+        (&["list", "--record", "--limit", "5"], "--limit"),
+        (&["list", "--record", "--since", "2d"], "--since"),
+        (&["audit", "--record", "--resource", "vol1"], "--resource"),
+        (&["audit", "--name", "web-*"], "--name"),
+    ];
+    for (args, flag) in cases {
+        let o = run(backups()
+            .args(args)
+            .arg("--demo")
+            .arg("--inventory")
+            .arg(&inv));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&format!("cannot go with {flag} ")), "{err}");
+        assert_eq!(stdout(&o), "");
+    }
+    assert!(!inv.exists(), "nothing is created");
+    // --provider and --account are fine: they select whole accounts.
+    let o = run(backups()
+        .args(["list", "--demo", "--record", "-p", "cf", "-a", "cf-demo"])
+        .arg("--inventory")
+        .arg(&inv));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        snapshots(&inv, backups::model::ProviderId::Cf, "cf-demo").len(),
+        1
+    );
+    assert!(snapshots(&inv, backups::model::ProviderId::Cf, "cf-demo-client").is_empty());
+}
+
+#[test]
+fn a_failed_account_records_a_failed_snapshot_never_read_as_vanished() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inventory.db");
+    let sg = ["-a", "huawei-demo-sg", "-o", "json"];
+    let day0 = EmulatorProcess::start_at(DAY0, &["--day", "0"]);
+    let o = with_inventory(
+        DAY0,
+        &day0.config,
+        &inv,
+        &[&["audit", "--record"][..], &sg].concat(),
+    );
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    drop(day0);
+    let day1 = EmulatorProcess::start(&["--day", "1"]);
+    let text = day1.config_text();
+    // The first secret key of the demo config is huawei-demo-sg's.
+    let broken = text.replacen("secret_key = \"", "secret_key = \"wrong", 1);
+    assert_ne!(broken, text);
+    let broken = day1.write_config("broken.toml", &broken);
+    let o = with_inventory(
+        NOW,
+        &broken,
+        &inv,
+        &[&["audit", "--record"][..], &sg].concat(),
+    );
+    assert_eq!(o.status.code(), Some(3), "stderr: {}", stderr(&o));
+    let kinds: Vec<String> = findings_of(&o).into_iter().map(|f| f.0).collect();
+    assert_eq!(kinds, ["account_failed"]);
+    let recorded = snapshots(&inv, backups::model::ProviderId::Huawei, "huawei-demo-sg");
+    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded[1].row_count, 0);
+    let failure = recorded[1].failure.as_deref().unwrap_or_default();
+    assert!(failure.starts_with("huawei-demo-sg: "), "{failure}");
+    assert!(
+        !failure.contains("wrong"),
+        "no secret in the inventory: {failure}"
+    );
+
+    // diff: the newest snapshot failed, so there is nothing to compare (exit 3).
+    let o = with_inventory(
+        NOW,
+        &broken,
+        &inv,
+        &["diff", "-a", "huawei-demo-sg", "-o", "json"],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(stdout(&o), "[]\n");
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("backups: huawei-demo-sg: the newest snapshot (2026-11-23T12:00:00Z) is of a failed listing, so there is nothing to compare: "),
+        "{err}"
+    );
+
+    // The next good listing is compared with day 0's, the last one that had rows: exactly
+    // the one early deletion, not every backup.
+    let o = with_inventory(
+        NOW,
+        &day1.config,
+        &inv,
+        &[&["audit", "--record"][..], &sg].concat(),
+    );
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    let vanished: Vec<Option<String>> = findings_of(&o)
+        .into_iter()
+        .filter(|f| f.0 == "vanished")
+        .map(|f| f.2)
+        .collect();
+    assert_eq!(vanished, [Some(EARLY_HUAWEI.to_string())]);
+    let o = with_inventory(
+        NOW,
+        &day1.config,
+        &inv,
+        &["diff", "-a", "huawei-demo-sg", "-o", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let rows: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!rows.is_empty() && rows.len() < 20, "{} rows", rows.len());
+}
+
+#[test]
+fn diff_needs_two_snapshots_and_a_newest_one_that_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inventory.db");
+    let emu = EmulatorProcess::start(&[]);
+    // cf-demo twice, cf-demo-client and bycloud-demo-key once.
+    for accounts in ["cf-demo,cf-demo-client,bycloud-demo-key", "cf-demo"] {
+        let o = with_inventory(
+            NOW,
+            &emu.config,
+            &inv,
+            &["list", "--record", "-a", accounts],
+        );
+        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    }
+    let o = with_inventory(NOW, &emu.config, &inv, &["diff"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "backups: fewer than two snapshots of bycloud-demo-key, cf-demo-client in {}: record another listing to compare\n",
+            inv.display()
+        )
+    );
+    // The other account's rows are printed: none, the same data twice.
+    assert_eq!(
+        stdout(&o).lines().count(),
+        1,
+        "only the header: {}",
+        stdout(&o)
+    );
+    let o = with_inventory(
+        NOW,
+        &emu.config,
+        &inv,
+        &["diff", "-p", "cf", "-a", "cf-demo"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // A failed newest snapshot of one account: exit 3, which wins over 2.
+    let broken = emu.write_config(
+        "broken.toml",
+        &emu.config_text()
+            .replace("cf-demo-password", "wrong-password"),
+    );
+    let o = with_inventory(NOW, &broken, &inv, &["list", "--record", "-a", "cf-demo"]);
+    assert_eq!(o.status.code(), Some(3), "stderr: {}", stderr(&o));
+    let o = with_inventory(NOW, &emu.config, &inv, &["diff", "-o", "ndjson"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err.contains("backups: fewer than two snapshots of bycloud-demo-key, cf-demo-client"));
+    assert!(err.contains("backups: cf-demo: the newest snapshot"));
+    assert_eq!(stdout(&o), "");
+
+    // --account names an account of the inventory.
+    let o = with_inventory(NOW, &emu.config, &inv, &["diff", "-a", "oracle-demo"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "backups: --account `oracle-demo`: no snapshots of such an account in {} (recorded: bycloud-demo-key, cf-demo, cf-demo-client)\n",
+            inv.display()
+        )
+    );
+}
+
+#[test]
+fn diff_without_an_inventory_is_a_usage_error_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("sub").join("inventory.db");
+    let o = run(backups().arg("diff").arg("--inventory").arg(&inv));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "backups: no inventory at {} (record listings with `backups list --record`)\n",
+            inv.display()
+        )
+    );
+    assert!(!dir.path().join("sub").exists());
+    // The default path is under $XDG_DATA_HOME.
+    let o = run(backups().arg("diff").env("XDG_DATA_HOME", dir.path()));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(&format!("{}/backups/inventory.db", dir.path().display())),
+        "{}",
+        stderr(&o)
+    );
+    // An empty file is an empty inventory.
+    std::fs::write(dir.path().join("empty.db"), "").unwrap();
+    let o = run(backups()
+        .arg("diff")
+        .arg("--inventory")
+        .arg(dir.path().join("empty.db")));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("holds no snapshots yet"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(dir.path().join("empty.db")).unwrap(), b"");
+}
+
+#[test]
+fn a_file_that_is_not_an_inventory_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.db");
+    let content = b"these are my notes, not an inventory\n".repeat(10);
+    std::fs::write(&path, &content).unwrap();
+    for args in [
+        &["list", "--demo", "--record"][..],
+        &["audit", "--demo"],
+        &["diff"],
+    ] {
+        let o = run(backups().args(args).arg("--inventory").arg(&path));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            stderr(&o),
+            format!(
+                "backups: {}: not a backups inventory (it is not a SQLite database); left untouched\n",
+                path.display()
+            )
+        );
+        assert_eq!(stdout(&o), "");
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), content);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["notes.db"], "no -wal or -shm beside it");
+}
+
+#[test]
+fn two_list_record_runs_at_once_both_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inventory.db");
+    let emu = EmulatorProcess::start(&[]);
+    let start = || {
+        backups()
+            .args(["list", "--record", "-o", "json", "--config"])
+            .arg(&emu.config)
+            .arg("--inventory")
+            .arg(&inv)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start(), start());
+    for child in [a, b] {
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+        let rows: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(rows.len() > 300);
+    }
+    for (provider, account) in [
+        (backups::model::ProviderId::Oracle, "oracle-demo"),
+        (backups::model::ProviderId::Huawei, "huawei-demo-sg"),
+        (backups::model::ProviderId::Bycloud, "bycloud-demo-key"),
+    ] {
+        let s = snapshots(&inv, provider, account);
+        assert_eq!(s.len(), 2, "{account}");
+        assert!(s.iter().all(|s| s.is_ok() && s.row_count > 0), "{s:?}");
+    }
+    let o = with_inventory(NOW, &emu.config, &inv, &["diff"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 1, "no changes: {}", stdout(&o));
+}
+
+#[test]
+fn the_inventory_table_records_every_whole_listing_and_streams_ndjson() {
+    let emu = EmulatorProcess::start(&[]);
+    let config = emu.write_config(
+        "recording.toml",
+        &format!(
+            "[inventory]\nrecord = true\npath = \"history/inv.db\"\nkeep = \"30d\"\n\n{}",
+            emu.config_text()
+        ),
+    );
+    let inv = config.parent().unwrap().join("history/inv.db");
+    let o = run(backups()
+        .args(["list", "-o", "ndjson", "-a", "huawei-demo-sg", "--config"])
+        .arg(&config));
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let streamed = stdout(&o).lines().count();
+    let recorded = snapshots(&inv, backups::model::ProviderId::Huawei, "huawei-demo-sg");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].row_count as usize, streamed);
+    // A row filter: the config's record = true is not a request for a filtered snapshot.
+    let o = run(backups()
+        .args([
+            "list",
+            "--status",
+            "error",
+            "-a",
+            "huawei-demo-sg",
+            "--config",
+        ])
+        .arg(&config));
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert_eq!(
+        snapshots(&inv, backups::model::ProviderId::Huawei, "huawei-demo-sg").len(),
+        1
+    );
+    // A closed pipe after the first line: the account is still recorded whole.
+    let mut child = backups()
+        .args(["list", "-o", "ndjson", "-a", "huawei-demo-sg", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(first.starts_with('{'));
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let recorded = snapshots(&inv, backups::model::ProviderId::Huawei, "huawei-demo-sg");
+    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded[1].row_count as usize, streamed);
+    // An unknown key of the table is named with a suggestion.
+    let bad = emu.write_config("bad.toml", "[inventory]\nrecrod = true\n");
+    let o = run(backups().args(["list", "--config"]).arg(&bad));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "backups: {}: [inventory]: key `recrod`: unknown key, did you mean `record`?\n",
+            bad.display()
+        )
+    );
+}

@@ -724,6 +724,40 @@ fn the_exporter_counts_the_deadline_from_the_start_of_each_listing() {
 }
 
 #[test]
+fn the_exporter_records_each_listing_when_the_inventory_table_says_so() {
+    let emu = Emu::start(Duration::ZERO);
+    let extra = format!(
+        "{}\n[inventory]\nrecord = true\npath = \"inv.db\"\n",
+        dead_account()
+    );
+    let config = emu.config("config.toml", &extra);
+    let inv = config.parent().unwrap().join("inv.db");
+    let exporter = Exporter::start(&config, &["--retries", "0", "-a", "dead,cf-demo-client"]);
+    // A listing is recorded before its figures are served.
+    exporter.wait_for_listing();
+    let (status, _) = exporter.stop("TERM");
+    assert_eq!(status.code(), Some(0));
+    let options = backups::inventory::OpenOptions {
+        read_only: true,
+        ..Default::default()
+    };
+    let inventory = backups::inventory::Inventory::open_with(&inv, &options).unwrap();
+    let cf = inventory
+        .snapshots(backups::model::ProviderId::Cf, "cf-demo-client")
+        .unwrap();
+    assert_eq!(cf.len(), 1);
+    assert!(cf[0].is_ok() && cf[0].row_count > 0, "{cf:?}");
+    let dead = inventory
+        .snapshots(backups::model::ProviderId::Bycloud, "dead")
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        !dead[0].is_ok(),
+        "a failed listing is a failed snapshot: {dead:?}"
+    );
+}
+
+#[test]
 fn the_exporter_refuses_an_interval_under_10s_and_a_busy_address() {
     let o = run(backups().args(["exporter", "--demo", "--interval", "5s"]));
     assert_eq!(o.status.code(), Some(2));

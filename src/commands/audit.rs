@@ -1,6 +1,8 @@
 //! `backups audit`: list every selected account, judge each resource ([`crate::audit`]) and
 //! print the findings; the exit code says whether something is wrong. Silent when healthy
-//! unless stdout is a terminal, so cron mails only when something is wrong.
+//! unless stdout is a terminal, so cron mails only when something is wrong. With an
+//! inventory (`--record`, `--inventory`, `[inventory] record = true`) it also reports the
+//! backups that vanished early since the last recorded listing ([`record`]).
 //!
 //! It also feeds the monitoring systems of spec §8 ([`crate::monitor`]): `-o prometheus`
 //! and `--textfile PATH` (the Prometheus text format), `-o nagios` (a Monitoring Plugins
@@ -14,8 +16,10 @@ use std::time::Instant;
 use anyhow::Context as _;
 
 use super::context::{write_stdout, Context};
+use super::record::{self, Recorded, Recording};
 use crate::audit::{self, Finding, Listing, Policy, PolicyLayer, Report, Summary};
 use crate::cli::{AuditArgs, AuditOutput};
+use crate::config::Account;
 use crate::error::{Error, Outcome};
 use crate::http::Http;
 use crate::monitor::metrics::{self, AccountView};
@@ -86,6 +90,8 @@ async fn audit(ctx: &Context, args: &AuditArgs, ping: &mut Option<Ping>) -> anyh
             http: http.clone(),
         });
     }
+    let row_filter = record::row_filter_flag(&args.selection, None);
+    record::check_flags(&args.inventory, row_filter, true)?;
     let filter = ctx.filter(&args.selection)?;
     let accounts = ctx.accounts(&args.selection).await?;
     if let (None, Some((secret, _))) = (&ping, &accounts.audit.ping_url) {
@@ -94,6 +100,9 @@ async fn audit(ctx: &Context, args: &AuditArgs, ping: &mut Option<Ping>) -> anyh
             http: http.clone(),
         });
     }
+    // Once the config's ping URL is known: an inventory that cannot be used is reported
+    // through the ping like any other error.
+    let mut recording = Recording::open(&args.inventory, &accounts.inventory, row_filter, true)?;
     if let Some(p) = ping.as_ref() {
         ping::start(&p.http, &p.url).await;
     }
@@ -122,7 +131,15 @@ async fn audit(ctx: &Context, args: &AuditArgs, ping: &mut Option<Ping>) -> anyh
         account_names: accounts.names.clone(),
         resource: filter.resource.clone(),
     };
-    let (mut findings, summary) = audit::assess(listings, &policy, ctx.now);
+    let (mut findings, mut summary) = audit::assess(listings, &policy, ctx.now);
+    // The inventory (spec §10): `vanished` findings, then this run's snapshots.
+    let mut recorded = Recorded::default();
+    if let Some(rec) = &mut recording {
+        let max_age = |a: &Account| policy.max_age(a);
+        let (vanished, r) = rec.audit(&accounts.list, &results, ctx.now, finished, max_age);
+        audit::add_findings(&mut findings, &mut summary, vanished);
+        recorded = r;
+    }
     // Messages quote vendor text (an account's error, ids): no secret goes out in them, in
     // any format, metrics and pings included.
     for f in &mut findings {
@@ -213,6 +230,14 @@ async fn audit(ctx: &Context, args: &AuditArgs, ping: &mut Option<Ping>) -> anyh
     if !nagios {
         ctx.report_failures(&failures);
     }
+    // A snapshot that could not be written fails the run (exit 3); a Nagios check keeps a
+    // WARNING or CRITICAL it found, and is UNKNOWN rather than OK.
+    let outcome = match (recorded.errors.is_empty(), nagios) {
+        (true, _) => outcome,
+        (false, false) => outcome.max(ctx.report_failures(&recorded.errors)),
+        (false, true) if outcome == Outcome::Success => Outcome::from(State::Unknown),
+        (false, true) => outcome,
+    };
     textfile?;
     Ok(Done { outcome, report })
 }

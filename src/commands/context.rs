@@ -52,6 +52,8 @@ pub struct Accounts {
     pub names: Vec<String>,
     /// The config's `[audit]` table (none for the demo).
     pub audit: config::AuditConfig,
+    /// The config's `[inventory]` table (none for the demo).
+    pub inventory: config::InventoryConfig,
     _emulator: Option<EmulatorHandle>,
 }
 
@@ -128,36 +130,47 @@ impl Context {
     /// The accounts to use: the demo emulator's, or the config file's and the environment's;
     /// then narrowed by `--provider` and `--account`.
     pub async fn accounts(&self, sel: &Selection) -> anyhow::Result<Accounts> {
-        let (all, emulator, source, defaults, audit) = if self.demo {
+        let (mut cfg, emulator, source) = if self.demo {
             let (accounts, emu) = start_demo(self.now)
                 .await
                 .context("starting the demo emulator")?;
-            (
+            let cfg = config::Config {
                 accounts,
-                Some(emu),
-                "the demo".to_string(),
-                Default::default(),
-                Default::default(),
-            )
+                ..Default::default()
+            };
+            (cfg, Some(emu), "the demo".to_string())
         } else {
-            let (accounts, path, defaults, audit) = self.configured_accounts()?;
-            (accounts, None, path, defaults, audit)
+            let (cfg, path) = self.configured_accounts()?;
+            (cfg, None, path)
         };
+        let all = std::mem::take(&mut cfg.accounts);
         Ok(Accounts {
             names: all.iter().map(|a| a.name.clone()).collect(),
             list: select(all, sel, &source)?,
-            defaults,
-            audit,
+            defaults: cfg.defaults,
+            audit: cfg.audit,
+            inventory: cfg.inventory,
             _emulator: emulator,
         })
     }
 
+    /// The config's `[inventory]` table alone, for commands that need no account (`diff`);
+    /// none for the demo. A missing config file is fine unless it was named.
+    pub fn inventory_config(&self) -> Result<config::InventoryConfig> {
+        if self.demo {
+            return Ok(config::InventoryConfig::default());
+        }
+        let env = |k: &str| std::env::var(k).ok();
+        match config::config_path(self.config.as_deref(), &env) {
+            Some((path, explicit)) => config::load_inventory(&path, explicit, &env),
+            None => Ok(config::InventoryConfig::default()),
+        }
+    }
+
     /// The config file's accounts plus those the environment's credentials make, for
-    /// providers the file does not cover; where they came from, for messages; and the
-    /// file's `[defaults]` and `[audit]`.
-    fn configured_accounts(
-        &self,
-    ) -> Result<(Vec<Account>, String, config::Defaults, config::AuditConfig)> {
+    /// providers the file does not cover (in the returned config's `accounts`), and where
+    /// they came from, for messages.
+    fn configured_accounts(&self) -> Result<(config::Config, String)> {
         let env = |k: &str| std::env::var(k).ok();
         let (path, explicit) =
             config::config_path(self.config.as_deref(), &env).ok_or_else(|| {
@@ -173,12 +186,7 @@ impl Context {
                 path.display()
             )));
         }
-        Ok((
-            cfg.accounts,
-            path.display().to_string(),
-            cfg.defaults,
-            cfg.audit,
-        ))
+        Ok((cfg, path.display().to_string()))
     }
 
     /// The row filter of the selection flags, with time bounds resolved against now.

@@ -18,6 +18,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use super::context::{write_stdout, Accounts, Context};
+use super::record::{self, Recording};
 use crate::audit::{Policy, PolicyLayer};
 use crate::cli::{ExporterArgs, Selection};
 use crate::error::Outcome;
@@ -38,6 +39,9 @@ struct Served {
 pub async fn run(ctx: &Context, args: &ExporterArgs) -> anyhow::Result<Outcome> {
     let filter = ctx.filter(&args.selection)?;
     let accounts = ctx.accounts(&args.selection).await?;
+    // `[inventory] record = true`: every listing is recorded (spec §10), whole accounts only.
+    let row_filter = record::row_filter_flag(&args.selection, None);
+    let recording = Recording::for_exporter(&accounts.inventory, row_filter)?;
     let http = ctx.http()?;
     let policy = Policy {
         flags: PolicyLayer {
@@ -69,7 +73,7 @@ pub async fn run(ctx: &Context, args: &ExporterArgs) -> anyhow::Result<Outcome> 
     write_stdout(|out| writeln!(out, "http://{addr}"))?;
     let lister = lister(
         ctx,
-        &accounts,
+        (&accounts, recording),
         &http,
         (&filter, &args.selection),
         &policy,
@@ -90,7 +94,7 @@ pub async fn run(ctx: &Context, args: &ExporterArgs) -> anyhow::Result<Outcome> 
 /// and `--deadline` counted from its start.
 async fn lister(
     ctx: &Context,
-    accounts: &Accounts,
+    (accounts, mut recording): (&Accounts, Option<Recording>),
     http: &Http,
     (filter, selection): (&Filter, &Selection),
     policy: &Policy,
@@ -118,11 +122,18 @@ async fn lister(
             deadline: base.deadline.and_then(|d| Deadline::after(d.after)),
             ..base.clone()
         };
-        let results = providers::run_all(http, accounts, &filter, &options).await;
+        let mut results = providers::run_all(http, accounts, &filter, &options).await;
         let took = started.elapsed();
         let finished = clock();
-        // The inventory hook (spec §10): with `[inventory] record = true`, each listing is
-        // recorded here, `results` in account order, before the tracker takes them.
+        // With `[inventory] record = true`, each listing is recorded (spec §10), on a
+        // blocking thread so that scrapes are answered meanwhile.
+        if let Some(rec) = recording.take() {
+            let (rec, listed, recorded) = rec
+                .record_all_in_background(accounts.to_vec(), results, finished)
+                .await;
+            (recording, results) = (Some(rec), listed);
+            ctx.report_failures(&recorded.errors);
+        }
         let (families, failures) = tracker.update(results, policy, finished, took);
         let text = Arc::new(exposition::to_string(&families));
         *latest.write().unwrap_or_else(PoisonError::into_inner) = text;

@@ -1,12 +1,15 @@
 //! `backups list`: every selected account's backups, filtered, sorted and rendered; ndjson
-//! without sorting streams rows as pages arrive.
+//! without sorting streams rows as pages arrive. With `--record` (or `[inventory] record =
+//! true`) each account's listing is also recorded in the inventory once it is complete.
 
+use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::context::{write_stdout, Context};
+use super::record::{self, Recorded, Recording};
 use crate::cli::ListArgs;
 use crate::config::Account;
 use crate::error::{Error, ErrorKind, Outcome};
@@ -19,10 +22,13 @@ use crate::render::{self, Column, Format, Options};
 /// Runs `backups list`.
 pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
     // Every flag is checked before any network traffic.
+    let row_filter = record::row_filter_flag(&args.selection, args.limit);
+    record::check_flags(&args.inventory, row_filter, false)?;
     let filter = ctx.filter(&args.selection)?;
     let format = ctx.format_or_default(args.output);
     let columns = columns(&args.columns, format)?;
     let accounts = ctx.accounts(&args.selection).await?;
+    let mut recording = Recording::open(&args.inventory, &accounts.inventory, row_filter, false)?;
     let http = ctx.http()?;
     let progress = (format == Format::Table && ctx.stderr_tty).then(Arc::default);
     let options = ListOptions {
@@ -31,12 +37,52 @@ pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
         progress: progress.clone(),
         ..ctx.list_options(&accounts.defaults)
     };
+    let started = Instant::now();
+    // When the listing finished: `now` (pinned by BACKUPS_NOW in tests) moved on by the
+    // time it took.
+    let finished = || ctx.now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+    let mut recorded = Recorded::default();
     // ndjson with no sort or limit asked for streams rows as pages arrive, in bounded
-    // memory; everything else needs all rows first.
+    // memory (unless recording: each account's rows are kept until the end for its
+    // snapshot); everything else needs all rows first.
     let failures = if format == Format::Ndjson && args.sort.is_none() && args.limit.is_none() {
-        stream_ndjson(&http, &accounts.list, &filter, &options, ctx.stdout_tty).await?
+        let keep = recording.is_some();
+        let streamed = stream_ndjson(
+            &http,
+            &accounts.list,
+            &filter,
+            &options,
+            ctx.stdout_tty,
+            keep,
+        )
+        .await?;
+        let Streamed {
+            results,
+            mut kept,
+            written,
+        } = streamed;
+        if let Some(rec) = &mut recording {
+            let finished = finished();
+            tokio::task::block_in_place(|| {
+                for (account, r) in accounts.list.iter().zip(&results) {
+                    let rows = kept.remove(&account.name).unwrap_or_default();
+                    let listing = r.result.as_ref().map(|_| rows.as_slice());
+                    rec.record(account, listing, finished, &mut recorded);
+                }
+                rec.prune(finished, &mut recorded);
+            });
+        }
+        match written {
+            // The reader is gone (`| head`): nothing more to say, not even the failures.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Vec::new(),
+            Err(e) => return Err(anyhow::Error::new(e).context("writing to stdout")),
+            Ok(()) => results.into_iter().filter_map(|r| r.result.err()).collect(),
+        }
     } else {
         let results = list_all(&http, &accounts.list, &filter, &options, progress).await;
+        if let Some(rec) = &mut recording {
+            recorded = rec.record_all(&accounts.list, &results, finished());
+        }
         let (mut rows, failures) = merge(results);
         args.sort.unwrap_or(SortKey::DEFAULT).sort(&mut rows);
         if let Some(n) = args.limit {
@@ -68,7 +114,8 @@ pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
         failures
     };
     ctx.note_timeless_left_out(&filter);
-    Ok(ctx.report_failures(&failures))
+    let outcome = ctx.report_failures(&failures);
+    Ok(outcome.max(ctx.report_failures(&recorded.errors)))
 }
 
 /// `--columns` for this format: json always has every field, and `age` is a table column.
@@ -132,50 +179,77 @@ fn merge(results: Vec<AccountResult>) -> (Vec<Backup>, Vec<Error>) {
     (rows, failures)
 }
 
-/// Streams rows to stdout as JSON lines while the accounts are listed; the failures.
-/// `terminal`: stdout is one (what JSON leaves raw is escaped).
+/// What streaming gave: each account's outcome (its rows went to the writer), the rows kept
+/// per account for recording (when asked), and how writing went.
+struct Streamed {
+    results: Vec<AccountResult>,
+    kept: HashMap<String, Vec<Backup>>,
+    written: io::Result<()>,
+}
+
+/// Streams rows to stdout as JSON lines while the accounts are listed. `terminal`: stdout is
+/// one (what JSON leaves raw is escaped). With `keep`, the writer also keeps every row, by
+/// account, for the inventory.
 async fn stream_ndjson(
     http: &Http,
     accounts: &[Account],
     filter: &Filter,
     options: &ListOptions,
     terminal: bool,
-) -> anyhow::Result<Vec<Error>> {
+    keep: bool,
+) -> anyhow::Result<Streamed> {
     // A few pages of slack: enough to keep the writer busy, little enough to bound memory.
     let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let writer = std::thread::spawn(move || write_stream(rx, terminal));
+    let writer = std::thread::spawn(move || write_stream(rx, terminal, keep));
     let results = providers::run_all_into(http, accounts, filter, options, Some(tx)).await;
-    let failures = results.into_iter().filter_map(|r| r.result.err()).collect();
-    let written = writer
+    let (written, kept) = writer
         .join()
         .map_err(|_| Error::new(ErrorKind::Io, "the output thread failed"))?;
-    match written {
-        // The reader is gone (`| head`): nothing more to say, not even the failures.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Vec::new()),
-        Err(e) => Err(anyhow::Error::new(e).context("writing to stdout")),
-        Ok(()) => Ok(failures),
-    }
+    Ok(Streamed {
+        results,
+        kept,
+        written,
+    })
 }
 
 /// Writes streamed rows as JSON lines until every sender is gone; flushes per page so a
-/// reader sees rows as they arrive. Stops reading (and so stops the output) on a write error.
+/// reader sees rows as they arrive. On a write error, stops writing; stops reading too
+/// (and so stops the output) unless `keep`, when every row is kept, by account, for the
+/// inventory: the listing is complete even when the reader went away.
 fn write_stream(
     mut rx: tokio::sync::mpsc::Receiver<Vec<Backup>>,
     terminal: bool,
-) -> io::Result<()> {
+    keep: bool,
+) -> (io::Result<()>, HashMap<String, Vec<Backup>>) {
     let stdout = BufWriter::new(io::stdout().lock());
     let mut out: Box<dyn Write> = if terminal {
         Box::new(render::TerminalSafe::new(stdout, true))
     } else {
         Box::new(stdout)
     };
+    let mut kept: HashMap<String, Vec<Backup>> = HashMap::new();
+    let mut written = Ok(());
     while let Some(rows) = rx.blocking_recv() {
-        for row in &rows {
-            render::write_ndjson_row(&mut out, row)?;
+        if written.is_ok() {
+            written = rows
+                .iter()
+                .try_for_each(|row| render::write_ndjson_row(&mut out, row))
+                .and_then(|()| out.flush());
         }
-        out.flush()?;
+        if keep {
+            for row in rows {
+                match kept.get_mut(&row.account) {
+                    Some(v) => v.push(row),
+                    None => {
+                        kept.insert(row.account.clone(), vec![row]);
+                    }
+                }
+            }
+        } else if written.is_err() {
+            break;
+        }
     }
-    Ok(())
+    (written, kept)
 }
 
 /// After a second, a one-line progress display on stderr (a terminal only; the caller checks),

@@ -15,11 +15,13 @@ mod accounts;
 mod audit;
 mod completions;
 mod context;
+mod diff;
 mod emulator;
 mod exporter;
 mod list;
 mod man;
 mod providers;
+pub mod record;
 
 pub use context::Context;
 
@@ -36,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         match cli.command {
             Command::List(args) => list::run(&ctx, &args).await,
             Command::Audit(args) => audit::run(&ctx, &args).await,
+            Command::Diff(args) => diff::run(&ctx, &args),
             Command::Exporter(args) => exporter::run(&ctx, &args).await,
             Command::Accounts(args) => accounts::run(&ctx, &args).await,
             Command::Providers(args) => providers::run(&ctx, &args),

@@ -8,6 +8,7 @@
 
 use std::io::{self, Write};
 
+use crate::inventory::Change;
 use crate::model::{Backup, Field};
 
 /// Writes rows with `sep` (`b','` or `b'\t'`) as the separator.
@@ -32,6 +33,47 @@ pub fn write(
                 .map(|c| row.field_text(*c).unwrap_or_default()),
         )
         .map_err(io_error)?;
+    }
+    w.flush()
+}
+
+/// Writes `backups diff` rows with `sep`: the four diff columns, then every model field but
+/// `extra` (the default columns of `list`).
+pub fn write_changes(out: &mut dyn Write, changes: &[Change], sep: u8) -> io::Result<()> {
+    let fields = super::default_flat_columns();
+    let header = Change::COLUMNS
+        .iter()
+        .copied()
+        .chain(fields.iter().map(|f| f.as_str()));
+    let cells = |c: &Change| -> Vec<Option<String>> {
+        c.column_texts()
+            .into_iter()
+            .chain(fields.iter().map(|f| c.backup.field_text(*f)))
+            .collect()
+    };
+    if sep == b'\t' {
+        writeln!(out, "{}", header.collect::<Vec<_>>().join("\t"))?;
+        let mut line = String::new();
+        for c in changes {
+            line.clear();
+            for (i, v) in cells(c).into_iter().enumerate() {
+                if i > 0 {
+                    line.push('\t');
+                }
+                if let Some(v) = v {
+                    escape_tsv(&v, &mut line);
+                }
+            }
+            line.push('\n');
+            out.write_all(line.as_bytes())?;
+        }
+        return Ok(());
+    }
+    let mut w = ::csv::WriterBuilder::new().delimiter(sep).from_writer(out);
+    w.write_record(header).map_err(io_error)?;
+    for c in changes {
+        w.write_record(cells(c).into_iter().map(Option::unwrap_or_default))
+            .map_err(io_error)?;
     }
     w.flush()
 }

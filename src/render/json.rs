@@ -2,10 +2,17 @@
 
 use std::io::{self, Write};
 
+use serde::Serialize;
+
 use crate::model::Backup;
 
 /// Writes `[`, one compact object per line, `]`: valid JSON that is also easy to grep.
 pub fn write_json_array(out: &mut dyn Write, rows: &[Backup]) -> io::Result<()> {
+    write_array(out, rows)
+}
+
+/// [`write_json_array`] for any rows (the `backups diff` rows too).
+pub fn write_array<T: Serialize>(out: &mut dyn Write, rows: &[T]) -> io::Result<()> {
     if rows.is_empty() {
         return out.write_all(b"[]\n");
     }
@@ -19,6 +26,11 @@ pub fn write_json_array(out: &mut dyn Write, rows: &[Backup]) -> io::Result<()> 
 
 /// Writes one row as a JSON line.
 pub fn write_ndjson_row(out: &mut dyn Write, row: &Backup) -> io::Result<()> {
+    write_line(out, row)
+}
+
+/// [`write_ndjson_row`] for any row (a `backups diff` row too).
+pub fn write_line<T: Serialize>(out: &mut dyn Write, row: &T) -> io::Result<()> {
     serde_json::to_writer(&mut *out, row)?;
     out.write_all(b"\n")
 }

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
+use crate::inventory::Change;
 use crate::model::{Backup, Field};
 
 mod csv;
@@ -127,6 +128,24 @@ pub fn render(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Resul
         }
         Format::Csv => csv::write(out, rows, flat_columns(opts).as_deref(), b','),
         Format::Tsv => csv::write(out, rows, flat_columns(opts).as_deref(), b'\t'),
+    }
+}
+
+/// Renders `backups diff` rows (spec §10) in the chosen format: the four diff columns first,
+/// then the model; the table shows change, provider, account, name or id, `from → to`
+/// status, early, resource and age.
+pub fn render_changes(out: &mut dyn Write, changes: &[Change], opts: &Options) -> io::Result<()> {
+    match opts.format {
+        Format::Table => table::write_changes(out, changes, opts),
+        Format::Json => json::write_array(out, changes),
+        Format::Ndjson => {
+            for c in changes {
+                json::write_line(out, c)?;
+            }
+            Ok(())
+        }
+        Format::Csv => csv::write_changes(out, changes, b','),
+        Format::Tsv => csv::write_changes(out, changes, b'\t'),
     }
 }
 

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use comfy_table::{presets, ColumnConstraint, ContentArrangement, Table, Width};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::inventory::{Change, ChangeKind};
 use crate::model::{Backup, Field, Status};
 
 use super::{text, Options};
@@ -56,6 +57,81 @@ pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result
             };
             (c.text(row, opts), style)
         }))?;
+    }
+    lines.finish()
+}
+
+/// The table of `backups diff`: change, provider, account, name or id, the status as
+/// `from → to`, whether a vanished backup went early, resource and age. Laid out as the
+/// backup table is (chunks of fixed widths, names cut first, the account last); with no
+/// rows, writes nothing.
+pub fn write_changes(out: &mut dyn Write, changes: &[Change], opts: &Options) -> io::Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    const HEADER: [&str; 8] = [
+        "CHANGE", "PROVIDER", "ACCOUNT", "NAME/ID", "STATUS", "EARLY", "RESOURCE", "AGE",
+    ];
+    // Names, ids and resources may be cut; the account last of them.
+    const CUTTABLE: [bool; 8] = [false, false, true, true, false, false, true, false];
+    const ACCOUNT: usize = 2;
+    let cells = |c: &Change| -> [String; 8] {
+        let b = &c.backup;
+        let status = |s: Option<Status>| s.map_or("-", Status::as_str);
+        [
+            c.change.as_str().to_string(),
+            b.provider.as_str().to_string(),
+            b.account.clone(),
+            b.name.clone().unwrap_or_else(|| b.id.clone()),
+            format!("{} → {}", status(c.from_status), status(c.to_status)),
+            match c.early {
+                Some(true) => "yes".to_string(),
+                Some(false) => "no".to_string(),
+                None => "-".to_string(),
+            },
+            b.resource_name
+                .clone()
+                .or_else(|| b.resource_id.clone())
+                .unwrap_or_else(|| "-".to_string()),
+            match b.created_at {
+                Some(t) => human_age(t.utc(), opts.now),
+                None => "no timestamp".to_string(),
+            },
+        ]
+    };
+    let headers: Vec<String> = HEADER.iter().map(|h| h.to_string()).collect();
+    let mut widths: Vec<usize> = HEADER.iter().map(|h| width(h)).collect();
+    for c in changes {
+        for (w, text) in widths.iter_mut().zip(cells(c)) {
+            *w = (*w).max(width(&text));
+        }
+    }
+    if let Some(max) = opts.width {
+        shrink(
+            &CUTTABLE,
+            Some(ACCOUNT),
+            &headers,
+            &mut widths,
+            usize::from(max),
+        );
+    }
+    let mut lines = Chunks::new(out, widths);
+    let header_style = opts.color.then_some(BOLD);
+    lines.header(HEADER.iter().map(|h| (*h, header_style)));
+    for c in changes {
+        // The change is what the reader scans for: an early disappearance stands out.
+        let style = opts.color.then_some(match (c.change, c.early) {
+            (ChangeKind::Appeared, _) => GREEN,
+            (ChangeKind::Vanished, Some(true)) => RED,
+            (ChangeKind::Vanished, _) => GREY,
+            (ChangeKind::Changed, _) => YELLOW,
+        });
+        lines.row(
+            cells(c)
+                .into_iter()
+                .enumerate()
+                .map(|(i, text)| (text, if i == 0 { style } else { None })),
+        )?;
     }
     lines.finish()
 }

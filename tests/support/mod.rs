@@ -108,9 +108,17 @@ pub struct EmulatorProcess {
 impl EmulatorProcess {
     /// Starts `backups emulator --port 0 --write-config <tmp>` plus `extra` flags.
     pub fn start(extra: &[&str]) -> EmulatorProcess {
+        EmulatorProcess::start_at(NOW, extra)
+    }
+
+    /// [`EmulatorProcess::start`] with its clock at `now` (`BACKUPS_NOW`): with `--day N`,
+    /// the moment of day N's listing, so that day 0 at `now - N days` and day N at `now`
+    /// are one timeline.
+    pub fn start_at(now: &str, extra: &[&str]) -> EmulatorProcess {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
         let mut child = backups()
+            .env("BACKUPS_NOW", now)
             .args(["emulator", "--port", "0", "--write-config"])
             .arg(&config)
             .args(extra)
