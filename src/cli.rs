@@ -58,7 +58,7 @@ pub struct GlobalArgs {
     /// End the whole run after this long (e.g. 10m): accounts still listing fail (exit 3), what finished is printed [default: none, or deadline in [defaults]]
     #[arg(long, global = true, value_name = "DUR", value_parser = crate::duration::parse_positive)]
     pub deadline: Option<chrono::Duration>,
-    /// Requests in flight across all accounts, shared first come first served [default: 64, or max_requests in [defaults]]
+    /// Requests in flight across all accounts, shared first come first served [default: 256, or max_requests in [defaults]]
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub max_requests: Option<u16>,
     /// When to colour the table; auto: on a terminal, unless NO_COLOR is set or TERM=dumb (CLICOLOR_FORCE forces it)

@@ -151,7 +151,7 @@ pub struct Config {
 pub struct Defaults {
     /// `deadline = "10m"`: accounts still listing then fail (`--deadline`).
     pub deadline: Option<chrono::Duration>,
-    /// `max_requests = 64`: requests in flight across all accounts (`--max-requests`).
+    /// `max_requests = 256`: requests in flight across all accounts (`--max-requests`).
     pub max_requests: Option<usize>,
 }
 

@@ -231,10 +231,7 @@ fn write_stream(
     let mut written = Ok(());
     while let Some(rows) = rx.blocking_recv() {
         if written.is_ok() {
-            written = rows
-                .iter()
-                .try_for_each(|row| render::write_ndjson_row(&mut out, row))
-                .and_then(|()| out.flush());
+            written = render::write_ndjson_rows(&mut out, &rows).and_then(|()| out.flush());
         }
         if keep {
             for row in rows {

@@ -124,8 +124,10 @@ impl Deadline {
 }
 
 /// Requests in flight across all accounts by default: well under a process's usual 1024 file
-/// descriptors, and more than the accounts of a typical config keep busy.
-pub const DEFAULT_MAX_REQUESTS: usize = 64;
+/// descriptors even when every request holds its own HTTP/1.1 connection, and enough that
+/// hundreds of accounts at a round trip of 50 ms are not held back by it (at 64, 200 accounts
+/// waited in this queue for more than half their listing: 1.19 s against 0.74 s at 256).
+pub const DEFAULT_MAX_REQUESTS: usize = 256;
 
 /// The default memory budget for pages in progress: 16 pages of 1000 rows per account cost
 /// a few MiB, and the largest page the body cap and row cap allow (about 120 MiB) still fits.

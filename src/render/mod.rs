@@ -15,7 +15,7 @@ mod table;
 mod text;
 
 pub use csv::TerminalSafe;
-pub use json::{write_json_array, write_ndjson_row};
+pub use json::{write_json_array, write_ndjson_rows};
 pub use table::{human_age, human_size, simple_table};
 
 /// Output formats (spec §2).
@@ -120,12 +120,7 @@ pub fn render(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Resul
     match opts.format {
         Format::Table => table::write(out, rows, opts),
         Format::Json => write_json_array(out, rows),
-        Format::Ndjson => {
-            for row in rows {
-                write_ndjson_row(out, row)?;
-            }
-            Ok(())
-        }
+        Format::Ndjson => json::write_lines(out, rows),
         Format::Csv => csv::write(out, rows, flat_columns(opts).as_deref(), b','),
         Format::Tsv => csv::write(out, rows, flat_columns(opts).as_deref(), b'\t'),
     }
@@ -138,12 +133,7 @@ pub fn render_changes(out: &mut dyn Write, changes: &[Change], opts: &Options) -
     match opts.format {
         Format::Table => table::write_changes(out, changes, opts),
         Format::Json => json::write_array(out, changes),
-        Format::Ndjson => {
-            for c in changes {
-                json::write_line(out, c)?;
-            }
-            Ok(())
-        }
+        Format::Ndjson => json::write_lines(out, changes),
         Format::Csv => csv::write_changes(out, changes, b','),
         Format::Tsv => csv::write_changes(out, changes, b'\t'),
     }
