@@ -6,6 +6,7 @@
 use std::io;
 
 use anyhow::Context as _;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Outcome};
@@ -29,6 +30,12 @@ pub use context::Context;
 /// stopped it (see [`outcome_of`] and [`message`]).
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     init_logging(cli.global.verbose);
+    if matches!(
+        cli.command,
+        Command::List(_) | Command::Audit(_) | Command::Exporter(_)
+    ) {
+        crate::http::warm_native_roots();
+    }
     let ctx = Context::new(&cli.global);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -62,13 +69,20 @@ fn init_logging(verbose: u8) {
         1 => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
-    let _ = tracing_subscriber::fmt()
+    // Our own events at the asked level; the libraries' (hyper, h2, rustls) only warnings:
+    // their DEBUG is a line per HTTP/2 frame.
+    let targets = tracing_subscriber::filter::Targets::new()
+        .with_target("backups", level)
+        .with_default(tracing::Level::WARN);
+    let subscriber = tracing_subscriber::fmt()
         .with_writer(SafeStderr)
         .with_max_level(level)
         .with_target(false)
         .without_time()
         .with_ansi(false)
-        .try_init();
+        .finish()
+        .with(targets);
+    let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
 /// The log writer: one [`SafeLine`] per event.

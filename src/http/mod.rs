@@ -31,7 +31,7 @@ pub use client::Transport;
 pub use json::{json_error_message, parse_json, utf8_body};
 pub use proxy::ProxyEnv;
 pub use retry::RetryPolicy;
-pub use tls::CaBundle;
+pub use tls::{warm_native_roots, CaBundle};
 
 use attempt::kind_for_status;
 use json::body_excerpt;

@@ -7,9 +7,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use rustls::{ClientConfig, RootCertStore};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 /// A PEM bundle of CA certificates an account trusts besides the native roots (`ca_file`).
 /// Read when the config is, so a missing or empty file is a configuration error; two
@@ -106,30 +111,128 @@ fn native_roots() -> &'static Arc<RootCertStore> {
     })
 }
 
+/// Starts reading the native roots on a thread of their own, for a command about to make
+/// requests: reading and parsing a few hundred certificate files takes milliseconds that
+/// the first connection's TCP and TLS round trips can hide (the roots are needed only when
+/// the server's certificate arrives).
+pub fn warm_native_roots() {
+    let _ = std::thread::Builder::new()
+        .name("native-roots".into())
+        .spawn(|| {
+            native_roots();
+        });
+}
+
 /// The TLS settings of a client trusting the native roots plus `ca` (TLS 1.2 and 1.3, ring),
-/// offering HTTP/2 and HTTP/1.1 by ALPN.
+/// offering HTTP/2 and HTTP/1.1 by ALPN. Building them reads no certificate: see
+/// [`TrustOnFirstUse`].
 pub(super) fn client_config(ca: Option<&CaBundle>) -> Result<ClientConfig, String> {
-    let roots = match ca {
-        None => native_roots().clone(),
-        Some(ca) => {
-            let mut roots = RootCertStore::clone(native_roots());
-            for cert in ca.certs.iter() {
-                // Checked when the bundle was read.
-                roots
-                    .add(cert.clone())
-                    .map_err(|e| format!("{}: {e}", ca.path.display()))?;
-            }
-            Arc::new(roots)
-        }
-    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(TrustOnFirstUse {
+        ca: ca.cloned(),
+        provider: provider.clone(),
+        verifier: OnceLock::new(),
+    });
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS settings: {e}"))?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// rustls's own WebPKI verifier over the native roots plus an account's `ca_file`, built
+/// when the first server certificate is checked rather than when the client is: the TCP
+/// connect and the ClientHello go out while the roots are still being read
+/// ([`warm_native_roots`]). Every check is the WebPKI verifier's; nothing is relaxed.
+struct TrustOnFirstUse {
+    ca: Option<CaBundle>,
+    provider: Arc<CryptoProvider>,
+    verifier: OnceLock<Option<Arc<WebPkiServerVerifier>>>,
+}
+
+impl TrustOnFirstUse {
+    /// The WebPKI verifier; `None` when there is no root to trust at all (every certificate
+    /// then has an unknown issuer, as with an empty root store).
+    fn verifier(&self) -> Result<&Arc<WebPkiServerVerifier>, rustls::Error> {
+        let verifier = self.verifier.get_or_init(|| {
+            let mut roots = RootCertStore::clone(native_roots());
+            if let Some(ca) = &self.ca {
+                // Each was added to a store when the bundle was read: none fails here.
+                let (_, unusable) = roots.add_parsable_certificates(ca.certs.iter().cloned());
+                debug_assert_eq!(unusable, 0);
+            }
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+                .build()
+                .ok()
+        });
+        verifier.as_ref().ok_or(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ))
+    }
+}
+
+impl std::fmt::Debug for TrustOnFirstUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustOnFirstUse")
+            .field("ca", &self.ca)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerCertVerifier for TrustOnFirstUse {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.verifier()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 #[cfg(test)]

@@ -569,18 +569,16 @@ impl<'f> Collector<'f> {
 
     /// The page's rows not seen before that pass the filter. A page of only rows already
     /// seen is an error: the server is looping.
-    fn add(&mut self, rows: Vec<Backup>, at: Option<&Cursor>) -> Result<Vec<Backup>> {
+    fn add(&mut self, mut rows: Vec<Backup>, at: Option<&Cursor>) -> Result<Vec<Backup>> {
         let n = rows.len();
-        let mut fresh = Vec::with_capacity(n);
         let mut new_ids = 0;
-        for row in rows {
-            if self.ids.insert(row.id.clone()) {
-                new_ids += 1;
-                if self.filter.matches(&row) {
-                    fresh.push(row);
-                }
-            }
-        }
+        // In place: a page of rows all new and all wanted moves none of them.
+        rows.retain(|row| {
+            let new = self.ids.insert(row.id.clone());
+            new_ids += usize::from(new);
+            new && self.filter.matches(row)
+        });
+        let fresh = rows;
         let at = at.map_or("the first page".to_string(), |c| c.to_string());
         if new_ids == 0 {
             return Err(paging_error(format!(

@@ -16,6 +16,7 @@ use reqwest::{Method, Url};
 
 use serde::de::MapAccess;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -650,10 +651,9 @@ fn to_backup(row: BackupResp<'_>, account: &str) -> std::result::Result<Backup, 
     // `complete` made sure of it.
     let id = row.id.unwrap_or_default();
     let mut extra = row.rest;
-    let incremental = row.incremental.or_else(|| {
-        let info: Value = serde_json::from_str(extra.get("extend_info")?.get()).ok()?;
-        info.get("incremental").and_then(Value::as_bool)
-    });
+    let incremental = row
+        .incremental
+        .or_else(|| extend_info_incremental(extra.get("extend_info")?));
     let size_bytes =
         match row.resource_size {
             Some(gib) => Some(gib_to_bytes(gib).ok_or_else(|| {
@@ -695,6 +695,19 @@ fn to_backup(row: BackupResp<'_>, account: &str) -> std::result::Result<Backup, 
     b.parent_id = row.parent_id;
     b.extra = built;
     Ok(b)
+}
+
+/// `extend_info.incremental` when it is a boolean. Only that key is read: the rest of the
+/// object is skipped, not built into a tree, for every row of an older API version.
+fn extend_info_incremental(info: &RawValue) -> Option<bool> {
+    #[derive(Deserialize)]
+    struct Info {
+        incremental: Option<Value>,
+    }
+    serde_json::from_str::<Info>(info.get())
+        .ok()?
+        .incremental?
+        .as_bool()
 }
 
 /// A vendor error body as one line, per the SDK's parse order (providers.md §3.6):
