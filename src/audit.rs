@@ -1,5 +1,6 @@
 //! `audit`'s judging and rendering, pure (the command is `commands::audit`): freshness,
-//! failure and policy findings for cron (spec §5 and §9, exit codes §6).
+//! failure and policy findings for cron (`docs/cli.md#audit`, exit codes
+//! `docs/cli.md#exit-codes-stable`).
 //!
 //! Resources are keyed by (account, resource): `resource_id`, else `resource_name`, else the
 //! account's unattributed bucket `-`. For each resource:
@@ -19,8 +20,8 @@
 //!   Foundry service instances whose backups call answered).
 //! - `account_failed`: the account could not be listed; exit 3, never silence. No other
 //!   finding is made for it: an unpinned `expect` entry is not judged while one failed.
-//! - `vanished` is made by the inventory comparison (spec §10), not here; [`add_findings`]
-//!   joins those findings to these.
+//! - `vanished` is made by the inventory comparison (`docs/cli.md#the-inventory`), not here;
+//!   [`add_findings`] joins those findings to these.
 //!
 //! Policy comes from the flags, then the account, then the config's `[audit]` table, then the
 //! defaults ([`Policy`]); `max_age` and `keep` come whole from the first that sets them,
@@ -44,7 +45,7 @@ use crate::providers::KnownResource;
 /// The default freshness threshold.
 pub const DEFAULT_MAX_AGE_HOURS: i64 = 26;
 
-/// What is wrong with a resource (spec §9; the names are stable).
+/// What is wrong with a resource (`docs/cli.md#audit`; the names are stable).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
@@ -375,7 +376,7 @@ pub struct PolicyLayer {
 }
 
 /// The policy of one audit: the flags and `[audit]`, between which each account's own
-/// `audit_max_age`, `audit_keep` and `audit_expect` sit (spec §9).
+/// `audit_max_age`, `audit_keep` and `audit_expect` sit (`docs/config.md#audit`).
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
     /// From the command line.
@@ -829,8 +830,8 @@ pub fn assess<'a>(
     (findings, summary)
 }
 
-/// Adds findings made outside [`assess`] (the inventory's `vanished`, spec §10) to its
-/// result: the order and the count stay those [`assess`] gives.
+/// Adds findings made outside [`assess`] (the inventory's `vanished`, `docs/cli.md#the-inventory`)
+/// to its result: the order and the count stay those [`assess`] gives.
 pub fn add_findings(findings: &mut Vec<Finding>, summary: &mut Summary, more: Vec<Finding>) {
     if more.is_empty() {
         return;

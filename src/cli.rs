@@ -228,7 +228,7 @@ pub struct ListArgs {
     pub inventory: RecordArgs,
 }
 
-/// `--record` and `--inventory` of `list` and `audit` (spec §10).
+/// `--record` and `--inventory` of `list` and `audit` (`docs/cli.md#the-inventory`).
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Inventory")]
 pub struct RecordArgs {
@@ -295,7 +295,8 @@ pub struct AuditArgs {
     pub inventory: RecordArgs,
 }
 
-/// `audit -o`: a report for people and scripts, or a feed for a monitoring system (spec §8).
+/// `audit -o`: a report for people and scripts, or a feed for a monitoring system
+/// (`docs/monitoring.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditOutput {
     /// `table`, `json`, `ndjson` or `tsv`.

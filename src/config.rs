@@ -1,5 +1,5 @@
-//! The config file (spec §3, stable): TOML with one `[accounts.NAME]` table per account, like
-//! rclone remotes, and the credentials users already have in their environment.
+//! The config file (`docs/config.md`, stable): TOML with one `[accounts.NAME]` table per account,
+//! like rclone remotes, and the credentials users already have in their environment.
 //!
 //! This module finds and reads the file, checks each account's keys (unknown keys first, with
 //! a suggestion), resolves secrets given inline or as `<key>_env`, and feeds the values to the
@@ -158,8 +158,8 @@ pub struct Defaults {
 /// The keys `[defaults]` takes.
 const DEFAULTS_KEYS: &[&str] = &["deadline", "max_requests"];
 
-/// The `[audit]` table (spec §9): the policy every account falls back to, and the dead man's
-/// switch.
+/// The `[audit]` table (`docs/config.md#audit`): the policy every account falls back to, and the
+/// dead man's switch.
 #[derive(Clone, Debug, Default)]
 pub struct AuditConfig {
     /// `max_age`, `keep` and `expect`.
@@ -168,7 +168,8 @@ pub struct AuditConfig {
     pub ping_url: Option<(Secret, SecretSource)>,
 }
 
-/// The `[inventory]` table (spec §10): whether listings are recorded, where, and for how long.
+/// The `[inventory]` table (`docs/config.md#inventory`): whether listings are recorded, where, and
+/// for how long.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InventoryConfig {
     /// `record = true`: `list`, `audit` (and the exporter) record every listing.
@@ -864,11 +865,11 @@ fn toml_list(key: &str, value: &toml::Value) -> std::result::Result<Vec<String>,
     }
 }
 
-/// Accounts from credentials users already have (spec §3), one `env-<provider>` account per
-/// provider that has no account in the config: Huawei SDK variables, OpenStack `OS_*`
-/// variables for Z.com, the cf CLI's `config.json`, `BYCLOUD_TOKEN`, Oracle `OPC_*`.
-/// `BACKUPS_<PROVIDER>_ENDPOINT` overrides the default URL of such an account. Each provider's
-/// builder declares its variables; the same builder reads the config file.
+/// Accounts from credentials users already have (`docs/config.md#accounts-from-the-environment`),
+/// one `env-<provider>` account per provider that has no account in the config: Huawei SDK
+/// variables, OpenStack `OS_*` variables for Z.com, the cf CLI's `config.json`, `BYCLOUD_TOKEN`,
+/// Oracle `OPC_*`. `BACKUPS_<PROVIDER>_ENDPOINT` overrides the default URL of such an account. Each
+/// provider's builder declares its variables; the same builder reads the config file.
 pub fn env_accounts(
     configured: &[ProviderId],
     env: &dyn Fn(&str) -> Option<String>,

@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-/// How a run ended, as the process exit code (spec §6, stable). Every exit code the binary
-/// returns comes from here.
+/// How a run ended, as the process exit code (`docs/cli.md#exit-codes-stable`). Every exit code the
+/// binary returns comes from here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
     /// Exit 0: success (also when stdout closes early, e.g. `| head`).
@@ -64,7 +64,8 @@ impl From<Outcome> for std::process::ExitCode {
     }
 }
 
-/// What went wrong, coarsely: decides the exit code (spec §6) and retry (spec §7).
+/// What went wrong, coarsely: decides the exit code (`docs/cli.md#exit-codes-stable`) and
+/// retry (`docs/cli.md#retries`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
     /// Bad command-line usage (exit 2).
@@ -98,8 +99,8 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// How a run that stops with an error of this kind ends (spec §6): bad usage or
-    /// configuration is exit 2, anything that happened while listing is exit 3.
+    /// How a run that stops with an error of this kind ends (`docs/cli.md#exit-codes-stable`): bad
+    /// usage or configuration is exit 2, anything that happened while listing is exit 3.
     pub fn outcome(self) -> Outcome {
         match self {
             ErrorKind::Usage | ErrorKind::Config => Outcome::Usage,
@@ -196,14 +197,14 @@ impl Error {
         self.kind.outcome()
     }
 
-    /// The exit code for this error (spec §6).
+    /// The exit code for this error (`docs/cli.md#exit-codes-stable`).
     pub fn exit_code(&self) -> u8 {
         self.outcome().code()
     }
 }
 
-/// Whether a response with this status is worth trying again (spec §7): throttled, or a
-/// gateway that could not reach the service. The HTTP retry loop and [`Error::is_temporary`]
+/// Whether a response with this status is worth trying again (`docs/cli.md#retries`): throttled, or
+/// a gateway that could not reach the service. The HTTP retry loop and [`Error::is_temporary`]
 /// both ask here, so the rule lives with the error type and the error type needs no HTTP.
 pub fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 502..=504)

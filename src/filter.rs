@@ -11,8 +11,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::error::{Error, Result};
 use crate::model::{Backup, Status};
 
-/// Row filters. Adapters may push parts of it to the server (spec §2); [`Filter::matches`]
-/// is always applied afterwards, so results are the same either way.
+/// Row filters. Adapters may push parts of it to the server (the push-down table in
+/// `docs/cli.md#list-audit-and-exporter-selection`); [`Filter::matches`] is always applied
+/// afterwards, so results are the same either way.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     /// Keep only these statuses (empty = all).
@@ -200,7 +201,7 @@ pub enum SortField {
     Name,
     /// Largest first; rows without a size last.
     Size,
-    /// In the order of the spec's status table.
+    /// In model order (`docs/model.md#status-stable`).
     Status,
     /// By provider, then account.
     Provider,

@@ -1,5 +1,5 @@
-//! The provider-neutral `Backup` model (spec §4, stable): what `-o json` prints and what every
-//! adapter produces. Field order here *is* the JSON key order.
+//! The provider-neutral `Backup` model (`docs/model.md`, stable): what `-o json` prints and what
+//! every adapter produces. Field order here *is* the JSON key order.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -65,7 +65,8 @@ impl Serialize for ProviderId {
     }
 }
 
-/// Normalised backup status (spec §4). Vendor values that map to none of these are `Unknown`.
+/// Normalised backup status (`docs/model.md#status-stable`). Vendor values that map to none of
+/// these are `Unknown`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
     /// Complete and usable for a restore.
@@ -87,7 +88,7 @@ pub enum Status {
 }
 
 impl Status {
-    /// Every status, in the order of the spec's table.
+    /// Every status, in the order of the table in `docs/model.md#status-stable`.
     pub const ALL: [Status; 8] = [
         Status::Available,
         Status::Creating,
@@ -135,7 +136,8 @@ impl Serialize for Status {
 
 /// A point in time in UTC that remembers how many fractional-second digits the provider sent,
 /// so `2020-02-21T07:00:54.065135` prints back as `2020-02-21T07:00:54.065135Z` and
-/// `2024-01-15T10:30:00Z` as `2024-01-15T10:30:00Z` (spec §4: fractions kept exactly).
+/// `2024-01-15T10:30:00Z` as `2024-01-15T10:30:00Z` (fractions kept exactly:
+/// `docs/model.md#time-rules-stable-output-form`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Timestamp {
     utc: DateTime<Utc>,
@@ -310,8 +312,8 @@ impl Serialize for Timestamp {
     }
 }
 
-/// A field of the [`Backup`] model (spec §4), in JSON order: the one list of names that
-/// `--columns`, the csv/tsv header, the capability table and the renderers share.
+/// A field of the [`Backup`] model (`docs/model.md#fields-stable`), in JSON order: the one list of
+/// names that `--columns`, the csv/tsv header, the capability table and the renderers share.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Field {
     /// `provider`
@@ -435,8 +437,8 @@ impl std::str::FromStr for Field {
     }
 }
 
-/// One backup, in the shape every provider maps into (spec §4). Every key is always present in
-/// JSON, in this order; `None` prints as `null`.
+/// One backup, in the shape every provider maps into (`docs/model.md#fields-stable`). Every
+/// key is always present in JSON, in this order; `None` prints as `null`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Backup {
     /// Which API it came from.
@@ -834,7 +836,7 @@ impl Backup {
     }
 }
 
-/// Turns an empty or whitespace-only vendor string into `None` (spec: empty description is null).
+/// Turns an empty or whitespace-only vendor string into `None` (an empty description is null).
 pub fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|v| !v.trim().is_empty())
 }

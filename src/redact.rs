@@ -1,5 +1,5 @@
 //! The redactor: every credential this process knows is replaced by `<redacted>` in the text it
-//! prints (spec §7, last bullet). Configured secrets register themselves when they are made
+//! prints (`docs/security.md`). Configured secrets register themselves when they are made
 //! ([`crate::secret::Secret::new`]), and so do the credentials learnt at run time (session
 //! cookies, Keystone/IAM tokens, UAA tokens), which the adapters keep as `Secret`s too.
 //!

@@ -4,10 +4,10 @@
 //! inventory (`--record`, `--inventory`, `[inventory] record = true`) it also reports the
 //! backups that vanished early since the last recorded listing ([`record`]).
 //!
-//! It also feeds the monitoring systems of spec §8 ([`crate::monitor`]): `-o prometheus`
-//! and `--textfile PATH` (the Prometheus text format), `-o nagios` (a Monitoring Plugins
-//! check, whose exit code is its state and whose errors are UNKNOWN on stdout), and `--ping`
-//! (a healthchecks.io dead man's switch around the whole run).
+//! It also feeds the monitoring systems of `docs/monitoring.md` ([`crate::monitor`]): `-o
+//! prometheus` and `--textfile PATH` (the Prometheus text format), `-o nagios` (a Monitoring
+//! Plugins check, whose exit code is its state and whose errors are UNKNOWN on stdout), and
+//! `--ping` (a healthchecks.io dead man's switch around the whole run).
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -132,7 +132,7 @@ async fn audit(ctx: &Context, args: &AuditArgs, ping: &mut Option<Ping>) -> anyh
         resource: filter.resource.clone(),
     };
     let (mut findings, mut summary) = audit::assess(listings, &policy, ctx.now);
-    // The inventory (spec §10): `vanished` findings, then this run's snapshots.
+    // The inventory (`docs/cli.md#the-inventory`): `vanished` findings, then this run's snapshots.
     let mut recorded = Recorded::default();
     if let Some(rec) = &mut recording {
         let max_age = |a: &Account| policy.max_age(a);

@@ -1,5 +1,5 @@
 //! `backups diff`: per account in the inventory, what changed between two recorded listings
-//! (spec §10): the newest snapshot against the newest successful one taken at or before
+//! (`docs/cli.md#diff`): the newest snapshot against the newest successful one taken at or before
 //! `--from` (default: the one before the newest). Rows are [`Change`]s: appeared, vanished
 //! (with whether it went early) and status changes. Reads the inventory only; never lists
 //! and never writes.

@@ -1,7 +1,7 @@
-//! The inventory in the commands (spec §10): which file a run uses, whether it records and
-//! whether it compares; recording each account's listing as a snapshot; and the `vanished`
-//! findings of `audit`, judged against the newest successful snapshot recorded before this
-//! run. The storage itself is [`crate::inventory`].
+//! The inventory in the commands (`docs/cli.md#the-inventory`): which file a run uses, whether it
+//! records and whether it compares; recording each account's listing as a snapshot; and the
+//! `vanished` findings of `audit`, judged against the newest successful snapshot recorded before
+//! this run. The storage itself is [`crate::inventory`].
 //!
 //! Only whole accounts are recorded: `--record` with a row filter is a usage error, since a
 //! filtered snapshot would read as mass deletions next time. With `[inventory] record = true`
@@ -186,8 +186,9 @@ impl Recording {
     }
 
     /// Records a whole run's results (in the order of `accounts`), all taken at `finished`,
-    /// then prunes. The hook for the exporter (spec §8: with `record = true` it records each
-    /// listing): call it with the results of `providers::run_all` before handing them on.
+    /// then prunes. The hook for the exporter (`docs/cli.md#exporter`: with `record = true` it
+    /// records each listing): call it with the results of `providers::run_all` before handing them
+    /// on.
     pub fn record_all(
         &mut self,
         accounts: &[Account],
@@ -270,8 +271,8 @@ impl Recording {
         (findings, recorded)
     }
 
-    /// The `vanished` findings of one listed account (spec §9): backups `available` in the
-    /// newest successful snapshot recorded before this run that are gone from `rows` before
+    /// The `vanished` findings of one listed account (`docs/cli.md#audit`): backups `available` in
+    /// the newest successful snapshot recorded before this run that are gone from `rows` before
     /// their time. None when the account has no successful snapshot yet.
     fn vanished(
         &self,

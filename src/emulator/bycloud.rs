@@ -1,11 +1,11 @@
 //! Emulator of ByCloud's `GET /v1/backups` (docs.bycoded.cloud block-storage/list-backups):
 //! the vendor's side of the wire, sharing no code with the adapter.
 //!
-//! It imitates what providers.md §5 lists: `Authorization: Bearer` or `X-Api-Key: id:secret`
-//! (else the vendor's 401 body with a `req-<uuid>`), `limit` (default 20, at most 100) +
-//! `marker` paging with `meta {total, limit, marker, has_more}`, the documented `links.*` that
-//! wrongly point at `/v1/instances`, the `name` (exact or `prefix*`), `status`
-//! (case-insensitive) and `volume_id` filters, `X-RateLimit-*` headers on every response,
+//! It imitates what `docs/providers/bycloud.md#what-the-emulator-imitates` lists: `Authorization:
+//! Bearer` or `X-Api-Key: id:secret` (else the vendor's 401 body with a `req-<uuid>`), `limit`
+//! (default 20, at most 100) + `marker` paging with `meta {total, limit, marker, has_more}`, the
+//! documented `links.*` that wrongly point at `/v1/instances`, the `name` (exact or `prefix*`),
+//! `status` (case-insensitive) and `volume_id` filters, `X-RateLimit-*` headers on every response,
 //! statuses in mixed case (429s under `--faults` come from the shared fault layer).
 //!
 //! Backups carry no expiry: on later days ([`super::Timeline`]) each volume's oldest backup
@@ -173,7 +173,7 @@ pub fn router(ctx: ApiCtx) -> Router {
         .with_state(api)
 }
 
-/// Demo accounts in config form (spec §3).
+/// Demo accounts in config form (`docs/emulator.md#demo-accounts`).
 pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     let mut out = String::new();
     for a in &demo_accounts(options) {

@@ -1,6 +1,6 @@
 //! `echo_credentials`: a test mode in which the emulated servers answer chosen requests with an
 //! error that repeats the credentials the client sent, the way a careless or hostile server
-//! does, so that tests can prove nothing a secret touches is printed (spec §7, last bullet).
+//! does, so that tests can prove nothing a secret touches is printed (`docs/security.md`).
 //!
 //! **What is echoed.** Every credential-bearing request header, as received: `Authorization`
 //! (Bearer tokens, Basic client credentials, Huawei `SDK-HMAC-SHA256 Access=…, Signature=…`),
@@ -275,7 +275,7 @@ fn vendor_error(vendor: Vendor, login: bool, status: StatusCode, text: &str) -> 
             json!({ fault: {"message": text, "code": code} })
         }
         Vendor::Huawei => {
-            // Gateway codes for 401 and 403, a service code for 500 [I].
+            // Gateway codes for 401 and 403, a service code for 500 (assumption).
             let error_code = match code {
                 401 => "APIGW.0301",
                 403 => "APIGW.0302",

@@ -1,5 +1,5 @@
 //! `--faults`: misbehaviour injected in front of every API, in each vendor's own shape, so the
-//! client's resilience can be proven against it (spec §7):
+//! client's resilience can be proven against it (`docs/cli.md#behaviour-under-faults`):
 //! - the first try of every listing request (by method and URI) fails, alternately throttled
 //!   (429 with `Retry-After` as delta seconds for Huawei and ByCloud, an HTTP date for Oracle
 //!   and Z.com, a Unix epoch for Cloud Foundry, as `text/plain`) and unavailable (503 with an

@@ -90,8 +90,8 @@ const SERIES: [Series; 2] = [
 /// How long before day 0's listing the series' backups run each day.
 const SERIES_HOURS_BEFORE: i64 = 8;
 
-/// The CBR status vocabulary (seed §3.5): the non-success ones, `error` first so that
-/// `plan`'s first special (resource 0's newest backup) is a failure.
+/// The CBR status vocabulary (`docs/providers/huawei.md#status-values`): the non-success ones,
+/// `error` first so that `plan`'s first special (resource 0's newest backup) is a failure.
 const SPECIALS: [&str; 7] = [
     "error",
     "protecting",
@@ -112,7 +112,7 @@ const STATUSES: [&str; 8] = [
     "waiting_restore",
 ];
 
-/// ListBackups accepts `limit` in 1..=1000 **[I]** (CBR documents no maximum).
+/// ListBackups accepts `limit` in 1..=1000, the emulator's choice (CBR documents no maximum).
 const MAX_LIMIT: usize = 1000;
 /// With faults on, an IAM token is refused after this many list calls (an expiring session).
 const FAULT_TOKEN_USES: u64 = 3;
@@ -129,7 +129,8 @@ pub fn router(ctx: ApiCtx) -> Router {
         .with_state(state)
 }
 
-/// Demo accounts in config form (spec §3); the endpoints are the listener root.
+/// Demo accounts in config form (`docs/emulator.md#demo-accounts`); the endpoints are the listener
+/// root.
 pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     let mut out = String::new();
     for spec in specs(options) {
@@ -1009,8 +1010,8 @@ fn list(tenant: &Tenant, raw_query: &str) -> Result<String, VendorError> {
             // `all_granted_eps` those of every enterprise project the user may see. Without
             // it, a user whose permissions are granted on the whole IAM project (every demo
             // user) sees the backups of every enterprise project: the parameter narrows the
-            // listing, it is not needed to see it [I]. (A user granted permissions only per
-            // enterprise project must name one or `all_granted_eps`; the demo has none.)
+            // listing, it is not needed to see it (assumption). (A user granted permissions only
+            // per enterprise project must name one or `all_granted_eps`; the demo has none.)
             && q.enterprise_project.as_deref().is_none_or(|ep| {
                 ep == "all_granted_eps" || ep == res.enterprise_project
             })

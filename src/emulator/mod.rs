@@ -269,7 +269,8 @@ impl Emulator {
             .map_err(|e| Error::new(ErrorKind::Usage, format!("emulator: {e}")))
     }
 
-    /// A ready config (spec §3) for the demo accounts, with their fixed demo credentials inline.
+    /// A ready config (`docs/config.md`) for the demo accounts, with their fixed demo credentials
+    /// inline.
     pub fn config_toml(&self) -> String {
         let mut out = String::from(
             "# Demo accounts of `backups emulator`. The credentials are fixed demo values,\n\
@@ -757,8 +758,8 @@ mod tests {
         .await
     }
 
-    /// The backups of `before` that spec §9 calls `vanished` in `after`, listed at `when`:
-    /// available before, gone after, and either expiring after `when` or, without
+    /// The backups of `before` that `docs/cli.md#audit` calls `vanished` in `after`, listed at
+    /// `when`: available before, gone after, and either expiring after `when` or, without
     /// `expires_at`, not the oldest available backup of their resource before.
     fn vanished_early(before: &[Backup], after: &[Backup], when: DateTime<Utc>) -> Vec<String> {
         let now: BTreeSet<&str> = after.iter().map(|r| r.id.as_str()).collect();

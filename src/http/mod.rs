@@ -36,7 +36,7 @@ pub use tls::CaBundle;
 use attempt::kind_for_status;
 use json::body_excerpt;
 
-/// Largest response body accepted (spec §7: a body too large fails the account).
+/// Largest response body accepted (`docs/cli.md#bodies`: a body too large fails the account).
 const DEFAULT_MAX_BODY: usize = 64 << 20;
 
 /// Settings of the shared client.
@@ -122,11 +122,11 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Whether two URLs' hosts are one site (spec §7): the same registrable domain by the public
-/// suffix list (`login.sys.example.com` and `api.example.com` are; `a.example.co.uk` and
-/// `evil.co.uk` are not), the same IP address, or both loopback, which counts as one domain.
-/// A host that is itself a public suffix (`github.io`) is one site only with itself. The
-/// scheme and port are not compared: callers check the scheme.
+/// Whether two URLs' hosts are one site (`docs/cli.md#credentials-and-origins`): the same
+/// registrable domain by the public suffix list (`login.sys.example.com` and `api.example.com` are;
+/// `a.example.co.uk` and `evil.co.uk` are not), the same IP address, or both loopback, which counts
+/// as one domain. A host that is itself a public suffix (`github.io`) is one site only with itself.
+/// The scheme and port are not compared: callers check the scheme.
 pub fn same_site(a: &Url, b: &Url) -> bool {
     if is_loopback(a) && is_loopback(b) {
         return true;

@@ -1,5 +1,5 @@
-//! Proxies from the environment, with one rule of our own (spec §7): credentials never travel
-//! in the clear through a proxy.
+//! Proxies from the environment, with one rule of our own (`docs/config.md#tls-and-proxies`):
+//! credentials never travel in the clear through a proxy.
 //!
 //! - `https` requests go through `HTTPS_PROXY` (else `ALL_PROXY`) as a CONNECT tunnel: the
 //!   proxy sees the host and port, never the request. Loopback targets too: only `NO_PROXY`

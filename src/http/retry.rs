@@ -1,6 +1,6 @@
-//! The retry loop (spec §7): connect errors, timeouts, 429, 502, 503 and 504 are tried again
-//! with exponential backoff and jitter, or after the server's `Retry-After`, within a bound on
-//! tries and on time.
+//! The retry loop (`docs/cli.md#retries`): connect errors, timeouts, 429, 502, 503 and 504 are
+//! tried again with exponential backoff and jitter, or after the server's `Retry-After`, within a
+//! bound on tries and on time.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -9,7 +9,7 @@ use crate::error::Result;
 use super::attempt::attempt;
 use super::{Http, Response};
 
-/// How requests are retried (spec §7): connect errors, timeouts, 429, 502, 503, 504.
+/// How requests are retried (`docs/cli.md#retries`): connect errors, timeouts, 429, 502, 503, 504.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
     /// Tries in all, the first included (so 1 = no retry).

@@ -1,5 +1,5 @@
 //! Comparing two listings of an account, with no storage involved: the rows of `backups diff`
-//! and the backups that vanished early (the `vanished` audit finding, spec §9 and §10).
+//! and the backups that vanished early (the `vanished` audit finding, `docs/cli.md#audit`).
 //!
 //! Rows are matched by (provider, account, backup id); when a listing holds the same id more
 //! than once, the n-th row with that id in one listing matches the n-th in the other.
@@ -23,7 +23,7 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    /// The name in the `change` column (stable, spec §10).
+    /// The name in the `change` column (stable, `docs/cli.md#diff`).
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Appeared => "appeared",
@@ -74,7 +74,7 @@ impl Change {
     }
 }
 
-/// The audit's resource key (spec §8): `resource_id`, else `resource_name`, else `-`.
+/// The audit's resource key (`docs/cli.md#audit`): `resource_id`, else `resource_name`, else `-`.
 pub fn resource_key(b: &Backup) -> &str {
     b.resource_id
         .as_deref()
@@ -135,8 +135,8 @@ pub fn diff(from: &[Backup], to: &[Backup], at: DateTime<Utc>) -> Vec<Change> {
     changes.into_iter().map(|(_, c)| c).collect()
 }
 
-/// The `vanished` rule (spec §9): the rows of `previous` (the account's newest successful
-/// snapshot before this run) that were `available` and are missing from `current` (this
+/// The `vanished` rule (`docs/cli.md#audit`): the rows of `previous` (the account's newest
+/// successful snapshot before this run) that were `available` and are missing from `current` (this
 /// run's listing) although they were not due to go: their `expires_at` is after `at` (the
 /// audit's time), or, without `expires_at`, an available backup of the same resource was
 /// created before them in `previous` (they were not its oldest). A backup without

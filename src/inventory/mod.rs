@@ -1,5 +1,6 @@
-//! The inventory (spec §10): each account's completed listings recorded as snapshots in a
-//! SQLite file, so that what is gone can be seen (`backups diff`, the `vanished` finding).
+//! The inventory (`docs/cli.md#the-inventory`): each account's completed listings recorded as
+//! snapshots in a SQLite file, so that what is gone can be seen (`backups diff`, the `vanished`
+//! finding).
 //!
 //! Growth, not copies: a backup row is stored as versions, each valid over a range of its
 //! account's successful snapshots, and a new version is written only when something in the
@@ -39,7 +40,7 @@ use crate::model::{Backup, ProviderId};
 use rows::{Columns, COLUMNS, COLUMN_COUNT};
 use schema::{sqlite_error, Contents, FileState};
 
-/// How long a run waits for another run's write before failing (spec §10).
+/// How long a run waits for another run's write before failing (`docs/cli.md#the-inventory`).
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long snapshots are kept by default (`[inventory] keep = "400d"`).

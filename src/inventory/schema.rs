@@ -1,7 +1,7 @@
 //! The inventory file: telling an inventory from any other file without writing to it, the
-//! versioned migrations, and SQLite errors as the crate's error kinds (spec §10: a file that is
-//! not an inventory, or one written by a newer schema, is exit 2 and never modified; a run
-//! that waited too long for another one is exit 3).
+//! versioned migrations, and SQLite errors as the crate's error kinds (`docs/cli.md#the-inventory`:
+//! a file that is not an inventory, or one written by a newer schema, is exit 2 and never modified;
+//! a run that waited too long for another one is exit 3).
 
 use std::fs::File;
 use std::io::{ErrorKind as IoKind, Read};
@@ -84,7 +84,7 @@ CREATE INDEX version_by_range ON version (account_id, last_snapshot);
 pub enum FileState {
     /// No file: a new inventory.
     Missing,
-    /// A file of 0 bytes: a new inventory (spec §10).
+    /// A file of 0 bytes: a new inventory (`docs/cli.md#the-inventory`).
     Empty,
     /// A SQLite file; whether it is an inventory is for [`classify`] to say.
     Sqlite,

@@ -3,8 +3,8 @@
 //!
 //! Written here rather than with a crate, because no well-kept one writes exactly this: the
 //! `prometheus` crate's `TextEncoder` writes 0.0.4, but its registry drops families without
-//! series and the encoder refuses one ("MetricFamily has no metrics"), while spec §8 wants
-//! `# HELP` and `# TYPE` for every family even when it has none; `prometheus-client` writes
+//! series and the encoder refuses one ("MetricFamily has no metrics"), while `docs/monitoring.md`
+//! wants `# HELP` and `# TYPE` for every family even when it has none; `prometheus-client` writes
 //! only OpenMetrics (`# EOF`, help text with a full stop added) and drops empty families too.
 //! The format is small: one `# HELP` and one `# TYPE` line per family, one line per sample,
 //! three escapes. A property test parses every output back to the same values.
@@ -15,7 +15,8 @@ use std::io::{self, Write};
 /// The `Content-Type` of a 0.0.4 exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// A metric family: every family `backups` exposes is a gauge (spec §8).
+/// A metric family: every family `backups` exposes is a gauge
+/// (`docs/monitoring.md#the-prometheus-text-format`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Family {
     /// The metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).

@@ -1,4 +1,4 @@
-//! The metric families of spec §8 (names stable), made from one audit: what
+//! The metric families of `docs/monitoring.md` (names stable), made from one audit: what
 //! `audit -o prometheus`, `--textfile` and `backups exporter` expose. Pure: the clock, the
 //! listing and the findings are passed in.
 //!
@@ -268,8 +268,8 @@ pub fn families(a: &Audit) -> Vec<Family> {
             f[findings].push(&[pa[0], pa[1], ("kind", kind.as_str())], n as f64);
         }
     }
-    // Expected resources found in no selected account belong to no account (spec §9): one
-    // series with empty provider and account, there whenever `expect` entries are set so
+    // Expected resources found in no selected account belong to no account (`docs/cli.md#audit`):
+    // one series with empty provider and account, there whenever `expect` entries are set so
     // that it does not come and go with the finding.
     if !a.policy.flags.expect.is_empty() || !a.policy.file.expect.is_empty() {
         let n = a

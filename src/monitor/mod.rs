@@ -1,8 +1,10 @@
-//! Watching: what `audit` feeds the monitoring systems operators already run (spec §8).
+//! Watching: what `audit` feeds the monitoring systems operators already run
+//! (`docs/monitoring.md`).
 //!
 //! - [`exposition`]: the Prometheus text format 0.0.4 writer; [`metrics`]: the families of
-//!   spec §8 from an audit, and the exporter's memory between listings ([`metrics::Tracker`]);
-//!   [`textfile`]: the atomic write for node_exporter's textfile collector.
+//!   `docs/monitoring.md` from an audit, and the exporter's memory between listings
+//!   ([`metrics::Tracker`]); [`textfile`]: the atomic write for node_exporter's textfile
+//!   collector.
 //! - [`nagios`]: the Monitoring Plugins status line, perfdata and long output.
 //! - [`ping`]: the healthchecks.io dead man's switch.
 //!

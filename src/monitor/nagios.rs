@@ -1,4 +1,5 @@
-//! `audit -o nagios`: the Monitoring Plugins API (Nagios, Icinga, Naemon, Sensu), spec §8.
+//! `audit -o nagios`: the Monitoring Plugins API (Nagios, Icinga, Naemon, Sensu),
+//! `docs/monitoring.md#audit--o-nagios`.
 //!
 //! The first line is `BACKUPS <STATE> - <summary> | <perfdata>`, then one line per finding,
 //! worst kinds first, at most 4096 bytes in all (past that, one line says how many were left
@@ -56,7 +57,8 @@ impl State {
 }
 
 /// The process exit code of a state: the [`Outcome`] of the same number, since the binary
-/// turns every outcome into its code (the meanings differ in this mode; spec §6 says so).
+/// turns every outcome into its code (the meanings differ in this mode;
+/// `docs/cli.md#exit-codes-stable` says so).
 impl From<State> for Outcome {
     fn from(s: State) -> Outcome {
         match s {

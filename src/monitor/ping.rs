@@ -3,10 +3,10 @@
 //! (at most [`MAX_BODY`] bytes) after. The service alerts when the job fails, and also when
 //! it never runs (a cron job that stopped), which nothing the job prints can catch.
 //!
-//! The URL is a secret (spec §7): whoever holds it can report success. It is never logged or
-//! printed (errors name the flag or key, never the URL), and goes only over https, or plain
-//! http to a loopback host. A failed ping is one warning on stderr and never changes the
-//! exit code: the audit's result matters more than its delivery.
+//! The URL is a secret (`docs/security.md#what-is-redacted`): whoever holds it can report success.
+//! It is never logged or printed (errors name the flag or key, never the URL), and goes only over
+//! https, or plain http to a loopback host. A failed ping is one warning on stderr and never
+//! changes the exit code: the audit's result matters more than its delivery.
 
 use std::time::Duration;
 

@@ -1,8 +1,9 @@
-//! Proptest strategies for the adapters' property tests (spec §7: no vendor body may panic a
-//! parser): arbitrary bytes, and JSON documents shaped like a vendor's. A shaped document keeps
-//! the keys and nesting of a real vendor body (a fixture) but drops keys, adds unknown ones and
-//! puts random types and absurd values where the vendor puts its scalars, objects and arrays,
-//! which is what a broken, newer or hostile server sends. Test-only.
+//! Proptest strategies for the adapters' property tests (no vendor body may panic a parser;
+//! `docs/architecture.md#test-layers`, the property row): arbitrary bytes, and JSON documents
+//! shaped like a vendor's. A shaped document keeps the keys and nesting of a real vendor body (a
+//! fixture) but drops keys, adds unknown ones and puts random types and absurd values where the
+//! vendor puts its scalars, objects and arrays, which is what a broken, newer or hostile server
+//! sends. Test-only.
 
 use proptest::prelude::*;
 use proptest::sample::Index;

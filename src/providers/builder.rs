@@ -360,8 +360,8 @@ pub trait ConfigBuilder: Default {
     }
 }
 
-/// Refuses URLs that would carry credentials in the clear (spec §7): `http` only to loopback
-/// unless allowed, and only `http`/`https` at all.
+/// Refuses URLs that would carry credentials in the clear (`docs/config.md#format`): `http`
+/// only to loopback unless allowed, and only `http`/`https` at all.
 pub fn check_url(url: &Url, allow_http: bool) -> std::result::Result<(), String> {
     match url.scheme() {
         "https" => {}

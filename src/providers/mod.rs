@@ -657,10 +657,11 @@ fn paging_error(message: String) -> Error {
 
 /// Checks a URL a server named for the account's credentials (the CF login server, the Z.com
 /// compute endpoint from the token's catalog) against the configured URL it was discovered
-/// from (spec §7): on the same site ([`crate::http::same_site`]: registrable domain, loopback
-/// as one domain) and over `https`, or plain `http` only to loopback or to the configured host
-/// itself when that is plain `http` (allowed by the config). `named` says who named it and as
-/// what, `configured_what` what the configured URL is, `pin` the key that trusts it instead.
+/// from (`docs/cli.md#credentials-and-origins`): on the same site ([`crate::http::same_site`]:
+/// registrable domain, loopback as one domain) and over `https`, or plain `http` only to loopback
+/// or to the configured host itself when that is plain `http` (allowed by the config). `named` says
+/// who named it and as what, `configured_what` what the configured URL is, `pin` the key that
+/// trusts it instead.
 pub(crate) fn check_discovered(
     url: &Url,
     configured: &Url,

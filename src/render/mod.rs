@@ -18,7 +18,7 @@ pub use csv::TerminalSafe;
 pub use json::{write_json_array, write_ndjson_rows};
 pub use table::{human_age, human_size, simple_table};
 
-/// Output formats (spec §2).
+/// Output formats (`docs/model.md#output-formats`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Aligned, human table.
@@ -126,8 +126,8 @@ pub fn render(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Resul
     }
 }
 
-/// Renders `backups diff` rows (spec §10) in the chosen format: the four diff columns first,
-/// then the model; the table shows change, provider, account, name or id, `from → to`
+/// Renders `backups diff` rows (`docs/cli.md#diff`) in the chosen format: the four diff columns
+/// first, then the model; the table shows change, provider, account, name or id, `from → to`
 /// status, early, resource and age.
 pub fn render_changes(out: &mut dyn Write, changes: &[Change], opts: &Options) -> io::Result<()> {
     match opts.format {

@@ -1,5 +1,5 @@
 //! ByCloud account settings and their builder, fed by the config file's keys and the
-//! `BYCLOUD_*` environment variables alike (spec §3).
+//! `BYCLOUD_*` environment variables alike (`docs/config.md#provider--bycloud`).
 
 use reqwest::Url;
 

@@ -1,6 +1,6 @@
 //! Cloud Foundry account settings and their builder, fed by the config file's keys and the
 //! cf CLI's login (`~/.cf/config.json`, read as an environment whose variables are its fields)
-//! alike (spec §3).
+//! alike (`docs/config.md#provider--cf`).
 
 use reqwest::Url;
 

@@ -1,4 +1,4 @@
-//! Cloud Foundry OSMAPI service-instance backups (providers.md §4).
+//! Cloud Foundry OSMAPI service-instance backups (`docs/providers/cf.md`).
 //!
 //! CF has no single list of backups: the adapter enumerates service instances
 //! (`GET /v3/service_instances`, paged by `pagination.next.href`) or takes the configured guids,
@@ -54,7 +54,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     ],
 };
 
-/// The largest `per_page` Cloud Controller accepts (providers.md §4.2).
+/// The largest `per_page` Cloud Controller accepts (`docs/providers/cf.md#listing`).
 const MAX_PER_PAGE: u32 = 5000;
 
 /// The cf CLI's public UAA client: id `cf`, empty secret (`Basic base64("cf:")`).
@@ -426,7 +426,7 @@ impl Cf {
         run: &Run<'_>,
         instance: &Instance,
     ) -> Result<Option<Vec<Backup>>> {
-        // Never `limit`: it truncates with no way to get the rest (providers.md §4.3).
+        // Never `limit`: it truncates with no way to get the rest (`docs/providers/cf.md#listing`).
         let url = self.api_url(&["v3", "service_instances", &instance.guid, "backups"]);
         let resp = run.with_renewal(self, || self.get(run, &url)).await?;
         if matches!(resp.status, 404 | 422) {
@@ -669,8 +669,8 @@ fn to_backup(
     let created_at =
         created_at(&item.created_at).map_err(|m| format!("backup {id}: created_at {m}"))?;
     let extra = item.rest.build().map_err(|m| format!("backup {id}: {m}"))?;
-    // Every listed backup is available: the API has no state field (spec §4), so
-    // provider_status stays null.
+    // Every listed backup is available: the API has no state field
+    // (`docs/providers/cf.md#fields-and-mapping`), so provider_status stays null.
     let mut b = Backup::new(ProviderId::Cf, account, id, Status::Available);
     // name: None, OSMAPI backups have no name.
     b.resource_type = Some("service_instance".to_string());

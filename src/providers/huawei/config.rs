@@ -1,5 +1,6 @@
 //! Huawei Cloud CBR account settings and their builder, fed by the config file's keys and the
-//! Huawei SDK's environment variables alike (spec §3; IAM endpoint rule: providers.md §3.2).
+//! Huawei SDK's environment variables alike (`docs/config.md#provider--huawei`; IAM endpoint
+//! rule: `docs/providers/huawei.md#project-id`).
 
 use reqwest::Url;
 

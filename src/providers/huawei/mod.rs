@@ -1,7 +1,8 @@
 //! Huawei Cloud Backup and Recovery (CBR v3) adapter: `GET /v3/{project_id}/backups`
 //! (ListBackups) with AK/SK signing, an IAM token, or an IAM user's password exchanged for a
-//! token (providers.md §3). Offset paging, with the pages after the first fetched in parallel.
-//! Without a configured project id, the project is looked up from IAM by the region's name.
+//! token (`docs/providers/huawei.md`). Offset paging, with the pages after the first fetched in
+//! parallel. Without a configured project id, the project is looked up from IAM by the region's
+//! name.
 
 mod config;
 pub mod sign;
@@ -121,8 +122,9 @@ impl Huawei {
         })
     }
 
-    /// Finds the project id the SDK's way (providers.md §3.2): `GET {iam}/v3/projects?name=
-    /// <region>` with the account's credentials; exactly one project must answer.
+    /// Finds the project id the SDK's way (`docs/providers/huawei.md#project-id`):
+    /// `GET {iam}/v3/projects?name=<region>` with the account's credentials; exactly one project
+    /// must answer.
     async fn lookup_project(&self, run: &Run<'_>) -> Result<String> {
         let region = self.region()?;
         let (iam_origin, iam_host) = origin_and_host(&self.config.iam_endpoint);
@@ -543,7 +545,7 @@ fn api_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// The CBR statuses that normalise to `status` (spec §4, read backwards).
+/// The CBR statuses that normalise to `status` (`docs/model.md#status-stable`, read backwards).
 fn vendor_statuses(status: Status) -> &'static [&'static str] {
     match status {
         Status::Available => &["available"],
@@ -571,7 +573,8 @@ fn pushed_statuses(wanted: &[Status]) -> Vec<&'static str> {
     out
 }
 
-/// Normalises a CBR status (spec §4), case-insensitively; anything else is `Unknown`.
+/// Normalises a CBR status (`docs/providers/huawei.md#status-values`), case-insensitively; anything
+/// else is `Unknown`.
 fn status(raw: &str) -> Status {
     match raw.trim().to_ascii_lowercase().as_str() {
         "available" => Status::Available,
@@ -697,7 +700,8 @@ fn to_backup(row: BackupResp<'_>, account: &str) -> std::result::Result<Backup, 
     Ok(b)
 }
 
-/// A vendor error body as one line, per the SDK's parse order (providers.md §3.6):
+/// A vendor error body as one line, per the SDK's parse order
+/// (`docs/providers/huawei.md#errors-and-rate-limiting`):
 /// `error_code`+`error_msg`, `errorCode`+`errorMsg`, `code`+`message`, then the same inside a
 /// nested object (`{"error":{…}}`). A `request_id` is appended for support tickets.
 fn vendor_message(body: &[u8]) -> Option<String> {

@@ -1,6 +1,7 @@
 //! Huawei Cloud AK/SK request signing (`SDK-HMAC-SHA256`), as the official SDK's `Signer`
-//! does it (providers.md §3.1). The canonical query string it builds is also the query sent on
-//! the wire, so the server canonicalises exactly the bytes that were signed.
+//! does it (`docs/providers/huawei.md#aksk-signing-step-by-step-signsign`). The canonical query
+//! string it builds is also the query sent on the wire, so the server canonicalises exactly the
+//! bytes that were signed.
 
 use hmac::{Hmac, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -185,7 +186,8 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    /// A copy of `shared/docs/huawei-signing-vectors.json` (computed with the official SDK).
+    /// `SDK-HMAC-SHA256` vectors computed with the official Python SDK signer (see
+    /// `fixtures/huawei/README.md`).
     const VECTORS: &str = include_str!("../../../fixtures/huawei/signing-vectors.json");
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -242,7 +244,7 @@ mod tests {
         }
     }
 
-    /// providers.md §3.1, V1–V4.
+    /// The V1–V4 table of `docs/providers/huawei.md#aksk-signing-step-by-step-signsign`.
     #[test]
     fn reproduces_the_documented_table() {
         let pid = "0605767b5780d5762fc5c0118072a564";

@@ -1,5 +1,5 @@
 //! Oracle Compute Classic account settings and their builder, fed by the config file's keys
-//! and the `OPC_*` environment variables alike (spec §3).
+//! and the `OPC_*` environment variables alike (`docs/config.md#provider--oracle`).
 
 use reqwest::Url;
 

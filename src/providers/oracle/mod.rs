@@ -1,5 +1,5 @@
 //! Oracle Compute Classic adapter: a `nimbula` session cookie from `POST /authenticate/`, then
-//! one unpaged `GET /backupservice/v1/backup/` (providers.md §1).
+//! one unpaged `GET /backupservice/v1/backup/` (`docs/providers/oracle.md`).
 //!
 //! The cookie lives 30 minutes; like hashicorp/go-oracle-terraform we get a new one when ours
 //! is older than 25 minutes, and the shared loop asks for a new one after a 401.
@@ -306,7 +306,8 @@ fn to_backup(item: BackupItem<'_>, account: &str) -> std::result::Result<Backup,
     Ok(b)
 }
 
-/// Normalised status for an Oracle `state` (spec §4), case-insensitive.
+/// Normalised status for an Oracle `state` (`docs/providers/oracle.md#status-values`),
+/// case-insensitive.
 fn status(state: &str) -> Status {
     match state.trim().to_ascii_uppercase().as_str() {
         "COMPLETED" => Status::Available,

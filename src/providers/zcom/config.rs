@@ -1,5 +1,5 @@
 //! Z.com account settings and their builder, fed by the config file's keys and the OpenStack
-//! `OS_*` environment variables alike (spec §3).
+//! `OS_*` environment variables alike (`docs/config.md#provider--zcom`).
 
 use reqwest::Url;
 

@@ -1,6 +1,6 @@
 //! Z.com (ConoHa-style OpenStack) adapter: a Keystone v2.0 token (`POST {identity}/tokens`,
 //! or one given in the config), then one unpaged `GET {compute}/{tenant_id}/backup`
-//! (providers.md §2). Each backup group (one VM's automatic-backup subscription) holds
+//! (`docs/providers/zcom.md`). Each backup group (one VM's automatic-backup subscription) holds
 //! backup runs; every run is one row.
 //!
 //! The vendor serves this JSON as `text/html`, and its documented example carries trailing
@@ -154,7 +154,8 @@ impl Zcom {
 
     /// The `compute` endpoint of the token's service catalog (in the configured region when
     /// one is set). It already ends in `/{tenant_id}`. The token goes there, so it must be on
-    /// the identity endpoint's site over https (spec §7; see [`super::check_discovered`]);
+    /// the identity endpoint's site over https (`docs/config.md#urls-a-server-names`; see
+    /// [`super::check_discovered`]);
     /// `compute_endpoint` pins another.
     fn catalog_compute(&self, catalog: &[CatalogService]) -> Result<String> {
         let endpoints: Vec<&CatalogEndpoint> = catalog
@@ -538,7 +539,8 @@ fn to_backup(
     Ok(b)
 }
 
-/// Normalised status for a Z.com run `status` (spec §4), case-insensitive.
+/// Normalised status for a Z.com run `status` (`docs/providers/zcom.md#status-values`),
+/// case-insensitive.
 fn status(s: &str) -> Status {
     match s.trim().to_ascii_lowercase().as_str() {
         "available" => Status::Available,
