@@ -1,10 +1,11 @@
 //! The config file (`docs/config.md`, stable): TOML with one `[accounts.NAME]` table per account,
 //! like rclone remotes, and the credentials users already have in their environment.
 //!
-//! This module finds and reads the file, checks each account's keys (unknown keys first, with
-//! a suggestion), resolves secrets given inline or as `<key>_env`, and feeds the values to the
-//! provider's config builder (`providers/*/config.rs`); the environment feeds the same builder
-//! through the same `set`, so both sources build an account the same way. Every error names
+//! This module finds and reads the file, checks the key names of every table (unknown keys
+//! first, in file order, with a suggestion), resolves secrets given inline or as `<key>_env`,
+//! and feeds the values to the provider's config builder (`providers/*/config.rs`); the
+//! environment feeds the same builder through the same `set`, so both sources build an account
+//! the same way. Every error names
 //! the file (or the environment), the account and the key, and is a configuration error
 //! (exit 2).
 
@@ -367,6 +368,7 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
         );
         return Err(Error::config(format!("{file}: {msg}")));
     }
+    unknown_keys_first(&root, &file)?;
     let accounts = match root.get("accounts") {
         Some(value) => accounts(value, &file, path, env)?,
         None => Vec::new(),
@@ -394,6 +396,66 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
         audit,
         inventory,
     })
+}
+
+/// Reports the first unknown key of the whole file, in file order, before any table is read:
+/// a misspelt key (`regoin`) is the error worth reporting, not the missing key it was meant
+/// to be, even when that one is missing from another table. Values, and tables that are not
+/// tables, are left to the readers that follow.
+fn unknown_keys_first(root: &toml::Table, file: &str) -> Result<()> {
+    for (name, value) in root {
+        let Some(table) = value.as_table() else {
+            continue;
+        };
+        let (what, checked) = match name.as_str() {
+            "accounts" => {
+                for (account, value) in table {
+                    let Some(t) = value.as_table() else {
+                        continue;
+                    };
+                    let provider = t
+                        .get("provider")
+                        .and_then(toml::Value::as_str)
+                        .and_then(ProviderId::parse);
+                    check_keys(t, provider).map_err(|e| {
+                        Error::config(format!(
+                            "{file}: account `{account}`: key `{}`: {}",
+                            e.key, e.message
+                        ))
+                    })?;
+                }
+                continue;
+            }
+            "defaults" => ("[defaults]", check_defaults_keys(table)),
+            "audit" => ("[audit]", known_keys(table, AUDIT_KEYS, "")),
+            "inventory" => ("[inventory]", known_keys(table, INVENTORY_KEYS, "")),
+            _ => continue,
+        };
+        checked.map_err(|e| {
+            Error::config(format!("{file}: {what}: key `{}`: {}", e.key, e.message))
+        })?;
+    }
+    Ok(())
+}
+
+/// The first key of `table` that is not in `known`, as unknown, with a suggestion when one
+/// is close, else `otherwise` appended.
+fn known_keys(
+    table: &toml::Table,
+    known: &[&str],
+    otherwise: &str,
+) -> std::result::Result<(), KeyError> {
+    let names: Vec<String> = known.iter().map(|k| k.to_string()).collect();
+    match table.keys().find(|k| !names.contains(k)) {
+        Some(key) => Err(KeyError::new(key, unknown("key", key, &names, otherwise))),
+        None => Ok(()),
+    }
+}
+
+/// The keys of `[defaults]`, checked; an unknown one lists them all, since they are few.
+fn check_defaults_keys(table: &toml::Table) -> std::result::Result<(), KeyError> {
+    let otherwise = format!(" (expected one of: {})", DEFAULTS_KEYS.join(", "));
+    known_keys(table, DEFAULTS_KEYS, &otherwise)
 }
 
 /// Reads only the `[inventory]` table of the config file (for `backups diff`, which needs
@@ -457,13 +519,7 @@ fn inventory_table(
             value.type_str()
         ));
     };
-    let names: Vec<String> = INVENTORY_KEYS.iter().map(|k| k.to_string()).collect();
-    if let Some(key) = table.keys().find(|k| !names.contains(k)) {
-        return Err(key_error(KeyError::new(
-            key,
-            unknown("key", key, &names, ""),
-        )));
-    }
+    known_keys(table, INVENTORY_KEYS, "").map_err(key_error)?;
     let record = match table.get("record") {
         None => false,
         Some(toml::Value::Boolean(b)) => *b,
@@ -526,11 +582,7 @@ fn defaults(value: &toml::Value) -> std::result::Result<Defaults, KeyError> {
     let Some(table) = value.as_table() else {
         return Err(KeyError::new("defaults", "must be a table ([defaults])"));
     };
-    let keys: Vec<String> = DEFAULTS_KEYS.iter().map(|k| k.to_string()).collect();
-    if let Some(key) = table.keys().find(|k| !keys.contains(k)) {
-        let otherwise = format!(" (expected one of: {})", keys.join(", "));
-        return Err(KeyError::new(key, unknown("key", key, &keys, &otherwise)));
-    }
+    check_defaults_keys(table)?;
     let deadline = match table.get("deadline") {
         None => None,
         Some(value) => {
@@ -575,13 +627,7 @@ fn audit_table(
             value.type_str()
         ));
     };
-    let names: Vec<String> = AUDIT_KEYS.iter().map(|k| k.to_string()).collect();
-    if let Some(key) = table.keys().find(|k| !names.contains(k)) {
-        return Err(key_error(KeyError::new(
-            key,
-            unknown("key", key, &names, ""),
-        )));
-    }
+    known_keys(table, AUDIT_KEYS, "").map_err(key_error)?;
     let policy = policy_keys(table, ["max_age", "keep", "expect"]).map_err(key_error)?;
     let ping_url = match (table.get("ping_url"), table.get("ping_url_env")) {
         (Some(_), Some(_)) => {
@@ -2117,6 +2163,29 @@ mod source_tests {
                 format!("/etc/b.toml: account `a`: {want}"),
                 "{text}"
             );
+            assert_eq!(err.exit_code(), 2);
+        }
+    }
+
+    #[test]
+    fn a_misspelt_key_anywhere_in_the_file_comes_before_a_missing_one() {
+        // Account `a` lacks `region` and `endpoint`; the misspelling elsewhere is reported.
+        let missing =
+            "[accounts.a]\nprovider = \"huawei\"\naccess_key = \"a\"\nsecret_key = \"s\"\n";
+        let cases = [
+            (format!("{missing}[accounts.b]\nprovider = \"bycloud\"\nregoin = \"spo1\"\n"), "account `b`: key `regoin`: unknown key, did you mean `region`?"),
+            (format!("[defaults]\nmax_requets = 3\n{missing}"), "[defaults]: key `max_requets`: unknown key, did you mean `max_requests`?"),
+            (format!("{missing}[defaults]\nmax_requets = 3\n"), "[defaults]: key `max_requets`: unknown key, did you mean `max_requests`?"),
+            (format!("{missing}[audit]\nmaxage = \"1d\"\n"), "[audit]: key `maxage`: unknown key, did you mean `max_age`?"),
+            (format!("{missing}[inventory]\nrecrod = true\n"), "[inventory]: key `recrod`: unknown key, did you mean `record`?"),
+            // In file order: the first unknown key of the file.
+            (format!("[audit]\nmaxage = \"1d\"\n{missing}[accounts.b]\nprovider = \"bycloud\"\nregoin = \"spo1\"\n"), "[audit]: key `maxage`: unknown key, did you mean `max_age`?"),
+            // Without a misspelling, the missing key is the error.
+            (missing.to_string(), "account `a`: key `region`: is required unless endpoint is set"),
+        ];
+        for (text, want) in cases {
+            let err = parse(&text, Path::new("/etc/b.toml"), &|_| None).unwrap_err();
+            assert_eq!(err.to_string(), format!("/etc/b.toml: {want}"), "{text}");
             assert_eq!(err.exit_code(), 2);
         }
     }

@@ -155,8 +155,7 @@ impl Zcom {
     /// The `compute` endpoint of the token's service catalog (in the configured region when
     /// one is set). It already ends in `/{tenant_id}`. The token goes there, so it must be on
     /// the identity endpoint's site over https (`docs/config.md#urls-a-server-names`; see
-    /// [`super::check_discovered`]);
-    /// `compute_endpoint` pins another.
+    /// [`super::check_discovered`]); `compute_endpoint` pins another.
     fn catalog_compute(&self, catalog: &[CatalogService]) -> Result<String> {
         let endpoints: Vec<&CatalogEndpoint> = catalog
             .iter()
