@@ -21,16 +21,17 @@ use crate::providers::cf::{CfBuilder, CfConfig};
 use crate::providers::huawei::{HuaweiBuilder, HuaweiConfig};
 use crate::providers::oracle::{OracleBuilder, OracleConfig};
 use crate::providers::zcom::{ZcomBuilder, ZcomConfig};
-pub use crate::secret::{Secret, SecretSource};
+pub(crate) use crate::secret::{Secret, SecretSource};
 
 /// Where an account was defined.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AccountOrigin {
+pub(crate) enum AccountOrigin {
     /// A table in this config file.
     File(PathBuf),
     /// Credentials found in the environment (`env-<provider>` accounts).
     Environment,
-    /// The built-in demo emulator.
+    /// The built-in demo emulator (made only in a build with it).
+    #[cfg_attr(not(feature = "emulator"), allow(dead_code))]
     Demo,
 }
 
@@ -50,19 +51,17 @@ pub struct Account {
     /// The account name (the TOML table name).
     pub name: String,
     /// Where it was defined.
-    pub origin: AccountOrigin,
-    /// Plain `http` to a non-loopback host is allowed (off by default).
-    pub allow_insecure_http: bool,
+    pub(crate) origin: AccountOrigin,
     /// Per-account freshness threshold for `audit` (`audit_max_age = "8d"`).
-    pub audit_max_age: Option<chrono::Duration>,
+    pub(crate) audit_max_age: Option<chrono::Duration>,
     /// Per-account retention rules for `audit` (`audit_keep = "daily=7,weekly=4"`).
-    pub audit_keep: Option<Keep>,
+    pub(crate) audit_keep: Option<Keep>,
     /// Resources that must have backups in this account (`audit_expect = ["vol1"]`).
-    pub audit_expect: Vec<String>,
+    pub(crate) audit_expect: Vec<String>,
     /// Where each secret key came from, for `backups accounts`.
-    pub secret_sources: Vec<(String, SecretSource)>,
+    pub(crate) secret_sources: Vec<(String, SecretSource)>,
     /// Provider-specific settings.
-    pub settings: Settings,
+    pub(crate) settings: Settings,
 }
 
 impl Account {
@@ -72,7 +71,7 @@ impl Account {
     }
 
     /// How the account connects (`ca_file`, `http_proxy`).
-    pub fn transport(&self) -> &crate::http::Transport {
+    pub(crate) fn transport(&self) -> &crate::http::Transport {
         match &self.settings {
             Settings::Oracle(c) => &c.transport,
             Settings::Zcom(c) => &c.transport,
@@ -83,7 +82,7 @@ impl Account {
     }
 
     /// The main endpoint, for `backups accounts`.
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         let url = match &self.settings {
             Settings::Oracle(c) => c.endpoint.to_string(),
             Settings::Zcom(c) => c
@@ -103,7 +102,7 @@ impl Account {
 
 /// Provider-specific account settings.
 #[derive(Clone, Debug)]
-pub enum Settings {
+pub(crate) enum Settings {
     /// Oracle Compute Classic.
     Oracle(OracleConfig),
     /// Z.com.
@@ -118,7 +117,7 @@ pub enum Settings {
 
 impl Settings {
     /// Which provider these settings are for.
-    pub fn provider(&self) -> ProviderId {
+    pub(crate) fn provider(&self) -> ProviderId {
         match self {
             Settings::Oracle(_) => ProviderId::Oracle,
             Settings::Zcom(_) => ProviderId::Zcom,
@@ -135,25 +134,23 @@ type SecretSources = Vec<(String, SecretSource)>;
 /// The loaded configuration: one field per top-level table.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
-    /// The file it came from, if any.
-    pub path: Option<PathBuf>,
     /// Accounts in file order (`[accounts.NAME]`).
     pub accounts: Vec<Account>,
     /// Run settings for when no flag gives them (`[defaults]`).
-    pub defaults: Defaults,
+    pub(crate) defaults: Defaults,
     /// The `[audit]` table.
-    pub audit: AuditConfig,
+    pub(crate) audit: AuditConfig,
     /// The `[inventory]` table.
-    pub inventory: InventoryConfig,
+    pub(crate) inventory: InventoryConfig,
 }
 
 /// `[defaults]`: settings of a whole run, used when the flag of the same name is not given.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Defaults {
+pub(crate) struct Defaults {
     /// `deadline = "10m"`: accounts still listing then fail (`--deadline`).
-    pub deadline: Option<chrono::Duration>,
+    pub(crate) deadline: Option<chrono::Duration>,
     /// `max_requests = 256`: requests in flight across all accounts (`--max-requests`).
-    pub max_requests: Option<usize>,
+    pub(crate) max_requests: Option<usize>,
 }
 
 /// The keys `[defaults]` takes.
@@ -162,24 +159,24 @@ const DEFAULTS_KEYS: &[&str] = &["deadline", "max_requests"];
 /// The `[audit]` table (`docs/config.md#audit`): the policy every account falls back to, and the
 /// dead man's switch.
 #[derive(Clone, Debug, Default)]
-pub struct AuditConfig {
+pub(crate) struct AuditConfig {
     /// `max_age`, `keep` and `expect`.
-    pub policy: PolicyLayer,
+    pub(crate) policy: PolicyLayer,
     /// `ping_url` / `ping_url_env`: a healthchecks.io URL (a secret), and where it came from.
-    pub ping_url: Option<(Secret, SecretSource)>,
+    pub(crate) ping_url: Option<(Secret, SecretSource)>,
 }
 
 /// The `[inventory]` table (`docs/config.md#inventory`): whether listings are recorded, where, and
 /// for how long.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct InventoryConfig {
+pub(crate) struct InventoryConfig {
     /// `record = true`: `list`, `audit` (and the exporter) record every listing.
-    pub record: bool,
+    pub(crate) record: bool,
     /// `path`: the inventory file; a relative path is taken from the config file's folder,
     /// and a leading `~/` from `$HOME`.
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
     /// `keep = "400d"`: snapshots older than this are pruned after recording.
-    pub keep: Option<chrono::Duration>,
+    pub(crate) keep: Option<chrono::Duration>,
 }
 
 /// The top-level tables the file may hold. Adding one is its name here, a field in
@@ -204,7 +201,7 @@ const INVENTORY_KEYS: &[&str] = &["record", "path", "keep"];
 /// Which config file to read: `--config`, else `$BACKUPS_CONFIG`, else
 /// `$XDG_CONFIG_HOME/backups/config.toml`, else `~/.config/backups/config.toml`.
 /// The flag also reports whether the path was asked for explicitly (then it must exist).
-pub fn config_path(
+pub(crate) fn config_path(
     flag: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<(PathBuf, bool)> {
@@ -229,7 +226,11 @@ pub fn config_path(
 }
 
 /// Reads the config file: a missing file is an error only when asked for explicitly.
-pub fn load(path: &Path, explicit: bool, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+pub(crate) fn load(
+    path: &Path,
+    explicit: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config> {
     let text = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes)
             .map_err(|_| Error::config(format!("{}: not valid UTF-8", path.display())))?,
@@ -390,7 +391,6 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
     };
     let inventory = inventory_of(&root, path, env)?;
     Ok(Config {
-        path: Some(path.to_path_buf()),
         accounts,
         defaults,
         audit,
@@ -462,7 +462,7 @@ fn check_defaults_keys(table: &toml::Table) -> std::result::Result<(), KeyError>
 /// no account and so must not fail on an account's unset `*_env` variable). The other
 /// top-level names are still checked. A missing file is an error only when asked for
 /// explicitly.
-pub fn load_inventory(
+pub(crate) fn load_inventory(
     path: &Path,
     explicit: bool,
     env: &dyn Fn(&str) -> Option<String>,
@@ -717,7 +717,7 @@ fn accounts(
                 "{file}: account `{name}`: must be a table ([accounts.{name}])"
             ))
         })?;
-        let (settings, secret_sources, allow_insecure_http, policy) =
+        let (settings, secret_sources, policy) =
             file_account(t, path.parent(), env).map_err(|e| {
                 Error::config(format!(
                     "{file}: account `{name}`: key `{}`: {}",
@@ -727,7 +727,6 @@ fn accounts(
         accounts.push(Account {
             name: name.clone(),
             origin: AccountOrigin::File(path.to_path_buf()),
-            allow_insecure_http,
             audit_max_age: policy.max_age,
             audit_keep: policy.keep,
             audit_expect: policy.expect,
@@ -738,9 +737,10 @@ fn accounts(
     Ok(accounts)
 }
 
-/// What an account table sets: its settings, where its secrets came from,
-/// `allow_insecure_http`, and its audit policy (`audit_max_age`, `audit_keep`, `audit_expect`).
-type FileAccount = (Settings, SecretSources, bool, PolicyLayer);
+/// What an account table sets: its settings (`allow_insecure_http` is checked by its builder),
+/// where its secrets came from, and its audit policy (`audit_max_age`, `audit_keep`,
+/// `audit_expect`).
+type FileAccount = (Settings, SecretSources, PolicyLayer);
 
 /// One account table: its keys checked (unknown keys first), its provider's builder fed and
 /// built. The caller names the file and the account in errors.
@@ -770,7 +770,7 @@ fn file_account(
             ));
         }
     };
-    let allow_insecure_http = match table.get("allow_insecure_http") {
+    let allow = match table.get("allow_insecure_http") {
         None => false,
         Some(toml::Value::Boolean(b)) => *b,
         Some(other) => {
@@ -781,7 +781,6 @@ fn file_account(
         }
     };
     let policy = policy_keys(table, ["audit_max_age", "audit_keep", "audit_expect"])?;
-    let allow = allow_insecure_http;
     let (settings, secret_sources) = match provider {
         ProviderId::Oracle => {
             from_table::<OracleBuilder>(table, dir, allow, env, Settings::Oracle)?
@@ -795,7 +794,7 @@ fn file_account(
             from_table::<BycloudBuilder>(table, dir, allow, env, Settings::Bycloud)?
         }
     };
-    Ok((settings, secret_sources, allow_insecure_http, policy))
+    Ok((settings, secret_sources, policy))
 }
 
 /// The first key no account of this provider takes, with a suggestion when one is close.
@@ -916,7 +915,7 @@ fn toml_list(key: &str, value: &toml::Value) -> std::result::Result<Vec<String>,
 /// variables, OpenStack `OS_*` variables for Z.com, the cf CLI's `config.json`, `BYCLOUD_TOKEN`,
 /// Oracle `OPC_*`. `BACKUPS_<PROVIDER>_ENDPOINT` overrides the default URL of such an account. Each
 /// provider's builder declares its variables; the same builder reads the config file.
-pub fn env_accounts(
+pub(crate) fn env_accounts(
     configured: &[ProviderId],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Account>> {
@@ -965,7 +964,6 @@ pub fn env_accounts(
         .map(|(settings, secret_sources)| Account {
             name: format!("env-{}", settings.provider()),
             origin: AccountOrigin::Environment,
-            allow_insecure_http: false,
             audit_max_age: None,
             audit_keep: None,
             audit_expect: Vec::new(),

@@ -35,7 +35,7 @@ impl ProviderId {
     ];
 
     /// The name used in the config (`provider = "huawei"`), on the command line and in JSON.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ProviderId::Oracle => "oracle",
             ProviderId::Zcom => "zcom",
@@ -46,7 +46,7 @@ impl ProviderId {
     }
 
     /// Parses a provider name as written in the config or on the command line.
-    pub fn parse(s: &str) -> Option<ProviderId> {
+    pub(crate) fn parse(s: &str) -> Option<ProviderId> {
         ProviderId::ALL
             .into_iter()
             .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
@@ -89,7 +89,7 @@ pub enum Status {
 
 impl Status {
     /// Every status, in the order of the table in `docs/model.md#status-stable`.
-    pub const ALL: [Status; 8] = [
+    pub(crate) const ALL: [Status; 8] = [
         Status::Available,
         Status::Creating,
         Status::Restoring,
@@ -101,7 +101,7 @@ impl Status {
     ];
 
     /// The normalised name printed in every output format.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Available => "available",
             Status::Creating => "creating",
@@ -115,7 +115,7 @@ impl Status {
     }
 
     /// Parses a normalised status name (case-insensitive), as given to `--status`.
-    pub fn parse(s: &str) -> Option<Status> {
+    pub(crate) fn parse(s: &str) -> Option<Status> {
         Status::ALL
             .into_iter()
             .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
@@ -146,7 +146,7 @@ pub struct Timestamp {
 
 impl Timestamp {
     /// A timestamp printed with `frac_digits` fractional digits (0..=9).
-    pub fn new(utc: DateTime<Utc>, frac_digits: u8) -> Timestamp {
+    pub(crate) fn new(utc: DateTime<Utc>, frac_digits: u8) -> Timestamp {
         Timestamp {
             utc,
             frac_digits: frac_digits.min(9),
@@ -156,13 +156,13 @@ impl Timestamp {
     /// Parses a vendor time: RFC 3339 with `Z` or an offset, or a zone-less ISO 8601 date-time,
     /// which every supported vendor means as UTC. `T` or a space may separate date and time.
     /// Returns `None` for anything else (including an empty string).
-    pub fn parse_vendor(s: &str) -> Option<Timestamp> {
+    pub(crate) fn parse_vendor(s: &str) -> Option<Timestamp> {
         let s = s.trim();
         parse_common(s.as_bytes()).or_else(|| parse_general(s))
     }
 
     /// A Unix time in seconds, or in milliseconds when at least 10^12 (Cloud Foundry).
-    pub fn from_unix(n: i64) -> Option<Timestamp> {
+    pub(crate) fn from_unix(n: i64) -> Option<Timestamp> {
         if n.unsigned_abs() >= 1_000_000_000_000 {
             let dt = DateTime::<Utc>::from_timestamp_millis(n)?;
             Some(Timestamp::new(dt, if n % 1000 == 0 { 0 } else { 3 }))
@@ -172,7 +172,7 @@ impl Timestamp {
     }
 
     /// The instant, for filtering and sorting.
-    pub fn utc(&self) -> DateTime<Utc> {
+    pub(crate) fn utc(&self) -> DateTime<Utc> {
         self.utc
     }
 }
@@ -356,7 +356,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, in JSON order.
-    pub const ALL: [Field; 18] = [
+    pub(crate) const ALL: [Field; 18] = [
         Field::Provider,
         Field::Account,
         Field::Id,
@@ -448,35 +448,35 @@ pub struct Backup {
     /// The provider's id for it.
     pub id: String,
     /// Its name, where the provider has one.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Normalised status.
     pub status: Status,
     /// The raw status as the provider sent it.
     pub provider_status: Option<String>,
     /// `server`, `volume`, `service_instance`, or the raw vendor value.
-    pub resource_type: Option<String>,
+    pub(crate) resource_type: Option<String>,
     /// The protected resource's id.
-    pub resource_id: Option<String>,
+    pub(crate) resource_id: Option<String>,
     /// The protected resource's name.
-    pub resource_name: Option<String>,
+    pub(crate) resource_name: Option<String>,
     /// Size in bytes (for Huawei: the protected resource's size).
-    pub size_bytes: Option<u64>,
+    pub(crate) size_bytes: Option<u64>,
     /// Creation time.
     pub created_at: Option<Timestamp>,
     /// Last update time.
-    pub updated_at: Option<Timestamp>,
+    pub(crate) updated_at: Option<Timestamp>,
     /// When the provider will expire it.
-    pub expires_at: Option<Timestamp>,
+    pub(crate) expires_at: Option<Timestamp>,
     /// Whether it is incremental.
-    pub incremental: Option<bool>,
+    pub(crate) incremental: Option<bool>,
     /// Description; an empty one is `None`.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// Availability zone or region.
-    pub location: Option<String>,
+    pub(crate) location: Option<String>,
     /// Parent backup or backup group.
-    pub parent_id: Option<String>,
+    pub(crate) parent_id: Option<String>,
     /// Provider fields not mapped above.
-    pub extra: Extra,
+    pub(crate) extra: Extra,
 }
 
 /// Provider fields not mapped to the model, kept as compact JSON text. A listing holds every
@@ -488,12 +488,12 @@ pub struct Extra(Box<RawValue>);
 
 impl Extra {
     /// The fields as compact JSON (`{}` when there are none).
-    pub fn as_json(&self) -> &str {
+    pub(crate) fn as_json(&self) -> &str {
         self.0.get()
     }
 
     /// The fields as a map (parsed on demand).
-    pub fn to_map(&self) -> Map<String, Value> {
+    pub(crate) fn to_map(&self) -> Map<String, Value> {
         serde_json::from_str(self.0.get()).unwrap_or_default()
     }
 
@@ -508,14 +508,14 @@ impl Extra {
     }
 
     /// The fields as an owned JSON value, to nest in another `extra`.
-    pub fn to_raw(&self) -> Box<RawValue> {
+    pub(crate) fn to_raw(&self) -> Box<RawValue> {
         self.0.clone()
     }
 
     /// Reads back the text [`Extra::as_json`] gave (the inventory stores it so): the same
     /// text, so the result equals the original. `None` unless it is one JSON object;
     /// whitespace between tokens is dropped, so it prints as compact JSON whatever it was given.
-    pub fn from_json(json: String) -> Option<Extra> {
+    pub(crate) fn from_json(json: String) -> Option<Extra> {
         let raw = RawValue::from_string(json).ok()?;
         if !raw.get().starts_with('{') {
             return None;
@@ -539,7 +539,7 @@ impl Extra {
 /// levels; a body nesting deeper is refused rather than passed on to `jq` or Python, which
 /// give up around 10,000 and 1,000 levels. One limit for every provider: every adapter keeps
 /// its unmapped fields through [`ExtraBuilder`], which enforces it.
-pub const MAX_EXTRA_DEPTH: usize = 64;
+pub(crate) const MAX_EXTRA_DEPTH: usize = 64;
 
 /// Builds an [`Extra`] from a vendor object's unmapped fields as raw JSON borrowed from the
 /// response body: no tree of values and no second serialisation, which is most of what parsing
@@ -547,7 +547,7 @@ pub const MAX_EXTRA_DEPTH: usize = 64;
 /// value, as a JSON map would. [`ExtraBuilder::build`] refuses a value nesting deeper than
 /// [`MAX_EXTRA_DEPTH`].
 #[derive(Default)]
-pub struct ExtraBuilder<'a> {
+pub(crate) struct ExtraBuilder<'a> {
     fields: Vec<(Cow<'a, str>, ExtraValue<'a>)>,
 }
 
@@ -560,22 +560,22 @@ enum ExtraValue<'a> {
 
 impl<'a> ExtraBuilder<'a> {
     /// Adds a field as the vendor sent it.
-    pub fn raw(&mut self, key: Cow<'a, str>, value: &'a RawValue) {
+    pub(crate) fn raw(&mut self, key: Cow<'a, str>, value: &'a RawValue) {
         self.set(key, ExtraValue::Raw(value));
     }
 
     /// Adds a string field (a value the adapter could not map, kept rather than lost).
-    pub fn text(&mut self, key: &'a str, value: String) {
+    pub(crate) fn text(&mut self, key: &'a str, value: String) {
         self.set(Cow::Borrowed(key), ExtraValue::Text(value));
     }
 
     /// Adds a field holding JSON built elsewhere (a nested object of other vendor fields).
-    pub fn json(&mut self, key: &'a str, value: Box<RawValue>) {
+    pub(crate) fn json(&mut self, key: &'a str, value: Box<RawValue>) {
         self.set(Cow::Borrowed(key), ExtraValue::Json(value));
     }
 
     /// Adds a field holding `null`.
-    pub fn null(&mut self, key: &'a str) {
+    pub(crate) fn null(&mut self, key: &'a str) {
         self.set(Cow::Borrowed(key), ExtraValue::Null);
     }
 
@@ -587,7 +587,7 @@ impl<'a> ExtraBuilder<'a> {
     }
 
     /// A field's raw JSON, as the vendor sent it.
-    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a RawValue> {
         self.fields.iter().find_map(|(k, v)| match v {
             ExtraValue::Raw(raw) if k == key => Some(*raw),
             _ => None,
@@ -595,12 +595,12 @@ impl<'a> ExtraBuilder<'a> {
     }
 
     /// Whether no field has been added.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
 
     /// Adds every field of `other`, in its order (as [`ExtraBuilder::raw`] would one by one).
-    pub fn extend(&mut self, other: ExtraBuilder<'a>) {
+    pub(crate) fn extend(&mut self, other: ExtraBuilder<'a>) {
         for (key, value) in other.fields {
             self.set(key, value);
         }
@@ -608,7 +608,7 @@ impl<'a> ExtraBuilder<'a> {
 
     /// The fields as one compact JSON object; the error (a message for a protocol error)
     /// names a field whose value nests deeper than [`MAX_EXTRA_DEPTH`].
-    pub fn build(self) -> Result<Extra, String> {
+    pub(crate) fn build(self) -> Result<Extra, String> {
         let len = self.fields.iter().map(|(k, v)| {
             k.len()
                 + 4
@@ -724,14 +724,14 @@ fn push_compact(out: &mut Vec<u8>, json: &str) -> usize {
 /// Follows JSON text byte by byte and tells which bytes belong to string literals, for
 /// byte-level passes that must leave strings alone.
 #[derive(Default)]
-pub struct JsonStrings {
+pub(crate) struct JsonStrings {
     in_string: bool,
     escaped: bool,
 }
 
 impl JsonStrings {
     /// Takes the next byte; whether it is part of a string literal (its quotes included).
-    pub fn step(&mut self, b: u8) -> bool {
+    pub(crate) fn step(&mut self, b: u8) -> bool {
         if self.in_string {
             if self.escaped {
                 self.escaped = false;
@@ -781,7 +781,7 @@ impl Serialize for Extra {
 
 impl Backup {
     /// A backup with only the always-present fields set; adapters fill in the rest.
-    pub fn new(provider: ProviderId, account: &str, id: String, status: Status) -> Backup {
+    pub(crate) fn new(provider: ProviderId, account: &str, id: String, status: Status) -> Backup {
         Backup {
             provider,
             account: account.to_string(),
@@ -806,7 +806,7 @@ impl Backup {
 
     /// A field as flat text for csv, tsv and table cells: `None` for null, RFC 3339 for
     /// times, raw bytes for sizes, compact JSON for `extra`.
-    pub fn field_text(&self, field: Field) -> Option<String> {
+    pub(crate) fn field_text(&self, field: Field) -> Option<String> {
         fn s(v: &Option<String>) -> Option<String> {
             v.clone()
         }
@@ -837,13 +837,13 @@ impl Backup {
 }
 
 /// Turns an empty or whitespace-only vendor string into `None` (an empty description is null).
-pub fn non_empty(s: Option<String>) -> Option<String> {
+pub(crate) fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|v| !v.trim().is_empty())
 }
 
 /// Gibibytes as bytes, refusing sizes that do not fit (an absurd vendor number is an error,
 /// not a wrapped value).
-pub fn gib_to_bytes(gib: u64) -> Option<u64> {
+pub(crate) fn gib_to_bytes(gib: u64) -> Option<u64> {
     gib.checked_mul(1 << 30)
 }
 
@@ -940,7 +940,7 @@ mod tests {
         use serde::de::{Deserializer, MapAccess, Visitor};
         use serde_json::value::RawValue;
 
-        pub struct Fields<'a>(pub Vec<(String, &'a RawValue)>);
+        pub(crate) struct Fields<'a>(pub(crate) Vec<(String, &'a RawValue)>);
 
         impl<'de> serde::Deserialize<'de> for Fields<'de> {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -43,7 +43,7 @@ struct Done {
 
 /// Runs `backups audit`. With a ping URL, the whole run sits between the start ping and
 /// the result ping, errors included (a configuration error is reported as exit 2).
-pub async fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<Outcome> {
     let nagios = args.output == Some(AuditOutput::Nagios);
     let mut ping = None;
     let (code, report, result) = match audit(ctx, args, &mut ping).await {

@@ -18,7 +18,7 @@ use crate::model::ProviderId;
 use crate::render::{self, Format, Options};
 
 /// Runs `backups diff`.
-pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
     let format = ctx.format_or_default(args.output);
     let from = args
         .from

@@ -37,7 +37,7 @@ struct Served {
 }
 
 /// Runs `backups exporter` until SIGTERM or SIGINT.
-pub async fn run(ctx: &Context, args: &ExporterArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: &ExporterArgs) -> anyhow::Result<Outcome> {
     let filter = ctx.filter(&args.selection)?;
     let accounts = ctx.accounts(&args.selection).await?;
     // `[inventory] record = true`: every listing is recorded (`docs/cli.md#the-inventory`), whole

@@ -20,7 +20,7 @@ use crate::providers::{self, AccountResult, ListOptions, Progress};
 use crate::render::{self, Column, Format, Options};
 
 /// Runs `backups list`.
-pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
     // Every flag is checked before any network traffic.
     let row_filter = record::row_filter_flag(&args.selection, args.limit);
     record::check_flags(&args.inventory, row_filter, false)?;

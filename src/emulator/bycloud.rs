@@ -140,7 +140,7 @@ struct Api {
 }
 
 /// The API's routes.
-pub fn router(ctx: ApiCtx) -> Router {
+pub(crate) fn router(ctx: ApiCtx) -> Router {
     let options = &ctx.shared.options;
     let timeline = Timeline::of(options);
     let n = options.scale.unwrap_or(DEFAULT_BACKUPS);
@@ -174,7 +174,7 @@ pub fn router(ctx: ApiCtx) -> Router {
 }
 
 /// Demo accounts in config form (`docs/emulator.md#demo-accounts`).
-pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
+pub(crate) fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     let mut out = String::new();
     for a in &demo_accounts(options) {
         out.push_str(&format!("[accounts.{}]\nprovider = \"bycloud\"\n", a.name));
@@ -621,7 +621,7 @@ async fn not_found(State(api): State<Arc<Api>>, uri: Uri) -> Response {
 
 /// Adds `X-RateLimit-*` to every response, as ByCloud documents. Applied outside the shared
 /// fault layer, so the 429s it injects under `--faults` carry them too (remaining 0).
-pub fn with_rate_limit(router: Router) -> Router {
+pub(crate) fn with_rate_limit(router: Router) -> Router {
     let window: RateWindow = Arc::new(Mutex::new((0, 0)));
     router.layer(middleware::from_fn_with_state(window, rate_limit))
 }

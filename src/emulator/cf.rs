@@ -349,7 +349,7 @@ fn backups_body(backups: &[(String, i64)], limit: Option<usize>) -> Value {
 }
 
 /// The API's routes.
-pub fn router(ctx: ApiCtx) -> Router {
+pub(crate) fn router(ctx: ApiCtx) -> Router {
     let root = ctx.base.as_str().trim_end_matches('/').to_string();
     let options = &ctx.shared.options;
     let accounts = demo_accounts(options);
@@ -390,7 +390,7 @@ pub fn router(ctx: ApiCtx) -> Router {
 }
 
 /// Demo accounts in config form (`docs/emulator.md#demo-accounts`).
-pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
+pub(crate) fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     let api = base.as_str().trim_end_matches('/');
     let mut out = Vec::new();
     for a in demo_accounts(options) {

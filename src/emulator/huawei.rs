@@ -35,14 +35,14 @@ use super::{
 };
 
 /// The AK/SK demo account.
-pub const SG_ACCOUNT: &str = "huawei-demo-sg";
+pub(crate) const SG_ACCOUNT: &str = "huawei-demo-sg";
 const SG_REGION: &str = "ap-southeast-1";
 const SG_PROJECT: &str = "5e1f9a2b7c3d4e6f8a9b0c1d2e3f4a5b";
 const SG_AK: &str = "HPUADEMOSG0000000001";
 const SG_SK: &str = "demoSkSg0000000000000000000000000000demo";
 
 /// The IAM-password demo account.
-pub const TOKEN_ACCOUNT: &str = "huawei-demo-token";
+pub(crate) const TOKEN_ACCOUNT: &str = "huawei-demo-token";
 const TOKEN_REGION: &str = "cn-north-4";
 const TOKEN_PROJECT: &str = "8c7b6a5d4e3f2a1b0c9d8e7f6a5b4c3d";
 const TOKEN_USER: &str = "demo-iam-user";
@@ -51,7 +51,7 @@ const TOKEN_DOMAIN: &str = "huawei-demo-domain";
 
 /// The demo's second enterprise project (the first is the default one, `"0"`): the AK/SK
 /// account's ERP servers live there, with their daily policy series.
-pub const ERP_PROJECT: &str = "3b0f7c1e-52a8-4d6b-9e14-8c2f6a0d7e95";
+pub(crate) const ERP_PROJECT: &str = "3b0f7c1e-52a8-4d6b-9e14-8c2f6a0d7e95";
 
 /// The enterprise project of every other backup.
 const DEFAULT_PROJECT: &str = "0";
@@ -118,7 +118,7 @@ const MAX_LIMIT: usize = 1000;
 const FAULT_TOKEN_USES: u64 = 3;
 
 /// The routes: CBR and IAM on one listener, at its root.
-pub fn router(ctx: ApiCtx) -> Router {
+pub(crate) fn router(ctx: ApiCtx) -> Router {
     let state = Arc::new(Cbr::new(ctx));
     Router::new()
         .route("/v3/{project_id}/backups", get(list_backups))
@@ -131,7 +131,7 @@ pub fn router(ctx: ApiCtx) -> Router {
 
 /// Demo accounts in config form (`docs/emulator.md#demo-accounts`); the endpoints are the listener
 /// root.
-pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
+pub(crate) fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     let mut out = String::new();
     for spec in specs(options) {
         out.push_str(&format!(

@@ -155,7 +155,7 @@ struct Api {
 }
 
 /// The API's routes.
-pub fn router(ctx: ApiCtx) -> Router {
+pub(crate) fn router(ctx: ApiCtx) -> Router {
     let options = &ctx.shared.options;
     let timeline = Timeline::of(options);
     let n = options.scale.unwrap_or(DEFAULT_RUNS);
@@ -197,7 +197,7 @@ pub fn router(ctx: ApiCtx) -> Router {
 }
 
 /// Demo accounts in config form (`docs/emulator.md#demo-accounts`).
-pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
+pub(crate) fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     let mut out = String::new();
     for d in &specs(options) {
         out.push_str(&format!("[accounts.{}]\nprovider = \"zcom\"\n", d.account));

@@ -40,7 +40,7 @@ impl ProxyEnv {
     /// Reads `https_proxy`, `http_proxy`, `all_proxy` and `no_proxy` (lower case first, then
     /// upper case) through `env`. A proxy value that is not a URL is an error naming the
     /// variable; a value without a scheme means `http://`.
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<ProxyEnv, String> {
+    pub(crate) fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<ProxyEnv, String> {
         let var = |name: &str| {
             [name.to_ascii_lowercase(), name.to_string()]
                 .into_iter()
@@ -79,13 +79,13 @@ impl ProxyEnv {
     }
 
     /// Whether any proxy is set at all.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.https.is_none() && self.http.is_none()
     }
 
     /// The proxy a request to `url` goes through, if any; `http_proxy` is the account's
     /// permission to send plain-http requests through one.
-    pub fn proxy_for(&self, url: &Url, http_proxy: bool) -> Option<&Url> {
+    pub(crate) fn proxy_for(&self, url: &Url, http_proxy: bool) -> Option<&Url> {
         let proxy = match url.scheme() {
             "https" => self.https.as_ref()?,
             "http" if http_proxy && !super::is_loopback(url) => self.http.as_ref()?,

@@ -22,7 +22,7 @@ pub struct CaBundle {
 
 impl CaBundle {
     /// Reads the certificates of a PEM file; an error says what is wrong with the file.
-    pub fn read(path: &Path) -> Result<CaBundle, String> {
+    pub(crate) fn read(path: &Path) -> Result<CaBundle, String> {
         let text =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let certs = CertificateDer::pem_slice_iter(&text)
@@ -53,7 +53,7 @@ impl CaBundle {
     }
 
     /// How many certificates it holds.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.certs.len()
     }
 

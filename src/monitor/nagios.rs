@@ -17,11 +17,11 @@ use crate::duration;
 use crate::error::Outcome;
 
 /// The whole output's bound: what Nagios keeps of a plugin's output.
-pub const MAX_BYTES: usize = 4096;
+pub(crate) const MAX_BYTES: usize = 4096;
 
 /// A plugin's state, which is its exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum State {
+pub(crate) enum State {
     /// Exit 0.
     Ok,
     /// Exit 1: a finding other than `account_failed`.
@@ -36,7 +36,7 @@ pub enum State {
 
 impl State {
     /// As the status line writes it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             State::Ok => "OK",
             State::Warning => "WARNING",
@@ -46,7 +46,7 @@ impl State {
     }
 
     /// The exit code.
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             State::Ok => 0,
             State::Warning => 1,
@@ -72,20 +72,20 @@ impl From<State> for Outcome {
 
 /// What the report is made of.
 #[derive(Clone, Copy, Debug)]
-pub struct Input<'a> {
+pub(crate) struct Input<'a> {
     /// The audit's findings (judged with `--warn-age` as the max age when it is given).
-    pub findings: &'a [Finding],
+    pub(crate) findings: &'a [Finding],
     /// Its counts.
-    pub summary: &'a Summary,
+    pub(crate) summary: &'a Summary,
     /// The resources of each listed account: (account name, figures).
-    pub resources: &'a [(&'a str, Vec<ResourceFigures>)],
+    pub(crate) resources: &'a [(&'a str, Vec<ResourceFigures>)],
     /// The audit's time.
-    pub now: DateTime<Utc>,
+    pub(crate) now: DateTime<Utc>,
     /// The stale threshold for the perfdata, in seconds: `--warn-age`, else the max age
     /// when every account has the same, else none.
-    pub warn_seconds: Option<i64>,
+    pub(crate) warn_seconds: Option<i64>,
     /// `--crit-age`.
-    pub crit: Option<Duration>,
+    pub(crate) crit: Option<Duration>,
 }
 
 /// The order finding lines come in: what makes a resource unprotected first.
@@ -103,7 +103,7 @@ fn rank(kind: FindingKind) -> u8 {
 
 /// The state and the whole output (status line, perfdata, finding lines; at most
 /// [`MAX_BYTES`]).
-pub fn report(input: &Input) -> (State, String) {
+pub(crate) fn report(input: &Input) -> (State, String) {
     let Input {
         findings,
         summary,
@@ -214,7 +214,7 @@ pub fn report(input: &Input) -> (State, String) {
 
 /// The output of a run that could not audit (a usage or configuration error, or any other):
 /// `BACKUPS UNKNOWN - <the error>`, one line.
-pub fn unknown(message: &str) -> String {
+pub(crate) fn unknown(message: &str) -> String {
     let one_line: String = message
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

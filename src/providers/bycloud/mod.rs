@@ -7,7 +7,7 @@
 //! row's id.
 
 mod config;
-pub use config::{BycloudAuth, BycloudBuilder, BycloudConfig};
+pub(crate) use config::{BycloudAuth, BycloudBuilder, BycloudConfig};
 
 use reqwest::header::{HeaderValue, ACCEPT};
 use reqwest::{Method, Url};
@@ -27,7 +27,7 @@ use super::rows::{self, Capped, VendorRow};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
-pub const CAPABILITIES: Capabilities = Capabilities {
+pub(crate) const CAPABILITIES: Capabilities = Capabilities {
     provider: ProviderId::Bycloud,
     auth: &["bearer token", "api key (X-Api-Key id:secret)"],
     filters: &["status", "name", "volume_id"],
@@ -57,7 +57,7 @@ const MAX_LIMIT: u64 = 100;
 const DEFAULT_LIMIT: u64 = 20;
 
 /// One ByCloud account.
-pub struct Bycloud {
+pub(crate) struct Bycloud {
     account: String,
     config: BycloudConfig,
     /// The page size in force: [`MAX_LIMIT`] until the server rejects it on a first page,
@@ -67,7 +67,7 @@ pub struct Bycloud {
 
 impl Bycloud {
     /// The adapter for one account.
-    pub fn new(account: String, config: BycloudConfig) -> Bycloud {
+    pub(crate) fn new(account: String, config: BycloudConfig) -> Bycloud {
         // The key goes out as `id:secret`: redacted as one, the id with it.
         if let BycloudAuth::ApiKey { id, secret } = &config.auth {
             crate::redact::register(&format!("{id}:{}", secret.expose()));

@@ -8,7 +8,7 @@
 //! `Authorization: bearer <token>`.
 
 mod config;
-pub use config::{CfAuth, CfBuilder, CfConfig};
+pub(crate) use config::{CfAuth, CfBuilder, CfConfig};
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -33,7 +33,7 @@ use super::{
 };
 
 /// What this adapter supports.
-pub const CAPABILITIES: Capabilities = Capabilities {
+pub(crate) const CAPABILITIES: Capabilities = Capabilities {
     provider: ProviderId::Cf,
     auth: &[
         "UAA password grant (client cf)",
@@ -61,7 +61,7 @@ const MAX_PER_PAGE: u32 = 5000;
 const CF_CLIENT_BASIC: &str = "Basic Y2Y6";
 
 /// One Cloud Foundry account.
-pub struct Cf {
+pub(crate) struct Cf {
     account: String,
     config: CfConfig,
     /// `per_page` for the instance listing; only tests lower it, to page across a few instances.
@@ -92,7 +92,7 @@ struct Instance {
 
 impl Cf {
     /// The adapter for one account.
-    pub fn new(account: String, config: CfConfig) -> Cf {
+    pub(crate) fn new(account: String, config: CfConfig) -> Cf {
         let tokens = match &config.auth {
             // Given tokens are used as they are until the server rejects them.
             CfAuth::Token {

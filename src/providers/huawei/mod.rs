@@ -5,10 +5,10 @@
 //! name.
 
 mod config;
-pub mod sign;
+pub(crate) mod sign;
 
 use config::check_project_id;
-pub use config::{HuaweiAuth, HuaweiBuilder, HuaweiConfig};
+pub(crate) use config::{HuaweiAuth, HuaweiBuilder, HuaweiConfig};
 
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
-pub const CAPABILITIES: Capabilities = Capabilities {
+pub(crate) const CAPABILITIES: Capabilities = Capabilities {
     provider: ProviderId::Huawei,
     auth: &[
         "AK/SK signing (SDK-HMAC-SHA256)",
@@ -69,7 +69,7 @@ const PREFERRED_LIMIT: u64 = 1000;
 const FALLBACK_LIMIT: u64 = 100;
 
 /// One Huawei account.
-pub struct Huawei {
+pub(crate) struct Huawei {
     account: String,
     config: HuaweiConfig,
     /// `scheme://host[:port]` of the CBR endpoint: the SDK drops any path, and so do we.
@@ -93,7 +93,7 @@ struct Session {
 
 impl Huawei {
     /// The adapter for one account.
-    pub fn new(account: String, config: HuaweiConfig) -> Huawei {
+    pub(crate) fn new(account: String, config: HuaweiConfig) -> Huawei {
         let (origin, host) = origin_and_host(&config.endpoint);
         // Static credentials with a configured project need nothing fetched.
         let session = match (&config.project_id, &config.auth) {

@@ -9,7 +9,7 @@
 
 mod config;
 
-pub use config::{ZcomAuth, ZcomBuilder, ZcomConfig};
+pub(crate) use config::{ZcomAuth, ZcomBuilder, ZcomConfig};
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
-pub const CAPABILITIES: Capabilities = Capabilities {
+pub(crate) const CAPABILITIES: Capabilities = Capabilities {
     provider: ProviderId::Zcom,
     auth: &["password (Keystone v2.0 token)", "token"],
     // The API takes no query parameters.
@@ -58,7 +58,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 const TOKEN_MIN_TTL: Duration = Duration::from_secs(60);
 
 /// One Z.com account.
-pub struct Zcom {
+pub(crate) struct Zcom {
     account: String,
     config: ZcomConfig,
     /// The token and compute base in use; it expires at the token's `expires` (a configured
@@ -76,7 +76,7 @@ struct Session {
 
 impl Zcom {
     /// The adapter for one account.
-    pub fn new(account: String, config: ZcomConfig) -> Zcom {
+    pub(crate) fn new(account: String, config: ZcomConfig) -> Zcom {
         Zcom {
             account,
             config,
