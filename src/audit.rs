@@ -784,14 +784,29 @@ pub(crate) fn assess<'a>(
         }
         listed.push(this);
     }
+    let nowhere = missing_everywhere(&expectations, &mut listed);
+    // Not while an account failed: an unpinned resource may be in that one.
+    if summary.failed_accounts == 0 {
+        findings.extend(nowhere);
+    }
+    findings.extend(listed.iter().flat_map(unbacked_resources));
+    // Stable: a resource's retention findings keep the order of their rules.
+    findings.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    summary.findings = findings.len();
+    (findings, summary)
+}
+
+/// The `missing` findings of the entries pinned to no account that no listed account
+/// has: they belong to no account. Every listed account is asked about every entry (an
+/// entry naming a listed resource without backups marks it as expected).
+fn missing_everywhere(expectations: &[Expect], listed: &mut [Listed<'_>]) -> Vec<Finding> {
+    let mut findings = Vec::new();
     for e in expectations.iter().filter(|e| e.account.is_none()) {
         let mut claims = Vec::new();
-        for l in &mut listed {
+        for l in listed.iter_mut() {
             claims.push(l.claim(&e.resource, e.source));
         }
-        // Not while an account failed: the resource may be in that one.
-        let unknown = claims.iter().all(|c| *c == Claim::Unknown);
-        if unknown && summary.failed_accounts == 0 {
+        if claims.iter().all(|c| *c == Claim::Unknown) {
             findings.push(Finding {
                 provider: None,
                 account: None,
@@ -810,8 +825,15 @@ pub(crate) fn assess<'a>(
             });
         }
     }
-    for l in &listed {
-        for (r, sources) in &l.empty {
+    findings
+}
+
+/// The `missing` findings of a listed account's resources that have no backup at all (CF
+/// service instances whose backups call answered with none).
+fn unbacked_resources(l: &Listed<'_>) -> Vec<Finding> {
+    l.empty
+        .iter()
+        .map(|(r, sources)| {
             let what = r
                 .resource_type
                 .as_deref()
@@ -821,13 +843,9 @@ pub(crate) fn assess<'a>(
             let mut f = Finding::of_account(l.account, FindingKind::Missing, message, l.max_age);
             f.resource = Some(r.resource_id.clone());
             f.resource_name = r.resource_name.clone();
-            findings.push(f);
-        }
-    }
-    // Stable: a resource's retention findings keep the order of their rules.
-    findings.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
-    summary.findings = findings.len();
-    (findings, summary)
+            f
+        })
+        .collect()
 }
 
 /// Adds findings made outside [`assess`] (the inventory's `vanished`, `docs/cli.md#the-inventory`)

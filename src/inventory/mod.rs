@@ -287,25 +287,7 @@ impl Inventory {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        tx.execute(
-            "INSERT OR IGNORE INTO account (provider, name) VALUES (?1, ?2)",
-            params![provider.as_str(), account],
-        )
-        .map_err(err)?;
-        let account_id: i64 = tx
-            .query_row(
-                "SELECT id FROM account WHERE provider = ?1 AND name = ?2",
-                params![provider.as_str(), account],
-                |r| r.get(0),
-            )
-            .map_err(err)?;
-        let previous_ok: Option<i64> = tx
-            .query_row(
-                "SELECT max(id) FROM snapshot WHERE account_id = ?1 AND failure IS NULL",
-                [account_id],
-                |r| r.get(0),
-            )
-            .map_err(err)?;
+        let (account_id, previous_ok) = account_row(&tx, provider, account).map_err(err)?;
         tx.execute(
             "INSERT INTO snapshot (account_id, taken_at, failure, row_count) VALUES (?1, ?2, ?3, ?4)",
             params![account_id, taken, failure, rows.len() as i64],
@@ -566,6 +548,30 @@ impl From<rusqlite::Error> for Broken {
     fn from(e: rusqlite::Error) -> Broken {
         Broken::Sqlite(e)
     }
+}
+
+/// The account's row id (added on its first snapshot) and its newest successful snapshot,
+/// the one a new snapshot's versions continue from.
+fn account_row(
+    tx: &rusqlite::Transaction<'_>,
+    provider: ProviderId,
+    account: &str,
+) -> rusqlite::Result<(i64, Option<i64>)> {
+    tx.execute(
+        "INSERT OR IGNORE INTO account (provider, name) VALUES (?1, ?2)",
+        params![provider.as_str(), account],
+    )?;
+    let account_id: i64 = tx.query_row(
+        "SELECT id FROM account WHERE provider = ?1 AND name = ?2",
+        params![provider.as_str(), account],
+        |r| r.get(0),
+    )?;
+    let previous_ok: Option<i64> = tx.query_row(
+        "SELECT max(id) FROM snapshot WHERE account_id = ?1 AND failure IS NULL",
+        [account_id],
+        |r| r.get(0),
+    )?;
+    Ok((account_id, previous_ok))
 }
 
 /// Writes the versions of snapshot `id` (successful) of `account_id`: a row equal to an open

@@ -104,6 +104,71 @@ fn rank(kind: FindingKind) -> u8 {
 /// The state and the whole output (status line, perfdata, finding lines; at most
 /// [`MAX_BYTES`]).
 pub(crate) fn report(input: &Input) -> (State, String) {
+    let critical = critical_resources(input);
+    let state = if !critical.is_empty() {
+        State::Critical
+    } else if input
+        .findings
+        .iter()
+        .any(|f| f.kind != FindingKind::AccountFailed)
+    {
+        State::Warning
+    } else if input.summary.failed_accounts > 0 {
+        State::Unknown
+    } else {
+        State::Ok
+    };
+    let head = format!(
+        "BACKUPS {} - {} | {}",
+        state.as_str(),
+        no_pipe(&status_text(input, critical.len())),
+        perfdata(input)
+    );
+    let mut ordered: Vec<&Finding> = input.findings.iter().collect();
+    ordered.sort_by_key(|f| rank(f.kind));
+    let lines: Vec<String> = ordered
+        .into_iter()
+        .map(|f| no_pipe(&super::finding_line(f)))
+        .collect();
+    (state, fit(&head, &lines, MAX_BYTES))
+}
+
+/// Resources beyond `--crit-age`, by (account, resource): those with backups, and the
+/// expected or listed ones without any (`missing`). None without `--crit-age`.
+fn critical_resources<'a>(input: &Input<'a>) -> BTreeSet<(Option<&'a str>, &'a str)> {
+    let mut critical = BTreeSet::new();
+    let Some(crit) = input.crit else {
+        return critical;
+    };
+    for (account, figures) in input.resources {
+        for r in figures {
+            let beyond = match r.newest_available {
+                Some((t, _)) => input.now - t > crit,
+                // Available backups without a time are `unknown_age`, never CRITICAL.
+                None => r.has_no_available(),
+            };
+            if beyond {
+                critical.insert((Some(*account), r.key.as_str()));
+            }
+        }
+    }
+    for f in input
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Missing)
+    {
+        critical.insert((f.account.as_deref(), f.resource.as_deref().unwrap_or("-")));
+    }
+    critical
+}
+
+/// How many findings of this kind there are.
+fn count(findings: &[Finding], kind: FindingKind) -> usize {
+    findings.iter().filter(|f| f.kind == kind).count()
+}
+
+/// The perfdata after the status line's `|`.
+fn perfdata(input: &Input) -> String {
     let Input {
         findings,
         summary,
@@ -112,38 +177,6 @@ pub(crate) fn report(input: &Input) -> (State, String) {
         warn_seconds,
         crit,
     } = *input;
-    // Resources beyond --crit-age, by (account, resource): those with backups, and the
-    // expected or listed ones without any (`missing`).
-    let mut critical: BTreeSet<(Option<&str>, &str)> = BTreeSet::new();
-    if let Some(crit) = crit {
-        for (account, figures) in resources {
-            for r in figures {
-                let beyond = match r.newest_available {
-                    Some((t, _)) => now - t > crit,
-                    // Available backups without a time are `unknown_age`, never CRITICAL.
-                    None => r.has_no_available(),
-                };
-                if beyond {
-                    critical.insert((Some(account), &r.key));
-                }
-            }
-        }
-        for f in findings.iter().filter(|f| f.kind == FindingKind::Missing) {
-            critical.insert((f.account.as_deref(), f.resource.as_deref().unwrap_or("-")));
-        }
-    }
-    let state = if !critical.is_empty() {
-        State::Critical
-    } else if findings
-        .iter()
-        .any(|f| f.kind != FindingKind::AccountFailed)
-    {
-        State::Warning
-    } else if summary.failed_accounts > 0 {
-        State::Unknown
-    } else {
-        State::Ok
-    };
     let oldest = resources
         .iter()
         .flat_map(|(_, figures)| figures)
@@ -152,26 +185,30 @@ pub(crate) fn report(input: &Input) -> (State, String) {
                 .map(|(t, _)| (now - t).num_seconds().max(0))
         })
         .max();
-    let count = |kind| findings.iter().filter(|f| f.kind == kind).count();
     let number = |n: Option<i64>| n.map_or_else(String::new, |n| n.to_string());
-    let perfdata = format!(
+    format!(
         "resources={} findings={} stale={} failed={} accounts_failed={} oldest_available_age={};{};{};0;",
         summary.resources,
         summary.findings,
-        count(FindingKind::Stale),
-        count(FindingKind::Failed),
+        count(findings, FindingKind::Stale),
+        count(findings, FindingKind::Failed),
         summary.failed_accounts,
         // `U`: no resource has an available backup with a time, so no age is known.
         oldest.map_or_else(|| "U".to_string(), |s| format!("{s}s")),
         number(warn_seconds),
         number(crit.map(|c| c.num_seconds())),
-    );
+    )
+}
+
+/// The status line's text: the critical resources (`critical` of them), the counts, the
+/// findings by kind and the accounts that could not be listed.
+fn status_text(input: &Input, critical: usize) -> String {
+    let (findings, summary) = (input.findings, input.summary);
     let mut text = String::new();
-    if let Some(crit) = crit.filter(|_| !critical.is_empty()) {
-        let n = critical.len();
+    if let Some(crit) = input.crit.filter(|_| critical > 0) {
         text.push_str(&format!(
-            "{n} resource{} without an available backup younger than {}; ",
-            plural(n),
+            "{critical} resource{} without an available backup younger than {}; ",
+            plural(critical),
             duration::human(crit)
         ));
     }
@@ -187,7 +224,7 @@ pub(crate) fn report(input: &Input) -> (State, String) {
     let kinds: Vec<String> = FindingKind::ALL
         .into_iter()
         .filter(|k| *k != FindingKind::AccountFailed)
-        .map(|k| (k, count(k)))
+        .map(|k| (k, count(findings, k)))
         .filter(|(_, n)| *n > 0)
         .map(|(k, n)| format!("{n} {k}"))
         .collect();
@@ -198,18 +235,7 @@ pub(crate) fn report(input: &Input) -> (State, String) {
         let n = summary.failed_accounts;
         text.push_str(&format!("; {n} account{} could not be listed", plural(n)));
     }
-    let head = format!(
-        "BACKUPS {} - {} | {perfdata}",
-        state.as_str(),
-        no_pipe(&text)
-    );
-    let mut ordered: Vec<&Finding> = findings.iter().collect();
-    ordered.sort_by_key(|f| rank(f.kind));
-    let lines: Vec<String> = ordered
-        .into_iter()
-        .map(|f| no_pipe(&super::finding_line(f)))
-        .collect();
-    (state, fit(&head, &lines, MAX_BYTES))
+    text
 }
 
 /// The output of a run that could not audit (a usage or configuration error, or any other):

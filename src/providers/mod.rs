@@ -474,21 +474,7 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
     (start, stride, total): (u64, u64, u64),
     guard: &mut PageGuard,
 ) -> Result<Option<u64>> {
-    let stride = stride.max(1);
-    let count = total
-        .saturating_sub(start)
-        .div_ceil(stride)
-        .saturating_add(1);
-    if guard.pages.saturating_add(count) > guard.max {
-        return Err(paging_error(format!(
-            "the server reports {total} rows, more than {}; stopped (the page limit)",
-            plural(guard.max, "page")
-        )));
-    }
-    // Offsets past what a u64 holds do not exist: the sequence just ends there.
-    let mut queue = (0..count)
-        .map_while(|i| i.checked_mul(stride).and_then(|d| start.checked_add(d)))
-        .enumerate();
+    let mut queue = offset_plan((start, stride, total), guard)?;
     // Requests complete in any order and a finished one frees its slot at once (no waiting
     // behind a slower page); pages are then handled strictly in offset order.
     let mut inflight = FuturesUnordered::new();
@@ -544,17 +530,40 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
         }
     }
     if ended || last_len == 0 {
-        Ok(None)
-    } else {
-        last_offset
-            .checked_add(last_len as u64)
-            .map(Some)
-            .ok_or_else(|| {
-                paging_error(format!(
-                    "offset {last_offset} plus a page does not fit in 64 bits"
-                ))
-            })
+        return Ok(None);
     }
+    last_offset
+        .checked_add(last_len as u64)
+        .map(Some)
+        .ok_or_else(|| {
+            paging_error(format!(
+                "offset {last_offset} plus a page does not fit in 64 bits"
+            ))
+        })
+}
+
+/// The offsets [`parallel_offsets`] fetches, numbered in order: `start, start+stride, …` up
+/// to `total` plus one page, made lazily. Refused at once when they would take the account
+/// past the page limit.
+fn offset_plan(
+    (start, stride, total): (u64, u64, u64),
+    guard: &PageGuard,
+) -> Result<impl Iterator<Item = (usize, u64)>> {
+    let stride = stride.max(1);
+    let count = total
+        .saturating_sub(start)
+        .div_ceil(stride)
+        .saturating_add(1);
+    if guard.pages.saturating_add(count) > guard.max {
+        return Err(paging_error(format!(
+            "the server reports {total} rows, more than {}; stopped (the page limit)",
+            plural(guard.max, "page")
+        )));
+    }
+    // Offsets past what a u64 holds do not exist: the sequence just ends there.
+    Ok((0..count)
+        .map_while(move |i| i.checked_mul(stride).and_then(|d| start.checked_add(d)))
+        .enumerate())
 }
 
 /// Tracks ids across pages: drops rows already seen and keeps those the filter selects.
