@@ -1,5 +1,6 @@
 //! `audit`'s judging and rendering, pure (the command is `commands::audit`): freshness,
-//! failure and policy findings for cron (spec §5 and §9, exit codes §6).
+//! failure and policy findings for cron (`docs/cli.md#audit`, exit codes
+//! `docs/cli.md#exit-codes-stable`).
 //!
 //! Resources are keyed by (account, resource): `resource_id`, else `resource_name`, else the
 //! account's unattributed bucket `-`. For each resource:
@@ -19,8 +20,8 @@
 //!   Foundry service instances whose backups call answered).
 //! - `account_failed`: the account could not be listed; exit 3, never silence. No other
 //!   finding is made for it: an unpinned `expect` entry is not judged while one failed.
-//! - `vanished` is made by the inventory comparison (spec §10), not here; [`add_findings`]
-//!   joins those findings to these.
+//! - `vanished` is made by the inventory comparison (`docs/cli.md#the-inventory`), not here;
+//!   [`add_findings`] joins those findings to these.
 //!
 //! Policy comes from the flags, then the account, then the config's `[audit]` table, then the
 //! defaults ([`Policy`]); `max_age` and `keep` come whole from the first that sets them,
@@ -42,12 +43,12 @@ use crate::model::{Backup, ProviderId, Status};
 use crate::providers::KnownResource;
 
 /// The default freshness threshold.
-pub const DEFAULT_MAX_AGE_HOURS: i64 = 26;
+pub(crate) const DEFAULT_MAX_AGE_HOURS: i64 = 26;
 
-/// What is wrong with a resource (spec §9; the names are stable).
+/// What is wrong with a resource (`docs/cli.md#audit`; the names are stable).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FindingKind {
+pub(crate) enum FindingKind {
     /// The account could not be listed.
     AccountFailed,
     /// A backup failed or was cancelled within the window.
@@ -66,7 +67,7 @@ pub enum FindingKind {
 
 impl FindingKind {
     /// Every kind, in output order: what `backups_findings{kind}` counts.
-    pub const ALL: [FindingKind; 7] = [
+    pub(crate) const ALL: [FindingKind; 7] = [
         FindingKind::AccountFailed,
         FindingKind::Failed,
         FindingKind::Stale,
@@ -77,7 +78,7 @@ impl FindingKind {
     ];
 
     /// The name in output lines, the same as in JSON.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             FindingKind::AccountFailed => "account_failed",
             FindingKind::Failed => "failed",
@@ -98,30 +99,30 @@ impl fmt::Display for FindingKind {
 
 /// One finding: a line of output, or an object in `-o json`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// The provider; null for an expected resource found in no selected account.
-    pub provider: Option<ProviderId>,
+    pub(crate) provider: Option<ProviderId>,
     /// The account; null as the provider is.
-    pub account: Option<String>,
+    pub(crate) account: Option<String>,
     /// The resource key (`resource_id`, else `resource_name`, else `-`; for `missing`, the
     /// `expect` entry or the provider's id); null for account failures.
-    pub resource: Option<String>,
+    pub(crate) resource: Option<String>,
     /// The resource's name, when known.
-    pub resource_name: Option<String>,
+    pub(crate) resource_name: Option<String>,
     /// What is wrong.
-    pub kind: FindingKind,
+    pub(crate) kind: FindingKind,
     /// In words.
-    pub message: String,
+    pub(crate) message: String,
     /// The backup the finding is about (the failed one), if any.
-    pub backup_id: Option<String>,
+    pub(crate) backup_id: Option<String>,
     /// The newest available backup's id, if any.
-    pub newest_available_id: Option<String>,
+    pub(crate) newest_available_id: Option<String>,
     /// Its creation time.
-    pub newest_available_at: Option<String>,
+    pub(crate) newest_available_at: Option<String>,
     /// Its age in seconds at audit time.
-    pub newest_available_age_seconds: Option<i64>,
+    pub(crate) newest_available_age_seconds: Option<i64>,
     /// The threshold applied, in seconds; null when no account is concerned.
-    pub max_age_seconds: Option<i64>,
+    pub(crate) max_age_seconds: Option<i64>,
 }
 
 impl Finding {
@@ -150,31 +151,31 @@ impl Finding {
 
 /// The audit's result for `-o json`.
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// When the audit ran (RFC 3339).
-    pub audited_at: String,
+    pub(crate) audited_at: String,
     /// Findings, ordered by provider, account, resource and kind; those of no account last.
-    pub findings: Vec<Finding>,
+    pub(crate) findings: Vec<Finding>,
     /// Counts.
-    pub summary: Summary,
+    pub(crate) summary: Summary,
 }
 
 /// Counts for the summary line.
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Accounts audited.
-    pub accounts: usize,
+    pub(crate) accounts: usize,
     /// Accounts that could not be listed.
-    pub failed_accounts: usize,
+    pub(crate) failed_accounts: usize,
     /// Resources judged: those with backup rows, and those the provider lists without any.
-    pub resources: usize,
+    pub(crate) resources: usize,
     /// Findings.
-    pub findings: usize,
+    pub(crate) findings: usize,
 }
 
 /// The period of a retention rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Period {
+pub(crate) enum Period {
     /// UTC calendar days before the audit's day.
     Daily,
     /// ISO weeks (Monday to Sunday, UTC) before the current one.
@@ -185,10 +186,10 @@ pub enum Period {
 
 impl Period {
     /// Every period, in the order rules are judged and written.
-    pub const ALL: [Period; 3] = [Period::Daily, Period::Weekly, Period::Monthly];
+    pub(crate) const ALL: [Period; 3] = [Period::Daily, Period::Weekly, Period::Monthly];
 
     /// The rule's name (`daily`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Period::Daily => "daily",
             Period::Weekly => "weekly",
@@ -200,22 +201,22 @@ impl Period {
 /// A `keep` policy (`daily=7,weekly=4,monthly=6`): how many periods before the current one
 /// must each hold an `available` backup. A rule not given is not checked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Keep {
+pub(crate) struct Keep {
     /// `daily=N`.
-    pub daily: Option<u32>,
+    pub(crate) daily: Option<u32>,
     /// `weekly=N`.
-    pub weekly: Option<u32>,
+    pub(crate) weekly: Option<u32>,
     /// `monthly=N`.
-    pub monthly: Option<u32>,
+    pub(crate) monthly: Option<u32>,
 }
 
 impl Keep {
     /// The largest N a rule takes: enough for any retention, small enough that the periods
     /// stay within the calendar.
-    pub const MAX: u32 = 10_000;
+    pub(crate) const MAX: u32 = 10_000;
 
     /// The rules set, in [`Period::ALL`] order.
-    pub fn rules(&self) -> impl Iterator<Item = (Period, u32)> + '_ {
+    pub(crate) fn rules(&self) -> impl Iterator<Item = (Period, u32)> + '_ {
         Period::ALL
             .into_iter()
             .filter_map(|p| self.get(p).map(|n| (p, n)))
@@ -238,7 +239,7 @@ impl Keep {
     }
 
     /// Whether no rule is set.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rules().next().is_none()
     }
 }
@@ -343,7 +344,7 @@ fn retention_message(period: Period, n: u32, gap: &str) -> String {
 
 /// Where an `expect` entry came from; the `missing` message names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ExpectSource {
+pub(crate) enum ExpectSource {
     /// `--expect`.
     Flag,
     /// The account's `audit_expect`.
@@ -354,7 +355,7 @@ pub enum ExpectSource {
 
 impl ExpectSource {
     /// As the user wrote it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ExpectSource::Flag => "--expect",
             ExpectSource::Account => "audit_expect",
@@ -365,28 +366,28 @@ impl ExpectSource {
 
 /// One source's audit settings: the command line, or the config's `[audit]` table.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct PolicyLayer {
+pub(crate) struct PolicyLayer {
     /// `--max-age` / `max_age`.
-    pub max_age: Option<Duration>,
+    pub(crate) max_age: Option<Duration>,
     /// `--keep` / `keep`.
-    pub keep: Option<Keep>,
+    pub(crate) keep: Option<Keep>,
     /// `--expect` / `expect`: resource ids or names, each possibly pinned as `ACCOUNT:RES`.
-    pub expect: Vec<String>,
+    pub(crate) expect: Vec<String>,
 }
 
 /// The policy of one audit: the flags and `[audit]`, between which each account's own
-/// `audit_max_age`, `audit_keep` and `audit_expect` sit (spec §9).
+/// `audit_max_age`, `audit_keep` and `audit_expect` sit (`docs/config.md#audit`).
 #[derive(Clone, Debug, Default)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// From the command line.
-    pub flags: PolicyLayer,
+    pub(crate) flags: PolicyLayer,
     /// From the config's `[audit]` table.
-    pub file: PolicyLayer,
+    pub(crate) file: PolicyLayer,
     /// Every account name the run knows, selected or not: an entry `ACCOUNT:RES` pins only
     /// when ACCOUNT is one of these (else the whole entry is a resource name).
-    pub account_names: Vec<String>,
+    pub(crate) account_names: Vec<String>,
     /// `--resource`: `expect` entries and listed resources outside it are not judged.
-    pub resource: Option<String>,
+    pub(crate) resource: Option<String>,
 }
 
 /// An `expect` entry in its scope: one account, or (`None`) any selected account.
@@ -399,7 +400,7 @@ struct Expect {
 
 impl Policy {
     /// The max age for `account`: the flag, else `audit_max_age`, else `[audit]`, else 26h.
-    pub fn max_age(&self, account: &Account) -> Duration {
+    pub(crate) fn max_age(&self, account: &Account) -> Duration {
         self.flags
             .max_age
             .or(account.audit_max_age)
@@ -408,7 +409,7 @@ impl Policy {
     }
 
     /// The keep rules for `account`, whole from the first source that sets them.
-    pub fn keep(&self, account: &Account) -> Keep {
+    pub(crate) fn keep(&self, account: &Account) -> Keep {
         self.flags
             .keep
             .or(account.audit_keep)
@@ -493,17 +494,17 @@ fn known_names(r: &KnownResource, entry: &str) -> bool {
 
 /// The rules that judge one account's resources.
 #[derive(Clone, Copy, Debug)]
-pub struct Rules {
+pub(crate) struct Rules {
     /// Freshness threshold.
-    pub max_age: Duration,
+    pub(crate) max_age: Duration,
     /// Retention rules.
-    pub keep: Keep,
+    pub(crate) keep: Keep,
 }
 
 /// The resource a backup belongs to, as the audit keys it: `resource_id`, else
 /// `resource_name`, else `-` (the account's unattributed bucket). The metrics' `resource`
 /// label is the same key.
-pub fn resource_key(b: &Backup) -> &str {
+pub(crate) fn resource_key(b: &Backup) -> &str {
     b.resource_id
         .as_deref()
         .or(b.resource_name.as_deref())
@@ -512,7 +513,7 @@ pub fn resource_key(b: &Backup) -> &str {
 
 /// Judges one account's rows. Pure: `now` and the rules are passed in. Returns the findings
 /// and how many resources were judged.
-pub fn judge(rows: &[Backup], rules: Rules, now: DateTime<Utc>) -> (Vec<Finding>, usize) {
+pub(crate) fn judge(rows: &[Backup], rules: Rules, now: DateTime<Utc>) -> (Vec<Finding>, usize) {
     let mut groups: BTreeMap<(String, String), Vec<&Backup>> = BTreeMap::new();
     for b in rows {
         let key = resource_key(b).to_string();
@@ -657,13 +658,13 @@ fn failure(b: &Backup, window_start: DateTime<Utc>, now: DateTime<Utc>) -> Optio
 
 /// One account's listing, as `assess` takes it.
 #[derive(Clone, Copy, Debug)]
-pub struct Listing<'a> {
+pub(crate) struct Listing<'a> {
     /// The account.
-    pub account: &'a Account,
+    pub(crate) account: &'a Account,
     /// Its rows (after the selection's filters), or why it could not be listed.
-    pub rows: Result<&'a [Backup], &'a Error>,
+    pub(crate) rows: Result<&'a [Backup], &'a Error>,
     /// The resources its provider listed apart from their backups.
-    pub resources: &'a [KnownResource],
+    pub(crate) resources: &'a [KnownResource],
 }
 
 /// A listed account, kept until the unpinned `expect` entries are judged: its rows, and the
@@ -723,7 +724,7 @@ fn expected_by(sources: &[ExpectSource]) -> String {
 
 /// Judges every account's listing under `policy`: the findings, ordered by provider, account,
 /// resource and kind (those of no account last), and the summary.
-pub fn assess<'a>(
+pub(crate) fn assess<'a>(
     listings: impl IntoIterator<Item = Listing<'a>>,
     policy: &Policy,
     now: DateTime<Utc>,
@@ -783,14 +784,29 @@ pub fn assess<'a>(
         }
         listed.push(this);
     }
+    let nowhere = missing_everywhere(&expectations, &mut listed);
+    // Not while an account failed: an unpinned resource may be in that one.
+    if summary.failed_accounts == 0 {
+        findings.extend(nowhere);
+    }
+    findings.extend(listed.iter().flat_map(unbacked_resources));
+    // Stable: a resource's retention findings keep the order of their rules.
+    findings.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    summary.findings = findings.len();
+    (findings, summary)
+}
+
+/// The `missing` findings of the entries pinned to no account that no listed account
+/// has: they belong to no account. Every listed account is asked about every entry (an
+/// entry naming a listed resource without backups marks it as expected).
+fn missing_everywhere(expectations: &[Expect], listed: &mut [Listed<'_>]) -> Vec<Finding> {
+    let mut findings = Vec::new();
     for e in expectations.iter().filter(|e| e.account.is_none()) {
         let mut claims = Vec::new();
-        for l in &mut listed {
+        for l in listed.iter_mut() {
             claims.push(l.claim(&e.resource, e.source));
         }
-        // Not while an account failed: the resource may be in that one.
-        let unknown = claims.iter().all(|c| *c == Claim::Unknown);
-        if unknown && summary.failed_accounts == 0 {
+        if claims.iter().all(|c| *c == Claim::Unknown) {
             findings.push(Finding {
                 provider: None,
                 account: None,
@@ -809,8 +825,15 @@ pub fn assess<'a>(
             });
         }
     }
-    for l in &listed {
-        for (r, sources) in &l.empty {
+    findings
+}
+
+/// The `missing` findings of a listed account's resources that have no backup at all (CF
+/// service instances whose backups call answered with none).
+fn unbacked_resources(l: &Listed<'_>) -> Vec<Finding> {
+    l.empty
+        .iter()
+        .map(|(r, sources)| {
             let what = r
                 .resource_type
                 .as_deref()
@@ -820,18 +843,14 @@ pub fn assess<'a>(
             let mut f = Finding::of_account(l.account, FindingKind::Missing, message, l.max_age);
             f.resource = Some(r.resource_id.clone());
             f.resource_name = r.resource_name.clone();
-            findings.push(f);
-        }
-    }
-    // Stable: a resource's retention findings keep the order of their rules.
-    findings.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
-    summary.findings = findings.len();
-    (findings, summary)
+            f
+        })
+        .collect()
 }
 
-/// Adds findings made outside [`assess`] (the inventory's `vanished`, spec §10) to its
-/// result: the order and the count stay those [`assess`] gives.
-pub fn add_findings(findings: &mut Vec<Finding>, summary: &mut Summary, more: Vec<Finding>) {
+/// Adds findings made outside [`assess`] (the inventory's `vanished`, `docs/cli.md#the-inventory`)
+/// to its result: the order and the count stay those [`assess`] gives.
+pub(crate) fn add_findings(findings: &mut Vec<Finding>, summary: &mut Summary, more: Vec<Finding>) {
     if more.is_empty() {
         return;
     }
@@ -864,7 +883,7 @@ fn sort_key(f: &Finding) -> SortKey<'_> {
 impl Summary {
     /// The exit code of an audit with these counts: an account that could not be listed
     /// outranks findings, which outrank success.
-    pub fn outcome(&self) -> Outcome {
+    pub(crate) fn outcome(&self) -> Outcome {
         if self.failed_accounts > 0 {
             Outcome::AccountFailed
         } else if self.findings > 0 {
@@ -908,7 +927,7 @@ fn provider_account(f: &Finding) -> (String, String) {
 /// The findings as a table for people: the resource by name where it has one, the newest good
 /// backup by age. Nothing is cut to a width, since a finding is read whole: lines longer than
 /// the terminal wrap, and tsv or json carry the ids and times.
-pub fn write_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
+pub(crate) fn write_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     let rows: Vec<Vec<String>> = findings
         .iter()
         .map(|f| {
@@ -940,7 +959,7 @@ pub fn write_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> 
 /// and name when it differs), kind, what is wrong, and the newest good backup (id, time, age).
 /// Tabs and line breaks inside a cell become spaces, so each finding stays one line of six
 /// cells.
-pub fn write_tsv(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
+pub(crate) fn write_tsv(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     writeln!(out, "{}", TSV_HEADER.join("\t"))?;
     for f in findings {
         let resource = match (&f.resource, &f.resource_name) {
@@ -979,7 +998,7 @@ pub fn write_tsv(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
 }
 
 /// One JSON object per finding, one per line.
-pub fn write_ndjson(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
+pub(crate) fn write_ndjson(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     for f in findings {
         serde_json::to_writer(&mut *out, f).map_err(io::Error::from)?;
         writeln!(out)?;
@@ -988,13 +1007,13 @@ pub fn write_ndjson(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()>
 }
 
 /// The whole report as one JSON document.
-pub fn write_json(out: &mut dyn Write, report: &Report) -> io::Result<()> {
+pub(crate) fn write_json(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::from)?;
     writeln!(out)
 }
 
 /// `audit: 3 findings in 42 resources of 5 accounts (1 account failed)`.
-pub fn summary_line(s: &Summary) -> String {
+pub(crate) fn summary_line(s: &Summary) -> String {
     let mut line = format!(
         "audit: {} finding{} in {} resource{} of {} account{}",
         s.findings,

@@ -21,10 +21,10 @@ use crate::render::{Column, Format};
 pub struct Cli {
     /// Options for every command.
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub(crate) global: GlobalArgs,
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The exit-code table of `--help` and the man page, from [`Outcome`].
@@ -39,41 +39,41 @@ fn exit_codes() -> String {
 /// Options accepted before or after any subcommand.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Config file [default: $BACKUPS_CONFIG, else $XDG_CONFIG_HOME/backups/config.toml, else ~/.config/backups/config.toml]
     #[arg(long, global = true, value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Use the built-in emulator and its demo accounts instead of the config
     #[arg(long, global = true)]
-    pub demo: bool,
+    pub(crate) demo: bool,
     /// Log requests to stderr (-v), with more detail (-vv); secrets are never logged
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     /// Whole-request timeout in seconds (connect, headers and body)
     #[arg(long, global = true, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub timeout: u64,
+    pub(crate) timeout: u64,
     /// Retries of a failed request (connect errors, timeouts, 429, 502, 503, 504)
     #[arg(long, global = true, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// End the whole run after this long (e.g. 10m): accounts still listing fail (exit 3), what finished is printed [default: none, or deadline in [defaults]]
     #[arg(long, global = true, value_name = "DUR", value_parser = crate::duration::parse_positive)]
-    pub deadline: Option<chrono::Duration>,
+    pub(crate) deadline: Option<chrono::Duration>,
     /// Requests in flight across all accounts, shared first come first served [default: 256, or max_requests in [defaults]]
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub max_requests: Option<u16>,
+    pub(crate) max_requests: Option<u16>,
     /// When to colour the table; auto: on a terminal, unless NO_COLOR is set or TERM=dumb (CLICOLOR_FORCE forces it)
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
-    pub color: ColorWhen,
+    pub(crate) color: ColorWhen,
     /// Same as --color never (and wins over --color)
     #[arg(long, global = true)]
-    pub no_color: bool,
+    pub(crate) no_color: bool,
 }
 
 impl GlobalArgs {
     /// `--color`, with `--no-color` read as `--color never`. When both are given `--no-color`
     /// wins: "later wins" cannot hold for global flags split between the command and a
     /// subcommand, so no order rule is promised.
-    pub fn color_when(&self) -> ColorWhen {
+    pub(crate) fn color_when(&self) -> ColorWhen {
         if self.no_color {
             ColorWhen::Never
         } else {
@@ -84,7 +84,7 @@ impl GlobalArgs {
 
 /// `--color` choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorWhen {
+pub(crate) enum ColorWhen {
     /// Colour on a terminal, following NO_COLOR, CLICOLOR_FORCE and TERM
     Auto,
     /// Always colour
@@ -95,7 +95,7 @@ pub enum ColorWhen {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// List backups of the selected accounts (all configured accounts by default)
     List(ListArgs),
     /// Check freshness, failures, expected resources and retention (for cron): exit 1 when something is wrong
@@ -126,7 +126,7 @@ pub enum Command {
 
 /// The subcommands `backups man SUB` has a page for (the same names as [`Command`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ManPage {
+pub(crate) enum ManPage {
     /// backups-list(1)
     List,
     /// backups-audit(1)
@@ -149,7 +149,7 @@ pub enum ManPage {
 
 impl ManPage {
     /// The subcommand's name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ManPage::List => "list",
             ManPage::Audit => "audit",
@@ -166,7 +166,7 @@ impl ManPage {
 
 /// A `--provider` value: one provider, or all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderChoice {
+pub(crate) enum ProviderChoice {
     /// `all`: no narrowing by provider.
     All,
     /// One provider.
@@ -175,129 +175,130 @@ pub enum ProviderChoice {
 
 /// Which accounts and rows: shared by `list` and `audit`.
 #[derive(Debug, Args, Clone, Default)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// Provider (repeatable or comma list)
     #[arg(short, long = "provider", value_name = "P", value_delimiter = ',', ignore_case = true, value_parser = providers())]
-    pub providers: Vec<ProviderChoice>,
+    pub(crate) providers: Vec<ProviderChoice>,
     /// Account name from the config (repeatable or comma list)
     #[arg(short, long = "account", value_name = "NAME", value_delimiter = ',', add = ArgValueCandidates::new(account_names))]
-    pub accounts: Vec<String>,
+    pub(crate) accounts: Vec<String>,
     /// Normalised status (repeatable or comma list)
     #[arg(long = "status", value_name = "S", value_delimiter = ',', ignore_case = true, value_parser = statuses())]
-    pub statuses: Vec<Status>,
+    pub(crate) statuses: Vec<Status>,
     /// Created at or after: RFC 3339, a date, or an age like 36h, 7d (rows without a creation time are left out)
     #[arg(long, value_name = "T")]
-    pub since: Option<TimeBound>,
+    pub(crate) since: Option<TimeBound>,
     /// Created at or before: RFC 3339, a date, or an age like 36h, 7d (rows without a creation time are left out)
     #[arg(long, value_name = "T")]
-    pub until: Option<TimeBound>,
+    pub(crate) until: Option<TimeBound>,
     /// Glob on the backup name, e.g. 'web-*'
     #[arg(long, value_name = "PATTERN")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Resource id or resource name equals
     #[arg(long, value_name = "ID_OR_NAME")]
-    pub resource: Option<String>,
+    pub(crate) resource: Option<String>,
 }
 
 /// `backups list`.
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Which accounts and rows
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Sort key (created_at: newest first); prefix - to reverse, e.g. -size
     #[arg(long, value_name = "KEY", allow_hyphen_values = true, value_parser = SortKeyParser)]
-    pub sort: Option<SortKey>,
+    pub(crate) sort: Option<SortKey>,
     /// Print at most N rows after sorting
     #[arg(long, value_name = "N")]
-    pub limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     /// Output format [default: table on a terminal, tsv otherwise]
     #[arg(short, long, value_name = "F", value_parser = formats(&[Format::Table, Format::Json, Format::Ndjson, Format::Csv, Format::Tsv]))]
-    pub output: Option<Format>,
+    pub(crate) output: Option<Format>,
     /// Columns for table, csv and tsv: any model field, or age (table only); comma separated
     #[arg(long, value_name = "a,b,c", value_delimiter = ',', hide_possible_values = true, value_parser = columns())]
-    pub columns: Vec<Column>,
+    pub(crate) columns: Vec<Column>,
     /// Pages fetched at once per account where the API allows it
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub parallel: u16,
+    pub(crate) parallel: u16,
     /// Stop an account with an error after this many pages (guards against looping servers)
     #[arg(long, value_name = "N", default_value_t = std::num::NonZeroU64::new(100_000).expect("non-zero"))]
-    pub max_pages: std::num::NonZeroU64,
+    pub(crate) max_pages: std::num::NonZeroU64,
     /// Recording in the inventory
     #[command(flatten)]
-    pub inventory: RecordArgs,
+    pub(crate) inventory: RecordArgs,
 }
 
-/// `--record` and `--inventory` of `list` and `audit` (spec §10).
+/// `--record` and `--inventory` of `list` and `audit` (`docs/cli.md#the-inventory`).
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Inventory")]
-pub struct RecordArgs {
+pub(crate) struct RecordArgs {
     /// Record each account's complete listing in the inventory (also `[inventory] record = true`); not with a row filter
     #[arg(long)]
-    pub record: bool,
+    pub(crate) record: bool,
     /// The inventory file [default: [inventory] path, else $XDG_DATA_HOME/backups/inventory.db, else ~/.local/share/backups/inventory.db]
     #[arg(long, value_name = "PATH")]
-    pub inventory: Option<PathBuf>,
+    pub(crate) inventory: Option<PathBuf>,
 }
 
 /// `backups diff`.
 #[derive(Debug, Args)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// Compare with the newest snapshot taken at or before this: RFC 3339, a date, or an age like 7d [default: the snapshot before the newest]
     #[arg(long, value_name = "AGE|TIME")]
-    pub from: Option<TimeBound>,
+    pub(crate) from: Option<TimeBound>,
     /// Provider (repeatable or comma list)
     #[arg(short, long = "provider", value_name = "P", value_delimiter = ',', ignore_case = true, value_parser = providers())]
-    pub providers: Vec<ProviderChoice>,
+    pub(crate) providers: Vec<ProviderChoice>,
     /// Account name as recorded in the inventory (repeatable or comma list)
     #[arg(short, long = "account", value_name = "NAME", value_delimiter = ',', add = ArgValueCandidates::new(account_names))]
-    pub accounts: Vec<String>,
+    pub(crate) accounts: Vec<String>,
     /// Output format [default: table on a terminal, tsv otherwise]
     #[arg(short, long, value_name = "F", value_parser = formats(&[Format::Table, Format::Json, Format::Ndjson, Format::Csv, Format::Tsv]))]
-    pub output: Option<Format>,
+    pub(crate) output: Option<Format>,
     /// The inventory file [default: [inventory] path, else $XDG_DATA_HOME/backups/inventory.db, else ~/.local/share/backups/inventory.db]
     #[arg(long, value_name = "PATH")]
-    pub inventory: Option<PathBuf>,
+    pub(crate) inventory: Option<PathBuf>,
 }
 
 /// `backups audit`.
 #[derive(Debug, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     /// Which accounts and rows
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// The newest available backup of each resource must be younger than this [default: the account's audit_max_age, else [audit] max_age, else 26h]
     #[arg(long, value_name = "DUR", value_parser = crate::duration::parse_positive)]
-    pub max_age: Option<chrono::Duration>,
+    pub(crate) max_age: Option<chrono::Duration>,
     /// Retention: each of the N UTC days, ISO weeks or months before the current one needs an available backup, e.g. daily=7,weekly=4,monthly=6 [default: the account's audit_keep, else [audit] keep]
     #[arg(long, value_name = "RULES", value_parser = keep_rules)]
-    pub keep: Option<crate::audit::Keep>,
+    pub(crate) keep: Option<crate::audit::Keep>,
     /// A resource (id or name) that must have a backup in some selected account; ACCOUNT:RES pins it to one (repeatable; added to audit_expect and [audit] expect)
     #[arg(long, value_name = "RES", value_parser = clap::builder::NonEmptyStringValueParser::new())]
-    pub expect: Vec<String>,
+    pub(crate) expect: Vec<String>,
     /// Output format [default: table on a terminal, tsv otherwise]
     #[arg(short, long, value_name = "F", value_parser = audit_formats())]
-    pub output: Option<AuditOutput>,
+    pub(crate) output: Option<AuditOutput>,
     /// Also write the Prometheus text format to PATH atomically (for node_exporter's textfile collector)
     #[arg(long, value_name = "PATH")]
-    pub textfile: Option<PathBuf>,
+    pub(crate) textfile: Option<PathBuf>,
     /// With -o nagios: WARNING when a resource's newest available backup is older than this, for every account [default: each account's max age]
     #[arg(long, value_name = "DUR", value_parser = crate::duration::parse_positive, conflicts_with = "max_age")]
-    pub warn_age: Option<chrono::Duration>,
+    pub(crate) warn_age: Option<chrono::Duration>,
     /// With -o nagios: CRITICAL when a resource's newest available backup is older than this, or it has none
     #[arg(long, value_name = "DUR", value_parser = crate::duration::parse_positive)]
-    pub crit_age: Option<chrono::Duration>,
+    pub(crate) crit_age: Option<chrono::Duration>,
     /// Dead man's switch (healthchecks.io): GET URL/start before, POST URL/<exit code> with the report after; https or loopback only [default: [audit] ping_url]
     #[arg(long, value_name = "URL")]
-    pub ping: Option<String>,
+    pub(crate) ping: Option<String>,
     /// Recording in, and comparing with, the inventory (the `vanished` finding)
     #[command(flatten)]
-    pub inventory: RecordArgs,
+    pub(crate) inventory: RecordArgs,
 }
 
-/// `audit -o`: a report for people and scripts, or a feed for a monitoring system (spec §8).
+/// `audit -o`: a report for people and scripts, or a feed for a monitoring system
+/// (`docs/monitoring.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuditOutput {
+pub(crate) enum AuditOutput {
     /// `table`, `json`, `ndjson` or `tsv`.
     Report(Format),
     /// The Prometheus text format 0.0.4.
@@ -308,25 +309,25 @@ pub enum AuditOutput {
 
 /// `backups exporter`.
 #[derive(Debug, Args)]
-pub struct ExporterArgs {
+pub(crate) struct ExporterArgs {
     /// Which accounts and rows
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Address to serve /metrics on
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9877")]
-    pub listen: std::net::SocketAddr,
+    pub(crate) listen: std::net::SocketAddr,
     /// Time between the starts of two listings (at least 10s)
     #[arg(long, value_name = "DUR", default_value = "5m", value_parser = interval)]
-    pub interval: std::time::Duration,
+    pub(crate) interval: std::time::Duration,
     /// The newest available backup of each resource must be younger than this [default: the account's audit_max_age, else [audit] max_age, else 26h]
     #[arg(long, value_name = "DUR", value_parser = crate::duration::parse_positive)]
-    pub max_age: Option<chrono::Duration>,
+    pub(crate) max_age: Option<chrono::Duration>,
     /// Retention rules, as for audit, e.g. daily=7,weekly=4 [default: the account's audit_keep, else [audit] keep]
     #[arg(long, value_name = "RULES", value_parser = keep_rules)]
-    pub keep: Option<crate::audit::Keep>,
+    pub(crate) keep: Option<crate::audit::Keep>,
     /// A resource (id or name) that must have a backup, as for audit (repeatable)
     #[arg(long, value_name = "RES", value_parser = clap::builder::NonEmptyStringValueParser::new())]
-    pub expect: Vec<String>,
+    pub(crate) expect: Vec<String>,
 }
 
 /// `--interval`: a duration of at least 10 seconds (a listing costs the clouds requests).
@@ -340,60 +341,60 @@ fn interval(s: &str) -> Result<std::time::Duration, String> {
 
 /// `backups accounts`.
 #[derive(Debug, Args)]
-pub struct AccountsArgs {
+pub(crate) struct AccountsArgs {
     /// Also try each account's authentication; exit 3 if any fails
     #[arg(long)]
-    pub check: bool,
+    pub(crate) check: bool,
     /// Output format [default: table]
     #[arg(short, long, value_name = "F", value_parser = formats(&[Format::Table, Format::Json]))]
-    pub output: Option<Format>,
+    pub(crate) output: Option<Format>,
 }
 
 /// `backups providers`.
 #[derive(Debug, Args)]
-pub struct ProvidersArgs {
+pub(crate) struct ProvidersArgs {
     /// Output format [default: table]
     #[arg(short, long, value_name = "F", value_parser = formats(&[Format::Table, Format::Json]))]
-    pub output: Option<Format>,
+    pub(crate) output: Option<Format>,
 }
 
 /// `backups emulator`.
 #[derive(Debug, Args)]
-pub struct EmulatorArgs {
+pub(crate) struct EmulatorArgs {
     /// Port of the base URL (0 = ephemeral); each API gets its own listener
     #[arg(long, default_value_t = 0)]
-    pub port: u16,
+    pub(crate) port: u16,
     /// Delay added to every response, in milliseconds
     #[arg(long, value_name = "M", default_value_t = 0)]
-    pub latency_ms: u64,
+    pub(crate) latency_ms: u64,
     /// Round trip added on the wire, in milliseconds: every chunk of bytes waits M/2 each way, so connects, TLS handshakes and requests each pay one
     #[arg(long, value_name = "M", default_value_t = 0)]
-    pub rtt_ms: u64,
+    pub(crate) rtt_ms: u64,
     /// Serve HTTPS (HTTP/2 and HTTP/1.1) with a throwaway CA made at start; --write-config writes the CA next to the config and sets ca_file
     #[arg(long, requires = "write_config")]
-    pub tls: bool,
+    pub(crate) tls: bool,
     /// Speak HTTP/1.1 only (no HTTP/2), to compare with servers that lack it
     #[arg(long)]
-    pub http1: bool,
+    pub(crate) http1: bool,
     /// Backups per demo account
     #[arg(long, value_name = "N")]
-    pub scale: Option<usize>,
+    pub(crate) scale: Option<usize>,
     /// Inject faults: 429s, 503s, expiring sessions, a slow and a broken account
     #[arg(long)]
-    pub faults: bool,
+    pub(crate) faults: bool,
     /// Write a config for the demo accounts to FILE
     #[arg(long, value_name = "FILE")]
-    pub write_config: Option<PathBuf>,
+    pub(crate) write_config: Option<PathBuf>,
     /// Serve the demo as it stands N days after day 0 (same accounts, ids and credentials;
     /// backups taken, expired, deleted and settled in between)
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=3650))]
-    pub day: u32,
+    pub(crate) day: u32,
     /// Serve N generated demo accounts across the five providers instead of the nine demo ones
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub accounts: Option<u32>,
+    pub(crate) accounts: Option<u32>,
     /// For tests of redaction: error bodies echo the credentials the client sent
     #[arg(long)]
-    pub echo_credentials: bool,
+    pub(crate) echo_credentials: bool,
 }
 
 /// `--provider`: the five names and `all`, any case.
@@ -587,7 +588,7 @@ fn clap_message(e: &clap::Error) -> String {
 }
 
 /// The clap command tree, for completion scripts and man pages.
-pub fn command() -> clap::Command {
+pub(crate) fn command() -> clap::Command {
     Cli::command()
 }
 

@@ -1,10 +1,11 @@
-//! The config file (spec §3, stable): TOML with one `[accounts.NAME]` table per account, like
-//! rclone remotes, and the credentials users already have in their environment.
+//! The config file (`docs/config.md`, stable): TOML with one `[accounts.NAME]` table per account,
+//! like rclone remotes, and the credentials users already have in their environment.
 //!
-//! This module finds and reads the file, checks each account's keys (unknown keys first, with
-//! a suggestion), resolves secrets given inline or as `<key>_env`, and feeds the values to the
-//! provider's config builder (`providers/*/config.rs`); the environment feeds the same builder
-//! through the same `set`, so both sources build an account the same way. Every error names
+//! This module finds and reads the file, checks the key names of every table (unknown keys
+//! first, in file order, with a suggestion), resolves secrets given inline or as `<key>_env`,
+//! and feeds the values to the provider's config builder (`providers/*/config.rs`); the
+//! environment feeds the same builder through the same `set`, so both sources build an account
+//! the same way. Every error names
 //! the file (or the environment), the account and the key, and is a configuration error
 //! (exit 2).
 
@@ -20,16 +21,17 @@ use crate::providers::cf::{CfBuilder, CfConfig};
 use crate::providers::huawei::{HuaweiBuilder, HuaweiConfig};
 use crate::providers::oracle::{OracleBuilder, OracleConfig};
 use crate::providers::zcom::{ZcomBuilder, ZcomConfig};
-pub use crate::secret::{Secret, SecretSource};
+pub(crate) use crate::secret::{Secret, SecretSource};
 
 /// Where an account was defined.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AccountOrigin {
+pub(crate) enum AccountOrigin {
     /// A table in this config file.
     File(PathBuf),
     /// Credentials found in the environment (`env-<provider>` accounts).
     Environment,
-    /// The built-in demo emulator.
+    /// The built-in demo emulator (made only in a build with it).
+    #[cfg_attr(not(feature = "emulator"), allow(dead_code))]
     Demo,
 }
 
@@ -49,19 +51,17 @@ pub struct Account {
     /// The account name (the TOML table name).
     pub name: String,
     /// Where it was defined.
-    pub origin: AccountOrigin,
-    /// Plain `http` to a non-loopback host is allowed (off by default).
-    pub allow_insecure_http: bool,
+    pub(crate) origin: AccountOrigin,
     /// Per-account freshness threshold for `audit` (`audit_max_age = "8d"`).
-    pub audit_max_age: Option<chrono::Duration>,
+    pub(crate) audit_max_age: Option<chrono::Duration>,
     /// Per-account retention rules for `audit` (`audit_keep = "daily=7,weekly=4"`).
-    pub audit_keep: Option<Keep>,
+    pub(crate) audit_keep: Option<Keep>,
     /// Resources that must have backups in this account (`audit_expect = ["vol1"]`).
-    pub audit_expect: Vec<String>,
+    pub(crate) audit_expect: Vec<String>,
     /// Where each secret key came from, for `backups accounts`.
-    pub secret_sources: Vec<(String, SecretSource)>,
+    pub(crate) secret_sources: Vec<(String, SecretSource)>,
     /// Provider-specific settings.
-    pub settings: Settings,
+    pub(crate) settings: Settings,
 }
 
 impl Account {
@@ -71,7 +71,7 @@ impl Account {
     }
 
     /// How the account connects (`ca_file`, `http_proxy`).
-    pub fn transport(&self) -> &crate::http::Transport {
+    pub(crate) fn transport(&self) -> &crate::http::Transport {
         match &self.settings {
             Settings::Oracle(c) => &c.transport,
             Settings::Zcom(c) => &c.transport,
@@ -82,7 +82,7 @@ impl Account {
     }
 
     /// The main endpoint, for `backups accounts`.
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         let url = match &self.settings {
             Settings::Oracle(c) => c.endpoint.to_string(),
             Settings::Zcom(c) => c
@@ -102,7 +102,7 @@ impl Account {
 
 /// Provider-specific account settings.
 #[derive(Clone, Debug)]
-pub enum Settings {
+pub(crate) enum Settings {
     /// Oracle Compute Classic.
     Oracle(OracleConfig),
     /// Z.com.
@@ -117,7 +117,7 @@ pub enum Settings {
 
 impl Settings {
     /// Which provider these settings are for.
-    pub fn provider(&self) -> ProviderId {
+    pub(crate) fn provider(&self) -> ProviderId {
         match self {
             Settings::Oracle(_) => ProviderId::Oracle,
             Settings::Zcom(_) => ProviderId::Zcom,
@@ -134,50 +134,49 @@ type SecretSources = Vec<(String, SecretSource)>;
 /// The loaded configuration: one field per top-level table.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
-    /// The file it came from, if any.
-    pub path: Option<PathBuf>,
     /// Accounts in file order (`[accounts.NAME]`).
     pub accounts: Vec<Account>,
     /// Run settings for when no flag gives them (`[defaults]`).
-    pub defaults: Defaults,
+    pub(crate) defaults: Defaults,
     /// The `[audit]` table.
-    pub audit: AuditConfig,
+    pub(crate) audit: AuditConfig,
     /// The `[inventory]` table.
-    pub inventory: InventoryConfig,
+    pub(crate) inventory: InventoryConfig,
 }
 
 /// `[defaults]`: settings of a whole run, used when the flag of the same name is not given.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Defaults {
+pub(crate) struct Defaults {
     /// `deadline = "10m"`: accounts still listing then fail (`--deadline`).
-    pub deadline: Option<chrono::Duration>,
+    pub(crate) deadline: Option<chrono::Duration>,
     /// `max_requests = 256`: requests in flight across all accounts (`--max-requests`).
-    pub max_requests: Option<usize>,
+    pub(crate) max_requests: Option<usize>,
 }
 
 /// The keys `[defaults]` takes.
 const DEFAULTS_KEYS: &[&str] = &["deadline", "max_requests"];
 
-/// The `[audit]` table (spec §9): the policy every account falls back to, and the dead man's
-/// switch.
+/// The `[audit]` table (`docs/config.md#audit`): the policy every account falls back to, and the
+/// dead man's switch.
 #[derive(Clone, Debug, Default)]
-pub struct AuditConfig {
+pub(crate) struct AuditConfig {
     /// `max_age`, `keep` and `expect`.
-    pub policy: PolicyLayer,
+    pub(crate) policy: PolicyLayer,
     /// `ping_url` / `ping_url_env`: a healthchecks.io URL (a secret), and where it came from.
-    pub ping_url: Option<(Secret, SecretSource)>,
+    pub(crate) ping_url: Option<(Secret, SecretSource)>,
 }
 
-/// The `[inventory]` table (spec §10): whether listings are recorded, where, and for how long.
+/// The `[inventory]` table (`docs/config.md#inventory`): whether listings are recorded, where, and
+/// for how long.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct InventoryConfig {
+pub(crate) struct InventoryConfig {
     /// `record = true`: `list`, `audit` (and the exporter) record every listing.
-    pub record: bool,
+    pub(crate) record: bool,
     /// `path`: the inventory file; a relative path is taken from the config file's folder,
     /// and a leading `~/` from `$HOME`.
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
     /// `keep = "400d"`: snapshots older than this are pruned after recording.
-    pub keep: Option<chrono::Duration>,
+    pub(crate) keep: Option<chrono::Duration>,
 }
 
 /// The top-level tables the file may hold. Adding one is its name here, a field in
@@ -202,7 +201,7 @@ const INVENTORY_KEYS: &[&str] = &["record", "path", "keep"];
 /// Which config file to read: `--config`, else `$BACKUPS_CONFIG`, else
 /// `$XDG_CONFIG_HOME/backups/config.toml`, else `~/.config/backups/config.toml`.
 /// The flag also reports whether the path was asked for explicitly (then it must exist).
-pub fn config_path(
+pub(crate) fn config_path(
     flag: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<(PathBuf, bool)> {
@@ -227,7 +226,11 @@ pub fn config_path(
 }
 
 /// Reads the config file: a missing file is an error only when asked for explicitly.
-pub fn load(path: &Path, explicit: bool, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+pub(crate) fn load(
+    path: &Path,
+    explicit: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config> {
     let text = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes)
             .map_err(|_| Error::config(format!("{}: not valid UTF-8", path.display())))?,
@@ -366,6 +369,7 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
         );
         return Err(Error::config(format!("{file}: {msg}")));
     }
+    unknown_keys_first(&root, &file)?;
     let accounts = match root.get("accounts") {
         Some(value) => accounts(value, &file, path, env)?,
         None => Vec::new(),
@@ -387,7 +391,6 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
     };
     let inventory = inventory_of(&root, path, env)?;
     Ok(Config {
-        path: Some(path.to_path_buf()),
         accounts,
         defaults,
         audit,
@@ -395,11 +398,71 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
     })
 }
 
+/// Reports the first unknown key of the whole file, in file order, before any table is read:
+/// a misspelt key (`regoin`) is the error worth reporting, not the missing key it was meant
+/// to be, even when that one is missing from another table. Values, and tables that are not
+/// tables, are left to the readers that follow.
+fn unknown_keys_first(root: &toml::Table, file: &str) -> Result<()> {
+    for (name, value) in root {
+        let Some(table) = value.as_table() else {
+            continue;
+        };
+        let (what, checked) = match name.as_str() {
+            "accounts" => {
+                for (account, value) in table {
+                    let Some(t) = value.as_table() else {
+                        continue;
+                    };
+                    let provider = t
+                        .get("provider")
+                        .and_then(toml::Value::as_str)
+                        .and_then(ProviderId::parse);
+                    check_keys(t, provider).map_err(|e| {
+                        Error::config(format!(
+                            "{file}: account `{account}`: key `{}`: {}",
+                            e.key, e.message
+                        ))
+                    })?;
+                }
+                continue;
+            }
+            "defaults" => ("[defaults]", check_defaults_keys(table)),
+            "audit" => ("[audit]", known_keys(table, AUDIT_KEYS, "")),
+            "inventory" => ("[inventory]", known_keys(table, INVENTORY_KEYS, "")),
+            _ => continue,
+        };
+        checked.map_err(|e| {
+            Error::config(format!("{file}: {what}: key `{}`: {}", e.key, e.message))
+        })?;
+    }
+    Ok(())
+}
+
+/// The first key of `table` that is not in `known`, as unknown, with a suggestion when one
+/// is close, else `otherwise` appended.
+fn known_keys(
+    table: &toml::Table,
+    known: &[&str],
+    otherwise: &str,
+) -> std::result::Result<(), KeyError> {
+    let names: Vec<String> = known.iter().map(|k| k.to_string()).collect();
+    match table.keys().find(|k| !names.contains(k)) {
+        Some(key) => Err(KeyError::new(key, unknown("key", key, &names, otherwise))),
+        None => Ok(()),
+    }
+}
+
+/// The keys of `[defaults]`, checked; an unknown one lists them all, since they are few.
+fn check_defaults_keys(table: &toml::Table) -> std::result::Result<(), KeyError> {
+    let otherwise = format!(" (expected one of: {})", DEFAULTS_KEYS.join(", "));
+    known_keys(table, DEFAULTS_KEYS, &otherwise)
+}
+
 /// Reads only the `[inventory]` table of the config file (for `backups diff`, which needs
 /// no account and so must not fail on an account's unset `*_env` variable). The other
 /// top-level names are still checked. A missing file is an error only when asked for
 /// explicitly.
-pub fn load_inventory(
+pub(crate) fn load_inventory(
     path: &Path,
     explicit: bool,
     env: &dyn Fn(&str) -> Option<String>,
@@ -456,13 +519,7 @@ fn inventory_table(
             value.type_str()
         ));
     };
-    let names: Vec<String> = INVENTORY_KEYS.iter().map(|k| k.to_string()).collect();
-    if let Some(key) = table.keys().find(|k| !names.contains(k)) {
-        return Err(key_error(KeyError::new(
-            key,
-            unknown("key", key, &names, ""),
-        )));
-    }
+    known_keys(table, INVENTORY_KEYS, "").map_err(key_error)?;
     let record = match table.get("record") {
         None => false,
         Some(toml::Value::Boolean(b)) => *b,
@@ -525,11 +582,7 @@ fn defaults(value: &toml::Value) -> std::result::Result<Defaults, KeyError> {
     let Some(table) = value.as_table() else {
         return Err(KeyError::new("defaults", "must be a table ([defaults])"));
     };
-    let keys: Vec<String> = DEFAULTS_KEYS.iter().map(|k| k.to_string()).collect();
-    if let Some(key) = table.keys().find(|k| !keys.contains(k)) {
-        let otherwise = format!(" (expected one of: {})", keys.join(", "));
-        return Err(KeyError::new(key, unknown("key", key, &keys, &otherwise)));
-    }
+    check_defaults_keys(table)?;
     let deadline = match table.get("deadline") {
         None => None,
         Some(value) => {
@@ -574,13 +627,7 @@ fn audit_table(
             value.type_str()
         ));
     };
-    let names: Vec<String> = AUDIT_KEYS.iter().map(|k| k.to_string()).collect();
-    if let Some(key) = table.keys().find(|k| !names.contains(k)) {
-        return Err(key_error(KeyError::new(
-            key,
-            unknown("key", key, &names, ""),
-        )));
-    }
+    known_keys(table, AUDIT_KEYS, "").map_err(key_error)?;
     let policy = policy_keys(table, ["max_age", "keep", "expect"]).map_err(key_error)?;
     let ping_url = match (table.get("ping_url"), table.get("ping_url_env")) {
         (Some(_), Some(_)) => {
@@ -670,7 +717,7 @@ fn accounts(
                 "{file}: account `{name}`: must be a table ([accounts.{name}])"
             ))
         })?;
-        let (settings, secret_sources, allow_insecure_http, policy) =
+        let (settings, secret_sources, policy) =
             file_account(t, path.parent(), env).map_err(|e| {
                 Error::config(format!(
                     "{file}: account `{name}`: key `{}`: {}",
@@ -680,7 +727,6 @@ fn accounts(
         accounts.push(Account {
             name: name.clone(),
             origin: AccountOrigin::File(path.to_path_buf()),
-            allow_insecure_http,
             audit_max_age: policy.max_age,
             audit_keep: policy.keep,
             audit_expect: policy.expect,
@@ -691,9 +737,10 @@ fn accounts(
     Ok(accounts)
 }
 
-/// What an account table sets: its settings, where its secrets came from,
-/// `allow_insecure_http`, and its audit policy (`audit_max_age`, `audit_keep`, `audit_expect`).
-type FileAccount = (Settings, SecretSources, bool, PolicyLayer);
+/// What an account table sets: its settings (`allow_insecure_http` is checked by its builder),
+/// where its secrets came from, and its audit policy (`audit_max_age`, `audit_keep`,
+/// `audit_expect`).
+type FileAccount = (Settings, SecretSources, PolicyLayer);
 
 /// One account table: its keys checked (unknown keys first), its provider's builder fed and
 /// built. The caller names the file and the account in errors.
@@ -723,7 +770,7 @@ fn file_account(
             ));
         }
     };
-    let allow_insecure_http = match table.get("allow_insecure_http") {
+    let allow = match table.get("allow_insecure_http") {
         None => false,
         Some(toml::Value::Boolean(b)) => *b,
         Some(other) => {
@@ -734,7 +781,6 @@ fn file_account(
         }
     };
     let policy = policy_keys(table, ["audit_max_age", "audit_keep", "audit_expect"])?;
-    let allow = allow_insecure_http;
     let (settings, secret_sources) = match provider {
         ProviderId::Oracle => {
             from_table::<OracleBuilder>(table, dir, allow, env, Settings::Oracle)?
@@ -748,7 +794,7 @@ fn file_account(
             from_table::<BycloudBuilder>(table, dir, allow, env, Settings::Bycloud)?
         }
     };
-    Ok((settings, secret_sources, allow_insecure_http, policy))
+    Ok((settings, secret_sources, policy))
 }
 
 /// The first key no account of this provider takes, with a suggestion when one is close.
@@ -864,12 +910,12 @@ fn toml_list(key: &str, value: &toml::Value) -> std::result::Result<Vec<String>,
     }
 }
 
-/// Accounts from credentials users already have (spec §3), one `env-<provider>` account per
-/// provider that has no account in the config: Huawei SDK variables, OpenStack `OS_*`
-/// variables for Z.com, the cf CLI's `config.json`, `BYCLOUD_TOKEN`, Oracle `OPC_*`.
-/// `BACKUPS_<PROVIDER>_ENDPOINT` overrides the default URL of such an account. Each provider's
-/// builder declares its variables; the same builder reads the config file.
-pub fn env_accounts(
+/// Accounts from credentials users already have (`docs/config.md#accounts-from-the-environment`),
+/// one `env-<provider>` account per provider that has no account in the config: Huawei SDK
+/// variables, OpenStack `OS_*` variables for Z.com, the cf CLI's `config.json`, `BYCLOUD_TOKEN`,
+/// Oracle `OPC_*`. `BACKUPS_<PROVIDER>_ENDPOINT` overrides the default URL of such an account. Each
+/// provider's builder declares its variables; the same builder reads the config file.
+pub(crate) fn env_accounts(
     configured: &[ProviderId],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Account>> {
@@ -918,7 +964,6 @@ pub fn env_accounts(
         .map(|(settings, secret_sources)| Account {
             name: format!("env-{}", settings.provider()),
             origin: AccountOrigin::Environment,
-            allow_insecure_http: false,
             audit_max_age: None,
             audit_keep: None,
             audit_expect: Vec::new(),
@@ -2116,6 +2161,29 @@ mod source_tests {
                 format!("/etc/b.toml: account `a`: {want}"),
                 "{text}"
             );
+            assert_eq!(err.exit_code(), 2);
+        }
+    }
+
+    #[test]
+    fn a_misspelt_key_anywhere_in_the_file_comes_before_a_missing_one() {
+        // Account `a` lacks `region` and `endpoint`; the misspelling elsewhere is reported.
+        let missing =
+            "[accounts.a]\nprovider = \"huawei\"\naccess_key = \"a\"\nsecret_key = \"s\"\n";
+        let cases = [
+            (format!("{missing}[accounts.b]\nprovider = \"bycloud\"\nregoin = \"spo1\"\n"), "account `b`: key `regoin`: unknown key, did you mean `region`?"),
+            (format!("[defaults]\nmax_requets = 3\n{missing}"), "[defaults]: key `max_requets`: unknown key, did you mean `max_requests`?"),
+            (format!("{missing}[defaults]\nmax_requets = 3\n"), "[defaults]: key `max_requets`: unknown key, did you mean `max_requests`?"),
+            (format!("{missing}[audit]\nmaxage = \"1d\"\n"), "[audit]: key `maxage`: unknown key, did you mean `max_age`?"),
+            (format!("{missing}[inventory]\nrecrod = true\n"), "[inventory]: key `recrod`: unknown key, did you mean `record`?"),
+            // In file order: the first unknown key of the file.
+            (format!("[audit]\nmaxage = \"1d\"\n{missing}[accounts.b]\nprovider = \"bycloud\"\nregoin = \"spo1\"\n"), "[audit]: key `maxage`: unknown key, did you mean `max_age`?"),
+            // Without a misspelling, the missing key is the error.
+            (missing.to_string(), "account `a`: key `region`: is required unless endpoint is set"),
+        ];
+        for (text, want) in cases {
+            let err = parse(&text, Path::new("/etc/b.toml"), &|_| None).unwrap_err();
+            assert_eq!(err.to_string(), format!("/etc/b.toml: {want}"), "{text}");
             assert_eq!(err.exit_code(), 2);
         }
     }

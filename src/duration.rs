@@ -5,11 +5,11 @@ use chrono::Duration;
 /// The longest duration accepted anywhere (`--max-age`, `--since 7d`, `--deadline`,
 /// `audit_max_age`): 100 years. Longer ones are typing mistakes, and near chrono's limits
 /// the date arithmetic they meet (now minus an age) would overflow.
-pub const MAX: Duration = Duration::days(36_525);
+pub(crate) const MAX: Duration = Duration::days(36_525);
 
 /// Why a duration was refused, worded to follow the flag or key that gave it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DurationError {
+pub(crate) enum DurationError {
     /// Not `<number><unit>` parts.
     Malformed,
     /// Longer than [`MAX`] (or than any number holds).
@@ -31,7 +31,7 @@ impl std::fmt::Display for DurationError {
 /// Parses a duration made of `<number><unit>` parts, units `s`, `m`, `h`, `d`, `w`, of at
 /// most [`MAX`]. Arithmetic on the parts is checked: a number too large for any duration is
 /// [`DurationError::TooLong`], never a wrapped value.
-pub fn parse_checked(s: &str) -> Result<Duration, DurationError> {
+pub(crate) fn parse_checked(s: &str) -> Result<Duration, DurationError> {
     let s = s.trim();
     if s.is_empty() {
         return Err(DurationError::Malformed);
@@ -77,13 +77,14 @@ pub fn parse_checked(s: &str) -> Result<Duration, DurationError> {
 }
 
 /// [`parse_checked`] without the reason: `None` for anything it refuses.
-pub fn parse(s: &str) -> Option<Duration> {
+#[cfg(test)]
+fn parse(s: &str) -> Option<Duration> {
     parse_checked(s).ok()
 }
 
 /// Parses a duration that must be longer than zero (`--max-age`, `audit_max_age`,
 /// `--deadline`); the error says what is expected.
-pub fn parse_positive(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_positive(s: &str) -> Result<Duration, String> {
     match parse_checked(s) {
         Ok(d) if d > Duration::zero() => Ok(d),
         Ok(_) => Err(DurationError::Zero.to_string()),
@@ -92,7 +93,7 @@ pub fn parse_positive(s: &str) -> Result<Duration, String> {
 }
 
 /// Formats a duration compactly for messages and tables: `3d`, `5h`, `12m`, `40s`.
-pub fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let secs = d.num_seconds().max(0);
     match secs {
         s if s >= 86_400 * 2 => format!("{}d", s / 86_400),

@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-/// How a run ended, as the process exit code (spec §6, stable). Every exit code the binary
-/// returns comes from here.
+/// How a run ended, as the process exit code (`docs/cli.md#exit-codes-stable`). Every exit code the
+/// binary returns comes from here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
     /// Exit 0: success (also when stdout closes early, e.g. `| head`).
@@ -21,7 +21,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, by exit code.
-    pub const ALL: [Outcome; 4] = [
+    pub(crate) const ALL: [Outcome; 4] = [
         Outcome::Success,
         Outcome::Findings,
         Outcome::Usage,
@@ -29,7 +29,7 @@ impl Outcome {
     ];
 
     /// The process exit code.
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Outcome::Success => 0,
             Outcome::Findings => 1,
@@ -39,7 +39,7 @@ impl Outcome {
     }
 
     /// When a run ends this way, in words (for `--help` and the man page).
-    pub fn meaning(self) -> &'static str {
+    pub(crate) fn meaning(self) -> &'static str {
         match self {
             Outcome::Success => "success (also when stdout closes early, e.g. `| head`)",
             Outcome::Findings => "audit found problems",
@@ -49,7 +49,7 @@ impl Outcome {
     }
 
     /// [`Outcome::AccountFailed`] when any account failed, else [`Outcome::Success`].
-    pub fn of_failures<T>(failures: &[T]) -> Outcome {
+    pub(crate) fn of_failures<T>(failures: &[T]) -> Outcome {
         if failures.is_empty() {
             Outcome::Success
         } else {
@@ -64,7 +64,8 @@ impl From<Outcome> for std::process::ExitCode {
     }
 }
 
-/// What went wrong, coarsely: decides the exit code (spec §6) and retry (spec §7).
+/// What went wrong, coarsely: decides the exit code (`docs/cli.md#exit-codes-stable`) and
+/// retry (`docs/cli.md#retries`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
     /// Bad command-line usage (exit 2).
@@ -98,9 +99,9 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// How a run that stops with an error of this kind ends (spec §6): bad usage or
-    /// configuration is exit 2, anything that happened while listing is exit 3.
-    pub fn outcome(self) -> Outcome {
+    /// How a run that stops with an error of this kind ends (`docs/cli.md#exit-codes-stable`): bad
+    /// usage or configuration is exit 2, anything that happened while listing is exit 3.
+    pub(crate) fn outcome(self) -> Outcome {
         match self {
             ErrorKind::Usage | ErrorKind::Config => Outcome::Usage,
             _ => Outcome::AccountFailed,
@@ -115,15 +116,15 @@ pub struct Error {
     /// What went wrong.
     pub kind: ErrorKind,
     /// The account it happened in, if any.
-    pub account: Option<String>,
+    pub(crate) account: Option<String>,
     /// The request, as `GET /v3/p1/backups` (never a query string: it can hold secrets).
     pub request: Option<String>,
     /// The HTTP status, if a response arrived.
     pub status: Option<u16>,
     /// The cause, in words.
-    pub message: String,
+    pub(crate) message: String,
     /// The underlying error, for `-v`.
-    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    pub(crate) source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 /// Shorthand for results in this crate.
@@ -143,17 +144,17 @@ impl Error {
     }
 
     /// A usage error (exit 2).
-    pub fn usage(message: impl Into<String>) -> Error {
+    pub(crate) fn usage(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Usage, message)
     }
 
     /// A configuration error (exit 2).
-    pub fn config(message: impl Into<String>) -> Error {
+    pub(crate) fn config(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Config, message)
     }
 
     /// A response body that does not match the vendor's schema.
-    pub fn protocol(message: impl Into<String>) -> Error {
+    pub(crate) fn protocol(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Protocol, message)
     }
 
@@ -166,7 +167,7 @@ impl Error {
     }
 
     /// Sets the request (`METHOD /path`) and HTTP status unless set already.
-    pub fn with_request(mut self, request: &str, status: Option<u16>) -> Error {
+    pub(crate) fn with_request(mut self, request: &str, status: Option<u16>) -> Error {
         if self.request.is_none() {
             self.request = Some(request.to_string());
         }
@@ -177,13 +178,17 @@ impl Error {
     }
 
     /// Attaches the underlying error.
-    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Error {
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
         self.source = Some(Box::new(source));
         self
     }
 
     /// Whether trying again later may succeed (throttling, 502/503/504, network, timeout).
-    pub fn is_temporary(&self) -> bool {
+    #[cfg(test)]
+    fn is_temporary(&self) -> bool {
         match self.kind {
             ErrorKind::RateLimited | ErrorKind::Network | ErrorKind::Timeout => true,
             ErrorKind::Server => self.status.is_some_and(is_retryable_status),
@@ -192,20 +197,21 @@ impl Error {
     }
 
     /// How a run that stops with this error ends.
-    pub fn outcome(&self) -> Outcome {
+    pub(crate) fn outcome(&self) -> Outcome {
         self.kind.outcome()
     }
 
-    /// The exit code for this error (spec §6).
-    pub fn exit_code(&self) -> u8 {
+    /// The exit code for this error (`docs/cli.md#exit-codes-stable`).
+    #[cfg(test)]
+    pub(crate) fn exit_code(&self) -> u8 {
         self.outcome().code()
     }
 }
 
-/// Whether a response with this status is worth trying again (spec §7): throttled, or a
-/// gateway that could not reach the service. The HTTP retry loop and [`Error::is_temporary`]
+/// Whether a response with this status is worth trying again (`docs/cli.md#retries`): throttled, or
+/// a gateway that could not reach the service. The HTTP retry loop and `Error::is_temporary`
 /// both ask here, so the rule lives with the error type and the error type needs no HTTP.
-pub fn is_retryable_status(status: u16) -> bool {
+pub(crate) fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 502..=504)
 }
 

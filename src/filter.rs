@@ -11,32 +11,33 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::error::{Error, Result};
 use crate::model::{Backup, Status};
 
-/// Row filters. Adapters may push parts of it to the server (spec §2); [`Filter::matches`]
-/// is always applied afterwards, so results are the same either way.
+/// Row filters. Adapters may push parts of it to the server (the push-down table in
+/// `docs/cli.md#list-audit-and-exporter-selection`); [`Filter::matches`] is always applied
+/// afterwards, so results are the same either way.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     /// Keep only these statuses (empty = all).
-    pub statuses: Vec<Status>,
+    pub(crate) statuses: Vec<Status>,
     /// Keep rows created at or after this instant.
-    pub since: Option<DateTime<Utc>>,
+    pub(crate) since: Option<DateTime<Utc>>,
     /// Keep rows created at or before this instant.
-    pub until: Option<DateTime<Utc>>,
+    pub(crate) until: Option<DateTime<Utc>>,
     /// Glob on `name`.
-    pub name: Option<NameGlob>,
+    pub(crate) name: Option<NameGlob>,
     /// `resource_id` or `resource_name` equals.
-    pub resource: Option<String>,
+    pub(crate) resource: Option<String>,
     /// Counts rows that matched everything but a time bound because they have no creation
     /// time, so the command can say how many `--since`/`--until` left out.
-    pub timeless_left_out: LeftOut,
+    pub(crate) timeless_left_out: LeftOut,
 }
 
 /// A count shared by every clone of one [`Filter`] (accounts are listed concurrently).
 #[derive(Clone, Debug, Default)]
-pub struct LeftOut(Arc<AtomicUsize>);
+pub(crate) struct LeftOut(Arc<AtomicUsize>);
 
 impl LeftOut {
     /// How many rows were counted so far.
-    pub fn get(&self) -> usize {
+    pub(crate) fn get(&self) -> usize {
         self.0.load(Relaxed)
     }
 
@@ -47,14 +48,14 @@ impl LeftOut {
 
 /// A `--name` glob (`web-*`, `db-?`, `[ab]*`).
 #[derive(Clone, Debug)]
-pub struct NameGlob {
+pub(crate) struct NameGlob {
     raw: String,
     pattern: glob::Pattern,
 }
 
 impl NameGlob {
     /// Compiles a glob; a malformed one is a usage error.
-    pub fn new(raw: &str) -> Result<NameGlob> {
+    pub(crate) fn new(raw: &str) -> Result<NameGlob> {
         let pattern = glob::Pattern::new(raw)
             .map_err(|e| Error::usage(format!("--name `{raw}`: invalid glob: {e}")))?;
         Ok(NameGlob {
@@ -63,24 +64,19 @@ impl NameGlob {
         })
     }
 
-    /// The pattern as typed.
-    pub fn as_str(&self) -> &str {
-        &self.raw
-    }
-
     /// The name it matches exactly, when it has no wildcard at all.
-    pub fn exact(&self) -> Option<&str> {
+    pub(crate) fn exact(&self) -> Option<&str> {
         (!self.raw.contains(['*', '?', '['])).then_some(self.raw.as_str())
     }
 
     /// The prefix it stands for, when it is `prefix*` with no other wildcard.
-    pub fn prefix(&self) -> Option<&str> {
+    pub(crate) fn prefix(&self) -> Option<&str> {
         let p = self.raw.strip_suffix('*')?;
         (!p.contains(['*', '?', '['])).then_some(p)
     }
 
     /// Whether `name` matches.
-    pub fn matches(&self, name: &str) -> bool {
+    pub(crate) fn matches(&self, name: &str) -> bool {
         self.pattern.matches(name)
     }
 }
@@ -89,7 +85,7 @@ impl Filter {
     /// Whether a row passes every filter. Rows without `created_at` never pass a time bound
     /// (counted in [`Filter::timeless_left_out`] when they pass the rest); rows without a name
     /// never pass `--name`.
-    pub fn matches(&self, b: &Backup) -> bool {
+    pub(crate) fn matches(&self, b: &Backup) -> bool {
         if !self.statuses.is_empty() && !self.statuses.contains(&b.status) {
             return false;
         }
@@ -117,13 +113,13 @@ impl Filter {
 
     /// Whether a value looks like an id the server can filter on exactly (a UUID, dashed or
     /// not). `--resource` matches ids *or* names, so only such values are pushed down.
-    pub fn resource_is_uuid(&self) -> Option<&str> {
+    pub(crate) fn resource_is_uuid(&self) -> Option<&str> {
         self.resource.as_deref().filter(|r| is_uuid(r))
     }
 }
 
 /// Whether `s` is a UUID (8-4-4-4-12 hex) or 32 hex digits.
-pub fn is_uuid(s: &str) -> bool {
+pub(crate) fn is_uuid(s: &str) -> bool {
     let hex = |p: &str| p.bytes().all(|b| b.is_ascii_hexdigit());
     let parts: Vec<&str> = s.split('-').collect();
     match parts.as_slice() {
@@ -139,7 +135,7 @@ pub fn is_uuid(s: &str) -> bool {
 /// A `--since`/`--until` value as typed: an instant, or an age to subtract from "now" (which
 /// the command knows, so tests can pin it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimeBound {
+pub(crate) enum TimeBound {
     /// RFC 3339, or a date (midnight UTC).
     At(DateTime<Utc>),
     /// An age like `36h` or `7d` before now.
@@ -148,7 +144,7 @@ pub enum TimeBound {
 
 impl TimeBound {
     /// The instant, given now; `None` when the age reaches before the calendar's start.
-    pub fn resolve(self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn resolve(self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
             TimeBound::At(t) => Some(t),
             TimeBound::Ago(age) => now.checked_sub_signed(age),
@@ -184,23 +180,23 @@ impl std::str::FromStr for TimeBound {
 
 /// A `--sort` key: a model field and a direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SortKey {
+pub(crate) struct SortKey {
     /// Which field.
-    pub field: SortField,
+    pub(crate) field: SortField,
     /// Reverse the field's natural order (`-` prefix).
-    pub reverse: bool,
+    pub(crate) reverse: bool,
 }
 
 /// Fields `--sort` accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortField {
+pub(crate) enum SortField {
     /// Newest first; rows without a time last.
     CreatedAt,
     /// A to Z; rows without a name last.
     Name,
     /// Largest first; rows without a size last.
     Size,
-    /// In the order of the spec's status table.
+    /// In model order (`docs/model.md#status-stable`).
     Status,
     /// By provider, then account.
     Provider,
@@ -208,14 +204,14 @@ pub enum SortField {
 
 impl SortKey {
     /// Newest first: the default.
-    pub const DEFAULT: SortKey = SortKey {
+    pub(crate) const DEFAULT: SortKey = SortKey {
         field: SortField::CreatedAt,
         reverse: false,
     };
 
     /// Sorts rows; ties are broken by provider, account and id so output is deterministic.
     /// Missing values sort last in either direction.
-    pub fn sort(&self, rows: &mut [Backup]) {
+    pub(crate) fn sort(&self, rows: &mut [Backup]) {
         rows.sort_by(|a, b| self.compare(a, b).then_with(|| tiebreak(a, b)));
     }
 
@@ -240,7 +236,7 @@ impl SortKey {
 
 impl SortField {
     /// Every field, in the order `--help` lists them.
-    pub const ALL: [SortField; 5] = [
+    pub(crate) const ALL: [SortField; 5] = [
         SortField::CreatedAt,
         SortField::Name,
         SortField::Size,
@@ -249,7 +245,7 @@ impl SortField {
     ];
 
     /// The name `--sort` takes.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SortField::CreatedAt => "created_at",
             SortField::Name => "name",
@@ -260,7 +256,7 @@ impl SortField {
     }
 
     /// Other names accepted for the same field.
-    pub fn aliases(self) -> &'static [&'static str] {
+    pub(crate) fn aliases(self) -> &'static [&'static str] {
         match self {
             SortField::CreatedAt => &["created", "age"],
             SortField::Size => &["size_bytes"],

@@ -8,12 +8,16 @@
 //! [`filter`] selects and [`render`] prints. [`error::Outcome`] is every exit code.
 //! [`emulator`] is a double of the five vendor APIs that `--demo`, the tests and the benchmark
 //! run against, through the same HTTP path.
+//!
+//! Only what the binary and the integration tests use is `pub`; everything else is
+//! `pub(crate)`, and the `unreachable_pub` lint (Cargo.toml) keeps it that way, so the compiler
+//! reports code nothing uses.
 
-pub mod audit;
+pub(crate) mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod duration;
+pub(crate) mod duration;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod error;
@@ -21,10 +25,10 @@ pub mod filter;
 pub mod http;
 pub mod inventory;
 pub mod model;
-pub mod monitor;
+pub(crate) mod monitor;
 pub mod providers;
-pub mod redact;
-pub mod render;
+pub(crate) mod redact;
+pub(crate) mod render;
 pub mod secret;
 pub mod text;
 

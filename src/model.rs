@@ -1,5 +1,5 @@
-//! The provider-neutral `Backup` model (spec §4, stable): what `-o json` prints and what every
-//! adapter produces. Field order here *is* the JSON key order.
+//! The provider-neutral `Backup` model (`docs/model.md`, stable): what `-o json` prints and what
+//! every adapter produces. Field order here *is* the JSON key order.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -35,7 +35,7 @@ impl ProviderId {
     ];
 
     /// The name used in the config (`provider = "huawei"`), on the command line and in JSON.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ProviderId::Oracle => "oracle",
             ProviderId::Zcom => "zcom",
@@ -46,7 +46,7 @@ impl ProviderId {
     }
 
     /// Parses a provider name as written in the config or on the command line.
-    pub fn parse(s: &str) -> Option<ProviderId> {
+    pub(crate) fn parse(s: &str) -> Option<ProviderId> {
         ProviderId::ALL
             .into_iter()
             .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
@@ -65,7 +65,8 @@ impl Serialize for ProviderId {
     }
 }
 
-/// Normalised backup status (spec §4). Vendor values that map to none of these are `Unknown`.
+/// Normalised backup status (`docs/model.md#status-stable`). Vendor values that map to none of
+/// these are `Unknown`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
     /// Complete and usable for a restore.
@@ -87,8 +88,8 @@ pub enum Status {
 }
 
 impl Status {
-    /// Every status, in the order of the spec's table.
-    pub const ALL: [Status; 8] = [
+    /// Every status, in the order of the table in `docs/model.md#status-stable`.
+    pub(crate) const ALL: [Status; 8] = [
         Status::Available,
         Status::Creating,
         Status::Restoring,
@@ -100,7 +101,7 @@ impl Status {
     ];
 
     /// The normalised name printed in every output format.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Available => "available",
             Status::Creating => "creating",
@@ -114,7 +115,7 @@ impl Status {
     }
 
     /// Parses a normalised status name (case-insensitive), as given to `--status`.
-    pub fn parse(s: &str) -> Option<Status> {
+    pub(crate) fn parse(s: &str) -> Option<Status> {
         Status::ALL
             .into_iter()
             .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
@@ -135,7 +136,8 @@ impl Serialize for Status {
 
 /// A point in time in UTC that remembers how many fractional-second digits the provider sent,
 /// so `2020-02-21T07:00:54.065135` prints back as `2020-02-21T07:00:54.065135Z` and
-/// `2024-01-15T10:30:00Z` as `2024-01-15T10:30:00Z` (spec §4: fractions kept exactly).
+/// `2024-01-15T10:30:00Z` as `2024-01-15T10:30:00Z` (fractions kept exactly:
+/// `docs/model.md#time-rules-stable-output-form`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Timestamp {
     utc: DateTime<Utc>,
@@ -144,7 +146,7 @@ pub struct Timestamp {
 
 impl Timestamp {
     /// A timestamp printed with `frac_digits` fractional digits (0..=9).
-    pub fn new(utc: DateTime<Utc>, frac_digits: u8) -> Timestamp {
+    pub(crate) fn new(utc: DateTime<Utc>, frac_digits: u8) -> Timestamp {
         Timestamp {
             utc,
             frac_digits: frac_digits.min(9),
@@ -154,13 +156,13 @@ impl Timestamp {
     /// Parses a vendor time: RFC 3339 with `Z` or an offset, or a zone-less ISO 8601 date-time,
     /// which every supported vendor means as UTC. `T` or a space may separate date and time.
     /// Returns `None` for anything else (including an empty string).
-    pub fn parse_vendor(s: &str) -> Option<Timestamp> {
+    pub(crate) fn parse_vendor(s: &str) -> Option<Timestamp> {
         let s = s.trim();
         parse_common(s.as_bytes()).or_else(|| parse_general(s))
     }
 
     /// A Unix time in seconds, or in milliseconds when at least 10^12 (Cloud Foundry).
-    pub fn from_unix(n: i64) -> Option<Timestamp> {
+    pub(crate) fn from_unix(n: i64) -> Option<Timestamp> {
         if n.unsigned_abs() >= 1_000_000_000_000 {
             let dt = DateTime::<Utc>::from_timestamp_millis(n)?;
             Some(Timestamp::new(dt, if n % 1000 == 0 { 0 } else { 3 }))
@@ -170,7 +172,7 @@ impl Timestamp {
     }
 
     /// The instant, for filtering and sorting.
-    pub fn utc(&self) -> DateTime<Utc> {
+    pub(crate) fn utc(&self) -> DateTime<Utc> {
         self.utc
     }
 }
@@ -310,8 +312,8 @@ impl Serialize for Timestamp {
     }
 }
 
-/// A field of the [`Backup`] model (spec §4), in JSON order: the one list of names that
-/// `--columns`, the csv/tsv header, the capability table and the renderers share.
+/// A field of the [`Backup`] model (`docs/model.md#fields-stable`), in JSON order: the one list of
+/// names that `--columns`, the csv/tsv header, the capability table and the renderers share.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Field {
     /// `provider`
@@ -354,7 +356,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, in JSON order.
-    pub const ALL: [Field; 18] = [
+    pub(crate) const ALL: [Field; 18] = [
         Field::Provider,
         Field::Account,
         Field::Id,
@@ -398,11 +400,6 @@ impl Field {
             Field::Extra => "extra",
         }
     }
-
-    /// Whether the value is a time (never cut in a table).
-    pub fn is_time(self) -> bool {
-        matches!(self, Field::CreatedAt | Field::UpdatedAt | Field::ExpiresAt)
-    }
 }
 
 impl fmt::Display for Field {
@@ -435,8 +432,8 @@ impl std::str::FromStr for Field {
     }
 }
 
-/// One backup, in the shape every provider maps into (spec §4). Every key is always present in
-/// JSON, in this order; `None` prints as `null`.
+/// One backup, in the shape every provider maps into (`docs/model.md#fields-stable`). Every
+/// key is always present in JSON, in this order; `None` prints as `null`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Backup {
     /// Which API it came from.
@@ -446,35 +443,35 @@ pub struct Backup {
     /// The provider's id for it.
     pub id: String,
     /// Its name, where the provider has one.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Normalised status.
     pub status: Status,
     /// The raw status as the provider sent it.
     pub provider_status: Option<String>,
     /// `server`, `volume`, `service_instance`, or the raw vendor value.
-    pub resource_type: Option<String>,
+    pub(crate) resource_type: Option<String>,
     /// The protected resource's id.
-    pub resource_id: Option<String>,
+    pub(crate) resource_id: Option<String>,
     /// The protected resource's name.
-    pub resource_name: Option<String>,
+    pub(crate) resource_name: Option<String>,
     /// Size in bytes (for Huawei: the protected resource's size).
-    pub size_bytes: Option<u64>,
+    pub(crate) size_bytes: Option<u64>,
     /// Creation time.
     pub created_at: Option<Timestamp>,
     /// Last update time.
-    pub updated_at: Option<Timestamp>,
+    pub(crate) updated_at: Option<Timestamp>,
     /// When the provider will expire it.
-    pub expires_at: Option<Timestamp>,
+    pub(crate) expires_at: Option<Timestamp>,
     /// Whether it is incremental.
-    pub incremental: Option<bool>,
+    pub(crate) incremental: Option<bool>,
     /// Description; an empty one is `None`.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// Availability zone or region.
-    pub location: Option<String>,
+    pub(crate) location: Option<String>,
     /// Parent backup or backup group.
-    pub parent_id: Option<String>,
+    pub(crate) parent_id: Option<String>,
     /// Provider fields not mapped above.
-    pub extra: Extra,
+    pub(crate) extra: Extra,
 }
 
 /// Provider fields not mapped to the model, kept as compact JSON text. A listing holds every
@@ -486,34 +483,30 @@ pub struct Extra(Box<RawValue>);
 
 impl Extra {
     /// The fields as compact JSON (`{}` when there are none).
-    pub fn as_json(&self) -> &str {
+    pub(crate) fn as_json(&self) -> &str {
         self.0.get()
     }
 
     /// The fields as a map (parsed on demand).
-    pub fn to_map(&self) -> Map<String, Value> {
+    pub(crate) fn to_map(&self) -> Map<String, Value> {
         serde_json::from_str(self.0.get()).unwrap_or_default()
     }
 
     /// One field's value, or `Null` when absent.
-    pub fn get(&self, key: &str) -> Value {
+    #[cfg(test)]
+    pub(crate) fn get(&self, key: &str) -> Value {
         self.to_map().remove(key).unwrap_or(Value::Null)
     }
 
-    /// Whether there are no fields.
-    pub fn is_empty(&self) -> bool {
-        self.0.get() == "{}"
-    }
-
     /// The fields as an owned JSON value, to nest in another `extra`.
-    pub fn to_raw(&self) -> Box<RawValue> {
+    pub(crate) fn to_raw(&self) -> Box<RawValue> {
         self.0.clone()
     }
 
     /// Reads back the text [`Extra::as_json`] gave (the inventory stores it so): the same
     /// text, so the result equals the original. `None` unless it is one JSON object;
     /// whitespace between tokens is dropped, so it prints as compact JSON whatever it was given.
-    pub fn from_json(json: String) -> Option<Extra> {
+    pub(crate) fn from_json(json: String) -> Option<Extra> {
         let raw = RawValue::from_string(json).ok()?;
         if !raw.get().starts_with('{') {
             return None;
@@ -537,7 +530,7 @@ impl Extra {
 /// levels; a body nesting deeper is refused rather than passed on to `jq` or Python, which
 /// give up around 10,000 and 1,000 levels. One limit for every provider: every adapter keeps
 /// its unmapped fields through [`ExtraBuilder`], which enforces it.
-pub const MAX_EXTRA_DEPTH: usize = 64;
+pub(crate) const MAX_EXTRA_DEPTH: usize = 64;
 
 /// Builds an [`Extra`] from a vendor object's unmapped fields as raw JSON borrowed from the
 /// response body: no tree of values and no second serialisation, which is most of what parsing
@@ -545,7 +538,7 @@ pub const MAX_EXTRA_DEPTH: usize = 64;
 /// value, as a JSON map would. [`ExtraBuilder::build`] refuses a value nesting deeper than
 /// [`MAX_EXTRA_DEPTH`].
 #[derive(Default)]
-pub struct ExtraBuilder<'a> {
+pub(crate) struct ExtraBuilder<'a> {
     fields: Vec<(Cow<'a, str>, ExtraValue<'a>)>,
     /// One bit per [`key_bit`] of the keys added: a key whose bit is clear is new, with no
     /// search of the fields (which most keys of most rows are).
@@ -572,22 +565,22 @@ enum ExtraValue<'a> {
 
 impl<'a> ExtraBuilder<'a> {
     /// Adds a field as the vendor sent it.
-    pub fn raw(&mut self, key: Cow<'a, str>, value: &'a RawValue) {
+    pub(crate) fn raw(&mut self, key: Cow<'a, str>, value: &'a RawValue) {
         self.set(key, ExtraValue::Raw(value));
     }
 
     /// Adds a string field (a value the adapter could not map, kept rather than lost).
-    pub fn text(&mut self, key: &'a str, value: String) {
+    pub(crate) fn text(&mut self, key: &'a str, value: String) {
         self.set(Cow::Borrowed(key), ExtraValue::Text(value));
     }
 
     /// Adds a field holding JSON built elsewhere (a nested object of other vendor fields).
-    pub fn json(&mut self, key: &'a str, value: Box<RawValue>) {
+    pub(crate) fn json(&mut self, key: &'a str, value: Box<RawValue>) {
         self.set(Cow::Borrowed(key), ExtraValue::Json(value));
     }
 
     /// Adds a field holding `null`.
-    pub fn null(&mut self, key: &'a str) {
+    pub(crate) fn null(&mut self, key: &'a str) {
         self.set(Cow::Borrowed(key), ExtraValue::Null);
     }
 
@@ -605,7 +598,7 @@ impl<'a> ExtraBuilder<'a> {
     }
 
     /// A field's raw JSON, as the vendor sent it.
-    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a RawValue> {
         self.fields.iter().find_map(|(k, v)| match v {
             ExtraValue::Raw(raw) if k == key => Some(*raw),
             _ => None,
@@ -613,12 +606,12 @@ impl<'a> ExtraBuilder<'a> {
     }
 
     /// Whether no field has been added.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
 
     /// Adds every field of `other`, in its order (as [`ExtraBuilder::raw`] would one by one).
-    pub fn extend(&mut self, other: ExtraBuilder<'a>) {
+    pub(crate) fn extend(&mut self, other: ExtraBuilder<'a>) {
         for (key, value) in other.fields {
             self.set(key, value);
         }
@@ -632,7 +625,7 @@ impl<'a> ExtraBuilder<'a> {
     /// assembled by hand had to be parsed whole once more to become a `RawValue` (a tenth of
     /// the CPU of a listing). A value with whitespace between its tokens (a pretty-printed
     /// body) is compacted first.
-    pub fn build(self) -> Result<Extra, String> {
+    pub(crate) fn build(self) -> Result<Extra, String> {
         let mut values = Vec::with_capacity(self.fields.len());
         for (key, value) in &self.fields {
             let value = match value {
@@ -793,14 +786,14 @@ fn push_compact(out: &mut Vec<u8>, json: &str) -> usize {
 /// Follows JSON text byte by byte and tells which bytes belong to string literals, for
 /// byte-level passes that must leave strings alone.
 #[derive(Default)]
-pub struct JsonStrings {
+pub(crate) struct JsonStrings {
     in_string: bool,
     escaped: bool,
 }
 
 impl JsonStrings {
     /// Takes the next byte; whether it is part of a string literal (its quotes included).
-    pub fn step(&mut self, b: u8) -> bool {
+    pub(crate) fn step(&mut self, b: u8) -> bool {
         if self.in_string {
             if self.escaped {
                 self.escaped = false;
@@ -850,7 +843,7 @@ impl Serialize for Extra {
 
 impl Backup {
     /// A backup with only the always-present fields set; adapters fill in the rest.
-    pub fn new(provider: ProviderId, account: &str, id: String, status: Status) -> Backup {
+    pub(crate) fn new(provider: ProviderId, account: &str, id: String, status: Status) -> Backup {
         Backup {
             provider,
             account: account.to_string(),
@@ -875,7 +868,7 @@ impl Backup {
 
     /// A field as flat text for csv, tsv and table cells: `None` for null, RFC 3339 for
     /// times, raw bytes for sizes, compact JSON for `extra`.
-    pub fn field_text(&self, field: Field) -> Option<String> {
+    pub(crate) fn field_text(&self, field: Field) -> Option<String> {
         fn s(v: &Option<String>) -> Option<String> {
             v.clone()
         }
@@ -905,14 +898,14 @@ impl Backup {
     }
 }
 
-/// Turns an empty or whitespace-only vendor string into `None` (spec: empty description is null).
-pub fn non_empty(s: Option<String>) -> Option<String> {
+/// Turns an empty or whitespace-only vendor string into `None` (an empty description is null).
+pub(crate) fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|v| !v.trim().is_empty())
 }
 
 /// Gibibytes as bytes, refusing sizes that do not fit (an absurd vendor number is an error,
 /// not a wrapped value).
-pub fn gib_to_bytes(gib: u64) -> Option<u64> {
+pub(crate) fn gib_to_bytes(gib: u64) -> Option<u64> {
     gib.checked_mul(1 << 30)
 }
 
@@ -1009,7 +1002,7 @@ mod tests {
         use serde::de::{Deserializer, MapAccess, Visitor};
         use serde_json::value::RawValue;
 
-        pub struct Fields<'a>(pub Vec<(String, &'a RawValue)>);
+        pub(crate) struct Fields<'a>(pub(crate) Vec<(String, &'a RawValue)>);
 
         impl<'de> serde::Deserialize<'de> for Fields<'de> {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

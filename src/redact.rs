@@ -1,5 +1,5 @@
 //! The redactor: every credential this process knows is replaced by `<redacted>` in the text it
-//! prints (spec §7, last bullet). Configured secrets register themselves when they are made
+//! prints (`docs/security.md`). Configured secrets register themselves when they are made
 //! ([`crate::secret::Secret::new`]), and so do the credentials learnt at run time (session
 //! cookies, Keystone/IAM tokens, UAA tokens), which the adapters keep as `Secret`s too.
 //!
@@ -30,11 +30,11 @@ use base64::Engine as _;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// What a secret is replaced by.
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Secrets shorter than this (in characters) are not searched for in text: they would redact
 /// ordinary words. They are still never printed by our own code.
-pub const MIN_SECRET_CHARS: usize = 6;
+pub(crate) const MIN_SECRET_CHARS: usize = 6;
 
 /// Bytes of a needle's prefix the index is keyed by; every needle is at least this long.
 const KEY: usize = 6;
@@ -60,7 +60,7 @@ static SIGNING: AtomicBool = AtomicBool::new(false);
 
 /// Registers a secret: from now on it is redacted in every text passed to [`redact`]. Cheap
 /// when it is known already; a secret under [`MIN_SECRET_CHARS`] characters is ignored.
-pub fn register(secret: &str) {
+pub(crate) fn register(secret: &str) {
     if secret.chars().count() < MIN_SECRET_CHARS {
         return;
     }
@@ -74,13 +74,13 @@ pub fn register(secret: &str) {
 
 /// Says that an account signs requests: from now on runs of 64 or more hex digits (the shape
 /// of a signature) are redacted as well.
-pub fn signing_in_use() {
+pub(crate) fn signing_in_use() {
     SIGNING.store(true, Ordering::Relaxed);
 }
 
 /// `text` with every registered secret (in any of its searched forms) and every signature
 /// replaced by [`REDACTED`]; borrowed when there is nothing to replace.
-pub fn redact(text: &str) -> Cow<'_, str> {
+pub(crate) fn redact(text: &str) -> Cow<'_, str> {
     let (out, _) = redact_prefix(text, usize::MAX);
     out
 }
@@ -89,7 +89,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 /// redacted, and whether `text` went on beyond them. A secret that starts within the limit is
 /// redacted whole even where it runs past it, so a cut never leaves part of one behind; only
 /// `limit` plus the longest needle's length of `text` is read.
-pub fn redact_prefix(text: &str, limit: usize) -> (Cow<'_, str>, bool) {
+pub(crate) fn redact_prefix(text: &str, limit: usize) -> (Cow<'_, str>, bool) {
     let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
     let empty = Redactor::default();
     let r = registry.as_ref().unwrap_or(&empty);

@@ -25,7 +25,7 @@ impl Secret {
     }
 
     /// The value, for the one place that must send it.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -45,7 +45,7 @@ impl fmt::Display for Secret {
 /// A header value that carries a credential (`Authorization`, `X-Auth-Token`, `Cookie`,
 /// `X-Api-Key`, `X-Security-Token`), marked sensitive: the HTTP stack then never shows it in
 /// `Debug` and HTTP/2 never puts it in its compression table. The error names no value.
-pub fn sensitive_header(value: &str) -> Result<HeaderValue> {
+pub(crate) fn sensitive_header(value: &str) -> Result<HeaderValue> {
     let mut v = HeaderValue::from_str(value).map_err(|_| {
         Error::config("a credential contains characters not allowed in an HTTP header")
     })?;
@@ -55,12 +55,13 @@ pub fn sensitive_header(value: &str) -> Result<HeaderValue> {
 
 /// Where a secret came from, for `backups accounts` (which never shows the value).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SecretSource {
+pub(crate) enum SecretSource {
     /// Written in the config file.
     Inline,
     /// Read from this environment variable.
     Env(String),
-    /// Built into the demo emulator.
+    /// Built into the demo emulator (made only in a build with it).
+    #[cfg_attr(not(feature = "emulator"), allow(dead_code))]
     Demo,
     /// Another file (e.g. the cf CLI's config.json).
     File(PathBuf),

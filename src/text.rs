@@ -17,10 +17,10 @@ use std::fmt::{self, Write as _};
 use crate::redact;
 
 /// The most characters of one quoted piece of vendor text.
-pub const QUOTE_CHARS: usize = 300;
+pub(crate) const QUOTE_CHARS: usize = 300;
 
 /// The most characters of a whole error or log line.
-pub const LINE_CHARS: usize = 2000;
+pub(crate) const LINE_CHARS: usize = 2000;
 
 /// How much of a text is looked at, in bytes: plenty for any cap, and a 25 MB "message" costs
 /// no more than this.
@@ -28,16 +28,16 @@ const SCAN_BYTES: usize = 16 << 10;
 
 /// Vendor text as a piece of a message: redacted, one line, escaped, at most
 /// [`QUOTE_CHARS`] characters.
-pub fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     bounded(text, QUOTE_CHARS)
 }
 
 /// The most characters of an id or other short value named in a message (a project id that is
 /// not one): enough to recognise it, short enough to keep the message one readable line.
-pub const ID_CHARS: usize = 64;
+pub(crate) const ID_CHARS: usize = 64;
 
 /// [`quote`], cut at [`ID_CHARS`] characters: for ids and short values a message names.
-pub fn quote_id(text: &str) -> String {
+pub(crate) fn quote_id(text: &str) -> String {
     bounded(text, ID_CHARS)
 }
 
@@ -49,7 +49,7 @@ pub fn line(text: &str) -> String {
 
 /// [`quote`] of a value's `Display`, formatting only as much of it as can be shown: a vendor
 /// value (a JSON array of a million items) is never written out whole.
-pub fn quote_value(value: impl fmt::Display) -> String {
+pub(crate) fn quote_value(value: impl fmt::Display) -> String {
     let mut w = Capped(String::new());
     let _ = write!(w, "{value}");
     quote(&w.0)
@@ -131,13 +131,13 @@ fn trim_blanks(s: &str) -> &str {
 /// Whether `c` must not reach a terminal as it is: a control (Cc: C0, DEL, C1), a format
 /// character (Cf: bidi controls, zero-width characters, the byte-order mark, tags) or a line
 /// or paragraph separator (Zl, Zp).
-pub fn is_unsafe(c: char) -> bool {
+pub(crate) fn is_unsafe(c: char) -> bool {
     c.is_control() || c == '\u{2028}' || c == '\u{2029}' || is_format(c)
 }
 
 /// Appends `c`, escaped when it is [`is_unsafe`]: `\t`, `\n`, `\r`, `\x1b` (below U+0100),
 /// `\u{202e}` (above).
-pub fn escape_into(c: char, out: &mut String) {
+pub(crate) fn escape_into(c: char, out: &mut String) {
     if !is_unsafe(c) {
         out.push(c);
         return;
@@ -152,7 +152,7 @@ pub fn escape_into(c: char, out: &mut String) {
 }
 
 /// Whether `c` is a format character (general category Cf, Unicode 16).
-pub fn is_format(c: char) -> bool {
+pub(crate) fn is_format(c: char) -> bool {
     let c = u32::from(c);
     if c < 0xad {
         return false;

@@ -1779,7 +1779,7 @@ fn audit_demo_with_keep_and_expect_shows_each_policy_finding() {
     );
 }
 
-// ---- The inventory: `--record`, `diff`, `vanished` (spec §10) ----
+// ---- The inventory: `--record`, `diff`, `vanished` (`docs/cli.md#the-inventory`) ----
 
 /// Day 0 of the demo timeline; day 1 is [`NOW`].
 const DAY0: &str = "2026-11-22T12:00:00Z";

@@ -1,6 +1,6 @@
-//! The contract suite (design.md, "Tests": the contract row): one set of properties that every
-//! provider must keep, checked through the real adapters and the real HTTP client, against the
-//! emulator and against small hostile servers started per test.
+//! The contract suite (`docs/architecture.md#test-layers`, the contract row): one set of properties
+//! that every provider must keep, checked through the real adapters and the real HTTP client,
+//! against the emulator and against small hostile servers started per test.
 //!
 //! Each test is one property with a loop over [`ProviderId::ALL`]; everything a test needs to
 //! know about a vendor (status vocabulary, auth endpoints, what a fair listing looks like) sits
@@ -106,8 +106,9 @@ impl Failures {
 // ---------------------------------------------------------------------------------------------
 // What the suite knows about each vendor.
 
-/// The spec §4 status table, read per vendor: raw value (lower-case) -> normalised status.
-/// `None`: the vendor sends no status (Cloud Foundry), every listed backup is available.
+/// The status table of `docs/model.md#status-stable`, read per vendor: raw value (lower-case) ->
+/// normalised status. `None`: the vendor sends no status (Cloud Foundry), every listed backup is
+/// available.
 fn vocabulary(p: ProviderId) -> Option<&'static [(&'static str, Status)]> {
     use Status::*;
     match p {
@@ -959,7 +960,7 @@ async fn under_faults_healthy_accounts_list_exactly_the_rows_of_a_clean_run() {
 // ---------------------------------------------------------------------------------------------
 // (d) bad credentials surface as one clear auth error.
 
-/// The config keys that hold a secret (spec §3).
+/// The config keys that hold a secret (`docs/config.md#format`).
 const SECRET_KEYS: [&str; 5] = [
     "password",
     "secret_key",

@@ -1,6 +1,6 @@
-//! The monitoring feeds of spec §8 against real software and real servers: the Prometheus
-//! exposition checked by `promtool` (skipped, saying so, where promtool is absent) and read
-//! back value for value against the listing; the textfile; the exporter serving scrapes
+//! The monitoring feeds of `docs/monitoring.md` against real software and real servers: the
+//! Prometheus exposition checked by `promtool` (skipped, saying so, where promtool is absent) and
+//! read back value for value against the listing; the textfile; the exporter serving scrapes
 //! without listing again; the Nagios check's lines and exit codes; the healthchecks.io
 //! pings, recorded by a small server.
 

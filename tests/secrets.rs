@@ -1,4 +1,4 @@
-//! Spec §7, last bullet: nothing a secret touches is printed, even when a server echoes it.
+//! `docs/security.md`: nothing a secret touches is printed, even when a server echoes it.
 //!
 //! Echo servers (one per provider, started here on 127.0.0.1) log the client in with fresh
 //! credentials of their own (cookies, tokens), then answer 401, 403 or 500 with a body that
@@ -767,7 +767,7 @@ async fn vendor_values_are_escaped_on_a_terminal_and_exact_in_a_pipe() {
 // ---------------------------------------------------------------------------------------------
 // The emulator's own echo mode (`echo_credentials`): its demo accounts, every rule shape.
 
-/// The secret keys of a config (spec §3).
+/// The secret keys of a config (`docs/config.md#format`).
 const SECRET_KEYS: [&str; 8] = [
     "password",
     "token",

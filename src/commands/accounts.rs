@@ -17,7 +17,7 @@ use crate::render::{self, Format};
 type Check = Option<Result<(), String>>;
 
 /// Runs `backups accounts`.
-pub async fn run(ctx: &Context, args: &AccountsArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: &AccountsArgs) -> anyhow::Result<Outcome> {
     let accounts = ctx.accounts(&Selection::default()).await?;
     let (checks, failures) = if args.check {
         check_all(ctx, &accounts.list, &accounts.defaults).await?

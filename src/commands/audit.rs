@@ -4,28 +4,30 @@
 //! inventory (`--record`, `--inventory`, `[inventory] record = true`) it also reports the
 //! backups that vanished early since the last recorded listing ([`record`]).
 //!
-//! It also feeds the monitoring systems of spec §8 ([`crate::monitor`]): `-o prometheus`
-//! and `--textfile PATH` (the Prometheus text format), `-o nagios` (a Monitoring Plugins
-//! check, whose exit code is its state and whose errors are UNKNOWN on stdout), and `--ping`
-//! (a healthchecks.io dead man's switch around the whole run).
+//! It also feeds the monitoring systems of `docs/monitoring.md` ([`crate::monitor`]): `-o
+//! prometheus` and `--textfile PATH` (the Prometheus text format), `-o nagios` (a Monitoring
+//! Plugins check, whose exit code is its state and whose errors are UNKNOWN on stdout), and
+//! `--ping` (a healthchecks.io dead man's switch around the whole run).
 
 use std::borrow::Cow;
 use std::io::Write;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 
-use super::context::{write_stdout, Context};
+use super::context::{write_stdout, Accounts, Context};
 use super::record::{self, Recorded, Recording};
 use crate::audit::{self, Finding, Listing, Policy, PolicyLayer, Report, Summary};
 use crate::cli::{AuditArgs, AuditOutput};
 use crate::config::Account;
 use crate::error::{Error, Outcome};
+use crate::filter::Filter;
 use crate::http::Http;
 use crate::monitor::metrics::{self, AccountView};
 use crate::monitor::nagios::{self, State};
 use crate::monitor::{exposition, ping, textfile};
-use crate::providers;
+use crate::providers::{self, AccountResult};
 use crate::redact;
 use crate::render::{Format, TerminalSafe};
 
@@ -43,7 +45,7 @@ struct Done {
 
 /// Runs `backups audit`. With a ping URL, the whole run sits between the start ping and
 /// the result ping, errors included (a configuration error is reported as exit 2).
-pub async fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<Outcome> {
     let nagios = args.output == Some(AuditOutput::Nagios);
     let mut ping = None;
     let (code, report, result) = match audit(ctx, args, &mut ping).await {
@@ -70,14 +72,7 @@ pub async fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<Outcome> {
 /// listing.
 async fn audit(ctx: &Context, args: &AuditArgs, ping: &mut Option<Ping>) -> anyhow::Result<Done> {
     let nagios = args.output == Some(AuditOutput::Nagios);
-    if !nagios && (args.warn_age.is_some() || args.crit_age.is_some()) {
-        return Err(Error::usage("--warn-age and --crit-age go with -o nagios").into());
-    }
-    if let (Some(warn), Some(crit)) = (args.warn_age, args.crit_age) {
-        if crit < warn {
-            return Err(Error::usage("--crit-age is shorter than --warn-age").into());
-        }
-    }
+    check_nagios_flags(args, nagios)?;
     let flag_url = args
         .ping
         .as_deref()
@@ -102,13 +97,78 @@ async fn audit(ctx: &Context, args: &AuditArgs, ping: &mut Option<Ping>) -> anyh
     }
     // Once the config's ping URL is known: an inventory that cannot be used is reported
     // through the ping like any other error.
-    let mut recording = Recording::open(&args.inventory, &accounts.inventory, row_filter, true)?;
+    let recording = Recording::open(&args.inventory, &accounts.inventory, row_filter, true)?;
     if let Some(p) = ping.as_ref() {
         ping::start(&p.http, &p.url).await;
     }
+    let judged = list_and_judge(ctx, args, &http, &accounts, &filter, recording).await;
+    let views = account_views(&accounts.list, &judged);
+    let exposition = (args.output == Some(AuditOutput::Prometheus) || args.textfile.is_some())
+        .then(|| {
+            exposition::to_string(&metrics::families(&metrics::Audit {
+                finished_at: judged.finished,
+                duration: judged.took,
+                accounts: &views,
+                findings: &judged.findings,
+                policy: &judged.policy,
+            }))
+        });
+    // Written before the report, so that in Nagios mode a failure is the check's UNKNOWN
+    // rather than a second status line; otherwise it fails the run after the report.
+    let textfile = match (&args.textfile, &exposition) {
+        (Some(path), Some(text)) => textfile::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("--textfile {}: cannot write", path.display())),
+        _ => Ok(()),
+    };
+    let textfile = match textfile {
+        Err(e) if nagios => return Err(e),
+        other => other,
+    };
+    let (outcome, report) = print(ctx, args, &judged, &views, exposition.as_deref(), &filter)?;
+    let outcome = finish(ctx, judged, outcome, nagios);
+    textfile?;
+    Ok(Done { outcome, report })
+}
+
+/// `--warn-age` and `--crit-age` belong to `-o nagios`, and the critical age is the longer.
+fn check_nagios_flags(args: &AuditArgs, nagios: bool) -> Result<(), Error> {
+    if !nagios && (args.warn_age.is_some() || args.crit_age.is_some()) {
+        return Err(Error::usage("--warn-age and --crit-age go with -o nagios"));
+    }
+    if let (Some(warn), Some(crit)) = (args.warn_age, args.crit_age) {
+        if crit < warn {
+            return Err(Error::usage("--crit-age is shorter than --warn-age"));
+        }
+    }
+    Ok(())
+}
+
+/// What one audit found: the accounts' listings, the policy they were judged by, the
+/// findings (redacted), and what recording them left behind.
+struct Judged {
+    results: Vec<AccountResult>,
+    policy: Policy,
+    findings: Vec<Finding>,
+    summary: Summary,
+    /// When the listing finished (`BACKUPS_NOW` moved on by the time it took).
+    finished: DateTime<Utc>,
+    took: std::time::Duration,
+    recorded: Recorded,
+}
+
+/// Lists every selected account, judges what was listed, adds the inventory's `vanished`
+/// findings and records this run's snapshots (when `recording`).
+async fn list_and_judge(
+    ctx: &Context,
+    args: &AuditArgs,
+    http: &Http,
+    accounts: &Accounts,
+    filter: &Filter,
+    mut recording: Option<Recording>,
+) -> Judged {
     let started = Instant::now();
     let options = ctx.list_options(&accounts.defaults);
-    let results = providers::run_all(&http, &accounts.list, &filter, &options).await;
+    let results = providers::run_all(http, &accounts.list, filter, &options).await;
     let took = started.elapsed();
     let finished = ctx.now + chrono::Duration::from_std(took).unwrap_or_default();
     let listings = accounts
@@ -132,7 +192,8 @@ async fn audit(ctx: &Context, args: &AuditArgs, ping: &mut Option<Ping>) -> anyh
         resource: filter.resource.clone(),
     };
     let (mut findings, mut summary) = audit::assess(listings, &policy, ctx.now);
-    // The inventory (spec §10): `vanished` findings, then this run's snapshots.
+    // The inventory (`docs/cli.md#the-inventory`): `vanished` findings, then this run's
+    // snapshots.
     let mut recorded = Recorded::default();
     if let Some(rec) = &mut recording {
         let max_age = |a: &Account| policy.max_age(a);
@@ -147,44 +208,47 @@ async fn audit(ctx: &Context, args: &AuditArgs, ping: &mut Option<Ping>) -> anyh
             f.message = clean;
         }
     }
+    Judged {
+        results,
+        policy,
+        findings,
+        summary,
+        finished,
+        took,
+        recorded,
+    }
+}
 
-    let views: Vec<AccountView> = accounts
-        .list
+/// Each account as the metric families and the Nagios perfdata see it.
+fn account_views<'a>(accounts: &'a [Account], judged: &'a Judged) -> Vec<AccountView<'a>> {
+    accounts
         .iter()
-        .zip(&results)
+        .zip(&judged.results)
         .map(|(account, r)| AccountView {
             account,
             up: r.result.is_ok(),
-            last_success: r.result.is_ok().then_some(finished),
+            last_success: r.result.is_ok().then_some(judged.finished),
             rows: r.result.as_deref().unwrap_or_default(),
             resources: &r.resources,
         })
-        .collect();
-    let exposition = (args.output == Some(AuditOutput::Prometheus) || args.textfile.is_some())
-        .then(|| {
-            exposition::to_string(&metrics::families(&metrics::Audit {
-                finished_at: finished,
-                duration: took,
-                accounts: &views,
-                findings: &findings,
-                policy: &policy,
-            }))
-        });
-    // Written before the report, so that in Nagios mode a failure is the check's UNKNOWN
-    // rather than a second status line; otherwise it fails the run after the report.
-    let textfile = match (&args.textfile, &exposition) {
-        (Some(path), Some(text)) => textfile::write_atomic(path, text.as_bytes())
-            .with_context(|| format!("--textfile {}: cannot write", path.display())),
-        _ => Ok(()),
-    };
-    let textfile = match textfile {
-        Err(e) if nagios => return Err(e),
-        other => other,
-    };
+        .collect()
+}
 
-    let plain = || crate::monitor::text_report(&findings, &summary, ping::MAX_BODY);
-    let (outcome, report) = match args.output {
+/// Prints the chosen output: the Nagios check, the Prometheus text, or the report. Returns
+/// the exit code it calls for and the text report a ping carries.
+fn print(
+    ctx: &Context,
+    args: &AuditArgs,
+    judged: &Judged,
+    views: &[AccountView<'_>],
+    exposition: Option<&str>,
+    filter: &Filter,
+) -> anyhow::Result<(Outcome, String)> {
+    let (findings, summary) = (&judged.findings, &judged.summary);
+    let plain = || crate::monitor::text_report(findings, summary, ping::MAX_BODY);
+    Ok(match args.output {
         Some(AuditOutput::Nagios) => {
+            let policy = &judged.policy;
             let resources: Vec<(&str, Vec<metrics::ResourceFigures>)> = views
                 .iter()
                 .filter(|v| v.up)
@@ -197,21 +261,21 @@ async fn audit(ctx: &Context, args: &AuditArgs, ping: &mut Option<Ping>) -> anyh
                 })
                 .collect();
             let (state, text) = nagios::report(&nagios::Input {
-                findings: &findings,
-                summary: &summary,
+                findings,
+                summary,
                 resources: &resources,
                 now: ctx.now,
                 warn_seconds: args
                     .warn_age
                     .map(|w| w.num_seconds())
-                    .or_else(|| common_max_age(&policy, &views)),
+                    .or_else(|| common_max_age(policy, views)),
                 crit: args.crit_age,
             });
             write_stdout(|out| out.write_all(text.as_bytes()))?;
             (Outcome::from(state), text)
         }
         Some(AuditOutput::Prometheus) => {
-            let text = exposition.as_deref().unwrap_or_default();
+            let text = exposition.unwrap_or_default();
             write_stdout(|out| out.write_all(text.as_bytes()))?;
             (summary.outcome(), plain())
         }
@@ -220,26 +284,33 @@ async fn audit(ctx: &Context, args: &AuditArgs, ping: &mut Option<Ping>) -> anyh
                 Some(AuditOutput::Report(f)) => Some(f),
                 _ => None,
             });
-            write_report(ctx, format, &findings, &summary, &filter)?;
+            write_report(ctx, format, findings, summary, filter)?;
             (summary.outcome(), plain())
         }
-    };
-    let failures: Vec<Error> = results.into_iter().filter_map(|r| r.result.err()).collect();
-    // A check's output is its stdout alone (Icinga keeps stderr too): the failed accounts
-    // are among its finding lines already.
+    })
+}
+
+/// The run's exit code once the output is printed: failed accounts get their stderr lines
+/// (not in Nagios mode, where they are finding lines already), and a snapshot that could not
+/// be written fails the run (exit 3); a Nagios check keeps a WARNING or CRITICAL it found,
+/// and is UNKNOWN rather than OK.
+fn finish(ctx: &Context, judged: Judged, outcome: Outcome, nagios: bool) -> Outcome {
+    let failures: Vec<Error> = judged
+        .results
+        .into_iter()
+        .filter_map(|r| r.result.err())
+        .collect();
+    // A check's output is its stdout alone (Icinga keeps stderr too).
     if !nagios {
         ctx.report_failures(&failures);
     }
-    // A snapshot that could not be written fails the run (exit 3); a Nagios check keeps a
-    // WARNING or CRITICAL it found, and is UNKNOWN rather than OK.
-    let outcome = match (recorded.errors.is_empty(), nagios) {
+    let errors = &judged.recorded.errors;
+    match (errors.is_empty(), nagios) {
         (true, _) => outcome,
-        (false, false) => outcome.max(ctx.report_failures(&recorded.errors)),
+        (false, false) => outcome.max(ctx.report_failures(errors)),
         (false, true) if outcome == Outcome::Success => Outcome::from(State::Unknown),
         (false, true) => outcome,
-    };
-    textfile?;
-    Ok(Done { outcome, report })
+    }
 }
 
 /// The max age every selected account has, in seconds, if they all have the same.
@@ -257,7 +328,7 @@ fn write_report(
     format: Format,
     findings: &[Finding],
     summary: &Summary,
-    filter: &crate::filter::Filter,
+    filter: &Filter,
 ) -> anyhow::Result<()> {
     let speak = !findings.is_empty() || ctx.stdout_tty;
     write_stdout(|out| {

@@ -9,7 +9,7 @@ use crate::cli;
 use crate::error::Outcome;
 
 /// Runs `backups completions SHELL`.
-pub fn run(shell: Shell) -> anyhow::Result<Outcome> {
+pub(crate) fn run(shell: Shell) -> anyhow::Result<Outcome> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cli::command(), "backups", &mut script);
     write_stdout(|out| out.write_all(&script))?;

@@ -20,17 +20,17 @@ use crate::render::{self, Format};
 
 /// The shared state of one run.
 #[derive(Debug)]
-pub struct Context {
+pub(crate) struct Context {
     /// "Now": the clock, or `BACKUPS_NOW` (RFC 3339) so tests and golden files can pin it.
-    pub now: DateTime<Utc>,
+    pub(crate) now: DateTime<Utc>,
     /// Colour the table on stdout (`--color`, `NO_COLOR`, `CLICOLOR_FORCE`, `TERM`).
-    pub color: bool,
+    pub(crate) color: bool,
     /// The width tables fit: `COLUMNS`, else the terminal's; `None` in a pipe.
-    pub width: Option<u16>,
+    pub(crate) width: Option<u16>,
     /// Whether stdout is a terminal (machine formats by default when it is not).
-    pub stdout_tty: bool,
+    pub(crate) stdout_tty: bool,
     /// Whether stderr is a terminal (progress is drawn only there).
-    pub stderr_tty: bool,
+    pub(crate) stderr_tty: bool,
     config: Option<PathBuf>,
     demo: bool,
     timeout: Duration,
@@ -43,17 +43,17 @@ pub struct Context {
 
 /// The accounts of a selection. Holds the demo emulator, when there is one, for as long as
 /// the accounts are used.
-pub struct Accounts {
+pub(crate) struct Accounts {
     /// The selected accounts, in config order.
-    pub list: Vec<Account>,
+    pub(crate) list: Vec<Account>,
     /// The config's `[defaults]` (none for the demo).
-    pub defaults: config::Defaults,
+    pub(crate) defaults: config::Defaults,
     /// Every account's name, selected or not (`audit --expect ACCOUNT:RES`).
-    pub names: Vec<String>,
+    pub(crate) names: Vec<String>,
     /// The config's `[audit]` table (none for the demo).
-    pub audit: config::AuditConfig,
+    pub(crate) audit: config::AuditConfig,
     /// The config's `[inventory]` table (none for the demo).
-    pub inventory: config::InventoryConfig,
+    pub(crate) inventory: config::InventoryConfig,
     _emulator: Option<EmulatorHandle>,
 }
 
@@ -64,7 +64,7 @@ type EmulatorHandle = std::convert::Infallible;
 
 impl Context {
     /// Reads the global flags and the environment once.
-    pub fn new(g: &GlobalArgs) -> Context {
+    pub(crate) fn new(g: &GlobalArgs) -> Context {
         let stdout_tty = io::stdout().is_terminal();
         Context {
             now: now(),
@@ -84,7 +84,7 @@ impl Context {
 
     /// The listing settings of the whole run: `--deadline` and `--max-requests`, else the
     /// config's `[defaults]`, else none and the library's default.
-    pub fn list_options(&self, defaults: &config::Defaults) -> ListOptions {
+    pub(crate) fn list_options(&self, defaults: &config::Defaults) -> ListOptions {
         let deadline = self.deadline.or(defaults.deadline).and_then(|d| {
             let after = d.to_std().ok()?;
             Some(Deadline {
@@ -103,7 +103,7 @@ impl Context {
     }
 
     /// The format asked for, else a table on a terminal and tsv in a pipe.
-    pub fn format_or_default(&self, asked: Option<Format>) -> Format {
+    pub(crate) fn format_or_default(&self, asked: Option<Format>) -> Format {
         match asked {
             Some(f) => f,
             None if self.stdout_tty => Format::Table,
@@ -114,7 +114,7 @@ impl Context {
     /// The shared HTTP client for `--timeout` and `--retries`, with the environment's proxies
     /// (`HTTPS_PROXY`, `NO_PROXY`, …); a proxy variable that makes no sense is a configuration
     /// error naming it.
-    pub fn http(&self) -> Result<Http> {
+    pub(crate) fn http(&self) -> Result<Http> {
         let proxy = ProxyEnv::from_env(&|k| std::env::var(k).ok()).map_err(Error::config)?;
         Http::new(HttpOptions {
             timeout: self.timeout,
@@ -129,7 +129,7 @@ impl Context {
 
     /// The accounts to use: the demo emulator's, or the config file's and the environment's;
     /// then narrowed by `--provider` and `--account`.
-    pub async fn accounts(&self, sel: &Selection) -> anyhow::Result<Accounts> {
+    pub(crate) async fn accounts(&self, sel: &Selection) -> anyhow::Result<Accounts> {
         let (mut cfg, emulator, source) = if self.demo {
             let (accounts, emu) = start_demo(self.now)
                 .await
@@ -156,7 +156,7 @@ impl Context {
 
     /// The config's `[inventory]` table alone, for commands that need no account (`diff`);
     /// none for the demo. A missing config file is fine unless it was named.
-    pub fn inventory_config(&self) -> Result<config::InventoryConfig> {
+    pub(crate) fn inventory_config(&self) -> Result<config::InventoryConfig> {
         if self.demo {
             return Ok(config::InventoryConfig::default());
         }
@@ -190,7 +190,7 @@ impl Context {
     }
 
     /// The row filter of the selection flags, with time bounds resolved against now.
-    pub fn filter(&self, sel: &Selection) -> Result<Filter> {
+    pub(crate) fn filter(&self, sel: &Selection) -> Result<Filter> {
         let mut statuses = Vec::new();
         for s in &sel.statuses {
             if !statuses.contains(s) {
@@ -225,7 +225,7 @@ impl Context {
 
     /// Says once, on stderr, how many rows `--since`/`--until` left out for having no
     /// creation time (they can never match a time bound).
-    pub fn note_timeless_left_out(&self, filter: &Filter) {
+    pub(crate) fn note_timeless_left_out(&self, filter: &Filter) {
         let n = filter.timeless_left_out.get();
         let flags = match (filter.since.is_some(), filter.until.is_some()) {
             _ if n == 0 => return,
@@ -238,7 +238,7 @@ impl Context {
     }
 
     /// One stderr line per failed account (`backups: <account>: <cause>`); the exit code.
-    pub fn report_failures(&self, failures: &[Error]) -> Outcome {
+    pub(crate) fn report_failures(&self, failures: &[Error]) -> Outcome {
         let mut err = io::stderr().lock();
         for f in failures {
             let _ = writeln!(err, "backups: {f}");
@@ -248,7 +248,9 @@ impl Context {
 }
 
 /// Writes to stdout through a buffer, flushed at the end; a failed write names stdout.
-pub fn write_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
+pub(crate) fn write_stdout(
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> anyhow::Result<()> {
     let mut out = BufWriter::new(io::stdout().lock());
     write(&mut out)
         .and_then(|()| out.flush())

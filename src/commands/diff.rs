@@ -1,5 +1,5 @@
 //! `backups diff`: per account in the inventory, what changed between two recorded listings
-//! (spec §10): the newest snapshot against the newest successful one taken at or before
+//! (`docs/cli.md#diff`): the newest snapshot against the newest successful one taken at or before
 //! `--from` (default: the one before the newest). Rows are [`Change`]s: appeared, vanished
 //! (with whether it went early) and status changes. Reads the inventory only; never lists
 //! and never writes.
@@ -8,6 +8,7 @@
 //! still has its history, and `--account` names an account as it was recorded.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use super::context::{write_stdout, Context};
 use super::record;
@@ -18,7 +19,7 @@ use crate::model::ProviderId;
 use crate::render::{self, Format, Options};
 
 /// Runs `backups diff`.
-pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
     let format = ctx.format_or_default(args.output);
     let from = args
         .from
@@ -27,26 +28,7 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
                 .ok_or_else(|| Error::usage("--from: too far in the past"))
         })
         .transpose()?;
-    // With --inventory the config is not needed at all.
-    let config = match &args.inventory {
-        Some(_) => Default::default(),
-        None => ctx.inventory_config()?,
-    };
-    let path = record::inventory_path(args.inventory.as_ref(), &config)?;
-    if !path.exists() {
-        return Err(Error::usage(format!(
-            "no inventory at {} (record listings with `backups list --record`)",
-            path.display()
-        ))
-        .into());
-    }
-    let inv = Inventory::open_with(
-        &path,
-        &OpenOptions {
-            read_only: true,
-            ..OpenOptions::default()
-        },
-    )?;
+    let (inv, path) = open_inventory(ctx, args)?;
     let selected = select(
         inv.accounts()?,
         &args.providers,
@@ -89,6 +71,39 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
     if changes.is_empty() && format == Format::Table {
         eprintln!("backups: no changes");
     }
+    Ok(explain(&too_few, &notes, failed, &path))
+}
+
+/// The inventory file `diff` reads (`--inventory`, else the config's), opened read-only; a
+/// missing one is a usage error, and nothing is created.
+fn open_inventory(ctx: &Context, args: &DiffArgs) -> anyhow::Result<(Inventory, PathBuf)> {
+    // With --inventory the config is not needed at all.
+    let config = match &args.inventory {
+        Some(_) => Default::default(),
+        None => ctx.inventory_config()?,
+    };
+    let path = record::inventory_path(args.inventory.as_ref(), &config)?;
+    if !path.exists() {
+        return Err(Error::usage(format!(
+            "no inventory at {} (record listings with `backups list --record`)",
+            path.display()
+        ))
+        .into());
+    }
+    let inv = Inventory::open_with(
+        &path,
+        &OpenOptions {
+            read_only: true,
+            ..OpenOptions::default()
+        },
+    )?;
+    Ok((inv, path))
+}
+
+/// One stderr line for the accounts with too few snapshots and one per note, and the exit
+/// code they call for: 3 when an account's newest listing failed, else 2 when anything could
+/// not be compared.
+fn explain(too_few: &[String], notes: &[String], failed: bool, path: &Path) -> Outcome {
     let mut err = std::io::stderr().lock();
     if !too_few.is_empty() {
         let _ = writeln!(
@@ -98,17 +113,17 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
             path.display()
         );
     }
-    for line in &notes {
+    for line in notes {
         // The failure was recorded as printed, but the file is not ours alone to trust.
         let _ = writeln!(err, "backups: {}", crate::text::line(line));
     }
-    Ok(if failed {
+    if failed {
         Outcome::AccountFailed
     } else if !too_few.is_empty() || !notes.is_empty() {
         Outcome::Usage
     } else {
         Outcome::Success
-    })
+    }
 }
 
 /// What comparing one account gave.

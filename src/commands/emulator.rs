@@ -6,7 +6,7 @@ use crate::error::Outcome;
 
 /// Runs `backups emulator`.
 #[cfg(feature = "emulator")]
-pub async fn run(ctx: &Context, args: &EmulatorArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: &EmulatorArgs) -> anyhow::Result<Outcome> {
     use std::io::Write;
     use std::time::Duration;
 
@@ -103,7 +103,7 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 
 /// Built without the emulator: a usage error.
 #[cfg(not(feature = "emulator"))]
-pub async fn run(_ctx: &Context, _args: &EmulatorArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(_ctx: &Context, _args: &EmulatorArgs) -> anyhow::Result<Outcome> {
     Err(
         crate::error::Error::usage("this build has no emulator (the `emulator` feature is off)")
             .into(),

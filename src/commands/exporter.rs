@@ -1,9 +1,10 @@
-//! `backups exporter`: a long-running server for Prometheus (spec §8). It lists the selected
-//! accounts at start and then every `--interval` in the background, and serves the latest
-//! figures at `GET /metrics` (the families of `audit -o prometheus`) and a short page at
-//! `GET /`. A scrape only reads what the last listing left, so Prometheus's scrape interval
-//! never multiplies the requests the clouds see. A failed account keeps its last good
-//! figures, still ageing ([`Tracker`]). SIGTERM or SIGINT stops it at once, exit 0.
+//! `backups exporter`: a long-running server for Prometheus
+//! (`docs/monitoring.md#backups-exporter`). It lists the selected accounts at start and then every
+//! `--interval` in the background, and serves the latest figures at `GET /metrics` (the families of
+//! `audit -o prometheus`) and a short page at `GET /`. A scrape only reads what the last listing
+//! left, so Prometheus's scrape interval never multiplies the requests the clouds see. A failed
+//! account keeps its last good figures, still ageing ([`Tracker`]). SIGTERM or SIGINT stops it at
+//! once, exit 0.
 
 use std::future::{Future, IntoFuture};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -36,10 +37,11 @@ struct Served {
 }
 
 /// Runs `backups exporter` until SIGTERM or SIGINT.
-pub async fn run(ctx: &Context, args: &ExporterArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: &ExporterArgs) -> anyhow::Result<Outcome> {
     let filter = ctx.filter(&args.selection)?;
     let accounts = ctx.accounts(&args.selection).await?;
-    // `[inventory] record = true`: every listing is recorded (spec §10), whole accounts only.
+    // `[inventory] record = true`: every listing is recorded (`docs/cli.md#the-inventory`), whole
+    // accounts only.
     let row_filter = record::row_filter_flag(&args.selection, None);
     let recording = Recording::for_exporter(&accounts.inventory, row_filter)?;
     let http = ctx.http()?;
@@ -125,8 +127,8 @@ async fn lister(
         let mut results = providers::run_all(http, accounts, &filter, &options).await;
         let took = started.elapsed();
         let finished = clock();
-        // With `[inventory] record = true`, each listing is recorded (spec §10), on a
-        // blocking thread so that scrapes are answered meanwhile.
+        // With `[inventory] record = true`, each listing is recorded (`docs/cli.md#the-inventory`),
+        // on a blocking thread so that scrapes are answered meanwhile.
         if let Some(rec) = recording.take() {
             let (rec, listed, recorded) = rec
                 .record_all_in_background(accounts.to_vec(), results, finished)

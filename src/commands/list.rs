@@ -20,7 +20,7 @@ use crate::providers::{self, AccountResult, ListOptions, Progress};
 use crate::render::{self, Column, Format, Options};
 
 /// Runs `backups list`.
-pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
     // Every flag is checked before any network traffic.
     let row_filter = record::row_filter_flag(&args.selection, args.limit);
     record::check_flags(&args.inventory, row_filter, false)?;
@@ -28,7 +28,7 @@ pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
     let format = ctx.format_or_default(args.output);
     let columns = columns(&args.columns, format)?;
     let accounts = ctx.accounts(&args.selection).await?;
-    let mut recording = Recording::open(&args.inventory, &accounts.inventory, row_filter, false)?;
+    let recording = Recording::open(&args.inventory, &accounts.inventory, row_filter, false)?;
     let http = ctx.http()?;
     let progress = (format == Format::Table && ctx.stderr_tty).then(Arc::default);
     let options = ListOptions {
@@ -37,22 +37,64 @@ pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
         progress: progress.clone(),
         ..ctx.list_options(&accounts.defaults)
     };
-    let started = Instant::now();
-    // When the listing finished: `now` (pinned by BACKUPS_NOW in tests) moved on by the
-    // time it took.
-    let finished = || ctx.now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
-    let mut recorded = Recorded::default();
+    let listing = Listing {
+        ctx,
+        http: &http,
+        accounts: &accounts.list,
+        filter: &filter,
+        options: &options,
+        started: Instant::now(),
+        recording,
+    };
     // ndjson with no sort or limit asked for streams rows as pages arrive, in bounded
     // memory (unless recording: each account's rows are kept until the end for its
     // snapshot); everything else needs all rows first.
-    let failures = if format == Format::Ndjson && args.sort.is_none() && args.limit.is_none() {
-        let keep = recording.is_some();
+    let (failures, recorded) =
+        if format == Format::Ndjson && args.sort.is_none() && args.limit.is_none() {
+            listing.stream().await?
+        } else {
+            let opts = Options {
+                format,
+                columns,
+                width: ctx.width,
+                color: ctx.color,
+                now: ctx.now,
+            };
+            listing.collect(args, &opts, progress).await?
+        };
+    ctx.note_timeless_left_out(&filter);
+    let outcome = ctx.report_failures(&failures);
+    Ok(outcome.max(ctx.report_failures(&recorded.errors)))
+}
+
+/// One run of `list`: what the two ways of printing it share.
+struct Listing<'a> {
+    ctx: &'a Context,
+    http: &'a Http,
+    accounts: &'a [Account],
+    filter: &'a Filter,
+    options: &'a ListOptions,
+    started: Instant,
+    recording: Option<Recording>,
+}
+
+impl Listing<'_> {
+    /// When the listing finished: `now` (pinned by BACKUPS_NOW in tests) moved on by the
+    /// time it took.
+    fn finished(&self) -> chrono::DateTime<chrono::Utc> {
+        self.ctx.now + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
+    }
+
+    /// ndjson as pages arrive, then each account's snapshot (its rows were kept for it when
+    /// recording). The failed accounts, and what recording left.
+    async fn stream(mut self) -> anyhow::Result<(Vec<Error>, Recorded)> {
+        let keep = self.recording.is_some();
         let streamed = stream_ndjson(
-            &http,
-            &accounts.list,
-            &filter,
-            &options,
-            ctx.stdout_tty,
+            self.http,
+            self.accounts,
+            self.filter,
+            self.options,
+            self.ctx.stdout_tty,
             keep,
         )
         .await?;
@@ -61,10 +103,11 @@ pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
             mut kept,
             written,
         } = streamed;
-        if let Some(rec) = &mut recording {
-            let finished = finished();
+        let mut recorded = Recorded::default();
+        let finished = self.finished();
+        if let Some(rec) = &mut self.recording {
             tokio::task::block_in_place(|| {
-                for (account, r) in accounts.list.iter().zip(&results) {
+                for (account, r) in self.accounts.iter().zip(&results) {
                     let rows = kept.remove(&account.name).unwrap_or_default();
                     let listing = r.result.as_ref().map(|_| rows.as_slice());
                     rec.record(account, listing, finished, &mut recorded);
@@ -72,38 +115,51 @@ pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
                 rec.prune(finished, &mut recorded);
             });
         }
-        match written {
+        let failures = match written {
             // The reader is gone (`| head`): nothing more to say, not even the failures.
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Vec::new(),
             Err(e) => return Err(anyhow::Error::new(e).context("writing to stdout")),
             Ok(()) => results.into_iter().filter_map(|r| r.result.err()).collect(),
-        }
-    } else {
-        let results = list_all(&http, &accounts.list, &filter, &options, progress).await;
-        if let Some(rec) = &mut recording {
-            recorded = rec.record_all(&accounts.list, &results, finished());
+        };
+        Ok((failures, recorded))
+    }
+
+    /// Every row first (recorded per account), then sorted, cut to `--limit` and rendered.
+    /// The failed accounts, and what recording left.
+    async fn collect(
+        mut self,
+        args: &ListArgs,
+        opts: &Options,
+        progress: Option<Arc<Progress>>,
+    ) -> anyhow::Result<(Vec<Error>, Recorded)> {
+        let results = list_all(
+            self.http,
+            self.accounts,
+            self.filter,
+            self.options,
+            progress,
+        )
+        .await;
+        let mut recorded = Recorded::default();
+        let finished = self.finished();
+        if let Some(rec) = &mut self.recording {
+            recorded = rec.record_all(self.accounts, &results, finished);
         }
         let (mut rows, failures) = merge(results);
         args.sort.unwrap_or(SortKey::DEFAULT).sort(&mut rows);
         if let Some(n) = args.limit {
             rows.truncate(n);
         }
-        let opts = Options {
-            format,
-            columns,
-            width: ctx.width,
-            color: ctx.color,
-            now: ctx.now,
-        };
+        let format = opts.format;
         write_stdout(|out| match format {
             // On a terminal, what csv, tsv and JSON leave raw is escaped; the table cleans
             // its own cells.
-            Format::Table => render::render(out, &rows, &opts),
-            _ if ctx.stdout_tty => {
+            Format::Table => render::render(out, &rows, opts),
+            _ if self.ctx.stdout_tty => {
                 let json = matches!(format, Format::Json | Format::Ndjson);
-                render::render(&mut render::TerminalSafe::new(out, json), &rows, &opts)
+                render::render(&mut render::TerminalSafe::new(out, json), &rows, opts)
             }
-            _ => render::render(out, &rows, &opts),
+            _ => render::render(out, &rows, opts),
         })?;
         if rows.is_empty() && format == Format::Table {
             eprintln!("backups: no backups found");
@@ -111,11 +167,8 @@ pub async fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Outcome> {
         // The run ends here: the process gives the memory back at once, where freeing every
         // row's strings one by one took a tenth of the CPU of a 60,000-row listing.
         std::mem::forget(rows);
-        failures
-    };
-    ctx.note_timeless_left_out(&filter);
-    let outcome = ctx.report_failures(&failures);
-    Ok(outcome.max(ctx.report_failures(&recorded.errors)))
+        Ok((failures, recorded))
+    }
 }
 
 /// `--columns` for this format: json always has every field, and `age` is a table column.

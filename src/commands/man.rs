@@ -11,7 +11,7 @@ use crate::cli::{self, ManPage};
 use crate::error::Outcome;
 
 /// Runs `backups man [SUB]`.
-pub fn run(page: Option<ManPage>) -> anyhow::Result<Outcome> {
+pub(crate) fn run(page: Option<ManPage>) -> anyhow::Result<Outcome> {
     let mut text = Vec::new();
     match page {
         None => main_page(&mut text)?,

@@ -22,9 +22,9 @@ mod exporter;
 mod list;
 mod man;
 mod providers;
-pub mod record;
+pub(crate) mod record;
 
-pub use context::Context;
+pub(crate) use context::Context;
 
 /// Runs a parsed command line: the exit code of a run that completed, or the error that
 /// stopped it (see [`outcome_of`] and [`message`]).

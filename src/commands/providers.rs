@@ -12,7 +12,7 @@ use crate::providers::{self, Capabilities};
 use crate::render::{self, Format};
 
 /// Runs `backups providers`.
-pub fn run(ctx: &Context, args: &ProvidersArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(ctx: &Context, args: &ProvidersArgs) -> anyhow::Result<Outcome> {
     let caps = providers::capabilities();
     write_stdout(|out| match args.output.unwrap_or(Format::Table) {
         Format::Json => write_json(out, &caps),

@@ -1,7 +1,7 @@
-//! The inventory in the commands (spec §10): which file a run uses, whether it records and
-//! whether it compares; recording each account's listing as a snapshot; and the `vanished`
-//! findings of `audit`, judged against the newest successful snapshot recorded before this
-//! run. The storage itself is [`crate::inventory`].
+//! The inventory in the commands (`docs/cli.md#the-inventory`): which file a run uses, whether it
+//! records and whether it compares; recording each account's listing as a snapshot; and the
+//! `vanished` findings of `audit`, judged against the newest successful snapshot recorded before
+//! this run. The storage itself is [`crate::inventory`].
 //!
 //! Only whole accounts are recorded: `--record` with a row filter is a usage error, since a
 //! filtered snapshot would read as mass deletions next time. With `[inventory] record = true`
@@ -22,7 +22,7 @@ use crate::providers::AccountResult;
 
 /// The first row filter of a selection, as its flag (`--limit` is `list`'s): a recorded or
 /// compared listing must hold whole accounts.
-pub fn row_filter_flag(sel: &Selection, limit: Option<usize>) -> Option<&'static str> {
+pub(crate) fn row_filter_flag(sel: &Selection, limit: Option<usize>) -> Option<&'static str> {
     [
         (!sel.statuses.is_empty(), "--status"),
         (sel.since.is_some(), "--since"),
@@ -37,7 +37,7 @@ pub fn row_filter_flag(sel: &Selection, limit: Option<usize>) -> Option<&'static
 
 /// Refuses `--record` (and, for `audit`, `--inventory`) with a row filter, before anything
 /// else runs.
-pub fn check_flags(args: &RecordArgs, row_filter: Option<&str>, audit: bool) -> Result<()> {
+pub(crate) fn check_flags(args: &RecordArgs, row_filter: Option<&str>, audit: bool) -> Result<()> {
     let Some(filter) = row_filter else {
         return Ok(());
     };
@@ -56,7 +56,7 @@ pub fn check_flags(args: &RecordArgs, row_filter: Option<&str>, audit: bool) -> 
 
 /// The inventory file: `--inventory`, else `[inventory] path`, else the default under
 /// `$XDG_DATA_HOME` or `~/.local/share`.
-pub fn inventory_path(flag: Option<&PathBuf>, config: &InventoryConfig) -> Result<PathBuf> {
+pub(crate) fn inventory_path(flag: Option<&PathBuf>, config: &InventoryConfig) -> Result<PathBuf> {
     flag.cloned()
         .or_else(|| config.path.clone())
         .or_else(inventory::default_path)
@@ -68,7 +68,7 @@ pub fn inventory_path(flag: Option<&PathBuf>, config: &InventoryConfig) -> Resul
 }
 
 /// An inventory open for one run of `list`, `audit` or the exporter.
-pub struct Recording {
+pub(crate) struct Recording {
     inventory: Inventory,
     record: bool,
     compare: bool,
@@ -80,16 +80,9 @@ pub struct Recording {
 
 /// What recording a listing gave: one error line each, to print after the output.
 #[derive(Debug, Default)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     /// Failures to write the inventory (exit 3).
-    pub errors: Vec<Error>,
-}
-
-impl Recorded {
-    /// The exit code these failures call for.
-    pub fn outcome(&self) -> Outcome {
-        Outcome::of_failures(&self.errors)
-    }
+    pub(crate) errors: Vec<Error>,
 }
 
 impl Recording {
@@ -99,7 +92,7 @@ impl Recording {
     /// record = true`; `audit` (`compares`) also compares whenever it records or is given
     /// `--inventory`. With a row filter only the config asks to record, and nothing is done
     /// (the flags were refused by [`check_flags`]).
-    pub fn open(
+    pub(crate) fn open(
         args: &RecordArgs,
         config: &InventoryConfig,
         row_filter: Option<&str>,
@@ -136,7 +129,7 @@ impl Recording {
 
     /// For the exporter: records every listing when `[inventory] record = true` and its
     /// selection has no row filter, else `None`.
-    pub fn for_exporter(
+    pub(crate) fn for_exporter(
         config: &InventoryConfig,
         row_filter: Option<&str>,
     ) -> Result<Option<Recording>> {
@@ -148,7 +141,7 @@ impl Recording {
     /// may wait up to the busy timeout for another run): from async code on the multi-thread
     /// runtime, call it inside `tokio::task::block_in_place`, as [`Recording::record_all`]
     /// does.
-    pub fn record(
+    pub(crate) fn record(
         &mut self,
         account: &Account,
         listing: std::result::Result<&[Backup], &Error>,
@@ -176,7 +169,7 @@ impl Recording {
 
     /// Prunes snapshots older than `[inventory] keep` (default 400 days) at `now`, once the
     /// run's recordings are written.
-    pub fn prune(&mut self, now: DateTime<Utc>, recorded: &mut Recorded) {
+    pub(crate) fn prune(&mut self, now: DateTime<Utc>, recorded: &mut Recorded) {
         if !self.record || self.broken {
             return;
         }
@@ -186,9 +179,10 @@ impl Recording {
     }
 
     /// Records a whole run's results (in the order of `accounts`), all taken at `finished`,
-    /// then prunes. The hook for the exporter (spec §8: with `record = true` it records each
-    /// listing): call it with the results of `providers::run_all` before handing them on.
-    pub fn record_all(
+    /// then prunes. The hook for the exporter (`docs/cli.md#exporter`: with `record = true` it
+    /// records each listing): call it with the results of `providers::run_all` before handing them
+    /// on.
+    pub(crate) fn record_all(
         &mut self,
         accounts: &[Account],
         results: &[AccountResult],
@@ -200,7 +194,7 @@ impl Recording {
     /// [`Recording::record_all`] on a blocking thread, for a server that must keep
     /// answering meanwhile (the exporter): takes the recording and the results and gives
     /// them back.
-    pub async fn record_all_in_background(
+    pub(crate) async fn record_all_in_background(
         mut self,
         accounts: Vec<Account>,
         results: Vec<AccountResult>,
@@ -242,7 +236,7 @@ impl Recording {
     /// `vanished` findings against its newest successful snapshot recorded before this run
     /// (read before this run's snapshot is written), then the snapshot; then the pruning.
     /// `max_age` gives each finding the account's threshold, as the other findings carry it.
-    pub fn audit(
+    pub(crate) fn audit(
         &mut self,
         accounts: &[Account],
         results: &[AccountResult],
@@ -270,8 +264,8 @@ impl Recording {
         (findings, recorded)
     }
 
-    /// The `vanished` findings of one listed account (spec §9): backups `available` in the
-    /// newest successful snapshot recorded before this run that are gone from `rows` before
+    /// The `vanished` findings of one listed account (`docs/cli.md#audit`): backups `available` in
+    /// the newest successful snapshot recorded before this run that are gone from `rows` before
     /// their time. None when the account has no successful snapshot yet.
     fn vanished(
         &self,
@@ -325,7 +319,7 @@ fn end_of_time() -> DateTime<Utc> {
 /// The findings for the backups [`inventory::vanished`] finds gone early from `current`,
 /// each naming the backup and why it was not due: its `expires_at` is after `now`, or it was
 /// not the oldest available backup of its resource in the snapshot taken at `taken_at`.
-pub fn vanished_findings(
+pub(crate) fn vanished_findings(
     previous: &[Backup],
     current: &[Backup],
     taken_at: DateTime<Utc>,

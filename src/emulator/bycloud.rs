@@ -1,11 +1,11 @@
 //! Emulator of ByCloud's `GET /v1/backups` (docs.bycoded.cloud block-storage/list-backups):
 //! the vendor's side of the wire, sharing no code with the adapter.
 //!
-//! It imitates what providers.md §5 lists: `Authorization: Bearer` or `X-Api-Key: id:secret`
-//! (else the vendor's 401 body with a `req-<uuid>`), `limit` (default 20, at most 100) +
-//! `marker` paging with `meta {total, limit, marker, has_more}`, the documented `links.*` that
-//! wrongly point at `/v1/instances`, the `name` (exact or `prefix*`), `status`
-//! (case-insensitive) and `volume_id` filters, `X-RateLimit-*` headers on every response,
+//! It imitates what `docs/providers/bycloud.md#what-the-emulator-imitates` lists: `Authorization:
+//! Bearer` or `X-Api-Key: id:secret` (else the vendor's 401 body with a `req-<uuid>`), `limit`
+//! (default 20, at most 100) + `marker` paging with `meta {total, limit, marker, has_more}`, the
+//! documented `links.*` that wrongly point at `/v1/instances`, the `name` (exact or `prefix*`),
+//! `status` (case-insensitive) and `volume_id` filters, `X-RateLimit-*` headers on every response,
 //! statuses in mixed case (429s under `--faults` come from the shared fault layer).
 //!
 //! Backups carry no expiry: on later days ([`super::Timeline`]) each volume's oldest backup
@@ -140,7 +140,7 @@ struct Api {
 }
 
 /// The API's routes.
-pub fn router(ctx: ApiCtx) -> Router {
+pub(crate) fn router(ctx: ApiCtx) -> Router {
     let options = &ctx.shared.options;
     let timeline = Timeline::of(options);
     let n = options.scale.unwrap_or(DEFAULT_BACKUPS);
@@ -173,8 +173,8 @@ pub fn router(ctx: ApiCtx) -> Router {
         .with_state(api)
 }
 
-/// Demo accounts in config form (spec §3).
-pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
+/// Demo accounts in config form (`docs/emulator.md#demo-accounts`).
+pub(crate) fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     let mut out = String::new();
     for a in &demo_accounts(options) {
         out.push_str(&format!("[accounts.{}]\nprovider = \"bycloud\"\n", a.name));
@@ -621,7 +621,7 @@ async fn not_found(State(api): State<Arc<Api>>, uri: Uri) -> Response {
 
 /// Adds `X-RateLimit-*` to every response, as ByCloud documents. Applied outside the shared
 /// fault layer, so the 429s it injects under `--faults` carry them too (remaining 0).
-pub fn with_rate_limit(router: Router) -> Router {
+pub(crate) fn with_rate_limit(router: Router) -> Router {
     let window: RateWindow = Arc::new(Mutex::new((0, 0)));
     router.layer(middleware::from_fn_with_state(window, rate_limit))
 }

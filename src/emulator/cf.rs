@@ -1,8 +1,8 @@
-//! Emulator of the Cloud Foundry side that lists OSMAPI backups (providers.md §4 "Emulator must
-//! imitate" and §5a): the Cloud Controller root (`GET /`), UAA's token endpoint (served under
-//! both the `login` and `uaa` links), the CC v3 service-instance list with `page`/`per_page`,
-//! and "List Service Instance Backups". The Python `cloudfoundry-client` works against it
-//! unchanged.
+//! Emulator of the Cloud Foundry side that lists OSMAPI backups
+//! (`docs/providers/cf.md#what-the-emulator-imitates` and `docs/emulator.md#fidelity`): the Cloud
+//! Controller root (`GET /`), UAA's token endpoint (served under both the `login` and `uaa` links),
+//! the CC v3 service-instance list with `page`/`per_page`, and "List Service Instance Backups". The
+//! Python `cloudfoundry-client` works against it unchanged.
 //!
 //! Instances hold backups, hold none (`empty-pg`: its backups call answers 200 with an empty
 //! list) or belong to an offering without backups (`logs-rabbitmq`: 422). On later days
@@ -349,7 +349,7 @@ fn backups_body(backups: &[(String, i64)], limit: Option<usize>) -> Value {
 }
 
 /// The API's routes.
-pub fn router(ctx: ApiCtx) -> Router {
+pub(crate) fn router(ctx: ApiCtx) -> Router {
     let root = ctx.base.as_str().trim_end_matches('/').to_string();
     let options = &ctx.shared.options;
     let accounts = demo_accounts(options);
@@ -389,8 +389,8 @@ pub fn router(ctx: ApiCtx) -> Router {
         .with_state(state)
 }
 
-/// Demo accounts in config form (spec §3).
-pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
+/// Demo accounts in config form (`docs/emulator.md#demo-accounts`).
+pub(crate) fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     let api = base.as_str().trim_end_matches('/');
     let mut out = Vec::new();
     for a in demo_accounts(options) {

@@ -1,6 +1,6 @@
 //! `echo_credentials`: a test mode in which the emulated servers answer chosen requests with an
 //! error that repeats the credentials the client sent, the way a careless or hostile server
-//! does, so that tests can prove nothing a secret touches is printed (spec §7, last bullet).
+//! does, so that tests can prove nothing a secret touches is printed (`docs/security.md`).
 //!
 //! **What is echoed.** Every credential-bearing request header, as received: `Authorization`
 //! (Bearer tokens, Basic client credentials, Huawei `SDK-HMAC-SHA256 Access=…, Signature=…`),
@@ -48,7 +48,7 @@ use super::faults::{self, Vendor};
 use super::{random_hex32, Shared};
 
 /// The rules in force when none were set.
-pub const DEFAULT_RULES: &str = "listing=500";
+pub(crate) const DEFAULT_RULES: &str = "listing=500";
 
 /// Headers that carry credentials, echoed when present.
 const CREDENTIAL_HEADERS: [&str; 6] = [
@@ -65,7 +65,7 @@ const MAX_BODY: usize = 64 * 1024;
 
 /// Which requests a rule answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// The vendor's login request.
     Login,
     /// A backup listing (and Cloud Foundry's instance list).
@@ -78,13 +78,13 @@ pub enum Target {
 
 /// One rule: requests of `vendor` (all when `None`) matching `target` answer `status`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// Only this provider's requests; `None`: every provider's.
-    pub vendor: Option<Vendor>,
+    pub(crate) vendor: Option<Vendor>,
     /// Which requests.
-    pub target: Target,
+    pub(crate) target: Target,
     /// 401, 403 or 500.
-    pub status: StatusCode,
+    pub(crate) status: StatusCode,
 }
 
 impl Rule {
@@ -105,7 +105,7 @@ impl Rule {
 }
 
 /// Parses rules in the syntax of the module documentation; an error names the bad rule.
-pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
+pub(crate) fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
     let mut rules = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let bad = |why: &str| format!("echo rule `{item}`: {why}");
@@ -147,14 +147,14 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
 
 /// The echo mode's state: on or off, and the rules in force.
 #[derive(Debug)]
-pub struct Echo {
+pub(crate) struct Echo {
     enabled: bool,
     rules: Mutex<Vec<Rule>>,
 }
 
 impl Echo {
     /// The state for `echo_credentials`, with the default rules.
-    pub fn new(enabled: bool) -> Echo {
+    pub(crate) fn new(enabled: bool) -> Echo {
         Echo {
             enabled,
             rules: Mutex::new(parse_rules(DEFAULT_RULES).expect("the default rules parse")),
@@ -162,7 +162,7 @@ impl Echo {
     }
 
     /// Replaces the rules.
-    pub fn set(&self, text: &str) -> Result<(), String> {
+    pub(crate) fn set(&self, text: &str) -> Result<(), String> {
         if !self.enabled {
             return Err("echo rules need echo_credentials".into());
         }
@@ -212,7 +212,7 @@ fn is_login(vendor: Vendor, method: &Method, path: &str) -> bool {
 }
 
 /// The layer in front of each vendor's routes: a no-op unless `echo_credentials`.
-pub async fn layer(
+pub(crate) async fn layer(
     State((shared, vendor)): State<(Arc<Shared>, Vendor)>,
     req: Request,
     next: Next,
@@ -275,7 +275,7 @@ fn vendor_error(vendor: Vendor, login: bool, status: StatusCode, text: &str) -> 
             json!({ fault: {"message": text, "code": code} })
         }
         Vendor::Huawei => {
-            // Gateway codes for 401 and 403, a service code for 500 [I].
+            // Gateway codes for 401 and 403, a service code for 500 (assumption).
             let error_code = match code {
                 401 => "APIGW.0301",
                 403 => "APIGW.0302",
@@ -309,7 +309,7 @@ fn vendor_error(vendor: Vendor, login: bool, status: StatusCode, text: &str) -> 
 }
 
 /// `GET`/`POST /_emulator/echo` on the base listener (only with `echo_credentials`).
-pub fn control_router(shared: Arc<Shared>) -> Router {
+pub(crate) fn control_router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/_emulator/echo", get(show_rules).post(set_rules))
         .with_state(shared)

@@ -1,5 +1,5 @@
 //! `--faults`: misbehaviour injected in front of every API, in each vendor's own shape, so the
-//! client's resilience can be proven against it (spec §7):
+//! client's resilience can be proven against it (`docs/cli.md#behaviour-under-faults`):
 //! - the first try of every listing request (by method and URI) fails, alternately throttled
 //!   (429 with `Retry-After` as delta seconds for Huawei and ByCloud, an HTTP date for Oracle
 //!   and Z.com, a Unix epoch for Cloud Foundry, as `text/plain`) and unavailable (503 with an
@@ -28,14 +28,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 /// The bearer token of the demo account whose server repeats its paging marker.
-pub const LOOP_TOKEN: &str = "demo-marker-loop-token";
+pub(crate) const LOOP_TOKEN: &str = "demo-marker-loop-token";
 
 /// Extra delay per request of the slow demo account.
-pub const SLOW_DELAY: Duration = Duration::from_millis(1000);
+pub(crate) const SLOW_DELAY: Duration = Duration::from_millis(1000);
 
 /// Which vendor a listener imitates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Vendor {
+pub(crate) enum Vendor {
     /// Oracle Compute Classic.
     Oracle,
     /// Z.com.
@@ -50,7 +50,7 @@ pub enum Vendor {
 
 impl Vendor {
     /// Every vendor, in the order the emulator lists them.
-    pub const ALL: [Vendor; 5] = [
+    pub(crate) const ALL: [Vendor; 5] = [
         Vendor::Oracle,
         Vendor::Zcom,
         Vendor::Huawei,
@@ -59,12 +59,12 @@ impl Vendor {
     ];
 
     /// Its place in [`Vendor::ALL`].
-    pub fn position(self) -> usize {
+    pub(crate) fn position(self) -> usize {
         self as usize
     }
 
     /// The provider name the config and the CLI use.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Vendor::Oracle => "oracle",
             Vendor::Zcom => "zcom",
@@ -77,7 +77,7 @@ impl Vendor {
 
 /// Fault state of one listener.
 #[derive(Debug)]
-pub struct Faults {
+pub(crate) struct Faults {
     vendor: Vendor,
     enabled: bool,
     /// Tries seen per listing URI: odd tries fail, even ones pass.
@@ -88,7 +88,7 @@ pub struct Faults {
 
 impl Faults {
     /// Fault state for one vendor's listener.
-    pub fn new(vendor: Vendor, enabled: bool) -> Arc<Faults> {
+    pub(crate) fn new(vendor: Vendor, enabled: bool) -> Arc<Faults> {
         Arc::new(Faults {
             vendor,
             enabled,
@@ -182,7 +182,7 @@ fn unavailable() -> Response {
 }
 
 /// The fault layer: a no-op unless `--faults`.
-pub async fn layer(State(faults): State<Arc<Faults>>, req: Request, next: Next) -> Response {
+pub(crate) async fn layer(State(faults): State<Arc<Faults>>, req: Request, next: Next) -> Response {
     if !faults.enabled {
         return next.run(req).await;
     }

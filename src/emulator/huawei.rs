@@ -35,14 +35,14 @@ use super::{
 };
 
 /// The AK/SK demo account.
-pub const SG_ACCOUNT: &str = "huawei-demo-sg";
+pub(crate) const SG_ACCOUNT: &str = "huawei-demo-sg";
 const SG_REGION: &str = "ap-southeast-1";
 const SG_PROJECT: &str = "5e1f9a2b7c3d4e6f8a9b0c1d2e3f4a5b";
 const SG_AK: &str = "HPUADEMOSG0000000001";
 const SG_SK: &str = "demoSkSg0000000000000000000000000000demo";
 
 /// The IAM-password demo account.
-pub const TOKEN_ACCOUNT: &str = "huawei-demo-token";
+pub(crate) const TOKEN_ACCOUNT: &str = "huawei-demo-token";
 const TOKEN_REGION: &str = "cn-north-4";
 const TOKEN_PROJECT: &str = "8c7b6a5d4e3f2a1b0c9d8e7f6a5b4c3d";
 const TOKEN_USER: &str = "demo-iam-user";
@@ -51,7 +51,7 @@ const TOKEN_DOMAIN: &str = "huawei-demo-domain";
 
 /// The demo's second enterprise project (the first is the default one, `"0"`): the AK/SK
 /// account's ERP servers live there, with their daily policy series.
-pub const ERP_PROJECT: &str = "3b0f7c1e-52a8-4d6b-9e14-8c2f6a0d7e95";
+pub(crate) const ERP_PROJECT: &str = "3b0f7c1e-52a8-4d6b-9e14-8c2f6a0d7e95";
 
 /// The enterprise project of every other backup.
 const DEFAULT_PROJECT: &str = "0";
@@ -90,8 +90,8 @@ const SERIES: [Series; 2] = [
 /// How long before day 0's listing the series' backups run each day.
 const SERIES_HOURS_BEFORE: i64 = 8;
 
-/// The CBR status vocabulary (seed §3.5): the non-success ones, `error` first so that
-/// `plan`'s first special (resource 0's newest backup) is a failure.
+/// The CBR status vocabulary (`docs/providers/huawei.md#status-values`): the non-success ones,
+/// `error` first so that `plan`'s first special (resource 0's newest backup) is a failure.
 const SPECIALS: [&str; 7] = [
     "error",
     "protecting",
@@ -112,13 +112,13 @@ const STATUSES: [&str; 8] = [
     "waiting_restore",
 ];
 
-/// ListBackups accepts `limit` in 1..=1000 **[I]** (CBR documents no maximum).
+/// ListBackups accepts `limit` in 1..=1000, the emulator's choice (CBR documents no maximum).
 const MAX_LIMIT: usize = 1000;
 /// With faults on, an IAM token is refused after this many list calls (an expiring session).
 const FAULT_TOKEN_USES: u64 = 3;
 
 /// The routes: CBR and IAM on one listener, at its root.
-pub fn router(ctx: ApiCtx) -> Router {
+pub(crate) fn router(ctx: ApiCtx) -> Router {
     let state = Arc::new(Cbr::new(ctx));
     Router::new()
         .route("/v3/{project_id}/backups", get(list_backups))
@@ -129,8 +129,9 @@ pub fn router(ctx: ApiCtx) -> Router {
         .with_state(state)
 }
 
-/// Demo accounts in config form (spec §3); the endpoints are the listener root.
-pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
+/// Demo accounts in config form (`docs/emulator.md#demo-accounts`); the endpoints are the listener
+/// root.
+pub(crate) fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     let mut out = String::new();
     for spec in specs(options) {
         out.push_str(&format!(
@@ -1009,8 +1010,8 @@ fn list(tenant: &Tenant, raw_query: &str) -> Result<String, VendorError> {
             // `all_granted_eps` those of every enterprise project the user may see. Without
             // it, a user whose permissions are granted on the whole IAM project (every demo
             // user) sees the backups of every enterprise project: the parameter narrows the
-            // listing, it is not needed to see it [I]. (A user granted permissions only per
-            // enterprise project must name one or `all_granted_eps`; the demo has none.)
+            // listing, it is not needed to see it (assumption). (A user granted permissions only
+            // per enterprise project must name one or `all_granted_eps`; the demo has none.)
             && q.enterprise_project.as_deref().is_none_or(|ep| {
                 ep == "all_granted_eps" || ep == res.enterprise_project
             })

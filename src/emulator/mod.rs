@@ -28,14 +28,14 @@ use crate::error::{Error, ErrorKind, Result};
 use faults::{Faults, Vendor};
 use net::{bind, serve, WireState};
 
-pub mod bycloud;
-pub mod cf;
-pub mod echo;
-pub mod faults;
-pub mod huawei;
+pub(crate) mod bycloud;
+pub(crate) mod cf;
+pub(crate) mod echo;
+pub(crate) mod faults;
+pub(crate) mod huawei;
 pub mod net;
-pub mod oracle;
-pub mod zcom;
+pub(crate) mod oracle;
+pub(crate) mod zcom;
 
 /// How to run the emulator.
 #[derive(Clone, Debug)]
@@ -93,7 +93,7 @@ impl Default for EmulatorOptions {
 #[derive(Debug)]
 pub struct Shared {
     /// The options it was started with.
-    pub options: EmulatorOptions,
+    pub(crate) options: EmulatorOptions,
     requests: AtomicU64,
     /// Which requests answer with an echo of their credentials (`echo_credentials`).
     echo: echo::Echo,
@@ -108,11 +108,11 @@ impl Shared {
 
 /// What an API module gets: its own base URL and the shared state.
 #[derive(Clone, Debug)]
-pub struct ApiCtx {
+pub(crate) struct ApiCtx {
     /// `http://127.0.0.1:PORT/` of this API's listener.
-    pub base: Url,
+    pub(crate) base: Url,
     /// Shared state.
-    pub shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// The base URL of each API.
@@ -134,7 +134,7 @@ pub struct ApiUrls {
 #[derive(Debug)]
 pub struct Emulator {
     /// The base URL (its index lists every API).
-    pub base: Url,
+    pub(crate) base: Url,
     /// Each API's URL.
     pub urls: ApiUrls,
     shared: Arc<Shared>,
@@ -250,7 +250,7 @@ impl Emulator {
 
     /// With TLS, the PEM of the throwaway CA that signed the listeners' certificate: what
     /// clients must trust (`ca_file`).
-    pub fn ca_pem(&self) -> Option<&str> {
+    pub(crate) fn ca_pem(&self) -> Option<&str> {
         self.wire.ca_pem()
     }
 
@@ -269,7 +269,8 @@ impl Emulator {
             .map_err(|e| Error::new(ErrorKind::Usage, format!("emulator: {e}")))
     }
 
-    /// A ready config (spec §3) for the demo accounts, with their fixed demo credentials inline.
+    /// A ready config (`docs/config.md`) for the demo accounts, with their fixed demo credentials
+    /// inline.
     pub fn config_toml(&self) -> String {
         let mut out = String::from(
             "# Demo accounts of `backups emulator`. The credentials are fixed demo values,\n\
@@ -331,14 +332,14 @@ fn index_json(urls: &ApiUrls) -> serde_json::Value {
 }
 
 /// 32 random lower-case hex digits: a fresh session, token or request id.
-pub fn random_hex32() -> String {
+pub(crate) fn random_hex32() -> String {
     format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
 }
 
 /// The sessions an emulated API hands out (cookies, tokens): random ids that live for a
 /// fixed time. Under `--faults` every other one issued to an owner is dead on arrival, so
 /// accounts listed at the same time each meet exactly one expired session.
-pub struct Sessions<O> {
+pub(crate) struct Sessions<O> {
     lifetime: Duration,
     faults: bool,
     state: std::sync::Mutex<SessionState<O>>,
@@ -358,7 +359,7 @@ struct Session<O> {
 
 impl<O: Clone + Eq + std::hash::Hash> Sessions<O> {
     /// Sessions living `lifetime`, half of them dead on arrival under `faults`.
-    pub fn new(lifetime: Duration, faults: bool) -> Sessions<O> {
+    pub(crate) fn new(lifetime: Duration, faults: bool) -> Sessions<O> {
         Sessions {
             lifetime,
             faults,
@@ -370,7 +371,7 @@ impl<O: Clone + Eq + std::hash::Hash> Sessions<O> {
     }
 
     /// A new session for `owner`: its id.
-    pub fn issue(&self, owner: O) -> String {
+    pub(crate) fn issue(&self, owner: O) -> String {
         let id = random_hex32();
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let count = state.issued.entry(owner.clone()).or_insert(0);
@@ -391,7 +392,7 @@ impl<O: Clone + Eq + std::hash::Hash> Sessions<O> {
     }
 
     /// The owner of a live session.
-    pub fn owner(&self, id: &str) -> Option<O> {
+    pub(crate) fn owner(&self, id: &str) -> Option<O> {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let s = state.live.get(id)?;
         (!s.revoked && s.issued.elapsed() < self.lifetime).then(|| s.owner.clone())
@@ -400,11 +401,11 @@ impl<O: Clone + Eq + std::hash::Hash> Sessions<O> {
 
 /// A small deterministic generator (SplitMix64) for the demo data: same seed, same data.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     /// A generator seeded from a string (an account name).
-    pub fn seeded(seed: &str) -> Rng {
+    pub(crate) fn seeded(seed: &str) -> Rng {
         // FNV-1a, so the seed is stable across Rust versions (unlike `DefaultHasher`).
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in seed.bytes() {
@@ -415,7 +416,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -424,12 +425,12 @@ impl Rng {
     }
 
     /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
     }
 
     /// A lower-case dashed UUID (version 4 layout).
-    pub fn uuid(&mut self) -> String {
+    pub(crate) fn uuid(&mut self) -> String {
         let a = self.next_u64();
         let b = self.next_u64();
         format!(
@@ -443,21 +444,21 @@ impl Rng {
     }
 
     /// 32 lower-case hex digits (a dashless id).
-    pub fn hex32(&mut self) -> String {
+    pub(crate) fn hex32(&mut self) -> String {
         format!("{:016x}{:016x}", self.next_u64(), self.next_u64())
     }
 }
 
 /// One planned demo backup: which resource, when, and which status slot.
 #[derive(Clone, Debug)]
-pub struct Planned {
+pub(crate) struct Planned {
     /// Index of the protected resource.
-    pub resource: usize,
+    pub(crate) resource: usize,
     /// Creation time.
-    pub created: DateTime<Utc>,
+    pub(crate) created: DateTime<Utc>,
     /// `Some(k)`: give it the k-th non-success status of the vendor's vocabulary (cycling);
     /// `None`: the vendor's success status.
-    pub special: Option<usize>,
+    pub(crate) special: Option<usize>,
 }
 
 /// Plans `n` backups over `resources` resources, one a day per resource going back from
@@ -465,7 +466,7 @@ pub struct Planned {
 /// backup is four days old), about one backup in eight has a non-success status (every one
 /// of `specials` at least once when `n` allows), and resource 0's newest backup failed, so
 /// the demo has something for `audit` to find. Deterministic for a given seed.
-pub fn plan(
+pub(crate) fn plan(
     seed: &str,
     now: DateTime<Utc>,
     n: usize,
@@ -532,16 +533,16 @@ pub fn plan(
 ///   what an inventory audit reports as `vanished`), and another available one changes state
 ///   (Huawei: deleting, then gone on day 2; ByCloud: error).
 #[derive(Clone, Copy, Debug)]
-pub struct Timeline {
+pub(crate) struct Timeline {
     /// The moment of this day's listing.
-    pub now: DateTime<Utc>,
+    pub(crate) now: DateTime<Utc>,
     /// Days since day 0.
-    pub day: u32,
+    pub(crate) day: u32,
 }
 
 impl Timeline {
     /// The timeline of a run.
-    pub fn of(options: &EmulatorOptions) -> Timeline {
+    pub(crate) fn of(options: &EmulatorOptions) -> Timeline {
         Timeline {
             now: options.now,
             day: options.day,
@@ -549,42 +550,42 @@ impl Timeline {
     }
 
     /// Day 0's listing time: every day-0 backup is dated from it.
-    pub fn anchor(&self) -> DateTime<Utc> {
+    pub(crate) fn anchor(&self) -> DateTime<Utc> {
         self.at(0)
     }
 
     /// The listing time of day `d`.
-    pub fn at(&self, d: u32) -> DateTime<Utc> {
+    pub(crate) fn at(&self, d: u32) -> DateTime<Utc> {
         self.now - chrono::Duration::days(i64::from(self.day) - i64::from(d))
     }
 
     /// When something that happened during day `d` (between the listings of days `d - 1` and
     /// `d`) happened: a few hours before day `d`'s listing.
-    pub fn during(&self, d: u32) -> DateTime<Utc> {
+    pub(crate) fn during(&self, d: u32) -> DateTime<Utc> {
         self.at(d) - chrono::Duration::hours(3)
     }
 }
 
 /// One daily backup taken after day 0: during day `day`, of `resource`.
 #[derive(Clone, Debug)]
-pub struct Fresh {
+pub(crate) struct Fresh {
     /// Index of the protected resource.
-    pub resource: usize,
+    pub(crate) resource: usize,
     /// The day during which it was taken (1..=the timeline's day).
-    pub day: u32,
+    pub(crate) day: u32,
     /// Creation time.
-    pub created: DateTime<Utc>,
+    pub(crate) created: DateTime<Utc>,
     /// Still running at the timeline's `now` (only the current day's backup of one resource).
-    pub in_progress: bool,
+    pub(crate) in_progress: bool,
     /// Its own generator, seeded by account, day and resource: a backup keeps its ids
     /// whatever the day the emulator is started at.
-    pub rng: Rng,
+    pub(crate) rng: Rng,
 }
 
 /// The daily backups taken during days 1..=`timeline.day` over `resources` resources planned
 /// by [`plan`] with the same seed, oldest day first: one per resource a day, at the minutes
 /// `plan` uses, none for the stale (last) resource.
-pub fn fresh(seed: &str, timeline: &Timeline, resources: usize) -> Vec<Fresh> {
+pub(crate) fn fresh(seed: &str, timeline: &Timeline, resources: usize) -> Vec<Fresh> {
     let resources = resources.max(1);
     let stale = (resources > 1).then_some(resources - 1);
     let busy = if resources > 2 { 1 } else { 0 };
@@ -614,7 +615,7 @@ pub fn fresh(seed: &str, timeline: &Timeline, resources: usize) -> Vec<Fresh> {
 /// The index in `planned` of the first backup of `resource` that is `from_day` or more days
 /// old, has the success status (no special slot) and satisfies `also`: how the timeline picks
 /// the backups it deletes early or changes.
-pub fn pick(
+pub(crate) fn pick(
     planned: &[Planned],
     resource: usize,
     from_day: usize,
@@ -630,7 +631,7 @@ pub fn pick(
 /// Under [`EmulatorOptions::accounts`], the numbers (1-based) of the generated accounts
 /// `vendor` serves: account k belongs to the ((k - 1) mod 5)-th provider in the order oracle,
 /// zcom, huawei, cf, bycloud. `None`: the default demo accounts.
-pub fn bulk_numbers(options: &EmulatorOptions, vendor: Vendor) -> Option<Vec<usize>> {
+pub(crate) fn bulk_numbers(options: &EmulatorOptions, vendor: Vendor) -> Option<Vec<usize>> {
     let n = options.accounts?;
     let v = vendor.position();
     Some((1..=n).filter(|k| (k - 1) % 5 == v).collect())
@@ -651,7 +652,7 @@ pub(crate) mod testing {
 
     /// Starts an emulator with a pinned `now` and returns it with `provider`'s demo accounts,
     /// leaving out the ones `--faults` adds to fail on purpose (bad credentials, a loop).
-    pub async fn start(
+    pub(crate) async fn start(
         provider: ProviderId,
         now: DateTime<Utc>,
         scale: Option<usize>,
@@ -677,12 +678,12 @@ pub(crate) mod testing {
 
     /// Lists `accounts` as `backups list` does (their adapters, one shared client, default
     /// options): one result per account, in order.
-    pub async fn list(accounts: &[Account], filter: &Filter) -> Vec<Result<Vec<Backup>>> {
+    pub(crate) async fn list(accounts: &[Account], filter: &Filter) -> Vec<Result<Vec<Backup>>> {
         list_with(accounts, filter, &ListOptions::default()).await
     }
 
     /// [`list`] with the given options.
-    pub async fn list_with(
+    pub(crate) async fn list_with(
         accounts: &[Account],
         filter: &Filter,
         options: &ListOptions,
@@ -696,7 +697,7 @@ pub(crate) mod testing {
     }
 
     /// Every account's rows; an account that fails fails the test with its message.
-    pub async fn list_ok(accounts: &[Account], filter: &Filter) -> Vec<Vec<Backup>> {
+    pub(crate) async fn list_ok(accounts: &[Account], filter: &Filter) -> Vec<Vec<Backup>> {
         list(accounts, filter)
             .await
             .into_iter()
@@ -757,8 +758,8 @@ mod tests {
         .await
     }
 
-    /// The backups of `before` that spec §9 calls `vanished` in `after`, listed at `when`:
-    /// available before, gone after, and either expiring after `when` or, without
+    /// The backups of `before` that `docs/cli.md#audit` calls `vanished` in `after`, listed at
+    /// `when`: available before, gone after, and either expiring after `when` or, without
     /// `expires_at`, not the oldest available backup of their resource before.
     fn vanished_early(before: &[Backup], after: &[Backup], when: DateTime<Utc>) -> Vec<String> {
         let now: BTreeSet<&str> = after.iter().map(|r| r.id.as_str()).collect();

@@ -28,11 +28,11 @@ use crate::error::{Error, ErrorKind, Result};
 #[derive(Clone, Debug, Default)]
 pub struct Wire {
     /// Serve HTTPS with a certificate from a throwaway CA made at start (`--tls`).
-    pub tls: bool,
+    pub(crate) tls: bool,
     /// Offer HTTP/1.1 only (no HTTP/2 by ALPN), to compare with servers that lack it.
-    pub http1_only: bool,
+    pub(crate) http1_only: bool,
     /// Round trip added to every chunk of bytes, half each way (`--rtt-ms`); zero for none.
-    pub rtt: Duration,
+    pub(crate) rtt: Duration,
 }
 
 /// The listeners' shared settings: the TLS acceptor (with the CA's PEM, for clients) and
@@ -182,7 +182,7 @@ async fn connection(tcp: TcpStream, wire: Arc<WireState>, router: Router) {
 
 /// `config` (the emulator's TOML) with `ca_file = "<ca>"` in every `[accounts.NAME]` table, so
 /// each account trusts the throwaway CA written at `ca`.
-pub fn trusting(config: &str, ca: &std::path::Path) -> String {
+pub(crate) fn trusting(config: &str, ca: &std::path::Path) -> String {
     let path = ca.display().to_string();
     let quoted = format!("\"{}\"", path.replace('\\', "\\\\").replace('"', "\\\""));
     let mut out = String::with_capacity(config.len());
@@ -316,7 +316,7 @@ pub(crate) mod testing {
     /// Starts an emulator over TLS (HTTP/1.1 only with `http1_only`) and returns it with its
     /// demo accounts trusting its CA (written into the returned directory), leaving out those
     /// that `--faults` adds to fail on purpose.
-    pub async fn start(
+    pub(crate) async fn start(
         options: EmulatorOptions,
         http1_only: bool,
     ) -> (Emulator, tempfile::TempDir, Vec<Account>) {

@@ -1,8 +1,8 @@
-//! Emulator of Oracle Compute Classic's authentication and backup service (providers.md §1):
-//! `POST /authenticate/` hands out a `nimbula` cookie that lives 30 minutes, and
-//! `GET /backupservice/v1/backup/` answers a bare JSON array, unpaged, with the vendor's
-//! quirks (`:443` in `uri`, relative and absolute `volumeUri`, `""` and `null` messages, every
-//! `state` spelling, 404 for unknown query parameters, 406 for an unacceptable `Accept`).
+//! Emulator of Oracle Compute Classic's authentication and backup service
+//! (`docs/providers/oracle.md`): `POST /authenticate/` hands out a `nimbula` cookie that lives 30
+//! minutes, and `GET /backupservice/v1/backup/` answers a bare JSON array, unpaged, with the
+//! vendor's quirks (`:443` in `uri`, relative and absolute `volumeUri`, `""` and `null` messages,
+//! every `state` spelling, 404 for unknown query parameters, 406 for an unacceptable `Accept`).
 //!
 //! With `faults`, every other session it issues is dead on arrival, so each listing meets one
 //! expired cookie and has to authenticate again. On later days ([`super::Timeline`]) states
@@ -111,7 +111,7 @@ struct Api {
 }
 
 /// The API's routes.
-pub fn router(ctx: ApiCtx) -> Router {
+pub(crate) fn router(ctx: ApiCtx) -> Router {
     let options = &ctx.shared.options;
     let timeline = Timeline::of(options);
     let n = options.scale.unwrap_or(DEFAULT_BACKUPS);
@@ -142,8 +142,8 @@ pub fn router(ctx: ApiCtx) -> Router {
         .with_state(api)
 }
 
-/// Demo accounts in config form (spec §3).
-pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
+/// Demo accounts in config form (`docs/emulator.md#demo-accounts`).
+pub(crate) fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     demos(options)
         .iter()
         .map(|d| {
@@ -551,7 +551,7 @@ mod tests {
         let rows = list(&accounts, &Filter::default()).await.unwrap();
         assert_eq!(rows.len(), DEFAULT_BACKUPS);
 
-        // Every state of the vocabulary appears, and maps per the spec table.
+        // Every state of the vocabulary appears, and maps per `docs/model.md#status-stable`.
         let mut states: BTreeMap<String, Status> = BTreeMap::new();
         for r in &rows {
             states.insert(r.provider_status.clone().unwrap(), r.status);

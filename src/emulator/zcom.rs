@@ -1,5 +1,5 @@
-//! Emulator of Z.com's identity (Keystone v2.0) and backup listing (providers.md §2), on one
-//! listener: `POST /v2.0/tokens` in the shape keystoneauth1's v2 `Password` plugin reads, and
+//! Emulator of Z.com's identity (Keystone v2.0) and backup listing (`docs/providers/zcom.md`), on
+//! one listener: `POST /v2.0/tokens` in the shape keystoneauth1's v2 `Password` plugin reads, and
 //! `GET /v2/{tenant_id}/backup` (plus `/backup/{id}`) answering `{"backup":[group…]}` the way
 //! the vendor page shows it: served as `text/html`, pretty-printed, with trailing commas after
 //! the `backupruns` of groups holding several runs.
@@ -155,7 +155,7 @@ struct Api {
 }
 
 /// The API's routes.
-pub fn router(ctx: ApiCtx) -> Router {
+pub(crate) fn router(ctx: ApiCtx) -> Router {
     let options = &ctx.shared.options;
     let timeline = Timeline::of(options);
     let n = options.scale.unwrap_or(DEFAULT_RUNS);
@@ -196,8 +196,8 @@ pub fn router(ctx: ApiCtx) -> Router {
         .with_state(api)
 }
 
-/// Demo accounts in config form (spec §3).
-pub fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
+/// Demo accounts in config form (`docs/emulator.md#demo-accounts`).
+pub(crate) fn demo_config(base: &Url, options: &EmulatorOptions) -> String {
     let mut out = String::new();
     for d in &specs(options) {
         out.push_str(&format!("[accounts.{}]\nprovider = \"zcom\"\n", d.account));
@@ -252,7 +252,8 @@ async fn tokens(State(api): State<Arc<Api>>, body: Bytes) -> Response {
     };
     let tenant_id = auth["tenantId"].as_str();
     let tenant_name = auth["tenantName"].as_str();
-    // A Z.com API user belongs to one tenant; naming none scopes the token to it [I].
+    // A Z.com API user belongs to one tenant; naming none scopes the token to it
+    // (assumption: the vendor documents neither).
     let found = api.tenants.iter().position(|t| {
         t.username == username
             && t.password == password

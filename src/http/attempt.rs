@@ -15,13 +15,13 @@ use super::{body, describe, same_origin, Http, Response};
 /// What one try gave: the response or the error, and what the retry loop needs to know.
 pub(super) struct Outcome {
     /// The response read in full (any status), or a transport failure.
-    pub result: Result<Response>,
+    pub(crate) result: Result<Response>,
     /// Whether another try may succeed (transport failures, 429, 502-504).
-    pub transient: bool,
+    pub(crate) transient: bool,
     /// The server's `Retry-After`, when it gave one.
-    pub retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
     /// `METHOD /path` of the request, for the log.
-    pub what: String,
+    pub(crate) what: String,
 }
 
 /// Redirects followed for one request, all within its origin.

@@ -1,5 +1,5 @@
-//! Reading a response body in full, up to the size cap (spec §7: a body too large fails the
-//! account rather than the machine's memory).
+//! Reading a response body in full, up to the size cap (`docs/cli.md#bodies`: a body too
+//! large fails the account rather than the machine's memory).
 
 use crate::error::{Error, ErrorKind, Result};
 

@@ -20,13 +20,13 @@ use super::{attempt, HttpOptions};
 /// (`ca_file`), and whether its plain-http requests may go through `HTTP_PROXY`
 /// (`http_proxy = true`). Accounts with equal transports share a client and its pool.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Transport {
+pub(crate) struct Transport {
     /// `ca_file`: a PEM bundle added to the native roots.
-    pub ca_file: Option<CaBundle>,
+    pub(crate) ca_file: Option<CaBundle>,
     /// `http_proxy`: plain-http requests to non-loopback hosts go through `HTTP_PROXY`
     /// (else `ALL_PROXY`) instead of direct. Off by default: a proxy would read the
     /// credentials.
-    pub http_proxy: bool,
+    pub(crate) http_proxy: bool,
 }
 
 /// HTTP/2 flow-control windows. hyper's defaults (2 MiB a stream, 5 MiB a connection) let

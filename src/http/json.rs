@@ -9,13 +9,13 @@ use serde::Deserialize;
 /// checks only the strings it keeps, so a bad byte in a field the adapter skips would pass
 /// unnoticed: the whole body is checked once instead, then parsed as text (which spares
 /// serde_json checking each string again).
-pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> std::result::Result<T, String> {
+pub(crate) fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> std::result::Result<T, String> {
     let text = utf8_body(body)?;
     serde_json::from_str(text).map_err(|e| json_error_message(body, &e))
 }
 
 /// The body as text, or why it cannot be JSON: not UTF-8 (an HTML page said as such).
-pub fn utf8_body(body: &[u8]) -> std::result::Result<&str, String> {
+pub(crate) fn utf8_body(body: &[u8]) -> std::result::Result<&str, String> {
     match std::str::from_utf8(body) {
         Ok(text) => Ok(text),
         Err(_) if looks_like_html(body) => Err("an HTML page instead of JSON".into()),
@@ -27,7 +27,7 @@ pub fn utf8_body(body: &[u8]) -> std::result::Result<&str, String> {
 }
 
 /// One line saying why `body` is not the JSON expected, from serde_json's error for it.
-pub fn json_error_message(body: &[u8], e: &serde_json::Error) -> String {
+pub(crate) fn json_error_message(body: &[u8], e: &serde_json::Error) -> String {
     let what = if looks_like_html(body) {
         "an HTML page instead of JSON"
     } else if body.iter().all(u8::is_ascii_whitespace) {

@@ -27,8 +27,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
-pub use client::Transport;
-pub use json::{json_error_message, parse_json, utf8_body};
+pub(crate) use client::Transport;
+pub(crate) use json::{json_error_message, parse_json, utf8_body};
 pub use proxy::ProxyEnv;
 pub use retry::RetryPolicy;
 pub use tls::{warm_native_roots, CaBundle};
@@ -36,7 +36,7 @@ pub use tls::{warm_native_roots, CaBundle};
 use attempt::kind_for_status;
 use json::body_excerpt;
 
-/// Largest response body accepted (spec §7: a body too large fails the account).
+/// Largest response body accepted (`docs/cli.md#bodies`: a body too large fails the account).
 const DEFAULT_MAX_BODY: usize = 64 << 20;
 
 /// Settings of the shared client.
@@ -106,14 +106,14 @@ fn describe(method: &Method, url: &Url) -> String {
 }
 
 /// Whether two URLs share scheme, host and port: credentials may only go to the same origin.
-pub fn same_origin(a: &Url, b: &Url) -> bool {
+pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
     a.scheme() == b.scheme()
         && a.host_str() == b.host_str()
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// Whether a URL's host is a loopback address (plain http is allowed there).
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -122,12 +122,12 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Whether two URLs' hosts are one site (spec §7): the same registrable domain by the public
-/// suffix list (`login.sys.example.com` and `api.example.com` are; `a.example.co.uk` and
-/// `evil.co.uk` are not), the same IP address, or both loopback, which counts as one domain.
-/// A host that is itself a public suffix (`github.io`) is one site only with itself. The
-/// scheme and port are not compared: callers check the scheme.
-pub fn same_site(a: &Url, b: &Url) -> bool {
+/// Whether two URLs' hosts are one site (`docs/cli.md#credentials-and-origins`): the same
+/// registrable domain by the public suffix list (`login.sys.example.com` and `api.example.com` are;
+/// `a.example.co.uk` and `evil.co.uk` are not), the same IP address, or both loopback, which counts
+/// as one domain. A host that is itself a public suffix (`github.io`) is one site only with itself.
+/// The scheme and port are not compared: callers check the scheme.
+pub(crate) fn same_site(a: &Url, b: &Url) -> bool {
     if is_loopback(a) && is_loopback(b) {
         return true;
     }
@@ -166,7 +166,7 @@ impl Http {
 
     /// The client for an account's transport (built on first use, then shared by every
     /// account with the same settings), counting connections from zero.
-    pub fn for_transport(&self, transport: &Transport) -> Result<Http> {
+    pub(crate) fn for_transport(&self, transport: &Transport) -> Result<Http> {
         let (client, origins) = self.clients.get(&self.options, transport)?;
         Ok(Http {
             client,
@@ -179,19 +179,19 @@ impl Http {
 
     /// Connections opened by requests sent through this view so far (TCP connects: with
     /// HTTP/2 the parallel pages of an account share one).
-    pub fn connections(&self) -> u64 {
+    pub(crate) fn connections(&self) -> u64 {
         self.connections.load(Ordering::Relaxed)
     }
 
     /// Starts a request; finish it with headers and pass it to [`Http::send`].
-    pub fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
         self.client.request(method, url)
     }
 }
 
 impl Response {
     /// Whether the status is 2xx.
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
@@ -209,14 +209,14 @@ impl Response {
 
     /// Parses the body as JSON into `T`; a mismatch is a protocol error naming the request,
     /// the status and where in the body it failed.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T> {
         parse_json(&self.body).map_err(|e| self.protocol_error(e))
     }
 
     /// Decodes the body with `decode`, on a blocking thread when the body is large: every
     /// request of a listing is driven from one task, so parsing big pages there would use one
     /// core while the others idle. Errors become protocol errors naming the request.
-    pub async fn decode<T, F>(&mut self, decode: F) -> Result<T>
+    pub(crate) async fn decode<T, F>(&mut self, decode: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&[u8]) -> std::result::Result<T, String> + Send + 'static,
@@ -242,14 +242,14 @@ impl Response {
     }
 
     /// A header's value as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
 /// `base` with `segments` appended to its path (each percent-encoded, an empty last segment
 /// replaced) and its query and fragment dropped; `None` for a URL that cannot take a path.
-pub fn join_path(base: &Url, segments: &[&str]) -> Option<Url> {
+pub(crate) fn join_path(base: &Url, segments: &[&str]) -> Option<Url> {
     let mut url = base.clone();
     url.set_query(None);
     url.set_fragment(None);

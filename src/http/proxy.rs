@@ -1,5 +1,5 @@
-//! Proxies from the environment, with one rule of our own (spec §7): credentials never travel
-//! in the clear through a proxy.
+//! Proxies from the environment, with one rule of our own (`docs/config.md#tls-and-proxies`):
+//! credentials never travel in the clear through a proxy.
 //!
 //! - `https` requests go through `HTTPS_PROXY` (else `ALL_PROXY`) as a CONNECT tunnel: the
 //!   proxy sees the host and port, never the request. Loopback targets too: only `NO_PROXY`
@@ -40,7 +40,7 @@ impl ProxyEnv {
     /// Reads `https_proxy`, `http_proxy`, `all_proxy` and `no_proxy` (lower case first, then
     /// upper case) through `env`. A proxy value that is not a URL is an error naming the
     /// variable; a value without a scheme means `http://`.
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<ProxyEnv, String> {
+    pub(crate) fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<ProxyEnv, String> {
         let var = |name: &str| {
             [name.to_ascii_lowercase(), name.to_string()]
                 .into_iter()
@@ -70,7 +70,8 @@ impl ProxyEnv {
 
     /// Proxies given directly (tests): `https` for CONNECT tunnels, `http` for plain requests
     /// of accounts that allow it, `no_proxy` as the variable would hold it.
-    pub fn new(https: Option<Url>, http: Option<Url>, no_proxy: &str) -> ProxyEnv {
+    #[cfg(test)]
+    pub(crate) fn new(https: Option<Url>, http: Option<Url>, no_proxy: &str) -> ProxyEnv {
         ProxyEnv {
             https,
             http,
@@ -79,13 +80,13 @@ impl ProxyEnv {
     }
 
     /// Whether any proxy is set at all.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.https.is_none() && self.http.is_none()
     }
 
     /// The proxy a request to `url` goes through, if any; `http_proxy` is the account's
     /// permission to send plain-http requests through one.
-    pub fn proxy_for(&self, url: &Url, http_proxy: bool) -> Option<&Url> {
+    pub(crate) fn proxy_for(&self, url: &Url, http_proxy: bool) -> Option<&Url> {
         let proxy = match url.scheme() {
             "https" => self.https.as_ref()?,
             "http" if http_proxy && !super::is_loopback(url) => self.http.as_ref()?,

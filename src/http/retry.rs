@@ -1,6 +1,6 @@
-//! The retry loop (spec §7): connect errors, timeouts, 429, 502, 503 and 504 are tried again
-//! with exponential backoff and jitter, or after the server's `Retry-After`, within a bound on
-//! tries and on time.
+//! The retry loop (`docs/cli.md#retries`): connect errors, timeouts, 429, 502, 503 and 504 are
+//! tried again with exponential backoff and jitter, or after the server's `Retry-After`, within a
+//! bound on tries and on time.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -9,7 +9,7 @@ use crate::error::Result;
 use super::attempt::attempt;
 use super::{Http, Response};
 
-/// How requests are retried (spec §7): connect errors, timeouts, 429, 502, 503, 504.
+/// How requests are retried (`docs/cli.md#retries`): connect errors, timeouts, 429, 502, 503, 504.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
     /// Tries in all, the first included (so 1 = no retry).
@@ -37,7 +37,7 @@ impl RetryPolicy {
     /// The delay before retry number `retry` (0 for the first retry): exponential with "equal
     /// jitter" (half fixed, half random, `jitter` in `[0, 1)`), capped at `max_delay`, or the
     /// server's `Retry-After` when it gave one. Pure, so it is unit-tested.
-    pub fn delay(&self, retry: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+    pub(crate) fn delay(&self, retry: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
         if let Some(after) = retry_after {
             return after;
         }
@@ -83,7 +83,7 @@ impl Http {
     /// Sends the request `build` makes, retrying transient failures per the policy. `build` is
     /// called once per try, so time-stamped signatures are fresh. Any status comes back as a
     /// [`Response`]; only transport failures and exhausted retries are errors.
-    pub async fn send<F>(&self, account: &str, build: F) -> Result<Response>
+    pub(crate) async fn send<F>(&self, account: &str, build: F) -> Result<Response>
     where
         F: Fn() -> Result<reqwest::RequestBuilder>,
     {

@@ -27,7 +27,7 @@ pub struct CaBundle {
 
 impl CaBundle {
     /// Reads the certificates of a PEM file; an error says what is wrong with the file.
-    pub fn read(path: &Path) -> Result<CaBundle, String> {
+    pub(crate) fn read(path: &Path) -> Result<CaBundle, String> {
         let text =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let certs = CertificateDer::pem_slice_iter(&text)
@@ -52,19 +52,9 @@ impl CaBundle {
         })
     }
 
-    /// The file it was read from.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// How many certificates it holds.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.certs.len()
-    }
-
-    /// Whether it holds none (never, once read).
-    pub fn is_empty(&self) -> bool {
-        self.certs.is_empty()
     }
 }
 

@@ -1,4 +1,4 @@
-//! Benchmark of the inventory at 100k rows (spec §10: a daily recording of an unchanged
+//! Benchmark of the inventory at 100k rows (the aim: a daily recording of an unchanged
 //! inventory grows the file by well under 1 MiB and adds little time). Not a test: it asserts
 //! nothing and prints its figures. Run it optimised:
 //!

@@ -1,5 +1,5 @@
 //! Comparing two listings of an account, with no storage involved: the rows of `backups diff`
-//! and the backups that vanished early (the `vanished` audit finding, spec §9 and §10).
+//! and the backups that vanished early (the `vanished` audit finding, `docs/cli.md#audit`).
 //!
 //! Rows are matched by (provider, account, backup id); when a listing holds the same id more
 //! than once, the n-th row with that id in one listing matches the n-th in the other.
@@ -13,7 +13,7 @@ use crate::model::{Backup, Status};
 
 /// How a backup differs between two snapshots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ChangeKind {
+pub(crate) enum ChangeKind {
     /// In the newer snapshot only.
     Appeared,
     /// In the older snapshot only.
@@ -23,8 +23,8 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    /// The name in the `change` column (stable, spec §10).
-    pub fn as_str(self) -> &'static str {
+    /// The name in the `change` column (stable, `docs/cli.md#diff`).
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Appeared => "appeared",
             ChangeKind::Vanished => "vanished",
@@ -43,28 +43,28 @@ impl Serialize for ChangeKind {
 /// snapshot (for `vanished`: as in the older one). Serialises as one flat object in that
 /// order, every key present.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Change {
+pub(crate) struct Change {
     /// What happened.
-    pub change: ChangeKind,
+    pub(crate) change: ChangeKind,
     /// The status in the older snapshot; `None` for `appeared`.
-    pub from_status: Option<Status>,
+    pub(crate) from_status: Option<Status>,
     /// The status in the newer snapshot; `None` for `vanished`.
-    pub to_status: Option<Status>,
+    pub(crate) to_status: Option<Status>,
     /// For `vanished`: whether it went early, by the rule of the `vanished` finding
     /// ([`vanished`]); `None` for the other changes.
-    pub early: Option<bool>,
+    pub(crate) early: Option<bool>,
     /// The backup's fields.
     #[serde(flatten)]
-    pub backup: Backup,
+    pub(crate) backup: Backup,
 }
 
 impl Change {
     /// The names of the diff columns, in output order; the model's fields follow them.
-    pub const COLUMNS: [&'static str; 4] = ["change", "from_status", "to_status", "early"];
+    pub(crate) const COLUMNS: [&'static str; 4] = ["change", "from_status", "to_status", "early"];
 
     /// The diff columns as flat text for csv, tsv and table cells, in [`Change::COLUMNS`]
     /// order; `None` for null.
-    pub fn column_texts(&self) -> [Option<String>; 4] {
+    pub(crate) fn column_texts(&self) -> [Option<String>; 4] {
         [
             Some(self.change.as_str().to_string()),
             self.from_status.map(|s| s.as_str().to_string()),
@@ -74,8 +74,8 @@ impl Change {
     }
 }
 
-/// The audit's resource key (spec §8): `resource_id`, else `resource_name`, else `-`.
-pub fn resource_key(b: &Backup) -> &str {
+/// The audit's resource key (`docs/cli.md#audit`): `resource_id`, else `resource_name`, else `-`.
+pub(crate) fn resource_key(b: &Backup) -> &str {
     b.resource_id
         .as_deref()
         .or(b.resource_name.as_deref())
@@ -86,7 +86,7 @@ pub fn resource_key(b: &Backup) -> &str {
 /// provider name, account, backup id (byte order), then the n-th row with that id. `at` is the
 /// time the newer snapshot was taken, the moment `early` is judged at. A status change is
 /// the only `changed`; other field changes are not rows.
-pub fn diff(from: &[Backup], to: &[Backup], at: DateTime<Utc>) -> Vec<Change> {
+pub(crate) fn diff(from: &[Backup], to: &[Backup], at: DateTime<Utc>) -> Vec<Change> {
     let (older, newer) = (keyed(from), keyed(to));
     let (older_by_key, newer_by_key) = (by_key(&older), by_key(&newer));
     let oldest = oldest_available(from);
@@ -135,14 +135,14 @@ pub fn diff(from: &[Backup], to: &[Backup], at: DateTime<Utc>) -> Vec<Change> {
     changes.into_iter().map(|(_, c)| c).collect()
 }
 
-/// The `vanished` rule (spec §9): the rows of `previous` (the account's newest successful
-/// snapshot before this run) that were `available` and are missing from `current` (this
+/// The `vanished` rule (`docs/cli.md#audit`): the rows of `previous` (the account's newest
+/// successful snapshot before this run) that were `available` and are missing from `current` (this
 /// run's listing) although they were not due to go: their `expires_at` is after `at` (the
 /// audit's time), or, without `expires_at`, an available backup of the same resource was
 /// created before them in `previous` (they were not its oldest). A backup without
 /// `expires_at` or `created_at` is never counted: nothing shows it went early. Ordered as
 /// [`diff`] orders its rows.
-pub fn vanished<'a>(
+pub(crate) fn vanished<'a>(
     previous: &'a [Backup],
     current: &[Backup],
     at: DateTime<Utc>,

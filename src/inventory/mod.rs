@@ -1,5 +1,6 @@
-//! The inventory (spec §10): each account's completed listings recorded as snapshots in a
-//! SQLite file, so that what is gone can be seen (`backups diff`, the `vanished` finding).
+//! The inventory (`docs/cli.md#the-inventory`): each account's completed listings recorded as
+//! snapshots in a SQLite file, so that what is gone can be seen (`backups diff`, the `vanished`
+//! finding).
 //!
 //! Growth, not copies: a backup row is stored as versions, each valid over a range of its
 //! account's successful snapshots, and a new version is written only when something in the
@@ -16,7 +17,7 @@
 
 #[cfg(test)]
 mod bench;
-pub mod compare;
+pub(crate) mod compare;
 mod rows;
 mod schema;
 #[cfg(test)]
@@ -31,29 +32,30 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 
-pub use compare::{diff, resource_key, vanished, Change, ChangeKind};
-pub use schema::SCHEMA_VERSION;
+pub(crate) use compare::{diff, resource_key, vanished, Change, ChangeKind};
+#[cfg(test)]
+pub(crate) use schema::SCHEMA_VERSION;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Backup, ProviderId};
 use rows::{Columns, COLUMNS, COLUMN_COUNT};
 use schema::{sqlite_error, Contents, FileState};
 
-/// How long a run waits for another run's write before failing (spec §10).
-pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a run waits for another run's write before failing (`docs/cli.md#the-inventory`).
+pub(crate) const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long snapshots are kept by default (`[inventory] keep = "400d"`).
-pub const DEFAULT_KEEP: chrono::Duration = chrono::Duration::days(400);
+pub(crate) const DEFAULT_KEEP: chrono::Duration = chrono::Duration::days(400);
 
 /// The default inventory path: `$XDG_DATA_HOME/backups/inventory.db`, else
 /// `~/.local/share/backups/inventory.db`; `None` when neither variable is usable.
-pub fn default_path() -> Option<PathBuf> {
+pub(crate) fn default_path() -> Option<PathBuf> {
     default_path_from(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
 }
 
 /// [`default_path`] from the two variables' values. A relative `XDG_DATA_HOME` is ignored,
 /// as the XDG Base Directory specification says.
-pub fn default_path_from(
+pub(crate) fn default_path_from(
     xdg_data_home: Option<OsString>,
     home: Option<OsString>,
 ) -> Option<PathBuf> {
@@ -87,7 +89,7 @@ impl Default for OpenOptions {
 
 /// A snapshot's id: unique in the file, growing in the order snapshots were recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SnapshotId(pub i64);
+pub(crate) struct SnapshotId(pub(crate) i64);
 
 impl fmt::Display for SnapshotId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -97,24 +99,24 @@ impl fmt::Display for SnapshotId {
 
 /// An account as the inventory keys it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AccountKey {
+pub(crate) struct AccountKey {
     /// Its provider.
-    pub provider: ProviderId,
+    pub(crate) provider: ProviderId,
     /// The config account name.
-    pub account: String,
+    pub(crate) account: String,
 }
 
 /// One recorded listing of one account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
     /// Its id.
-    pub id: SnapshotId,
+    pub(crate) id: SnapshotId,
     /// The account's provider.
-    pub provider: ProviderId,
+    pub(crate) provider: ProviderId,
     /// The account.
-    pub account: String,
+    pub(crate) account: String,
     /// When it was taken (as given to [`Inventory::record`]).
-    pub taken_at: DateTime<Utc>,
+    pub(crate) taken_at: DateTime<Utc>,
     /// `None` when the listing completed; else why it failed (a failed snapshot has no rows).
     pub failure: Option<String>,
     /// How many rows it holds (0 when failed).
@@ -130,7 +132,7 @@ impl Snapshot {
 
 /// What one account's listing gave, for [`Inventory::record`].
 #[derive(Clone, Copy, Debug)]
-pub enum Listing<'a> {
+pub(crate) enum Listing<'a> {
     /// The listing completed with these rows (all of the account's backups, unfiltered).
     Complete(&'a [Backup]),
     /// The listing failed, with this message; recorded as a failed snapshot with no rows, which
@@ -140,22 +142,22 @@ pub enum Listing<'a> {
 
 /// What [`Inventory::record`] wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     /// The new snapshot.
-    pub snapshot: Snapshot,
+    pub(crate) snapshot: Snapshot,
     /// Versions written: rows new or changed since the previous successful snapshot.
-    pub versions_added: u64,
+    pub(crate) versions_added: u64,
     /// Versions closed: rows changed or gone since the previous successful snapshot.
-    pub versions_closed: u64,
+    pub(crate) versions_closed: u64,
 }
 
 /// What [`Inventory::prune`] removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Pruned {
+pub(crate) struct Pruned {
     /// Snapshots removed.
-    pub snapshots: u64,
+    pub(crate) snapshots: u64,
     /// Versions no kept snapshot holds any more, removed.
-    pub versions: u64,
+    pub(crate) versions: u64,
 }
 
 /// An open inventory file.
@@ -180,7 +182,8 @@ const SNAPSHOT_SELECT: &str =
 impl Inventory {
     /// Opens the inventory at `path` for recording, creating it when the file is missing or
     /// empty, with the default busy timeout.
-    pub fn open(path: &Path) -> Result<Inventory> {
+    #[cfg(test)]
+    pub(crate) fn open(path: &Path) -> Result<Inventory> {
         Inventory::open_with(path, &OpenOptions::default())
     }
 
@@ -247,16 +250,11 @@ impl Inventory {
         Ok(())
     }
 
-    /// The file's path, as given.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Records one account's listing as a new snapshot, in one transaction, once the listing
     /// is over. `taken_at` should be when it completed. Rows must all belong to the account
     /// (else a `Usage` error, nothing written). Waits up to the busy timeout for another
     /// run's write; past it, an `Io` error (exit 3).
-    pub fn record(
+    pub(crate) fn record(
         &mut self,
         provider: ProviderId,
         account: &str,
@@ -289,25 +287,7 @@ impl Inventory {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        tx.execute(
-            "INSERT OR IGNORE INTO account (provider, name) VALUES (?1, ?2)",
-            params![provider.as_str(), account],
-        )
-        .map_err(err)?;
-        let account_id: i64 = tx
-            .query_row(
-                "SELECT id FROM account WHERE provider = ?1 AND name = ?2",
-                params![provider.as_str(), account],
-                |r| r.get(0),
-            )
-            .map_err(err)?;
-        let previous_ok: Option<i64> = tx
-            .query_row(
-                "SELECT max(id) FROM snapshot WHERE account_id = ?1 AND failure IS NULL",
-                [account_id],
-                |r| r.get(0),
-            )
-            .map_err(err)?;
+        let (account_id, previous_ok) = account_row(&tx, provider, account).map_err(err)?;
         tx.execute(
             "INSERT INTO snapshot (account_id, taken_at, failure, row_count) VALUES (?1, ?2, ?3, ?4)",
             params![account_id, taken, failure, rows.len() as i64],
@@ -345,7 +325,7 @@ impl Inventory {
 
     /// The accounts that have snapshots, ordered by provider name, then account. Accounts of
     /// a provider this build does not know (recorded by a newer one) are left out.
-    pub fn accounts(&self) -> Result<Vec<AccountKey>> {
+    pub(crate) fn accounts(&self) -> Result<Vec<AccountKey>> {
         let err = |e| sqlite_error(&self.path, e);
         let mut stmt = self
             .conn
@@ -377,7 +357,7 @@ impl Inventory {
     }
 
     /// One snapshot by id, if the inventory still holds it.
-    pub fn snapshot(&self, id: SnapshotId) -> Result<Option<Snapshot>> {
+    pub(crate) fn snapshot(&self, id: SnapshotId) -> Result<Option<Snapshot>> {
         Ok(self
             .query_snapshots(&format!("{SNAPSHOT_SELECT} WHERE s.id = ?1"), params![id.0])?
             .pop())
@@ -385,7 +365,7 @@ impl Inventory {
 
     /// The account's newest successful snapshot taken strictly before `t` (the baseline of
     /// the `vanished` finding: ask before recording this run's listing).
-    pub fn newest_ok_before(
+    pub(crate) fn newest_ok_before(
         &self,
         provider: ProviderId,
         account: &str,
@@ -397,26 +377,6 @@ impl Inventory {
                 &format!(
                     "{SNAPSHOT_SELECT} WHERE a.provider = ?1 AND a.name = ?2 \
                      AND s.failure IS NULL AND s.taken_at < ?3 ORDER BY s.id DESC LIMIT 1"
-                ),
-                params![provider.as_str(), account, t],
-            )?
-            .pop())
-    }
-
-    /// The account's newest snapshot, successful or failed, taken at or before `t` (`diff
-    /// --from`). "Newest" is the last recorded.
-    pub fn newest_at_or_before(
-        &self,
-        provider: ProviderId,
-        account: &str,
-        t: DateTime<Utc>,
-    ) -> Result<Option<Snapshot>> {
-        let t = encode_taken_at(t)?;
-        Ok(self
-            .query_snapshots(
-                &format!(
-                    "{SNAPSHOT_SELECT} WHERE a.provider = ?1 AND a.name = ?2 \
-                     AND s.taken_at <= ?3 ORDER BY s.id DESC LIMIT 1"
                 ),
                 params![provider.as_str(), account, t],
             )?
@@ -457,7 +417,7 @@ impl Inventory {
     /// A snapshot's rows exactly as recorded, ordered by backup id (byte order), then the n-th
     /// row with that id in the listing. `None` for a failed snapshot (it has no rows: never
     /// read it as an empty listing). An id the inventory no longer holds is an error.
-    pub fn rows(&self, id: SnapshotId) -> Result<Option<Vec<Backup>>> {
+    pub(crate) fn rows(&self, id: SnapshotId) -> Result<Option<Vec<Backup>>> {
         let err = |e| sqlite_error(&self.path, e);
         // One read transaction: the snapshot and its versions as of one moment.
         let tx = self.conn.unchecked_transaction().map_err(err)?;
@@ -516,7 +476,7 @@ impl Inventory {
     /// Removes snapshots taken before `now - keep`, except each account's newest snapshot
     /// and newest successful one (the baselines of `diff` and `vanished`), and the versions
     /// no kept snapshot holds. The kept snapshots still rebuild exactly. One transaction.
-    pub fn prune(&mut self, keep: chrono::Duration, now: DateTime<Utc>) -> Result<Pruned> {
+    pub(crate) fn prune(&mut self, keep: chrono::Duration, now: DateTime<Utc>) -> Result<Pruned> {
         self.writable()?;
         let cutoff = now
             .checked_sub_signed(keep)
@@ -588,6 +548,30 @@ impl From<rusqlite::Error> for Broken {
     fn from(e: rusqlite::Error) -> Broken {
         Broken::Sqlite(e)
     }
+}
+
+/// The account's row id (added on its first snapshot) and its newest successful snapshot,
+/// the one a new snapshot's versions continue from.
+fn account_row(
+    tx: &rusqlite::Transaction<'_>,
+    provider: ProviderId,
+    account: &str,
+) -> rusqlite::Result<(i64, Option<i64>)> {
+    tx.execute(
+        "INSERT OR IGNORE INTO account (provider, name) VALUES (?1, ?2)",
+        params![provider.as_str(), account],
+    )?;
+    let account_id: i64 = tx.query_row(
+        "SELECT id FROM account WHERE provider = ?1 AND name = ?2",
+        params![provider.as_str(), account],
+        |r| r.get(0),
+    )?;
+    let previous_ok: Option<i64> = tx.query_row(
+        "SELECT max(id) FROM snapshot WHERE account_id = ?1 AND failure IS NULL",
+        [account_id],
+        |r| r.get(0),
+    )?;
+    Ok((account_id, previous_ok))
 }
 
 /// Writes the versions of snapshot `id` (successful) of `account_id`: a row equal to an open

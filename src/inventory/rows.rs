@@ -12,22 +12,22 @@ use sha2::{Digest as _, Sha256};
 use crate::model::{Backup, Extra, ProviderId, Status, Timestamp};
 
 /// The stored columns of a version after `backup_id` and `occurrence`, in [`Columns`] order.
-pub const COLUMNS: &str = "name, status, provider_status, resource_type, resource_id, \
+pub(crate) const COLUMNS: &str = "name, status, provider_status, resource_type, resource_id, \
     resource_name, size_bytes, created_at, updated_at, expires_at, incremental, description, \
     location, parent_id, extra";
 
 /// How many names [`COLUMNS`] lists.
-pub const COLUMN_COUNT: usize = 15;
+pub(crate) const COLUMN_COUNT: usize = 15;
 
 /// A digest of a row's stored columns: the first 16 bytes of SHA-256 over their values,
 /// each tagged and length-prefixed (see [`Columns::new`]). Equal digests mean equal columns
 /// (a collision is beyond any realistic number of rows).
-pub type Digest = [u8; 16];
+pub(crate) type Digest = [u8; 16];
 
 /// A row's stored columns, borrowing its text.
-pub struct Columns<'a> {
+pub(crate) struct Columns<'a> {
     /// The digest of the columns below, stored with them.
-    pub digest: Digest,
+    pub(crate) digest: Digest,
     name: Option<&'a str>,
     status: &'static str,
     provider_status: Option<&'a str>,
@@ -63,7 +63,7 @@ impl ToSql for Size {
 
 impl<'a> Columns<'a> {
     /// The columns of `b`.
-    pub fn new(b: &'a Backup) -> Columns<'a> {
+    pub(crate) fn new(b: &'a Backup) -> Columns<'a> {
         let mut columns = Columns {
             digest: Digest::default(),
             name: b.name.as_deref(),
@@ -148,7 +148,7 @@ impl<'a> Columns<'a> {
     }
 
     /// The values to bind, in [`COLUMNS`] order.
-    pub fn params(&self) -> [&dyn ToSql; COLUMN_COUNT] {
+    pub(crate) fn params(&self) -> [&dyn ToSql; COLUMN_COUNT] {
         [
             &self.name,
             &self.status,
@@ -171,7 +171,7 @@ impl<'a> Columns<'a> {
 
 /// Rebuilds the backup `id` of (`provider`, `account`) from [`COLUMNS`] at index `first` on.
 /// The error says which column could not be read back.
-pub fn decode(
+pub(crate) fn decode(
     row: &Row<'_>,
     first: usize,
     provider: ProviderId,
@@ -250,7 +250,7 @@ fn column_name(i: usize) -> &'static str {
 /// A time as stored: as printed (RFC 3339 with the vendor's fraction digits) when that reads
 /// back to the same `Timestamp`, which is every time a vendor sends in years 0 to 9999; else,
 /// exactly, `@<unix seconds>.<nanoseconds>/<fraction digits>`.
-pub fn encode_time(t: Timestamp) -> String {
+pub(crate) fn encode_time(t: Timestamp) -> String {
     let text = t.to_string();
     if Timestamp::parse_vendor(&text) == Some(t) {
         return text;
@@ -267,7 +267,7 @@ pub fn encode_time(t: Timestamp) -> String {
 }
 
 /// Reads a time [`encode_time`] wrote.
-pub fn decode_time(s: &str) -> Option<Timestamp> {
+pub(crate) fn decode_time(s: &str) -> Option<Timestamp> {
     let Some(exact) = s.strip_prefix('@') else {
         return Timestamp::parse_vendor(s);
     };

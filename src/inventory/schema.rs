@@ -1,7 +1,7 @@
 //! The inventory file: telling an inventory from any other file without writing to it, the
-//! versioned migrations, and SQLite errors as the crate's error kinds (spec §10: a file that is
-//! not an inventory, or one written by a newer schema, is exit 2 and never modified; a run
-//! that waited too long for another one is exit 3).
+//! versioned migrations, and SQLite errors as the crate's error kinds (`docs/cli.md#the-inventory`:
+//! a file that is not an inventory, or one written by a newer schema, is exit 2 and never modified;
+//! a run that waited too long for another one is exit 3).
 
 use std::fs::File;
 use std::io::{ErrorKind as IoKind, Read};
@@ -14,14 +14,14 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// `PRAGMA application_id` of an inventory ("bkup"): marks the file as ours, so a SQLite file
 /// of another application is refused even when its `user_version` happens to be small.
-pub const APPLICATION_ID: i32 = 0x626B_7570;
+pub(crate) const APPLICATION_ID: i32 = 0x626B_7570;
 
 /// The migrations, in order: migration `n` (1-based) takes `user_version` from `n - 1` to
 /// `n`. Append only; never edit one that has shipped.
 const MIGRATIONS: &[&str] = &[MIGRATION_1];
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+pub(crate) const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// Migration 1: accounts, snapshots, and backup rows as versions valid over a range of their
 /// account's successful snapshots (a new version only when something in the row changed).
@@ -81,10 +81,10 @@ CREATE INDEX version_by_range ON version (account_id, last_snapshot);
 
 /// What is at the path before anything is written to it.
 #[derive(Debug, PartialEq, Eq)]
-pub enum FileState {
+pub(crate) enum FileState {
     /// No file: a new inventory.
     Missing,
-    /// A file of 0 bytes: a new inventory (spec §10).
+    /// A file of 0 bytes: a new inventory (`docs/cli.md#the-inventory`).
     Empty,
     /// A SQLite file; whether it is an inventory is for [`classify`] to say.
     Sqlite,
@@ -92,7 +92,7 @@ pub enum FileState {
 
 /// Looks at the file's first bytes only (no SQLite, no write): missing, empty, or SQLite;
 /// anything else is not an inventory.
-pub fn check_file(path: &Path) -> Result<FileState> {
+pub(crate) fn check_file(path: &Path) -> Result<FileState> {
     let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == IoKind::NotFound => return Ok(FileState::Missing),
@@ -123,7 +123,7 @@ pub fn check_file(path: &Path) -> Result<FileState> {
 
 /// What a SQLite database holds, as far as the inventory is concerned.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Contents {
+pub(crate) enum Contents {
     /// No schema at all (a fresh or empty database): becomes an inventory.
     Blank,
     /// An inventory at this schema version (at most [`SCHEMA_VERSION`]).
@@ -132,7 +132,7 @@ pub enum Contents {
 
 /// Reads the marks of an open database (reads only): an inventory of a version this build
 /// knows, a blank database, or an error (another application's file, a newer schema).
-pub fn classify(conn: &Connection, path: &Path) -> Result<Contents> {
+pub(crate) fn classify(conn: &Connection, path: &Path) -> Result<Contents> {
     // One statement, so one read snapshot: read one by one, the three could straddle another
     // run's commit of the schema and look like nobody's database.
     let (app, version, objects): (i32, i64, i64) = conn
@@ -170,7 +170,7 @@ pub fn classify(conn: &Connection, path: &Path) -> Result<Contents> {
 
 /// Brings a database that [`classify`] accepted to [`SCHEMA_VERSION`], in one transaction that
 /// checks again under the write lock (another run may have created or upgraded it meanwhile).
-pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if classify(conn, path)? == Contents::Inventory(SCHEMA_VERSION) {
         return Ok(());
     }
@@ -192,7 +192,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
 
 /// Opens a connection with the busy timeout set before anything else, so every step waits
 /// for another run's write the same way.
-pub fn connect(path: &Path, flags: OpenFlags, busy: Duration) -> Result<Connection> {
+pub(crate) fn connect(path: &Path, flags: OpenFlags, busy: Duration) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(path, e))?;
     conn.busy_timeout(busy).map_err(|e| sqlite_error(path, e))?;
     Ok(conn)
@@ -203,7 +203,7 @@ pub fn connect(path: &Path, flags: OpenFlags, busy: Duration) -> Result<Connecti
 /// the shared lock, and SQLite answers the second upgrade with "busy" at once instead of
 /// calling the busy handler (it would deadlock). So a busy answer is retried here, with a
 /// little jitter, until the same timeout every other step waits.
-pub fn wal_mode(conn: &Connection, path: &Path, busy: Duration) -> Result<()> {
+pub(crate) fn wal_mode(conn: &Connection, path: &Path, busy: Duration) -> Result<()> {
     let started = std::time::Instant::now();
     loop {
         match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
@@ -222,7 +222,7 @@ pub fn wal_mode(conn: &Connection, path: &Path, busy: Duration) -> Result<()> {
 }
 
 /// `PATH: not an inventory (why); left untouched` (exit 2).
-pub fn not_an_inventory(path: &Path, why: &str) -> Error {
+pub(crate) fn not_an_inventory(path: &Path, why: &str) -> Error {
     Error::config(format!(
         "{}: not a backups inventory ({why}); left untouched",
         path.display()
@@ -230,14 +230,14 @@ pub fn not_an_inventory(path: &Path, why: &str) -> Error {
 }
 
 /// A local I/O failure on the inventory (exit 3).
-pub fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
+pub(crate) fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
     Error::new(ErrorKind::Io, format!("{}: {what}: {e}", path.display())).with_source(e)
 }
 
 /// A SQLite error as the crate's error, naming the file: busy (another run kept the write
 /// lock past the timeout) and I/O are exit 3; a file SQLite cannot read as a database is
 /// exit 2, like any other file that is not an inventory.
-pub fn sqlite_error(path: &Path, e: rusqlite::Error) -> Error {
+pub(crate) fn sqlite_error(path: &Path, e: rusqlite::Error) -> Error {
     use rusqlite::ErrorCode as C;
     let p = path.display();
     let (kind, message) = match e.sqlite_error_code() {

@@ -72,7 +72,6 @@ fn creates_the_schema_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data/backups/inventory.db");
     let inv = Inventory::open(&path).unwrap();
-    assert_eq!(inv.path(), path);
     assert!(inv.accounts().unwrap().is_empty());
     let raw = Connection::open(&path).unwrap();
     let pragma = |name: &str| -> String {
@@ -250,9 +249,6 @@ fn a_failed_snapshot_keeps_ranges_and_is_never_an_empty_listing() {
     // The baseline of `vanished` skips the failed snapshot.
     let base = inv.newest_ok_before(HW, "hw", day(2)).unwrap().unwrap();
     assert_eq!(base.id, first.snapshot.id);
-    let at = inv.newest_at_or_before(HW, "hw", day(1)).unwrap().unwrap();
-    assert_eq!(at.id, failed.snapshot.id);
-    assert!(!at.is_ok());
 }
 
 #[test]
@@ -327,29 +323,9 @@ fn queries_by_time() {
     let mut inv = Inventory::open(&path).unwrap();
     let s0 = record(&mut inv, day(0), &[bare("a")]).snapshot;
     let s1 = record(&mut inv, day(1), &[bare("a")]).snapshot;
-    let s2 = inv
-        .record(HW, "hw", day(2), Listing::Failed("x"))
-        .unwrap()
-        .snapshot;
+    // A failed snapshot is never the baseline.
+    inv.record(HW, "hw", day(2), Listing::Failed("x")).unwrap();
     let ids = |s: Option<Snapshot>| s.map(|s| s.id);
-    assert_eq!(
-        ids(inv.newest_at_or_before(HW, "hw", day(0)).unwrap()),
-        Some(s0.id)
-    );
-    assert_eq!(
-        ids(inv
-            .newest_at_or_before(HW, "hw", day(1) + chrono::Duration::hours(3))
-            .unwrap()),
-        Some(s1.id)
-    );
-    assert_eq!(
-        ids(inv.newest_at_or_before(HW, "hw", day(5)).unwrap()),
-        Some(s2.id)
-    );
-    assert_eq!(
-        ids(inv.newest_at_or_before(HW, "hw", day(-1)).unwrap()),
-        None
-    );
     assert_eq!(
         ids(inv.newest_ok_before(HW, "hw", day(1)).unwrap()),
         Some(s0.id)

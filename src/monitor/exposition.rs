@@ -3,42 +3,42 @@
 //!
 //! Written here rather than with a crate, because no well-kept one writes exactly this: the
 //! `prometheus` crate's `TextEncoder` writes 0.0.4, but its registry drops families without
-//! series and the encoder refuses one ("MetricFamily has no metrics"), while spec §8 wants
-//! `# HELP` and `# TYPE` for every family even when it has none; `prometheus-client` writes
+//! series and the encoder refuses one ("MetricFamily has no metrics"), while `docs/monitoring.md`
+//! wants `# HELP` and `# TYPE` for every family even when it has none; `prometheus-client` writes
 //! only OpenMetrics (`# EOF`, help text with a full stop added) and drops empty families too.
 //! The format is small: one `# HELP` and one `# TYPE` line per family, one line per sample,
 //! three escapes. A property test parses every output back to the same values.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
 
 /// The `Content-Type` of a 0.0.4 exposition.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// A metric family: every family `backups` exposes is a gauge (spec §8).
+/// A metric family: every family `backups` exposes is a gauge
+/// (`docs/monitoring.md#the-prometheus-text-format`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Family {
+pub(crate) struct Family {
     /// The metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
-    pub name: String,
+    pub(crate) name: String,
     /// What it measures, one line of text (any characters; escaped on output).
-    pub help: String,
+    pub(crate) help: String,
     /// Its series, possibly none.
-    pub samples: Vec<Sample>,
+    pub(crate) samples: Vec<Sample>,
 }
 
 /// One series and its value.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Label names (`[a-zA-Z_][a-zA-Z0-9_]*`, never starting with `__`) and values (any text;
     /// escaped on output), in output order.
-    pub labels: Vec<(String, String)>,
+    pub(crate) labels: Vec<(String, String)>,
     /// The value.
-    pub value: f64,
+    pub(crate) value: f64,
 }
 
 impl Family {
     /// A family with no series yet.
-    pub fn new(name: &str, help: &str) -> Family {
+    pub(crate) fn new(name: &str, help: &str) -> Family {
         debug_assert!(is_metric_name(name), "metric name {name:?}");
         Family {
             name: name.to_string(),
@@ -48,7 +48,7 @@ impl Family {
     }
 
     /// Adds a series.
-    pub fn push(&mut self, labels: &[(&str, &str)], value: f64) {
+    pub(crate) fn push(&mut self, labels: &[(&str, &str)], value: f64) {
         debug_assert!(labels.iter().all(|(n, _)| is_label_name(n)), "{labels:?}");
         self.samples.push(Sample {
             labels: labels
@@ -61,7 +61,7 @@ impl Family {
 }
 
 /// Whether `s` is a valid metric name.
-pub fn is_metric_name(s: &str) -> bool {
+pub(crate) fn is_metric_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
@@ -70,7 +70,7 @@ pub fn is_metric_name(s: &str) -> bool {
 }
 
 /// Whether `s` is a valid label name (names starting with `__` are reserved).
-pub fn is_label_name(s: &str) -> bool {
+pub(crate) fn is_label_name(s: &str) -> bool {
     let mut chars = s.chars();
     !s.starts_with("__")
         && chars
@@ -79,14 +79,9 @@ pub fn is_label_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Writes `families` in the 0.0.4 text format: `# HELP`, `# TYPE gauge` and the samples of
-/// each, in the order given.
-pub fn write(out: &mut dyn Write, families: &[Family]) -> io::Result<()> {
-    out.write_all(to_string(families).as_bytes())
-}
-
-/// [`write`] into a string.
-pub fn to_string(families: &[Family]) -> String {
+/// `families` in the 0.0.4 text format: `# HELP`, `# TYPE gauge` and the samples of each, in
+/// the order given.
+pub(crate) fn to_string(families: &[Family]) -> String {
     let mut s = String::new();
     for f in families {
         // Writing to a String cannot fail.

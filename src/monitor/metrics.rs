@@ -1,4 +1,4 @@
-//! The metric families of spec §8 (names stable), made from one audit: what
+//! The metric families of `docs/monitoring.md` (names stable), made from one audit: what
 //! `audit -o prometheus`, `--textfile` and `backups exporter` expose. Pure: the clock, the
 //! listing and the findings are passed in.
 //!
@@ -19,30 +19,31 @@ use crate::model::{Backup, Status};
 use crate::providers::{AccountResult, KnownResource};
 
 /// `backups_build_info`.
-pub const BUILD_INFO: &str = "backups_build_info";
+pub(crate) const BUILD_INFO: &str = "backups_build_info";
 /// `backups_audit_timestamp_seconds`.
-pub const AUDIT_TIMESTAMP: &str = "backups_audit_timestamp_seconds";
+pub(crate) const AUDIT_TIMESTAMP: &str = "backups_audit_timestamp_seconds";
 /// `backups_audit_duration_seconds`.
-pub const AUDIT_DURATION: &str = "backups_audit_duration_seconds";
+pub(crate) const AUDIT_DURATION: &str = "backups_audit_duration_seconds";
 /// `backups_account_up`.
-pub const ACCOUNT_UP: &str = "backups_account_up";
+pub(crate) const ACCOUNT_UP: &str = "backups_account_up";
 /// `backups_account_last_success_timestamp_seconds`.
-pub const ACCOUNT_LAST_SUCCESS: &str = "backups_account_last_success_timestamp_seconds";
+pub(crate) const ACCOUNT_LAST_SUCCESS: &str = "backups_account_last_success_timestamp_seconds";
 /// `backups_account_max_age_seconds`.
-pub const ACCOUNT_MAX_AGE: &str = "backups_account_max_age_seconds";
+pub(crate) const ACCOUNT_MAX_AGE: &str = "backups_account_max_age_seconds";
 /// `backups_resource_info`.
-pub const RESOURCE_INFO: &str = "backups_resource_info";
+pub(crate) const RESOURCE_INFO: &str = "backups_resource_info";
 /// `backups_resource_last_available_timestamp_seconds`.
-pub const RESOURCE_LAST_AVAILABLE: &str = "backups_resource_last_available_timestamp_seconds";
+pub(crate) const RESOURCE_LAST_AVAILABLE: &str =
+    "backups_resource_last_available_timestamp_seconds";
 /// `backups_resource_last_available_size_bytes`.
-pub const RESOURCE_LAST_SIZE: &str = "backups_resource_last_available_size_bytes";
+pub(crate) const RESOURCE_LAST_SIZE: &str = "backups_resource_last_available_size_bytes";
 /// `backups_resource_backups`.
-pub const RESOURCE_BACKUPS: &str = "backups_resource_backups";
+pub(crate) const RESOURCE_BACKUPS: &str = "backups_resource_backups";
 /// `backups_findings`.
-pub const FINDINGS: &str = "backups_findings";
+pub(crate) const FINDINGS: &str = "backups_findings";
 
 /// Every family, in output order, with its help text.
-pub const FAMILIES: [(&str, &str); 11] = [
+pub(crate) const FAMILIES: [(&str, &str); 11] = [
     (BUILD_INFO, "The version of backups that wrote these figures; always 1."),
     (
         AUDIT_TIMESTAMP,
@@ -85,60 +86,60 @@ pub const FAMILIES: [(&str, &str); 11] = [
 
 /// One account as the figures see it.
 #[derive(Clone, Copy, Debug)]
-pub struct AccountView<'a> {
+pub(crate) struct AccountView<'a> {
     /// The account.
-    pub account: &'a Account,
+    pub(crate) account: &'a Account,
     /// Whether this listing of it succeeded.
-    pub up: bool,
+    pub(crate) up: bool,
     /// When it was last listed completely, if ever.
-    pub last_success: Option<DateTime<Utc>>,
+    pub(crate) last_success: Option<DateTime<Utc>>,
     /// The rows of that listing (none when it never was).
-    pub rows: &'a [Backup],
+    pub(crate) rows: &'a [Backup],
     /// The resources its provider listed then.
-    pub resources: &'a [KnownResource],
+    pub(crate) resources: &'a [KnownResource],
 }
 
 /// One audit: what the families are made of.
 #[derive(Clone, Copy, Debug)]
-pub struct Audit<'a> {
+pub(crate) struct Audit<'a> {
     /// When the listing finished.
-    pub finished_at: DateTime<Utc>,
+    pub(crate) finished_at: DateTime<Utc>,
     /// How long it took.
-    pub duration: std::time::Duration,
+    pub(crate) duration: std::time::Duration,
     /// Every selected account, in config order.
-    pub accounts: &'a [AccountView<'a>],
+    pub(crate) accounts: &'a [AccountView<'a>],
     /// The findings of the audit.
-    pub findings: &'a [Finding],
+    pub(crate) findings: &'a [Finding],
     /// The policy it ran under.
-    pub policy: &'a Policy,
+    pub(crate) policy: &'a Policy,
 }
 
 /// One resource's figures: the labels of `backups_resource_info` and the values of the
 /// other `backups_resource_*` families.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ResourceFigures {
+pub(crate) struct ResourceFigures {
     /// The audit key ([`audit::resource_key`]).
-    pub key: String,
+    pub(crate) key: String,
     /// Its name, when a backup or the provider gives one.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Its type, when a backup or the provider gives one.
-    pub resource_type: Option<String>,
+    pub(crate) resource_type: Option<String>,
     /// The newest `available` backup with a creation time: when, and its size if known.
-    pub newest_available: Option<(DateTime<Utc>, Option<u64>)>,
+    pub(crate) newest_available: Option<(DateTime<Utc>, Option<u64>)>,
     /// Backups per normalised status present.
-    pub statuses: BTreeMap<Status, usize>,
+    pub(crate) statuses: BTreeMap<Status, usize>,
 }
 
 impl ResourceFigures {
     /// Whether the resource has no `available` backup at all (with a time or not).
-    pub fn has_no_available(&self) -> bool {
+    pub(crate) fn has_no_available(&self) -> bool {
         !self.statuses.contains_key(&Status::Available)
     }
 }
 
 /// The resources of one account's rows (keyed as the audit keys them), and those its
 /// provider listed without any backup, within `--resource` (`only`); ordered by key.
-pub fn resource_figures(
+pub(crate) fn resource_figures(
     rows: &[Backup],
     known: &[KnownResource],
     only: Option<&str>,
@@ -200,14 +201,14 @@ fn empty() -> Vec<Family> {
 }
 
 /// The families before any listing: every family's HELP and TYPE, and the build info.
-pub fn before_first_listing() -> Vec<Family> {
+pub(crate) fn before_first_listing() -> Vec<Family> {
     let mut families = empty();
     families[0].push(&[("version", env!("CARGO_PKG_VERSION"))], 1.0);
     families
 }
 
 /// The families of one audit, every one of them present (with or without series).
-pub fn families(a: &Audit) -> Vec<Family> {
+pub(crate) fn families(a: &Audit) -> Vec<Family> {
     let mut f = before_first_listing();
     let family = |f: &mut Vec<Family>, name: &str| -> usize {
         f.iter()
@@ -268,8 +269,8 @@ pub fn families(a: &Audit) -> Vec<Family> {
             f[findings].push(&[pa[0], pa[1], ("kind", kind.as_str())], n as f64);
         }
     }
-    // Expected resources found in no selected account belong to no account (spec §9): one
-    // series with empty provider and account, there whenever `expect` entries are set so
+    // Expected resources found in no selected account belong to no account (`docs/cli.md#audit`):
+    // one series with empty provider and account, there whenever `expect` entries are set so
     // that it does not come and go with the finding.
     if !a.policy.flags.expect.is_empty() || !a.policy.file.expect.is_empty() {
         let n = a
@@ -293,14 +294,14 @@ struct Good {
 
 /// What the exporter remembers between listings: each account's last complete listing.
 #[derive(Debug)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     accounts: Vec<Account>,
     last: Vec<Option<Good>>,
 }
 
 impl Tracker {
     /// A tracker for `accounts` (in the order listings return them), with no listing yet.
-    pub fn new(accounts: Vec<Account>) -> Tracker {
+    pub(crate) fn new(accounts: Vec<Account>) -> Tracker {
         let last = accounts.iter().map(|_| None).collect();
         Tracker { accounts, last }
     }
@@ -311,7 +312,7 @@ impl Tracker {
     /// keep ageing, with `up` 0 and one `account_failed` finding; one never listed has only
     /// that finding. As in `audit`, an expected resource found in no account is not judged
     /// while an account failed.
-    pub fn update(
+    pub(crate) fn update(
         &mut self,
         results: Vec<AccountResult>,
         policy: &Policy,

@@ -1,8 +1,10 @@
-//! Watching: what `audit` feeds the monitoring systems operators already run (spec §8).
+//! Watching: what `audit` feeds the monitoring systems operators already run
+//! (`docs/monitoring.md`).
 //!
 //! - [`exposition`]: the Prometheus text format 0.0.4 writer; [`metrics`]: the families of
-//!   spec §8 from an audit, and the exporter's memory between listings ([`metrics::Tracker`]);
-//!   [`textfile`]: the atomic write for node_exporter's textfile collector.
+//!   `docs/monitoring.md` from an audit, and the exporter's memory between listings
+//!   ([`metrics::Tracker`]); [`textfile`]: the atomic write for node_exporter's textfile
+//!   collector.
 //! - [`nagios`]: the Monitoring Plugins status line, perfdata and long output.
 //! - [`ping`]: the healthchecks.io dead man's switch.
 //!
@@ -11,11 +13,11 @@
 
 use crate::audit::{self, Finding, Summary};
 
-pub mod exposition;
-pub mod metrics;
-pub mod nagios;
-pub mod ping;
-pub mod textfile;
+pub(crate) mod exposition;
+pub(crate) mod metrics;
+pub(crate) mod nagios;
+pub(crate) mod ping;
+pub(crate) mod textfile;
 
 /// The longest finding line in a text report: one huge vendor message must not push every
 /// other finding out of a bounded report.
@@ -24,7 +26,7 @@ const MAX_LINE: usize = 1000;
 /// One finding as a line of text: `stale huawei/hw-prod vol-1 (db): newest available backup
 /// is 4d old (max 26h)`; a finding of no account says `(any account)`. Control characters
 /// become spaces, so it is one line whatever the vendor sent.
-pub fn finding_line(f: &Finding) -> String {
+pub(crate) fn finding_line(f: &Finding) -> String {
     let place = match (f.provider, &f.account) {
         (Some(p), Some(a)) => format!("{p}/{a}"),
         _ => "(any account)".to_string(),
@@ -52,7 +54,7 @@ pub fn finding_line(f: &Finding) -> String {
 
 /// `head`, then as many of `lines` as fit in `limit` bytes in all (each line ends with a
 /// line feed), then, when some did not fit, one line saying how many were left out.
-pub fn fit(head: &str, lines: &[String], limit: usize) -> String {
+pub(crate) fn fit(head: &str, lines: &[String], limit: usize) -> String {
     let total: usize = head.len() + 1 + lines.iter().map(|l| l.len() + 1).sum::<usize>();
     let mut out = String::with_capacity(total.min(limit));
     out.push_str(head);
@@ -86,7 +88,7 @@ pub fn fit(head: &str, lines: &[String], limit: usize) -> String {
 
 /// The plain text report a ping carries: the summary line, then one line per finding, in
 /// at most `limit` bytes.
-pub fn text_report(findings: &[Finding], summary: &Summary, limit: usize) -> String {
+pub(crate) fn text_report(findings: &[Finding], summary: &Summary, limit: usize) -> String {
     let lines: Vec<String> = findings.iter().map(finding_line).collect();
     fit(&audit::summary_line(summary), &lines, limit)
 }

@@ -1,4 +1,5 @@
-//! `audit -o nagios`: the Monitoring Plugins API (Nagios, Icinga, Naemon, Sensu), spec §8.
+//! `audit -o nagios`: the Monitoring Plugins API (Nagios, Icinga, Naemon, Sensu),
+//! `docs/monitoring.md#audit--o-nagios`.
 //!
 //! The first line is `BACKUPS <STATE> - <summary> | <perfdata>`, then one line per finding,
 //! worst kinds first, at most 4096 bytes in all (past that, one line says how many were left
@@ -16,11 +17,11 @@ use crate::duration;
 use crate::error::Outcome;
 
 /// The whole output's bound: what Nagios keeps of a plugin's output.
-pub const MAX_BYTES: usize = 4096;
+pub(crate) const MAX_BYTES: usize = 4096;
 
 /// A plugin's state, which is its exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum State {
+pub(crate) enum State {
     /// Exit 0.
     Ok,
     /// Exit 1: a finding other than `account_failed`.
@@ -35,7 +36,7 @@ pub enum State {
 
 impl State {
     /// As the status line writes it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             State::Ok => "OK",
             State::Warning => "WARNING",
@@ -45,7 +46,7 @@ impl State {
     }
 
     /// The exit code.
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             State::Ok => 0,
             State::Warning => 1,
@@ -56,7 +57,8 @@ impl State {
 }
 
 /// The process exit code of a state: the [`Outcome`] of the same number, since the binary
-/// turns every outcome into its code (the meanings differ in this mode; spec §6 says so).
+/// turns every outcome into its code (the meanings differ in this mode;
+/// `docs/cli.md#exit-codes-stable` says so).
 impl From<State> for Outcome {
     fn from(s: State) -> Outcome {
         match s {
@@ -70,20 +72,20 @@ impl From<State> for Outcome {
 
 /// What the report is made of.
 #[derive(Clone, Copy, Debug)]
-pub struct Input<'a> {
+pub(crate) struct Input<'a> {
     /// The audit's findings (judged with `--warn-age` as the max age when it is given).
-    pub findings: &'a [Finding],
+    pub(crate) findings: &'a [Finding],
     /// Its counts.
-    pub summary: &'a Summary,
+    pub(crate) summary: &'a Summary,
     /// The resources of each listed account: (account name, figures).
-    pub resources: &'a [(&'a str, Vec<ResourceFigures>)],
+    pub(crate) resources: &'a [(&'a str, Vec<ResourceFigures>)],
     /// The audit's time.
-    pub now: DateTime<Utc>,
+    pub(crate) now: DateTime<Utc>,
     /// The stale threshold for the perfdata, in seconds: `--warn-age`, else the max age
     /// when every account has the same, else none.
-    pub warn_seconds: Option<i64>,
+    pub(crate) warn_seconds: Option<i64>,
     /// `--crit-age`.
-    pub crit: Option<Duration>,
+    pub(crate) crit: Option<Duration>,
 }
 
 /// The order finding lines come in: what makes a resource unprotected first.
@@ -101,7 +103,72 @@ fn rank(kind: FindingKind) -> u8 {
 
 /// The state and the whole output (status line, perfdata, finding lines; at most
 /// [`MAX_BYTES`]).
-pub fn report(input: &Input) -> (State, String) {
+pub(crate) fn report(input: &Input) -> (State, String) {
+    let critical = critical_resources(input);
+    let state = if !critical.is_empty() {
+        State::Critical
+    } else if input
+        .findings
+        .iter()
+        .any(|f| f.kind != FindingKind::AccountFailed)
+    {
+        State::Warning
+    } else if input.summary.failed_accounts > 0 {
+        State::Unknown
+    } else {
+        State::Ok
+    };
+    let head = format!(
+        "BACKUPS {} - {} | {}",
+        state.as_str(),
+        no_pipe(&status_text(input, critical.len())),
+        perfdata(input)
+    );
+    let mut ordered: Vec<&Finding> = input.findings.iter().collect();
+    ordered.sort_by_key(|f| rank(f.kind));
+    let lines: Vec<String> = ordered
+        .into_iter()
+        .map(|f| no_pipe(&super::finding_line(f)))
+        .collect();
+    (state, fit(&head, &lines, MAX_BYTES))
+}
+
+/// Resources beyond `--crit-age`, by (account, resource): those with backups, and the
+/// expected or listed ones without any (`missing`). None without `--crit-age`.
+fn critical_resources<'a>(input: &Input<'a>) -> BTreeSet<(Option<&'a str>, &'a str)> {
+    let mut critical = BTreeSet::new();
+    let Some(crit) = input.crit else {
+        return critical;
+    };
+    for (account, figures) in input.resources {
+        for r in figures {
+            let beyond = match r.newest_available {
+                Some((t, _)) => input.now - t > crit,
+                // Available backups without a time are `unknown_age`, never CRITICAL.
+                None => r.has_no_available(),
+            };
+            if beyond {
+                critical.insert((Some(*account), r.key.as_str()));
+            }
+        }
+    }
+    for f in input
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Missing)
+    {
+        critical.insert((f.account.as_deref(), f.resource.as_deref().unwrap_or("-")));
+    }
+    critical
+}
+
+/// How many findings of this kind there are.
+fn count(findings: &[Finding], kind: FindingKind) -> usize {
+    findings.iter().filter(|f| f.kind == kind).count()
+}
+
+/// The perfdata after the status line's `|`.
+fn perfdata(input: &Input) -> String {
     let Input {
         findings,
         summary,
@@ -110,38 +177,6 @@ pub fn report(input: &Input) -> (State, String) {
         warn_seconds,
         crit,
     } = *input;
-    // Resources beyond --crit-age, by (account, resource): those with backups, and the
-    // expected or listed ones without any (`missing`).
-    let mut critical: BTreeSet<(Option<&str>, &str)> = BTreeSet::new();
-    if let Some(crit) = crit {
-        for (account, figures) in resources {
-            for r in figures {
-                let beyond = match r.newest_available {
-                    Some((t, _)) => now - t > crit,
-                    // Available backups without a time are `unknown_age`, never CRITICAL.
-                    None => r.has_no_available(),
-                };
-                if beyond {
-                    critical.insert((Some(account), &r.key));
-                }
-            }
-        }
-        for f in findings.iter().filter(|f| f.kind == FindingKind::Missing) {
-            critical.insert((f.account.as_deref(), f.resource.as_deref().unwrap_or("-")));
-        }
-    }
-    let state = if !critical.is_empty() {
-        State::Critical
-    } else if findings
-        .iter()
-        .any(|f| f.kind != FindingKind::AccountFailed)
-    {
-        State::Warning
-    } else if summary.failed_accounts > 0 {
-        State::Unknown
-    } else {
-        State::Ok
-    };
     let oldest = resources
         .iter()
         .flat_map(|(_, figures)| figures)
@@ -150,26 +185,30 @@ pub fn report(input: &Input) -> (State, String) {
                 .map(|(t, _)| (now - t).num_seconds().max(0))
         })
         .max();
-    let count = |kind| findings.iter().filter(|f| f.kind == kind).count();
     let number = |n: Option<i64>| n.map_or_else(String::new, |n| n.to_string());
-    let perfdata = format!(
+    format!(
         "resources={} findings={} stale={} failed={} accounts_failed={} oldest_available_age={};{};{};0;",
         summary.resources,
         summary.findings,
-        count(FindingKind::Stale),
-        count(FindingKind::Failed),
+        count(findings, FindingKind::Stale),
+        count(findings, FindingKind::Failed),
         summary.failed_accounts,
         // `U`: no resource has an available backup with a time, so no age is known.
         oldest.map_or_else(|| "U".to_string(), |s| format!("{s}s")),
         number(warn_seconds),
         number(crit.map(|c| c.num_seconds())),
-    );
+    )
+}
+
+/// The status line's text: the critical resources (`critical` of them), the counts, the
+/// findings by kind and the accounts that could not be listed.
+fn status_text(input: &Input, critical: usize) -> String {
+    let (findings, summary) = (input.findings, input.summary);
     let mut text = String::new();
-    if let Some(crit) = crit.filter(|_| !critical.is_empty()) {
-        let n = critical.len();
+    if let Some(crit) = input.crit.filter(|_| critical > 0) {
         text.push_str(&format!(
-            "{n} resource{} without an available backup younger than {}; ",
-            plural(n),
+            "{critical} resource{} without an available backup younger than {}; ",
+            plural(critical),
             duration::human(crit)
         ));
     }
@@ -185,7 +224,7 @@ pub fn report(input: &Input) -> (State, String) {
     let kinds: Vec<String> = FindingKind::ALL
         .into_iter()
         .filter(|k| *k != FindingKind::AccountFailed)
-        .map(|k| (k, count(k)))
+        .map(|k| (k, count(findings, k)))
         .filter(|(_, n)| *n > 0)
         .map(|(k, n)| format!("{n} {k}"))
         .collect();
@@ -196,23 +235,12 @@ pub fn report(input: &Input) -> (State, String) {
         let n = summary.failed_accounts;
         text.push_str(&format!("; {n} account{} could not be listed", plural(n)));
     }
-    let head = format!(
-        "BACKUPS {} - {} | {perfdata}",
-        state.as_str(),
-        no_pipe(&text)
-    );
-    let mut ordered: Vec<&Finding> = findings.iter().collect();
-    ordered.sort_by_key(|f| rank(f.kind));
-    let lines: Vec<String> = ordered
-        .into_iter()
-        .map(|f| no_pipe(&super::finding_line(f)))
-        .collect();
-    (state, fit(&head, &lines, MAX_BYTES))
+    text
 }
 
 /// The output of a run that could not audit (a usage or configuration error, or any other):
 /// `BACKUPS UNKNOWN - <the error>`, one line.
-pub fn unknown(message: &str) -> String {
+pub(crate) fn unknown(message: &str) -> String {
     let one_line: String = message
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

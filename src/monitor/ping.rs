@@ -3,10 +3,10 @@
 //! (at most [`MAX_BODY`] bytes) after. The service alerts when the job fails, and also when
 //! it never runs (a cron job that stopped), which nothing the job prints can catch.
 //!
-//! The URL is a secret (spec §7): whoever holds it can report success. It is never logged or
-//! printed (errors name the flag or key, never the URL), and goes only over https, or plain
-//! http to a loopback host. A failed ping is one warning on stderr and never changes the
-//! exit code: the audit's result matters more than its delivery.
+//! The URL is a secret (`docs/security.md#what-is-redacted`): whoever holds it can report success.
+//! It is never logged or printed (errors name the flag or key, never the URL), and goes only over
+//! https, or plain http to a loopback host. A failed ping is one warning on stderr and never
+//! changes the exit code: the audit's result matters more than its delivery.
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use crate::http::{is_loopback, Http};
 use crate::secret::Secret;
 
 /// The largest report a ping carries (healthchecks.io keeps the first 10,000 bytes).
-pub const MAX_BODY: usize = 10_000;
+pub(crate) const MAX_BODY: usize = 10_000;
 
 /// Tries of one ping: a dead man's switch that misses one ping raises a false alarm.
 const TRIES: u32 = 3;
@@ -27,12 +27,12 @@ const TRY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A checked ping URL. Never printed: `Debug` shows `(redacted)`.
 #[derive(Clone, Debug)]
-pub struct PingUrl(Secret);
+pub(crate) struct PingUrl(Secret);
 
 impl PingUrl {
     /// Checks `url` (from `what`: `--ping` or `[audit] ping_url`): see [`check`]. The error
     /// names `what`, never the URL (a configuration error, exit 2).
-    pub fn parse(url: &str, what: &str) -> Result<PingUrl> {
+    pub(crate) fn parse(url: &str, what: &str) -> Result<PingUrl> {
         let url = check(url).map_err(|why| Error::config(format!("{what}: {why}")))?;
         Ok(PingUrl(Secret::new(url.as_str())))
     }
@@ -50,7 +50,7 @@ impl PingUrl {
 
 /// Whether `url` may be a ping URL: an absolute https URL, or http to a loopback host. The
 /// reason it may not never repeats the URL.
-pub fn check(url: &str) -> std::result::Result<Url, &'static str> {
+pub(crate) fn check(url: &str) -> std::result::Result<Url, &'static str> {
     let parsed = Url::parse(url.trim()).map_err(|_| "not an absolute URL")?;
     if parsed.cannot_be_a_base() || parsed.host().is_none() {
         return Err("not an absolute URL");
@@ -64,7 +64,7 @@ pub fn check(url: &str) -> std::result::Result<Url, &'static str> {
 }
 
 /// Sends the start signal: `GET URL/start`. A failure is one warning on stderr.
-pub async fn start(http: &Http, url: &PingUrl) {
+pub(crate) async fn start(http: &Http, url: &PingUrl) {
     let target = url.with("start");
     if let Err(why) = send(|| http.request(reqwest::Method::GET, target.clone())).await {
         warn("start", &why);
@@ -73,7 +73,7 @@ pub async fn start(http: &Http, url: &PingUrl) {
 
 /// Sends the result: `POST URL/<code>` with `report` (cut to [`MAX_BODY`] bytes) as the
 /// body. A failure is one warning on stderr.
-pub async fn finish(http: &Http, url: &PingUrl, code: u8, report: &str) {
+pub(crate) async fn finish(http: &Http, url: &PingUrl, code: u8, report: &str) {
     let target = url.with(&code.to_string());
     let body = cut(report, MAX_BODY).to_string();
     let build = || {

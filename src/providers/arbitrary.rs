@@ -1,8 +1,9 @@
-//! Proptest strategies for the adapters' property tests (spec §7: no vendor body may panic a
-//! parser): arbitrary bytes, and JSON documents shaped like a vendor's. A shaped document keeps
-//! the keys and nesting of a real vendor body (a fixture) but drops keys, adds unknown ones and
-//! puts random types and absurd values where the vendor puts its scalars, objects and arrays,
-//! which is what a broken, newer or hostile server sends. Test-only.
+//! Proptest strategies for the adapters' property tests (no vendor body may panic a parser;
+//! `docs/architecture.md#test-layers`, the property row): arbitrary bytes, and JSON documents
+//! shaped like a vendor's. A shaped document keeps the keys and nesting of a real vendor body (a
+//! fixture) but drops keys, adds unknown ones and puts random types and absurd values where the
+//! vendor puts its scalars, objects and arrays, which is what a broken, newer or hostile server
+//! sends. Test-only.
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -12,12 +13,12 @@ use crate::error::{ErrorKind, Result};
 use crate::model::{Backup, ProviderId};
 
 /// Cases per property: enough to find type confusions, few enough for two shared cores.
-pub fn config() -> ProptestConfig {
+pub(crate) fn config() -> ProptestConfig {
     ProptestConfig::with_cases(256)
 }
 
 /// Any bytes, short (parsers fail early on garbage; length adds nothing but time).
-pub fn bytes() -> BoxedStrategy<Vec<u8>> {
+pub(crate) fn bytes() -> BoxedStrategy<Vec<u8>> {
     prop::collection::vec(any::<u8>(), 0..512).boxed()
 }
 
@@ -80,7 +81,7 @@ fn number() -> BoxedStrategy<Value> {
 }
 
 /// Any JSON scalar.
-pub fn scalar() -> BoxedStrategy<Value> {
+pub(crate) fn scalar() -> BoxedStrategy<Value> {
     prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
@@ -102,7 +103,7 @@ fn like(leaf: &Value) -> BoxedStrategy<Value> {
 }
 
 /// Any JSON value, a few levels deep.
-pub fn any_json() -> BoxedStrategy<Value> {
+pub(crate) fn any_json() -> BoxedStrategy<Value> {
     scalar()
         .prop_recursive(3, 24, 4, |inner| {
             prop_oneof![
@@ -118,7 +119,7 @@ pub fn any_json() -> BoxedStrategy<Value> {
 /// dropped; unknown keys added; arrays keep their shaped items, sometimes with the first one
 /// repeated; scalars keep their value or get another of the same type; and, rarely (so that
 /// a good share of documents still parses), any node becomes an arbitrary value instead.
-pub fn shaped(template: &Value) -> BoxedStrategy<Value> {
+pub(crate) fn shaped(template: &Value) -> BoxedStrategy<Value> {
     match template {
         Value::Object(map) => {
             let fields: Vec<BoxedStrategy<Option<(String, Value)>>> = map
@@ -160,7 +161,7 @@ pub fn shaped(template: &Value) -> BoxedStrategy<Value> {
 
 /// Shaped documents as bytes, some cut short or with one byte overwritten (truncated bodies,
 /// bit rot, bytes that are not UTF-8).
-pub fn shaped_bytes(template: &Value) -> BoxedStrategy<Vec<u8>> {
+pub(crate) fn shaped_bytes(template: &Value) -> BoxedStrategy<Vec<u8>> {
     (shaped(template), any::<Index>(), any::<u8>(), 0..4u8)
         .prop_map(|(doc, at, byte, how)| {
             let mut b = serde_json::to_vec(&doc).expect("a Value serialises");
@@ -178,12 +179,12 @@ pub fn shaped_bytes(template: &Value) -> BoxedStrategy<Vec<u8>> {
 }
 
 /// Documents shaped like any one of `templates`.
-pub fn shaped_any(templates: &[Value]) -> BoxedStrategy<Value> {
+pub(crate) fn shaped_any(templates: &[Value]) -> BoxedStrategy<Value> {
     prop::strategy::Union::new(templates.iter().map(shaped)).boxed()
 }
 
 /// [`shaped_bytes`] for any one of `templates`.
-pub fn shaped_bytes_any(templates: &[Value]) -> BoxedStrategy<Vec<u8>> {
+pub(crate) fn shaped_bytes_any(templates: &[Value]) -> BoxedStrategy<Vec<u8>> {
     prop::strategy::Union::new(templates.iter().map(shaped_bytes)).boxed()
 }
 
@@ -222,7 +223,7 @@ pub(crate) use parser_properties;
 
 /// The property every adapter's parser keeps: it returns rows of its provider and account, or
 /// a protocol error naming the request and status; nothing else, and never a panic.
-pub fn assert_rows_or_protocol_error(
+pub(crate) fn assert_rows_or_protocol_error(
     outcome: &Result<Vec<Backup>>,
     provider: ProviderId,
     account: &str,

@@ -17,7 +17,7 @@ use crate::secret::Secret;
 
 /// How a key's value is written in the config file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A string: names, ids, regions, URLs.
     Text,
     /// A secret string: inline as `key`, or as `key_env` naming an environment variable.
@@ -30,15 +30,15 @@ pub enum Kind {
 
 /// A key a builder accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Key {
+pub(crate) struct Key {
     /// The key as written in the config file.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// How its value is written.
-    pub kind: Kind,
+    pub(crate) kind: Kind,
 }
 
 /// Declares a string key.
-pub const fn text(name: &'static str) -> Key {
+pub(crate) const fn text(name: &'static str) -> Key {
     Key {
         name,
         kind: Kind::Text,
@@ -46,7 +46,7 @@ pub const fn text(name: &'static str) -> Key {
 }
 
 /// Declares a secret key (also accepted as `<name>_env` in the file).
-pub const fn secret(name: &'static str) -> Key {
+pub(crate) const fn secret(name: &'static str) -> Key {
     Key {
         name,
         kind: Kind::Secret,
@@ -54,7 +54,7 @@ pub const fn secret(name: &'static str) -> Key {
 }
 
 /// Declares a list-of-strings key.
-pub const fn list(name: &'static str) -> Key {
+pub(crate) const fn list(name: &'static str) -> Key {
     Key {
         name,
         kind: Kind::List,
@@ -62,7 +62,7 @@ pub const fn list(name: &'static str) -> Key {
 }
 
 /// Declares a `true`/`false` key.
-pub const fn flag(name: &'static str) -> Key {
+pub(crate) const fn flag(name: &'static str) -> Key {
     Key {
         name,
         kind: Kind::Bool,
@@ -73,13 +73,13 @@ pub const fn flag(name: &'static str) -> Key {
 /// (a PEM bundle trusted besides the native roots; a relative path is taken from the config
 /// file's directory) and `http_proxy` (plain-http requests to non-loopback hosts may go
 /// through `HTTP_PROXY`). [`Values::transport`] reads them.
-pub const CA_FILE: Key = text("ca_file");
+pub(crate) const CA_FILE: Key = text("ca_file");
 /// See [`CA_FILE`].
-pub const HTTP_PROXY: Key = flag("http_proxy");
+pub(crate) const HTTP_PROXY: Key = flag("http_proxy");
 
 /// A value for a key, as a source gives it. Secret keys take either variant (the environment
 /// gives text); a secret's text is wrapped on arrival so it never prints.
-pub enum Value {
+pub(crate) enum Value {
     /// A string.
     Text(String),
     /// A secret string.
@@ -93,16 +93,16 @@ pub enum Value {
 /// A problem with one key, named as its source names it; the caller says which file or
 /// environment and which account.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyError {
+pub(crate) struct KeyError {
     /// The key (`region`), variable (`HUAWEICLOUD_SDK_REGION`) or field (`Target`).
-    pub key: String,
+    pub(crate) key: String,
     /// What is wrong, e.g. `is required unless endpoint is set`.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl KeyError {
     /// An error on a key named as given.
-    pub fn new(key: impl Into<String>, message: impl Into<String>) -> KeyError {
+    pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> KeyError {
         KeyError {
             key: key.into(),
             message: message.into(),
@@ -112,7 +112,7 @@ impl KeyError {
 
 /// The values fed to a builder so far, and the names their source gives the keys.
 #[derive(Default)]
-pub struct Values {
+pub(crate) struct Values {
     values: BTreeMap<&'static str, Value>,
     /// For keys fed from an environment: the variable that gave each.
     names: BTreeMap<&'static str, String>,
@@ -168,12 +168,12 @@ impl Values {
     }
 
     /// Whether a key has a value.
-    pub fn is_set(&self, key: &str) -> bool {
+    pub(crate) fn is_set(&self, key: &str) -> bool {
         self.values.contains_key(key)
     }
 
     /// Takes a string value.
-    pub fn text(&mut self, key: &str) -> Option<String> {
+    pub(crate) fn text(&mut self, key: &str) -> Option<String> {
         match self.values.remove(key)? {
             Value::Text(s) => Some(s),
             _ => None, // `insert` keeps each key to its declared kind.
@@ -181,7 +181,7 @@ impl Values {
     }
 
     /// Takes a secret value.
-    pub fn secret(&mut self, key: &str) -> Option<Secret> {
+    pub(crate) fn secret(&mut self, key: &str) -> Option<Secret> {
         match self.values.remove(key)? {
             Value::Secret(s) => Some(s),
             _ => None,
@@ -189,7 +189,7 @@ impl Values {
     }
 
     /// Takes a list value (empty when unset).
-    pub fn list(&mut self, key: &str) -> Vec<String> {
+    pub(crate) fn list(&mut self, key: &str) -> Vec<String> {
         match self.values.remove(key) {
             Some(Value::List(items)) => items,
             _ => Vec::new(),
@@ -197,13 +197,13 @@ impl Values {
     }
 
     /// Takes a boolean value (false when unset).
-    pub fn flag(&mut self, key: &str) -> bool {
+    pub(crate) fn flag(&mut self, key: &str) -> bool {
         matches!(self.values.remove(key), Some(Value::Bool(true)))
     }
 
     /// Takes the keys of how the account connects ([`CA_FILE`], [`HTTP_PROXY`]): the CA bundle
     /// is read now, so a missing or unusable file is an error on `ca_file`.
-    pub fn transport(&mut self) -> Result<Transport, KeyError> {
+    pub(crate) fn transport(&mut self) -> Result<Transport, KeyError> {
         let ca_file = match self.text(CA_FILE.name) {
             None => None,
             Some(raw) => {
@@ -222,7 +222,7 @@ impl Values {
     }
 
     /// Takes a URL value, checked by [`check_url`].
-    pub fn url(&mut self, key: &str) -> Result<Option<Url>, KeyError> {
+    pub(crate) fn url(&mut self, key: &str) -> Result<Option<Url>, KeyError> {
         let Some(raw) = self.text(key) else {
             return Ok(None);
         };
@@ -238,7 +238,7 @@ impl Values {
     /// region that makes no valid URL, or one whose host is not the template's with the
     /// region in its place (`x@evil.example/` would make a user name and another host), is an
     /// error on the key `region`.
-    pub fn region_url(&self, template: &str, region: &str) -> Result<Url, KeyError> {
+    pub(crate) fn region_url(&self, template: &str, region: &str) -> Result<Url, KeyError> {
         let plain = region
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
@@ -256,7 +256,7 @@ impl Values {
 
     /// How the source names a key: the variable that gave it, else (from an environment) the
     /// variables that could give it, else the key itself.
-    pub fn name(&self, key: &str) -> String {
+    pub(crate) fn name(&self, key: &str) -> String {
         if let Some(name) = self.names.get(key) {
             return name.clone();
         }
@@ -275,7 +275,7 @@ impl Values {
 
     /// The hint ` (or <key>_env)` in the config file, where a secret can come from the
     /// environment instead; nothing when the source is the environment itself.
-    pub fn or_env(&self, key: &str) -> String {
+    pub(crate) fn or_env(&self, key: &str) -> String {
         if self.env.is_empty() {
             format!(" (or {key}_env)")
         } else {
@@ -284,14 +284,14 @@ impl Values {
     }
 
     /// An error on a key, named as the source names it.
-    pub fn err(&self, key: &str, message: impl Into<String>) -> KeyError {
+    pub(crate) fn err(&self, key: &str, message: impl Into<String>) -> KeyError {
         KeyError::new(self.name(key), message)
     }
 }
 
 /// A provider's config builder: its keys, its environment mapping, and the one place its
 /// settings are validated and defaulted.
-pub trait ConfigBuilder: Default {
+pub(crate) trait ConfigBuilder: Default {
     /// The settings it builds.
     type Config;
 
@@ -360,9 +360,9 @@ pub trait ConfigBuilder: Default {
     }
 }
 
-/// Refuses URLs that would carry credentials in the clear (spec §7): `http` only to loopback
-/// unless allowed, and only `http`/`https` at all.
-pub fn check_url(url: &Url, allow_http: bool) -> std::result::Result<(), String> {
+/// Refuses URLs that would carry credentials in the clear (`docs/config.md#format`): `http`
+/// only to loopback unless allowed, and only `http`/`https` at all.
+pub(crate) fn check_url(url: &Url, allow_http: bool) -> std::result::Result<(), String> {
     match url.scheme() {
         "https" => {}
         "http" if allow_http || crate::http::is_loopback(url) => {}
@@ -389,7 +389,7 @@ pub fn check_url(url: &Url, allow_http: bool) -> std::result::Result<(), String>
 
 /// A URL as text with any `user:password@` before its host replaced by `<redacted>@`, for
 /// messages: works on text that does not even parse as a URL.
-pub fn without_userinfo(raw: &str) -> String {
+pub(crate) fn without_userinfo(raw: &str) -> String {
     let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
         return raw.to_string();
     };

@@ -32,9 +32,8 @@ use crate::model::Backup;
 
 /// The limits shared by every account of a run.
 #[derive(Debug)]
-pub struct Limiter {
+pub(crate) struct Limiter {
     requests: Semaphore,
-    max_requests: usize,
     budget: u64,
     state: Mutex<BudgetState>,
     changed: Notify,
@@ -55,7 +54,7 @@ struct BudgetState {
 /// One page in progress: its place in line and what it holds; both are given back when the
 /// last handle is dropped (after its rows are handed on).
 #[derive(Debug)]
-pub struct PageSlot {
+pub(crate) struct PageSlot {
     limiter: Arc<Limiter>,
     ticket: u64,
     held: Mutex<u64>,
@@ -67,17 +66,16 @@ tokio::task_local! {
 
 /// What a parsed row costs besides the text it keeps (which the body's size covers): the
 /// struct, the account name and id allocations, the `extra` box, and allocator overhead.
-pub fn row_cost(account: &str) -> u64 {
+pub(crate) fn row_cost(account: &str) -> u64 {
     (std::mem::size_of::<Backup>() + account.len() + 96) as u64
 }
 
 impl Limiter {
     /// At most `max_requests` requests in flight and `budget` bytes of pages in progress.
-    pub fn new(max_requests: usize, budget: u64) -> Arc<Limiter> {
+    pub(crate) fn new(max_requests: usize, budget: u64) -> Arc<Limiter> {
         let max_requests = max_requests.clamp(1, Semaphore::MAX_PERMITS);
         Arc::new(Limiter {
             requests: Semaphore::new(max_requests),
-            max_requests,
             budget: budget.max(1),
             state: Mutex::new(BudgetState::default()),
             changed: Notify::new(),
@@ -85,25 +83,21 @@ impl Limiter {
     }
 
     /// Waits for a slot for one request (first come, first served).
-    pub async fn request(&self) -> Result<SemaphorePermit<'_>> {
+    pub(crate) async fn request(&self) -> Result<SemaphorePermit<'_>> {
         self.requests
             .acquire()
             .await
             .map_err(|_| Error::new(ErrorKind::Io, "request limiter closed"))
     }
 
-    /// Requests in flight right now (for tests and `-vv`).
-    pub fn requests_in_flight(&self) -> usize {
-        self.max_requests - self.requests.available_permits()
-    }
-
     /// Bytes reserved by pages in progress right now.
-    pub fn reserved(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn reserved(&self) -> u64 {
         self.lock().used
     }
 
     /// A new page in progress, last in line.
-    pub fn page(self: &Arc<Limiter>) -> Arc<PageSlot> {
+    pub(crate) fn page(self: &Arc<Limiter>) -> Arc<PageSlot> {
         let mut st = self.lock();
         let ticket = st.next;
         st.next += 1;
@@ -125,7 +119,7 @@ impl PageSlot {
     /// Reserves `bytes` for this page: at once when they fit and no older page waits, or when
     /// this is the oldest page in progress; else waits. More than the whole budget is an
     /// error (the page alone could not fit).
-    pub async fn reserve(&self, bytes: u64) -> Result<()> {
+    pub(crate) async fn reserve(&self, bytes: u64) -> Result<()> {
         let limiter = &self.limiter;
         if bytes > limiter.budget {
             return Err(Error::protocol(format!(
@@ -157,11 +151,6 @@ impl PageSlot {
             changed.await;
         }
     }
-
-    /// Bytes this page holds.
-    pub fn held(&self) -> u64 {
-        *self.held.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 impl Drop for PageSlot {
@@ -177,18 +166,18 @@ impl Drop for PageSlot {
 }
 
 /// Runs `fut` as the work of `page`: [`current_page`] finds it there.
-pub async fn in_page<F: Future>(page: Arc<PageSlot>, fut: F) -> F::Output {
+pub(crate) async fn in_page<F: Future>(page: Arc<PageSlot>, fut: F) -> F::Output {
     PAGE.scope(page, fut).await
 }
 
 /// The page whose work is running, if any.
-pub fn current_page() -> Option<Arc<PageSlot>> {
+pub(crate) fn current_page() -> Option<Arc<PageSlot>> {
     PAGE.try_with(Arc::clone).ok()
 }
 
 /// What a page of `body` bytes, holding at most `max_rows` rows, costs parsed: the body (held
 /// while parsing) and a row's cost for every `{` in it, which bounds the rows it can hold.
-pub fn page_estimate(body: &[u8], max_rows: usize, row_cost: u64) -> u64 {
+pub(crate) fn page_estimate(body: &[u8], max_rows: usize, row_cost: u64) -> u64 {
     let objects = body.iter().filter(|&&b| b == b'{').count();
     let rows = objects.min(max_rows.saturating_add(1)) as u64;
     (body.len() as u64).saturating_add(rows.saturating_mul(row_cost))

@@ -22,23 +22,23 @@ use crate::model::{Backup, Field, ProviderId};
 
 #[cfg(test)]
 pub(crate) mod arbitrary;
-pub mod builder;
-pub mod bycloud;
-pub mod cf;
-pub mod huawei;
-pub mod limit;
-pub mod oracle;
+pub(crate) mod builder;
+pub(crate) mod bycloud;
+pub(crate) mod cf;
+pub(crate) mod huawei;
+pub(crate) mod limit;
+pub(crate) mod oracle;
 mod page_size;
 pub(crate) mod rows;
 mod token;
-pub mod zcom;
+pub(crate) mod zcom;
 
 /// A boxed future, so the trait stays object-safe.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Where the next page starts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Cursor {
+pub(crate) enum Cursor {
     /// Offset paging (Huawei): rows to skip.
     Offset(u64),
     /// Marker paging (ByCloud, Huawei): the last id of the previous page.
@@ -60,14 +60,14 @@ impl std::fmt::Display for Cursor {
 
 /// One page of a listing.
 #[derive(Debug, Default)]
-pub struct Page {
+pub(crate) struct Page {
     /// The rows, already mapped to the model.
-    pub rows: Vec<Backup>,
+    pub(crate) rows: Vec<Backup>,
     /// Where the next page starts; `None` ends the listing.
-    pub next: Option<Cursor>,
+    pub(crate) next: Option<Cursor>,
     /// The total row count, when the server states it and it can be trusted as a hint for
     /// fetching the remaining offset pages in parallel (never to stop early).
-    pub total: Option<u64>,
+    pub(crate) total: Option<u64>,
 }
 
 /// What a provider can do, declared by its adapter: `backups providers` prints this.
@@ -76,11 +76,11 @@ pub struct Capabilities {
     /// The provider.
     pub provider: ProviderId,
     /// Authentication methods.
-    pub auth: &'static [&'static str],
+    pub(crate) auth: &'static [&'static str],
     /// Filters sent to the server (the rest is filtered on the client).
-    pub filters: &'static [&'static str],
+    pub(crate) filters: &'static [&'static str],
     /// How pages are fetched.
-    pub paging: &'static str,
+    pub(crate) paging: &'static str,
     /// Model fields this provider fills (others are always null).
     pub fields: &'static [Field],
 }
@@ -110,9 +110,9 @@ pub struct ListOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Deadline {
     /// When accounts still listing are stopped.
-    pub at: std::time::Instant,
+    pub(crate) at: std::time::Instant,
     /// The duration from the start, as given.
-    pub after: std::time::Duration,
+    pub(crate) after: std::time::Duration,
 }
 
 impl Deadline {
@@ -127,14 +127,14 @@ impl Deadline {
 /// descriptors even when every request holds its own HTTP/1.1 connection, and enough that
 /// hundreds of accounts at a round trip of 50 ms are not held back by it (at 64, 200 accounts
 /// waited in this queue for more than half their listing: 1.19 s against 0.74 s at 256).
-pub const DEFAULT_MAX_REQUESTS: usize = 256;
+pub(crate) const DEFAULT_MAX_REQUESTS: usize = 256;
 
 /// The default memory budget for pages in progress: 16 pages of 1000 rows per account cost
 /// a few MiB, and the largest page the body cap and row cap allow (about 120 MiB) still fits.
-pub const DEFAULT_MEMORY_BUDGET: u64 = 256 << 20;
+pub(crate) const DEFAULT_MEMORY_BUDGET: u64 = 256 << 20;
 
 /// The default row cap per page: above what any real page reaches under the 64 MiB body cap.
-pub const DEFAULT_MAX_PAGE_ROWS: usize = 100_000;
+pub(crate) const DEFAULT_MAX_PAGE_ROWS: usize = 100_000;
 
 impl Default for ListOptions {
     fn default() -> ListOptions {
@@ -156,15 +156,15 @@ impl Default for ListOptions {
 #[derive(Debug, Default)]
 pub struct Progress {
     /// Accounts finished (listed or failed).
-    pub accounts_done: std::sync::atomic::AtomicUsize,
+    pub(crate) accounts_done: std::sync::atomic::AtomicUsize,
     /// Rows received so far.
-    pub rows: std::sync::atomic::AtomicUsize,
+    pub(crate) rows: std::sync::atomic::AtomicUsize,
     /// Whether the progress line has been drawn (and so must be cleared).
-    pub drawn: std::sync::atomic::AtomicBool,
+    pub(crate) drawn: std::sync::atomic::AtomicBool,
 }
 
 /// One account's adapter.
-pub trait Provider: Send + Sync {
+pub(crate) trait Provider: Send + Sync {
     /// The config account name.
     fn account(&self) -> &str;
 
@@ -204,27 +204,27 @@ pub trait Provider: Send + Sync {
 /// A resource a provider listed itself, with or without backups: how `audit` learns of a
 /// resource that has none (no backup row names it).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KnownResource {
+pub(crate) struct KnownResource {
     /// As in [`Backup::resource_type`] (`service_instance`).
-    pub resource_type: Option<String>,
+    pub(crate) resource_type: Option<String>,
     /// As in [`Backup::resource_id`].
-    pub resource_id: String,
+    pub(crate) resource_id: String,
     /// As in [`Backup::resource_name`].
-    pub resource_name: Option<String>,
+    pub(crate) resource_name: Option<String>,
     /// How many backups the provider listed for it, before any filter.
-    pub backups: usize,
+    pub(crate) backups: usize,
 }
 
 /// Per-account state of one listing: the shared client, the filter, and the renewal gate.
 /// The one way an adapter reaches the network: [`Run::request`] starts a request and
 /// [`Run::send`] sends it within the account's bound.
-pub struct Run<'a> {
+pub(crate) struct Run<'a> {
     /// The shared HTTP client, reached only through [`Run::send`].
     http: &'a Http,
     /// The user's filters (for server-side push-down; always re-applied afterwards).
-    pub filter: &'a Filter,
+    pub(crate) filter: &'a Filter,
     /// Listing settings.
-    pub options: &'a ListOptions,
+    pub(crate) options: &'a ListOptions,
     /// Incremented each time the session is renewed.
     generation: Mutex<u64>,
     /// Where rows go as pages arrive, when streaming (`-o ndjson` without sorting).
@@ -236,17 +236,18 @@ pub struct Run<'a> {
 }
 
 /// A channel that receives each page's new, filtered rows as they arrive.
-pub type RowSink = tokio::sync::mpsc::Sender<Vec<Backup>>;
+pub(crate) type RowSink = tokio::sync::mpsc::Sender<Vec<Backup>>;
 
 impl<'a> Run<'a> {
-    /// A run for one account, with limits of its own.
-    pub fn new(http: &'a Http, filter: &'a Filter, options: &'a ListOptions) -> Run<'a> {
+    /// A run for one account, with limits of its own (tests; a real run shares its limiter).
+    #[cfg(test)]
+    pub(crate) fn new(http: &'a Http, filter: &'a Filter, options: &'a ListOptions) -> Run<'a> {
         let limiter = limit::Limiter::new(options.max_requests, options.memory_budget);
         Run::sharing(http, filter, options, limiter)
     }
 
     /// A run for one account within `limiter`, which the run's other accounts share.
-    pub fn sharing(
+    pub(crate) fn sharing(
         http: &'a Http,
         filter: &'a Filter,
         options: &'a ListOptions,
@@ -264,12 +265,12 @@ impl<'a> Run<'a> {
     }
 
     /// The limits this run shares with the others.
-    pub fn limiter(&self) -> &Arc<limit::Limiter> {
+    pub(crate) fn limiter(&self) -> &Arc<limit::Limiter> {
         &self.limiter
     }
 
     /// Starts a request; finish it with headers and pass it to [`Run::send`].
-    pub fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
         self.http.request(method, url)
     }
 
@@ -279,7 +280,7 @@ impl<'a> Run<'a> {
     /// The response comes back read in full and the permits are returned before it is parsed,
     /// so the next request never waits for a parse: with pages fetched in parallel, the
     /// network stays busy.
-    pub async fn send<F>(&self, account: &str, build: F) -> Result<Response>
+    pub(crate) async fn send<F>(&self, account: &str, build: F) -> Result<Response>
     where
         F: Fn() -> Result<reqwest::RequestBuilder>,
     {
@@ -295,7 +296,12 @@ impl<'a> Run<'a> {
     /// Decodes a page's body with `decode` (see [`Response::decode`]) once the page has
     /// reserved what it will cost parsed from the run's memory budget ([`limit`]): its body
     /// and a row's cost for each row it can hold, at most `options.max_page_rows`.
-    pub async fn decode<T, F>(&self, resp: &mut Response, account: &str, decode: F) -> Result<T>
+    pub(crate) async fn decode<T, F>(
+        &self,
+        resp: &mut Response,
+        account: &str,
+        decode: F,
+    ) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&[u8]) -> std::result::Result<T, String> + Send + 'static,
@@ -314,7 +320,7 @@ impl<'a> Run<'a> {
     }
 
     /// Streams rows to `sink` as pages arrive instead of collecting them.
-    pub fn streaming(mut self, sink: Option<RowSink>) -> Run<'a> {
+    pub(crate) fn streaming(mut self, sink: Option<RowSink>) -> Run<'a> {
         self.sink = sink;
         self
     }
@@ -339,7 +345,7 @@ impl<'a> Run<'a> {
     /// Runs `call`; if the session was rejected (401), renews it once and runs `call` again.
     /// Concurrent calls that fail together share one renewal. A request is retried at most
     /// once, so a server that keeps refusing fails instead of looping.
-    pub async fn with_renewal<P, T, F, Fut>(&self, provider: &P, call: F) -> Result<T>
+    pub(crate) async fn with_renewal<P, T, F, Fut>(&self, provider: &P, call: F) -> Result<T>
     where
         P: Provider + ?Sized,
         F: Fn() -> Fut,
@@ -372,7 +378,7 @@ impl<'a> Run<'a> {
 /// are dropped by id, with a warning. When the first offset page states a total, the rest
 /// of the offsets are fetched in parallel (bounded by `parallel`). Each page is in progress
 /// for the memory budget ([`limit`]) until its rows are handed on.
-pub async fn list_pages<'a, P: Provider + ?Sized>(
+pub(crate) async fn list_pages<'a, P: Provider + ?Sized>(
     provider: &'a P,
     run: &'a Run<'a>,
 ) -> Result<Vec<Backup>> {
@@ -468,21 +474,7 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
     (start, stride, total): (u64, u64, u64),
     guard: &mut PageGuard,
 ) -> Result<Option<u64>> {
-    let stride = stride.max(1);
-    let count = total
-        .saturating_sub(start)
-        .div_ceil(stride)
-        .saturating_add(1);
-    if guard.pages.saturating_add(count) > guard.max {
-        return Err(paging_error(format!(
-            "the server reports {total} rows, more than {}; stopped (the page limit)",
-            plural(guard.max, "page")
-        )));
-    }
-    // Offsets past what a u64 holds do not exist: the sequence just ends there.
-    let mut queue = (0..count)
-        .map_while(|i| i.checked_mul(stride).and_then(|d| start.checked_add(d)))
-        .enumerate();
+    let mut queue = offset_plan((start, stride, total), guard)?;
     // Requests complete in any order and a finished one frees its slot at once (no waiting
     // behind a slower page); pages are then handled strictly in offset order.
     let mut inflight = FuturesUnordered::new();
@@ -538,17 +530,40 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
         }
     }
     if ended || last_len == 0 {
-        Ok(None)
-    } else {
-        last_offset
-            .checked_add(last_len as u64)
-            .map(Some)
-            .ok_or_else(|| {
-                paging_error(format!(
-                    "offset {last_offset} plus a page does not fit in 64 bits"
-                ))
-            })
+        return Ok(None);
     }
+    last_offset
+        .checked_add(last_len as u64)
+        .map(Some)
+        .ok_or_else(|| {
+            paging_error(format!(
+                "offset {last_offset} plus a page does not fit in 64 bits"
+            ))
+        })
+}
+
+/// The offsets [`parallel_offsets`] fetches, numbered in order: `start, start+stride, …` up
+/// to `total` plus one page, made lazily. Refused at once when they would take the account
+/// past the page limit.
+fn offset_plan(
+    (start, stride, total): (u64, u64, u64),
+    guard: &PageGuard,
+) -> Result<impl Iterator<Item = (usize, u64)>> {
+    let stride = stride.max(1);
+    let count = total
+        .saturating_sub(start)
+        .div_ceil(stride)
+        .saturating_add(1);
+    if guard.pages.saturating_add(count) > guard.max {
+        return Err(paging_error(format!(
+            "the server reports {total} rows, more than {}; stopped (the page limit)",
+            plural(guard.max, "page")
+        )));
+    }
+    // Offsets past what a u64 holds do not exist: the sequence just ends there.
+    Ok((0..count)
+        .map_while(move |i| i.checked_mul(stride).and_then(|d| start.checked_add(d)))
+        .enumerate())
 }
 
 /// Tracks ids across pages: drops rows already seen and keeps those the filter selects.
@@ -599,7 +614,7 @@ impl<'f> Collector<'f> {
 /// The guards of a paging loop against a server that loops: at most `max_pages` pages, and
 /// no cursor named twice. The shared loop uses it, and so does an adapter that pages a list
 /// of its own (Cloud Foundry's service instances).
-pub struct PageGuard {
+pub(crate) struct PageGuard {
     pages: u64,
     max: u64,
     seen: HashSet<Cursor>,
@@ -607,7 +622,7 @@ pub struct PageGuard {
 
 impl PageGuard {
     /// A guard allowing `max_pages` pages.
-    pub fn new(max_pages: u64) -> PageGuard {
+    pub(crate) fn new(max_pages: u64) -> PageGuard {
         PageGuard {
             pages: 0,
             max: max_pages,
@@ -617,7 +632,7 @@ impl PageGuard {
 
     /// Counts the next page; past the limit, an error. `of` says what is paged when it is not
     /// backups (` of service instances`).
-    pub fn page(&mut self, of: &str) -> Result<()> {
+    pub(crate) fn page(&mut self, of: &str) -> Result<()> {
         self.pages += 1;
         if self.pages > self.max {
             return Err(paging_error(format!(
@@ -630,7 +645,7 @@ impl PageGuard {
 
     /// Takes the cursor a page named as the next one: the page's own cursor or one named
     /// before is an error.
-    pub fn next(&mut self, current: Option<&Cursor>, next: &Cursor) -> Result<()> {
+    pub(crate) fn next(&mut self, current: Option<&Cursor>, next: &Cursor) -> Result<()> {
         if current == Some(next) || !self.seen.insert(next.clone()) {
             return Err(paging_error(format!(
                 "the server repeated the {next}; stopped instead of looping"
@@ -655,10 +670,11 @@ fn paging_error(message: String) -> Error {
 
 /// Checks a URL a server named for the account's credentials (the CF login server, the Z.com
 /// compute endpoint from the token's catalog) against the configured URL it was discovered
-/// from (spec §7): on the same site ([`crate::http::same_site`]: registrable domain, loopback
-/// as one domain) and over `https`, or plain `http` only to loopback or to the configured host
-/// itself when that is plain `http` (allowed by the config). `named` says who named it and as
-/// what, `configured_what` what the configured URL is, `pin` the key that trusts it instead.
+/// from (`docs/cli.md#credentials-and-origins`): on the same site ([`crate::http::same_site`]:
+/// registrable domain, loopback as one domain) and over `https`, or plain `http` only to loopback
+/// or to the configured host itself when that is plain `http` (allowed by the config). `named` says
+/// who named it and as what, `configured_what` what the configured URL is, `pin` the key that
+/// trusts it instead.
 pub(crate) fn check_discovered(
     url: &Url,
     configured: &Url,
@@ -708,7 +724,7 @@ pub(crate) fn origin_text(url: &Url) -> String {
 }
 
 /// Builds the adapter for an account: the one registry of providers.
-pub fn adapter(account: &Account) -> Arc<dyn Provider> {
+pub(crate) fn adapter(account: &Account) -> Arc<dyn Provider> {
     let name = account.name.clone();
     match &account.settings {
         Settings::Oracle(c) => Arc::new(oracle::Oracle::new(name, c.clone())),
@@ -739,7 +755,7 @@ pub struct AccountResult {
     pub result: Result<Vec<Backup>>,
     /// The resources its provider listed apart from their backups ([`Provider::resources`]);
     /// empty when the listing failed.
-    pub resources: Vec<KnownResource>,
+    pub(crate) resources: Vec<KnownResource>,
 }
 
 /// Lists every account concurrently: one slow or failing account never hides the others.
@@ -756,7 +772,7 @@ pub async fn run_all(
 /// [`run_all`], streaming rows to `sink` (when given) as pages arrive; the results then hold
 /// only each account's outcome. Every account shares one [`limit::Limiter`]; at
 /// `options.deadline` the accounts still listing fail (what they streamed stays printed).
-pub async fn run_all_into(
+pub(crate) async fn run_all_into(
     http: &Http,
     accounts: &[Account],
     filter: &Filter,
@@ -853,7 +869,7 @@ fn deadline_error(deadline: Deadline) -> Error {
 /// Checks accounts, all at once: each authenticates and fetches its first page (what
 /// `accounts --check` runs). Like [`run_all`], the accounts share one limiter and the
 /// deadline; the results are in account order.
-pub async fn check(
+pub(crate) async fn check(
     http: &Http,
     accounts: &[Account],
     filter: &Filter,

@@ -12,7 +12,7 @@ use super::Run;
 
 /// The page size in force for one account: the preferred size until the server refuses it.
 #[derive(Debug)]
-pub struct PageSize {
+pub(crate) struct PageSize {
     preferred: u64,
     fallback: u64,
     current: AtomicU64,
@@ -20,7 +20,7 @@ pub struct PageSize {
 
 impl PageSize {
     /// Pages of `preferred` rows, or of `fallback` rows once `preferred` is refused.
-    pub fn new(preferred: u64, fallback: u64) -> PageSize {
+    pub(crate) fn new(preferred: u64, fallback: u64) -> PageSize {
         PageSize {
             preferred,
             fallback,
@@ -29,7 +29,7 @@ impl PageSize {
     }
 
     /// The page size asked for now.
-    pub fn get(&self) -> u64 {
+    pub(crate) fn get(&self) -> u64 {
         self.current.load(Ordering::Relaxed)
     }
 
@@ -37,7 +37,7 @@ impl PageSize {
     /// [`Run`]. On the first page, a refusal of the preferred size switches the account to the
     /// fallback size and the page is asked for again. Returns the response and the page size
     /// it answers.
-    pub async fn send<F>(
+    pub(crate) async fn send<F>(
         &self,
         run: &Run<'_>,
         account: &str,

@@ -21,11 +21,11 @@ use crate::model::ExtraBuilder;
 
 /// An object key, borrowed from the body unless it holds escapes.
 #[derive(Deserialize)]
-pub struct Key<'a>(#[serde(borrow)] pub Cow<'a, str>);
+pub(crate) struct Key<'a>(#[serde(borrow)] pub Cow<'a, str>);
 
 /// A vendor row read field by field: the keys it maps into typed fields, the rest into its
 /// [`ExtraBuilder`]. `Deserialize` for such a row is [`deserialize_row`].
-pub trait VendorRow<'de>: Default {
+pub(crate) trait VendorRow<'de>: Default {
     /// What the row is, for serde's messages (`a BackupResp object`).
     const EXPECTING: &'static str;
     /// The key every row must have (its id).
@@ -43,7 +43,9 @@ pub trait VendorRow<'de>: Default {
 }
 
 /// `Deserialize` for a [`VendorRow`]: a JSON object, every key it does not map kept raw.
-pub fn deserialize_row<'de, R: VendorRow<'de>, D: Deserializer<'de>>(d: D) -> Result<R, D::Error> {
+pub(crate) fn deserialize_row<'de, R: VendorRow<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<R, D::Error> {
     struct RowVisitor<R>(PhantomData<R>);
     impl<'de, R: VendorRow<'de>> Visitor<'de> for RowVisitor<R> {
         type Value = R;
@@ -70,7 +72,7 @@ pub fn deserialize_row<'de, R: VendorRow<'de>, D: Deserializer<'de>>(d: D) -> Re
 }
 
 /// Collects a page's items, refusing more than `max`.
-pub struct Capped<T> {
+pub(crate) struct Capped<T> {
     items: Vec<T>,
     max: usize,
     what: &'static str,
@@ -78,7 +80,7 @@ pub struct Capped<T> {
 
 impl<T> Capped<T> {
     /// At most `max` items, called `what` (`rows`, `service instances`) in the error.
-    pub fn new(max: usize, what: &'static str) -> Capped<T> {
+    pub(crate) fn new(max: usize, what: &'static str) -> Capped<T> {
         Capped {
             items: Vec::new(),
             max,
@@ -87,7 +89,7 @@ impl<T> Capped<T> {
     }
 
     /// Adds an item; past the cap, the error (a message for a protocol error).
-    pub fn push(&mut self, item: T) -> Result<(), String> {
+    pub(crate) fn push(&mut self, item: T) -> Result<(), String> {
         if self.items.len() >= self.max {
             return Err(format!(
                 "the page holds more than {} {} (the most one page may hold); stopped",
@@ -99,22 +101,25 @@ impl<T> Capped<T> {
     }
 
     /// How many items so far.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.items.len()
     }
 
     /// The items.
-    pub fn into_vec(self) -> Vec<T> {
+    pub(crate) fn into_vec(self) -> Vec<T> {
         self.items
     }
 }
 
 /// Top-level fields of a page other than its list, kept raw for the adapter to read.
-pub type Others<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
+pub(crate) type Others<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
 
 /// Reads one of [`Others`] as `T`: `None` when absent; the error is a message for a protocol
 /// error naming the field.
-pub fn other<'a, T: Deserialize<'a>>(others: &Others<'a>, key: &str) -> Result<Option<T>, String> {
+pub(crate) fn other<'a, T: Deserialize<'a>>(
+    others: &Others<'a>,
+    key: &str,
+) -> Result<Option<T>, String> {
     let Some((_, raw)) = others.iter().rev().find(|(k, _)| k == key) else {
         return Ok(None);
     };
@@ -132,7 +137,7 @@ pub fn other<'a, T: Deserialize<'a>>(others: &Others<'a>, key: &str) -> Result<O
 /// soon as it is read. Returns the other top-level fields. `each`'s error (a row that does not
 /// map, one row too many) ends the parse and is the error returned, as it is; a body that is
 /// not JSON or not the shape is worded as [`crate::http::parse_json`] words it.
-pub fn rows_in_object<'a, T, F>(
+pub(crate) fn rows_in_object<'a, T, F>(
     body: &'a [u8],
     key: &str,
     nullable: bool,
@@ -157,7 +162,7 @@ where
 }
 
 /// Parses a page that is a bare JSON array of rows, handing each to `each` as it is read.
-pub fn rows_in_array<'a, T, F>(body: &'a [u8], each: F) -> Result<(), String>
+pub(crate) fn rows_in_array<'a, T, F>(body: &'a [u8], each: F) -> Result<(), String>
 where
     T: Deserialize<'a>,
     F: FnMut(T) -> Result<(), String>,

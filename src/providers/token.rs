@@ -19,16 +19,16 @@ use crate::error::Result;
 
 /// A value and when it stops being valid.
 #[derive(Clone, Debug)]
-pub struct Temporary<T> {
+pub(crate) struct Temporary<T> {
     /// The session value (a cookie, a token, an endpoint).
-    pub value: T,
+    pub(crate) value: T,
     /// When it expires; `None` when it lasts until the server rejects it.
-    pub expiry: Option<Instant>,
+    pub(crate) expiry: Option<Instant>,
 }
 
 impl<T> Temporary<T> {
     /// A value with no stated expiry: used until the server rejects it.
-    pub fn lasting(value: T) -> Temporary<T> {
+    pub(crate) fn lasting(value: T) -> Temporary<T> {
         Temporary {
             value,
             expiry: None,
@@ -36,7 +36,7 @@ impl<T> Temporary<T> {
     }
 
     /// A value that expires `lifetime` from now.
-    pub fn expiring_in(value: T, lifetime: Duration) -> Temporary<T> {
+    pub(crate) fn expiring_in(value: T, lifetime: Duration) -> Temporary<T> {
         Temporary {
             value,
             expiry: Some(Instant::now() + lifetime),
@@ -45,7 +45,7 @@ impl<T> Temporary<T> {
 
     /// A value that expires at a wall-clock time the server stated (`now` is the wall clock's
     /// reading at `now_instant`); a time already past makes it expired at once.
-    pub fn expiring_at(
+    pub(crate) fn expiring_at(
         value: T,
         at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -62,7 +62,7 @@ impl<T> Temporary<T> {
 
 /// Whether a value expiring at `expiry` may still be used at `now`: it has more than `min_ttl`
 /// left, so a request sent with it does not race its expiry. No expiry means usable.
-pub fn is_usable(expiry: Option<Instant>, now: Instant, min_ttl: Duration) -> bool {
+pub(crate) fn is_usable(expiry: Option<Instant>, now: Instant, min_ttl: Duration) -> bool {
     expiry.is_none_or(|e| {
         e.checked_duration_since(now)
             .is_some_and(|left| left > min_ttl)
@@ -72,14 +72,14 @@ pub fn is_usable(expiry: Option<Instant>, now: Instant, min_ttl: Duration) -> bo
 /// One account's cached session value. tokio's lock: it is held across a fetch (an await),
 /// and it never poisons.
 #[derive(Debug)]
-pub struct TokenCache<T> {
+pub(crate) struct TokenCache<T> {
     slot: Mutex<Option<Temporary<T>>>,
     min_ttl: Duration,
 }
 
 impl<T: Clone> TokenCache<T> {
     /// An empty cache whose values are replaced when less than `min_ttl` is left of them.
-    pub fn new(min_ttl: Duration) -> TokenCache<T> {
+    pub(crate) fn new(min_ttl: Duration) -> TokenCache<T> {
         TokenCache {
             slot: Mutex::new(None),
             min_ttl,
@@ -87,7 +87,7 @@ impl<T: Clone> TokenCache<T> {
     }
 
     /// A cache already holding `value`, with no expiry (configured tokens, ids).
-    pub fn holding(value: T) -> TokenCache<T> {
+    pub(crate) fn holding(value: T) -> TokenCache<T> {
         TokenCache {
             slot: Mutex::new(Some(Temporary::lasting(value))),
             min_ttl: Duration::ZERO,
@@ -97,7 +97,7 @@ impl<T: Clone> TokenCache<T> {
     /// The value held, while usable; else the one `fetch` gets, which is kept. `fetch` is
     /// given the value held (stale or not), for what carries over (a refresh token, an id).
     /// Callers that find no usable value together wait for one fetch.
-    pub async fn get<F, Fut>(&self, fetch: F) -> Result<T>
+    pub(crate) async fn get<F, Fut>(&self, fetch: F) -> Result<T>
     where
         F: FnOnce(Option<T>) -> Fut,
         Fut: Future<Output = Result<Temporary<T>>>,
@@ -114,7 +114,7 @@ impl<T: Clone> TokenCache<T> {
 
     /// Replaces the value held, usable or not, with the one `fetch` gets: the server rejected
     /// it. `fetch` is given the value held. On failure the old value stays.
-    pub async fn renew<F, Fut>(&self, fetch: F) -> Result<T>
+    pub(crate) async fn renew<F, Fut>(&self, fetch: F) -> Result<T>
     where
         F: FnOnce(Option<T>) -> Fut,
         Fut: Future<Output = Result<Temporary<T>>>,

@@ -12,7 +12,7 @@ use crate::inventory::Change;
 use crate::model::{Backup, Field};
 
 /// Writes rows with `sep` (`b','` or `b'\t'`) as the separator.
-pub fn write(
+pub(crate) fn write(
     out: &mut dyn Write,
     rows: &[Backup],
     columns: Option<&[Field]>,
@@ -39,7 +39,7 @@ pub fn write(
 
 /// Writes `backups diff` rows with `sep`: the four diff columns, then every model field but
 /// `extra` (the default columns of `list`).
-pub fn write_changes(out: &mut dyn Write, changes: &[Change], sep: u8) -> io::Result<()> {
+pub(crate) fn write_changes(out: &mut dyn Write, changes: &[Change], sep: u8) -> io::Result<()> {
     let fields = super::default_flat_columns();
     let header = Change::COLUMNS
         .iter()
@@ -125,7 +125,7 @@ fn escape_tsv(v: &str, out: &mut String) {
 /// `\u{202e}`). In JSON mode the escapes are JSON's own (`\u202e`), so the document keeps its
 /// meaning; JSON already escapes C0 itself, and its line breaks stay. A character split across
 /// two writes is held until the rest arrives.
-pub struct TerminalSafe<W: Write> {
+pub(crate) struct TerminalSafe<W: Write> {
     inner: W,
     json: bool,
     /// The start of a UTF-8 sequence whose rest is in the next write.
@@ -134,7 +134,7 @@ pub struct TerminalSafe<W: Write> {
 
 impl<W: Write> TerminalSafe<W> {
     /// Wraps `inner`; `json` for `-o json` and `-o ndjson`.
-    pub fn new(inner: W, json: bool) -> TerminalSafe<W> {
+    pub(crate) fn new(inner: W, json: bool) -> TerminalSafe<W> {
         TerminalSafe {
             inner,
             json,

@@ -18,12 +18,12 @@ use crate::model::Backup;
 const CHUNK: usize = 512;
 
 /// Writes `[`, one compact object per line, `]`: valid JSON that is also easy to grep.
-pub fn write_json_array(out: &mut dyn Write, rows: &[Backup]) -> io::Result<()> {
+pub(crate) fn write_json_array(out: &mut dyn Write, rows: &[Backup]) -> io::Result<()> {
     write_array(out, rows)
 }
 
 /// [`write_json_array`] for any rows (the `backups diff` rows too).
-pub fn write_array<T: Serialize + Sync>(out: &mut dyn Write, rows: &[T]) -> io::Result<()> {
+pub(crate) fn write_array<T: Serialize + Sync>(out: &mut dyn Write, rows: &[T]) -> io::Result<()> {
     if rows.is_empty() {
         return out.write_all(b"[]\n");
     }
@@ -34,12 +34,12 @@ pub fn write_array<T: Serialize + Sync>(out: &mut dyn Write, rows: &[T]) -> io::
 }
 
 /// Writes rows as JSON lines, chunk by chunk (see the module docs).
-pub fn write_lines<T: Serialize + Sync>(out: &mut dyn Write, rows: &[T]) -> io::Result<()> {
+pub(crate) fn write_lines<T: Serialize + Sync>(out: &mut dyn Write, rows: &[T]) -> io::Result<()> {
     write_chunked(out, rows, |_| b"\n")
 }
 
 /// Writes a page of streamed rows as JSON lines, serialised as [`write_lines`] does.
-pub fn write_ndjson_rows(out: &mut dyn Write, rows: &[Backup]) -> io::Result<()> {
+pub(crate) fn write_ndjson_rows(out: &mut dyn Write, rows: &[Backup]) -> io::Result<()> {
     write_lines(out, rows)
 }
 

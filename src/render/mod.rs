@@ -5,7 +5,6 @@ use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
 
-use crate::error::{Error, Result};
 use crate::inventory::Change;
 use crate::model::{Backup, Field};
 
@@ -14,13 +13,13 @@ mod json;
 mod table;
 mod text;
 
-pub use csv::TerminalSafe;
-pub use json::{write_json_array, write_ndjson_rows};
-pub use table::{human_age, human_size, simple_table};
+pub(crate) use csv::TerminalSafe;
+pub(crate) use json::{write_json_array, write_ndjson_rows};
+pub(crate) use table::simple_table;
 
-/// Output formats (spec §2).
+/// Output formats (`docs/model.md#output-formats`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// Aligned, human table.
     Table,
     /// One JSON array.
@@ -35,23 +34,23 @@ pub enum Format {
 
 /// Everything a renderer needs besides the rows.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub(crate) struct Options {
     /// The format.
-    pub format: Format,
+    pub(crate) format: Format,
     /// Columns for table/csv/tsv; `None` = the format's default.
-    pub columns: Option<Vec<Column>>,
+    pub(crate) columns: Option<Vec<Column>>,
     /// Terminal width for the table; `None` = no wrapping.
-    pub width: Option<u16>,
+    pub(crate) width: Option<u16>,
     /// Colour the table.
-    pub color: bool,
+    pub(crate) color: bool,
     /// "Now", for relative ages.
-    pub now: DateTime<Utc>,
+    pub(crate) now: DateTime<Utc>,
 }
 
 /// A column `--columns` can name: any model field, or `age` (the table only: the time since
 /// `created_at`, as the default table shows it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Column {
+pub(crate) enum Column {
     /// A model field, printed as its raw value.
     Field(Field),
     /// The relative age of `created_at`.
@@ -60,12 +59,12 @@ pub enum Column {
 
 impl Column {
     /// Every name `--columns` accepts, model fields first.
-    pub fn names() -> impl Iterator<Item = &'static str> {
+    pub(crate) fn names() -> impl Iterator<Item = &'static str> {
         Field::ALL.into_iter().map(Field::as_str).chain(["age"])
     }
 
     /// The name as typed.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Column::Field(f) => f.as_str(),
             Column::Age => "age",
@@ -97,26 +96,8 @@ impl std::str::FromStr for Column {
     }
 }
 
-/// Checks `--columns` against the model's fields (and `age` for the table); the error lists
-/// the valid names.
-pub fn parse_columns(items: &[String], format: Format) -> Result<Option<Vec<Column>>> {
-    let mut cols = Vec::new();
-    for c in items.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
-        let col = c
-            .parse::<Column>()
-            .map_err(|e| Error::usage(format!("--columns: {e}")))?;
-        if col == Column::Age && format != Format::Table {
-            return Err(Error::usage(
-                "--columns: `age` is a table column; csv and tsv print created_at as RFC 3339",
-            ));
-        }
-        cols.push(col);
-    }
-    Ok((!cols.is_empty()).then_some(cols))
-}
-
 /// Renders `rows` to `out` in the chosen format.
-pub fn render(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result<()> {
+pub(crate) fn render(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result<()> {
     match opts.format {
         Format::Table => table::write(out, rows, opts),
         Format::Json => write_json_array(out, rows),
@@ -126,10 +107,14 @@ pub fn render(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Resul
     }
 }
 
-/// Renders `backups diff` rows (spec §10) in the chosen format: the four diff columns first,
-/// then the model; the table shows change, provider, account, name or id, `from → to`
+/// Renders `backups diff` rows (`docs/cli.md#diff`) in the chosen format: the four diff columns
+/// first, then the model; the table shows change, provider, account, name or id, `from → to`
 /// status, early, resource and age.
-pub fn render_changes(out: &mut dyn Write, changes: &[Change], opts: &Options) -> io::Result<()> {
+pub(crate) fn render_changes(
+    out: &mut dyn Write,
+    changes: &[Change],
+    opts: &Options,
+) -> io::Result<()> {
     match opts.format {
         Format::Table => table::write_changes(out, changes, opts),
         Format::Json => json::write_array(out, changes),
@@ -152,7 +137,7 @@ fn flat_columns(opts: &Options) -> Option<Vec<Field>> {
 }
 
 /// The columns csv and tsv print by default: every field but `extra`.
-pub fn default_flat_columns() -> Vec<Field> {
+pub(crate) fn default_flat_columns() -> Vec<Field> {
     Field::ALL
         .into_iter()
         .filter(|f| *f != Field::Extra)
@@ -160,6 +145,6 @@ pub fn default_flat_columns() -> Vec<Field> {
 }
 
 /// The terminal's width, when stdout is one.
-pub fn terminal_width() -> Option<u16> {
+pub(crate) fn terminal_width() -> Option<u16> {
     terminal_size::terminal_size().map(|(terminal_size::Width(w), _)| w)
 }

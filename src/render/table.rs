@@ -22,7 +22,7 @@ use crate::model::{Backup, Field, Status};
 use super::{text, Options};
 
 /// Writes the table; with no rows, writes nothing (the caller says so on stderr).
-pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result<()> {
+pub(crate) fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -65,7 +65,11 @@ pub fn write(out: &mut dyn Write, rows: &[Backup], opts: &Options) -> io::Result
 /// `from → to`, whether a vanished backup went early, resource and age. Laid out as the
 /// backup table is (chunks of fixed widths, names cut first, the account last); with no
 /// rows, writes nothing.
-pub fn write_changes(out: &mut dyn Write, changes: &[Change], opts: &Options) -> io::Result<()> {
+pub(crate) fn write_changes(
+    out: &mut dyn Write,
+    changes: &[Change],
+    opts: &Options,
+) -> io::Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
@@ -139,7 +143,7 @@ pub fn write_changes(out: &mut dyn Write, changes: &[Change], opts: &Options) ->
 /// A plain aligned table of text cells for small listings (`accounts`, `providers`, `audit`):
 /// the layout of the backup table, every column cut to fit `width` when one is given (the
 /// first column last).
-pub fn simple_table(
+pub(crate) fn simple_table(
     out: &mut dyn Write,
     header: &[&str],
     rows: &[Vec<String>],
@@ -489,7 +493,7 @@ fn status_style(status: Status, color: bool) -> Option<Style> {
 }
 
 /// Bytes in IEC units: `512 B`, `1.5 KiB`, `40 GiB`.
-pub fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     if bytes < 1024 {
         return format!("{bytes} B");
@@ -508,7 +512,7 @@ pub fn human_size(bytes: u64) -> String {
 }
 
 /// How long ago `t` was: `45s`, `12m`, `5h`, `3d`; a future time (clock skew) is `0s`.
-pub fn human_age(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub(crate) fn human_age(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     crate::duration::human(now - t)
 }
 

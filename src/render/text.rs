@@ -8,7 +8,7 @@ use std::borrow::Cow;
 /// What a character is shown as in a table cell: tab, newline, carriage return and the Unicode
 /// line and paragraph separators (Zl, Zp) as a space; other controls (Cc) and format characters
 /// (Cf: bidi controls, zero-width characters, the byte-order mark, tags) as U+FFFD.
-pub fn printable(c: char) -> char {
+pub(crate) fn printable(c: char) -> char {
     match c {
         '\t' | '\n' | '\r' | '\u{2028}' | '\u{2029}' => ' ',
         c if c.is_control() || is_format(c) => '\u{fffd}',
@@ -17,7 +17,7 @@ pub fn printable(c: char) -> char {
 }
 
 /// `text` with every character passed through [`printable`]; borrowed when nothing changes.
-pub fn clean(text: &str) -> Cow<'_, str> {
+pub(crate) fn clean(text: &str) -> Cow<'_, str> {
     // Printable ASCII, by far the most common case, needs no look-up at all.
     if text.bytes().all(|b| (0x20..0x7f).contains(&b)) || text.chars().all(|c| printable(c) == c) {
         Cow::Borrowed(text)
@@ -28,7 +28,7 @@ pub fn clean(text: &str) -> Cow<'_, str> {
 
 /// Whether `c` is a format character (Cf): the one table, shared with the sanitizer of
 /// messages ([`crate::text`]).
-pub use crate::text::is_format;
+pub(crate) use crate::text::is_format;
 
 #[cfg(test)]
 mod tests {

@@ -9,29 +9,29 @@ use std::fmt;
 
 /// A family as read back.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Family {
+pub(crate) struct Family {
     /// The metric name.
-    pub name: String,
+    pub(crate) name: String,
     /// The unescaped help text.
-    pub help: String,
+    pub(crate) help: String,
     /// `gauge`, `counter`, …
-    pub kind: String,
+    pub(crate) kind: String,
     /// Its samples, in order.
-    pub samples: Vec<Sample>,
+    pub(crate) samples: Vec<Sample>,
 }
 
 /// A sample as read back.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Label names and unescaped values, in order.
-    pub labels: Vec<(String, String)>,
+    pub(crate) labels: Vec<(String, String)>,
     /// The value.
-    pub value: f64,
+    pub(crate) value: f64,
 }
 
 impl Sample {
     /// The value of label `name`.
-    pub fn label(&self, name: &str) -> Option<&str> {
+    pub(crate) fn label(&self, name: &str) -> Option<&str> {
         self.labels
             .iter()
             .find(|(n, _)| n == name)
@@ -41,7 +41,7 @@ impl Sample {
 
 impl Family {
     /// The samples whose labels include every pair of `labels`.
-    pub fn matching<'a>(
+    pub(crate) fn matching<'a>(
         &'a self,
         labels: &'a [(&'a str, &'a str)],
     ) -> impl Iterator<Item = &'a Sample> + 'a {
@@ -53,11 +53,11 @@ impl Family {
 
 /// What is wrong with a line.
 #[derive(Debug)]
-pub struct ParseError {
+pub(crate) struct ParseError {
     /// 1-based line number.
-    pub line: usize,
+    pub(crate) line: usize,
     /// What.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for ParseError {
@@ -68,7 +68,7 @@ impl fmt::Display for ParseError {
 
 /// Reads a whole exposition. Families come in order; a family's `# HELP` and `# TYPE` must
 /// come before its samples and only once; blank lines and other comments are skipped.
-pub fn parse(text: &str) -> Result<Vec<Family>, ParseError> {
+pub(crate) fn parse(text: &str) -> Result<Vec<Family>, ParseError> {
     let mut families: Vec<Family> = Vec::new();
     if !text.is_empty() && !text.ends_with('\n') {
         return Err(ParseError {

@@ -8,10 +8,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The pinned "now" every test uses, so demo data and ages are deterministic.
-pub const NOW: &str = "2026-11-23T12:00:00Z";
+pub(crate) const NOW: &str = "2026-11-23T12:00:00Z";
 
 /// The built `backups` binary with a clean environment: no config, pinned time, no colour.
-pub fn backups() -> Command {
+pub(crate) fn backups() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_backups"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -25,7 +25,7 @@ pub fn backups() -> Command {
 /// The built `backups` binary with `args`, its stdout on a pseudo-terminal (util-linux
 /// `script`), with the environment of [`backups`] minus `NO_COLOR`, plus `env`. `None`, with
 /// the reason printed, when `script` is not installed.
-pub fn on_terminal(args: &[&str], env: &[(&str, &str)]) -> Option<Command> {
+pub(crate) fn on_terminal(args: &[&str], env: &[(&str, &str)]) -> Option<Command> {
     if Command::new("script").arg("--version").output().is_err() {
         eprintln!("skipped: util-linux `script` is not installed, so no terminal to test with");
         return None;
@@ -47,7 +47,7 @@ pub fn on_terminal(args: &[&str], env: &[(&str, &str)]) -> Option<Command> {
 }
 
 /// Runs a command with a time bound, returning its output.
-pub fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -84,37 +84,37 @@ pub fn run(cmd: &mut Command) -> Output {
 }
 
 /// stdout as text.
-pub fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
 }
 
 /// stderr as text.
-pub fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
 }
 
 /// A standalone `backups emulator` child process, killed on drop.
-pub struct EmulatorProcess {
+pub(crate) struct EmulatorProcess {
     child: Child,
     /// Kept open: the emulator must not see its stdout close.
     _stdout: BufReader<std::process::ChildStdout>,
     /// The base URL it printed.
-    pub base: String,
+    pub(crate) base: String,
     /// The config it wrote for its demo accounts.
-    pub config: PathBuf,
+    pub(crate) config: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl EmulatorProcess {
     /// Starts `backups emulator --port 0 --write-config <tmp>` plus `extra` flags.
-    pub fn start(extra: &[&str]) -> EmulatorProcess {
+    pub(crate) fn start(extra: &[&str]) -> EmulatorProcess {
         EmulatorProcess::start_at(NOW, extra)
     }
 
     /// [`EmulatorProcess::start`] with its clock at `now` (`BACKUPS_NOW`): with `--day N`,
     /// the moment of day N's listing, so that day 0 at `now - N days` and day N at `now`
     /// are one timeline.
-    pub fn start_at(now: &str, extra: &[&str]) -> EmulatorProcess {
+    pub(crate) fn start_at(now: &str, extra: &[&str]) -> EmulatorProcess {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
         let mut child = backups()
@@ -144,12 +144,12 @@ impl EmulatorProcess {
     }
 
     /// The written config's text.
-    pub fn config_text(&self) -> String {
+    pub(crate) fn config_text(&self) -> String {
         std::fs::read_to_string(&self.config).unwrap()
     }
 
     /// Writes `text` as a config next to the emulator's and returns its path.
-    pub fn write_config(&self, name: &str, text: &str) -> PathBuf {
+    pub(crate) fn write_config(&self, name: &str, text: &str) -> PathBuf {
         let p = self.config.parent().unwrap().join(name);
         write_private(&p, text);
         p
@@ -164,14 +164,14 @@ impl Drop for EmulatorProcess {
 }
 
 /// Path of a golden file under tests/golden.
-pub fn golden(name: &str) -> PathBuf {
+pub(crate) fn golden(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name)
 }
 
 /// Compares `actual` with a golden file; `UPDATE_GOLDEN=1` rewrites it instead.
-pub fn assert_golden(name: &str, actual: &str) {
+pub(crate) fn assert_golden(name: &str, actual: &str) {
     let path = golden(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();
@@ -188,7 +188,7 @@ pub fn assert_golden(name: &str, actual: &str) {
 }
 
 /// Writes a file readable by its owner only, as a config with secrets should be.
-pub fn write_private(path: &Path, text: &str) {
+pub(crate) fn write_private(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
     #[cfg(unix)]
     {
@@ -198,7 +198,7 @@ pub fn write_private(path: &Path, text: &str) {
 }
 
 /// Replaces every `127.0.0.1:<port>` with `127.0.0.1:PORT`: two emulators differ only there.
-pub fn without_ports(text: &str) -> String {
+pub(crate) fn without_ports(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("127.0.0.1:") {
@@ -214,7 +214,7 @@ pub fn without_ports(text: &str) -> String {
 
 /// A UAA password-grant token from the emulator's Cloud Foundry login server, as the cf CLI
 /// gets one (client `cf`, empty secret).
-pub fn uaa_password_token(api: &str, form: &str) -> serde_json::Value {
+pub(crate) fn uaa_password_token(api: &str, form: &str) -> serde_json::Value {
     let url = format!("{}/login/oauth/token", api.trim_end_matches('/'));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -1,5 +1,5 @@
 //! ByCloud account settings and their builder, fed by the config file's keys and the
-//! `BYCLOUD_*` environment variables alike (spec §3).
+//! `BYCLOUD_*` environment variables alike (`docs/config.md#provider--bycloud`).
 
 use reqwest::Url;
 
@@ -11,20 +11,20 @@ use crate::secret::Secret;
 
 /// ByCloud account.
 #[derive(Clone, Debug)]
-pub struct BycloudConfig {
+pub(crate) struct BycloudConfig {
     /// Region such as `spo1`; also the `location` of every row.
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// API endpoint, e.g. `https://api.spo1.mycloud.com`.
-    pub endpoint: Url,
+    pub(crate) endpoint: Url,
     /// How to authenticate.
-    pub auth: BycloudAuth,
+    pub(crate) auth: BycloudAuth,
     /// How its connections are made (`ca_file`, `http_proxy`).
-    pub transport: Transport,
+    pub(crate) transport: Transport,
 }
 
 /// ByCloud credentials.
 #[derive(Clone, Debug)]
-pub enum BycloudAuth {
+pub(crate) enum BycloudAuth {
     /// `Authorization: Bearer <token>`.
     Bearer(Secret),
     /// `X-Api-Key: <id>:<secret>` (service accounts).
@@ -38,7 +38,7 @@ pub enum BycloudAuth {
 
 /// Builds [`BycloudConfig`] from `[accounts.NAME]` keys or the `BYCLOUD_*` variables.
 #[derive(Default)]
-pub struct BycloudBuilder {
+pub(crate) struct BycloudBuilder {
     values: Values,
 }
 

@@ -7,7 +7,7 @@
 //! row's id.
 
 mod config;
-pub use config::{BycloudAuth, BycloudBuilder, BycloudConfig};
+pub(crate) use config::{BycloudAuth, BycloudBuilder, BycloudConfig};
 
 use reqwest::header::{HeaderValue, ACCEPT};
 use reqwest::{Method, Url};
@@ -27,7 +27,7 @@ use super::rows::{self, Capped, VendorRow};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
-pub const CAPABILITIES: Capabilities = Capabilities {
+pub(crate) const CAPABILITIES: Capabilities = Capabilities {
     provider: ProviderId::Bycloud,
     auth: &["bearer token", "api key (X-Api-Key id:secret)"],
     filters: &["status", "name", "volume_id"],
@@ -57,7 +57,7 @@ const MAX_LIMIT: u64 = 100;
 const DEFAULT_LIMIT: u64 = 20;
 
 /// One ByCloud account.
-pub struct Bycloud {
+pub(crate) struct Bycloud {
     account: String,
     config: BycloudConfig,
     /// The page size in force: [`MAX_LIMIT`] until the server rejects it on a first page,
@@ -67,7 +67,7 @@ pub struct Bycloud {
 
 impl Bycloud {
     /// The adapter for one account.
-    pub fn new(account: String, config: BycloudConfig) -> Bycloud {
+    pub(crate) fn new(account: String, config: BycloudConfig) -> Bycloud {
         // The key goes out as `id:secret`: redacted as one, the id with it.
         if let BycloudAuth::ApiKey { id, secret } = &config.auth {
             crate::redact::register(&format!("{id}:{}", secret.expose()));
@@ -145,7 +145,8 @@ fn page_query(filter: &Filter, limit: u64, marker: Option<&str>) -> Vec<(&'stati
     q
 }
 
-/// ByCloud status values that normalise to `status` (spec §4), lower-case.
+/// ByCloud status values that normalise to `status` (`docs/providers/bycloud.md#status-values`),
+/// lower-case.
 fn vendor_statuses(status: Status) -> &'static [&'static str] {
     match status {
         Status::Available => &["available", "active", "completed"],
@@ -170,8 +171,8 @@ fn pushed_status(statuses: &[Status]) -> Option<&'static str> {
     values.all(|v| *v == first).then_some(first)
 }
 
-/// Normalises a ByCloud status (spec §4), case-insensitively: the API mixes `ACTIVE`,
-/// `available` and `COMPLETED`.
+/// Normalises a ByCloud status (`docs/model.md#status-stable`), case-insensitively: the API mixes
+/// `ACTIVE`, `available` and `COMPLETED`.
 fn status(raw: &str) -> Status {
     match raw.trim().to_ascii_lowercase().as_str() {
         "available" | "active" | "completed" => Status::Available,
@@ -204,7 +205,7 @@ struct BackupItem<'a> {
     description: Option<String>,
     status: Option<String>,
     volume_id: Option<String>,
-    /// GiB (the docs say neither; spec §4 takes it as GiB).
+    /// GiB (the docs say neither; `docs/model.md#size-rules-stable-output-form` takes it as GiB).
     size: Option<u64>,
     is_incremental: Option<bool>,
     created_at: Option<String>,
@@ -247,7 +248,8 @@ impl<'de> Deserialize<'de> for BackupItem<'de> {
     }
 }
 
-/// Maps one item (spec §4). `Err` holds a message for a protocol error.
+/// Maps one item (`docs/providers/bycloud.md#fields-and-mapping`). `Err` holds a message for a
+/// protocol error.
 fn to_backup(
     item: BackupItem<'_>,
     account: &str,

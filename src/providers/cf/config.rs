@@ -1,6 +1,6 @@
 //! Cloud Foundry account settings and their builder, fed by the config file's keys and the
 //! cf CLI's login (`~/.cf/config.json`, read as an environment whose variables are its fields)
-//! alike (spec §3).
+//! alike (`docs/config.md#provider--cf`).
 
 use reqwest::Url;
 
@@ -12,23 +12,23 @@ use crate::secret::Secret;
 
 /// Cloud Foundry account.
 #[derive(Clone, Debug)]
-pub struct CfConfig {
+pub(crate) struct CfConfig {
     /// Cloud Controller API, e.g. `https://api.example.local`.
-    pub api: Url,
+    pub(crate) api: Url,
     /// The login server (UAA) pinned in the config (`uaa`), used instead of the one `GET {api}/`
     /// names; that one is trusted only on the API's registrable domain.
-    pub uaa: Option<Url>,
+    pub(crate) uaa: Option<Url>,
     /// How to authenticate.
-    pub auth: CfAuth,
+    pub(crate) auth: CfAuth,
     /// Service instance guids to list; empty means every instance the user can see.
-    pub service_instances: Vec<String>,
+    pub(crate) service_instances: Vec<String>,
     /// How its connections are made (`ca_file`, `http_proxy`).
-    pub transport: Transport,
+    pub(crate) transport: Transport,
 }
 
 /// Cloud Foundry credentials.
 #[derive(Clone, Debug)]
-pub enum CfAuth {
+pub(crate) enum CfAuth {
     /// UAA password grant with the cf CLI's client (`cf`, empty secret).
     Password {
         /// User name.
@@ -54,7 +54,7 @@ pub enum CfAuth {
 
 /// Builds [`CfConfig`] from `[accounts.NAME]` keys or the cf CLI's `config.json` fields.
 #[derive(Default)]
-pub struct CfBuilder {
+pub(crate) struct CfBuilder {
     values: Values,
 }
 

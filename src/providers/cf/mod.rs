@@ -1,4 +1,4 @@
-//! Cloud Foundry OSMAPI service-instance backups (providers.md §4).
+//! Cloud Foundry OSMAPI service-instance backups (`docs/providers/cf.md`).
 //!
 //! CF has no single list of backups: the adapter enumerates service instances
 //! (`GET /v3/service_instances`, paged by `pagination.next.href`) or takes the configured guids,
@@ -8,7 +8,7 @@
 //! `Authorization: bearer <token>`.
 
 mod config;
-pub use config::{CfAuth, CfBuilder, CfConfig};
+pub(crate) use config::{CfAuth, CfBuilder, CfConfig};
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -33,7 +33,7 @@ use super::{
 };
 
 /// What this adapter supports.
-pub const CAPABILITIES: Capabilities = Capabilities {
+pub(crate) const CAPABILITIES: Capabilities = Capabilities {
     provider: ProviderId::Cf,
     auth: &[
         "UAA password grant (client cf)",
@@ -54,14 +54,14 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     ],
 };
 
-/// The largest `per_page` Cloud Controller accepts (providers.md §4.2).
+/// The largest `per_page` Cloud Controller accepts (`docs/providers/cf.md#listing`).
 const MAX_PER_PAGE: u32 = 5000;
 
 /// The cf CLI's public UAA client: id `cf`, empty secret (`Basic base64("cf:")`).
 const CF_CLIENT_BASIC: &str = "Basic Y2Y6";
 
 /// One Cloud Foundry account.
-pub struct Cf {
+pub(crate) struct Cf {
     account: String,
     config: CfConfig,
     /// `per_page` for the instance listing; only tests lower it, to page across a few instances.
@@ -92,7 +92,7 @@ struct Instance {
 
 impl Cf {
     /// The adapter for one account.
-    pub fn new(account: String, config: CfConfig) -> Cf {
+    pub(crate) fn new(account: String, config: CfConfig) -> Cf {
         let tokens = match &config.auth {
             // Given tokens are used as they are until the server rejects them.
             CfAuth::Token {
@@ -426,7 +426,7 @@ impl Cf {
         run: &Run<'_>,
         instance: &Instance,
     ) -> Result<Option<Vec<Backup>>> {
-        // Never `limit`: it truncates with no way to get the rest (providers.md §4.3).
+        // Never `limit`: it truncates with no way to get the rest (`docs/providers/cf.md#listing`).
         let url = self.api_url(&["v3", "service_instances", &instance.guid, "backups"]);
         let resp = run.with_renewal(self, || self.get(run, &url)).await?;
         if matches!(resp.status, 404 | 422) {
@@ -669,8 +669,8 @@ fn to_backup(
     let created_at =
         created_at(&item.created_at).map_err(|m| format!("backup {id}: created_at {m}"))?;
     let extra = item.rest.build().map_err(|m| format!("backup {id}: {m}"))?;
-    // Every listed backup is available: the API has no state field (spec §4), so
-    // provider_status stays null.
+    // Every listed backup is available: the API has no state field
+    // (`docs/providers/cf.md#fields-and-mapping`), so provider_status stays null.
     let mut b = Backup::new(ProviderId::Cf, account, id, Status::Available);
     // name: None, OSMAPI backups have no name.
     b.resource_type = Some("service_instance".to_string());

@@ -1,5 +1,6 @@
 //! Huawei Cloud CBR account settings and their builder, fed by the config file's keys and the
-//! Huawei SDK's environment variables alike (spec §3; IAM endpoint rule: providers.md §3.2).
+//! Huawei SDK's environment variables alike (`docs/config.md#provider--huawei`; IAM endpoint
+//! rule: `docs/providers/huawei.md#project-id`).
 
 use reqwest::Url;
 
@@ -11,28 +12,28 @@ use crate::secret::Secret;
 
 /// Huawei Cloud CBR account.
 #[derive(Clone, Debug)]
-pub struct HuaweiConfig {
+pub(crate) struct HuaweiConfig {
     /// Region id such as `ap-southeast-1`.
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// CBR endpoint; only scheme, host and port matter (the official SDK drops any path).
-    pub endpoint: Url,
+    pub(crate) endpoint: Url,
     /// IAM endpoint (token requests).
-    pub iam_endpoint: Url,
+    pub(crate) iam_endpoint: Url,
     /// Project id; when absent, looked up from IAM by the region's name, as the SDK does.
-    pub project_id: Option<String>,
+    pub(crate) project_id: Option<String>,
     /// How to authenticate.
-    pub auth: HuaweiAuth,
+    pub(crate) auth: HuaweiAuth,
     /// `enterprise_project_id`: sent on ListBackups, for users whose permissions are granted
     /// per enterprise project (an id, `0` for the default one, or `all_granted_eps` for every
     /// enterprise project the user may see). Without it the server decides.
-    pub enterprise_project_id: Option<String>,
+    pub(crate) enterprise_project_id: Option<String>,
     /// How its connections are made (`ca_file`, `http_proxy`).
-    pub transport: Transport,
+    pub(crate) transport: Transport,
 }
 
 /// Huawei credentials.
 #[derive(Clone, Debug)]
-pub enum HuaweiAuth {
+pub(crate) enum HuaweiAuth {
     /// AK/SK request signing (`SDK-HMAC-SHA256`).
     AkSk {
         /// Access key id.
@@ -57,7 +58,7 @@ pub enum HuaweiAuth {
 
 /// Builds [`HuaweiConfig`] from `[accounts.NAME]` keys or the `HUAWEICLOUD_SDK_*` variables.
 #[derive(Default)]
-pub struct HuaweiBuilder {
+pub(crate) struct HuaweiBuilder {
     values: Values,
 }
 

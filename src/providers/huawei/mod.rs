@@ -1,13 +1,14 @@
 //! Huawei Cloud Backup and Recovery (CBR v3) adapter: `GET /v3/{project_id}/backups`
 //! (ListBackups) with AK/SK signing, an IAM token, or an IAM user's password exchanged for a
-//! token (providers.md §3). Offset paging, with the pages after the first fetched in parallel.
-//! Without a configured project id, the project is looked up from IAM by the region's name.
+//! token (`docs/providers/huawei.md`). Offset paging, with the pages after the first fetched in
+//! parallel. Without a configured project id, the project is looked up from IAM by the region's
+//! name.
 
 mod config;
-pub mod sign;
+pub(crate) mod sign;
 
 use config::check_project_id;
-pub use config::{HuaweiAuth, HuaweiBuilder, HuaweiConfig};
+pub(crate) use config::{HuaweiAuth, HuaweiBuilder, HuaweiConfig};
 
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
-pub const CAPABILITIES: Capabilities = Capabilities {
+pub(crate) const CAPABILITIES: Capabilities = Capabilities {
     provider: ProviderId::Huawei,
     auth: &[
         "AK/SK signing (SDK-HMAC-SHA256)",
@@ -69,7 +70,7 @@ const PREFERRED_LIMIT: u64 = 1000;
 const FALLBACK_LIMIT: u64 = 100;
 
 /// One Huawei account.
-pub struct Huawei {
+pub(crate) struct Huawei {
     account: String,
     config: HuaweiConfig,
     /// `scheme://host[:port]` of the CBR endpoint: the SDK drops any path, and so do we.
@@ -93,7 +94,7 @@ struct Session {
 
 impl Huawei {
     /// The adapter for one account.
-    pub fn new(account: String, config: HuaweiConfig) -> Huawei {
+    pub(crate) fn new(account: String, config: HuaweiConfig) -> Huawei {
         let (origin, host) = origin_and_host(&config.endpoint);
         // Static credentials with a configured project need nothing fetched.
         let session = match (&config.project_id, &config.auth) {
@@ -122,8 +123,9 @@ impl Huawei {
         })
     }
 
-    /// Finds the project id the SDK's way (providers.md §3.2): `GET {iam}/v3/projects?name=
-    /// <region>` with the account's credentials; exactly one project must answer.
+    /// Finds the project id the SDK's way (`docs/providers/huawei.md#project-id`):
+    /// `GET {iam}/v3/projects?name=<region>` with the account's credentials; exactly one project
+    /// must answer.
     async fn lookup_project(&self, run: &Run<'_>) -> Result<String> {
         let region = self.region()?;
         let (iam_origin, iam_host) = origin_and_host(&self.config.iam_endpoint);
@@ -544,7 +546,7 @@ fn api_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// The CBR statuses that normalise to `status` (spec §4, read backwards).
+/// The CBR statuses that normalise to `status` (`docs/model.md#status-stable`, read backwards).
 fn vendor_statuses(status: Status) -> &'static [&'static str] {
     match status {
         Status::Available => &["available"],
@@ -572,7 +574,8 @@ fn pushed_statuses(wanted: &[Status]) -> Vec<&'static str> {
     out
 }
 
-/// Normalises a CBR status (spec §4), case-insensitively; anything else is `Unknown`.
+/// Normalises a CBR status (`docs/providers/huawei.md#status-values`), case-insensitively; anything
+/// else is `Unknown`.
 fn status(raw: &str) -> Status {
     match raw.trim().to_ascii_lowercase().as_str() {
         "available" => Status::Available,
@@ -710,7 +713,8 @@ fn extend_info_incremental(info: &RawValue) -> Option<bool> {
         .as_bool()
 }
 
-/// A vendor error body as one line, per the SDK's parse order (providers.md §3.6):
+/// A vendor error body as one line, per the SDK's parse order
+/// (`docs/providers/huawei.md#errors-and-rate-limiting`):
 /// `error_code`+`error_msg`, `errorCode`+`errorMsg`, `code`+`message`, then the same inside a
 /// nested object (`{"error":{…}}`). A `request_id` is appended for support tickets.
 fn vendor_message(body: &[u8]) -> Option<String> {

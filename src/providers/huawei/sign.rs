@@ -1,16 +1,17 @@
 //! Huawei Cloud AK/SK request signing (`SDK-HMAC-SHA256`), as the official SDK's `Signer`
-//! does it (providers.md §3.1). The canonical query string it builds is also the query sent on
-//! the wire, so the server canonicalises exactly the bytes that were signed.
+//! does it (`docs/providers/huawei.md#aksk-signing-step-by-step-signsign`). The canonical query
+//! string it builds is also the query sent on the wire, so the server canonicalises exactly the
+//! bytes that were signed.
 
 use hmac::{Hmac, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 
 /// The algorithm name, first token of `Authorization` and of the string to sign.
-pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
+pub(crate) const ALGORITHM: &str = "SDK-HMAC-SHA256";
 
 /// The date header the signature covers (`%Y%m%dT%H%M%SZ`, UTC).
-pub const DATE_HEADER: &str = "X-Sdk-Date";
+pub(crate) const DATE_HEADER: &str = "X-Sdk-Date";
 
 /// The SDK's `quote(s, safe='~')`: everything but `A-Za-z0-9-_.~` is percent-encoded with
 /// upper-case hex, so a space is `%20` (never `+`) and `:` is `%3A`.
@@ -23,34 +24,34 @@ const ENCODE: &AsciiSet = &NON_ALPHANUMERIC
 /// One request to sign. `headers` are the headers that will be sent besides `Host` (which is
 /// `host`, with `:port` when the URL has one) and must include [`DATE_HEADER`]. `Debug` shows
 /// header names only: `X-Security-Token` is a credential.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// `GET`, `POST`, …
-    pub method: &'a str,
+    pub(crate) method: &'a str,
     /// `host` or `host:port`, exactly as the `Host` header will carry it.
-    pub host: &'a str,
+    pub(crate) host: &'a str,
     /// The URL path as sent (no query).
-    pub path: &'a str,
+    pub(crate) path: &'a str,
     /// Query parameters in any order; repeated keys allowed.
-    pub query: &'a [(String, String)],
+    pub(crate) query: &'a [(String, String)],
     /// Header names and values to send (and sign, unless the name has a `_`).
-    pub headers: &'a [(&'a str, &'a str)],
+    pub(crate) headers: &'a [(&'a str, &'a str)],
     /// The body (empty for `GET`).
-    pub body: &'a [u8],
+    pub(crate) body: &'a [u8],
 }
 
 /// The result of signing: the intermediate strings (for tests) and what goes on the wire.
 /// `Debug` hides the canonical request (it holds the security token) and the authorization
 /// (the access key and the signature).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Signed {
+pub(crate) struct Signed {
     /// The canonical request that was hashed.
-    pub canonical_request: String,
+    pub(crate) canonical_request: String,
     /// The string the HMAC covers.
-    pub string_to_sign: String,
+    pub(crate) string_to_sign: String,
     /// The `Authorization` header value.
-    pub authorization: String,
+    pub(crate) authorization: String,
     /// The canonical query string: send exactly this as the URL query (it may be empty).
-    pub query: String,
+    pub(crate) query: String,
 }
 
 impl std::fmt::Debug for Request<'_> {
@@ -91,7 +92,7 @@ fn encode(s: &str) -> String {
 
 /// The canonical URI: each path segment decoded then re-encoded, with a `/` appended if the
 /// path does not end in one (the wire path keeps none).
-pub fn canonical_uri(path: &str) -> String {
+pub(crate) fn canonical_uri(path: &str) -> String {
     let mut out = path
         .split('/')
         .map(|segment| {
@@ -108,7 +109,7 @@ pub fn canonical_uri(path: &str) -> String {
 
 /// The canonical query string: pairs sorted by key then value, both encoded the same way,
 /// repeated keys kept as repeated `k=v`, joined with `&`.
-pub fn canonical_query(query: &[(String, String)]) -> String {
+pub(crate) fn canonical_query(query: &[(String, String)]) -> String {
     let mut pairs: Vec<&(String, String)> = query.iter().collect();
     pairs.sort();
     pairs
@@ -120,7 +121,7 @@ pub fn canonical_query(query: &[(String, String)]) -> String {
 
 /// Signs a request with the access key `ak` and secret key `sk`. The date is taken from the
 /// request's [`DATE_HEADER`] (the caller sets it, fresh per try).
-pub fn sign(req: &Request<'_>, ak: &str, sk: &str) -> Signed {
+pub(crate) fn sign(req: &Request<'_>, ak: &str, sk: &str) -> Signed {
     // Signatures are new for every request, so they are redacted by shape, not one by one.
     crate::redact::signing_in_use();
     // Signed headers: every header sent whose name has no `_`, plus Host; lower-cased, sorted.
@@ -176,7 +177,7 @@ pub fn sign(req: &Request<'_>, ak: &str, sk: &str) -> Signed {
 }
 
 /// The `X-Sdk-Date` value for an instant.
-pub fn sdk_date(at: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn sdk_date(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
@@ -185,7 +186,8 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    /// A copy of `shared/docs/huawei-signing-vectors.json` (computed with the official SDK).
+    /// `SDK-HMAC-SHA256` vectors computed with the official Python SDK signer (see
+    /// `fixtures/huawei/README.md`).
     const VECTORS: &str = include_str!("../../../fixtures/huawei/signing-vectors.json");
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -242,7 +244,7 @@ mod tests {
         }
     }
 
-    /// providers.md §3.1, V1–V4.
+    /// The V1–V4 table of `docs/providers/huawei.md#aksk-signing-step-by-step-signsign`.
     #[test]
     fn reproduces_the_documented_table() {
         let pid = "0605767b5780d5762fc5c0118072a564";

@@ -1,5 +1,5 @@
 //! Oracle Compute Classic account settings and their builder, fed by the config file's keys
-//! and the `OPC_*` environment variables alike (spec §3).
+//! and the `OPC_*` environment variables alike (`docs/config.md#provider--oracle`).
 
 use reqwest::Url;
 
@@ -11,20 +11,20 @@ use crate::secret::Secret;
 
 /// Oracle Compute Classic account.
 #[derive(Clone, Debug)]
-pub struct OracleConfig {
+pub(crate) struct OracleConfig {
     /// REST endpoint, e.g. `https://api-z999.compute.us0.oraclecloud.com` (no default).
-    pub endpoint: Url,
+    pub(crate) endpoint: Url,
     /// `/Compute-<identity domain>/<user>`.
-    pub user: String,
+    pub(crate) user: String,
     /// Password.
-    pub password: Secret,
+    pub(crate) password: Secret,
     /// How its connections are made (`ca_file`, `http_proxy`).
-    pub transport: Transport,
+    pub(crate) transport: Transport,
 }
 
 /// Builds [`OracleConfig`] from `[accounts.NAME]` keys or the `OPC_*` variables.
 #[derive(Default)]
-pub struct OracleBuilder {
+pub(crate) struct OracleBuilder {
     values: Values,
 }
 

@@ -1,11 +1,11 @@
 //! Oracle Compute Classic adapter: a `nimbula` session cookie from `POST /authenticate/`, then
-//! one unpaged `GET /backupservice/v1/backup/` (providers.md §1).
+//! one unpaged `GET /backupservice/v1/backup/` (`docs/providers/oracle.md`).
 //!
 //! The cookie lives 30 minutes; like hashicorp/go-oracle-terraform we get a new one when ours
 //! is older than 25 minutes, and the shared loop asks for a new one after a 401.
 
 mod config;
-pub use config::{OracleBuilder, OracleConfig};
+pub(crate) use config::{OracleBuilder, OracleConfig};
 
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
-pub const CAPABILITIES: Capabilities = Capabilities {
+pub(crate) const CAPABILITIES: Capabilities = Capabilities {
     provider: ProviderId::Oracle,
     auth: &["password (nimbula session cookie)"],
     // The only server-side filter, `backupConfigurationName`, matches nothing the user can
@@ -59,7 +59,7 @@ const COOKIE_LIFETIME: Duration = Duration::from_secs(30 * 60);
 const COOKIE_MIN_TTL: Duration = Duration::from_secs(5 * 60);
 
 /// One Oracle Compute Classic account.
-pub struct Oracle {
+pub(crate) struct Oracle {
     account: String,
     config: OracleConfig,
     /// The current `nimbula` cookie value.
@@ -68,7 +68,7 @@ pub struct Oracle {
 
 impl Oracle {
     /// The adapter for one account.
-    pub fn new(account: String, config: OracleConfig) -> Oracle {
+    pub(crate) fn new(account: String, config: OracleConfig) -> Oracle {
         Oracle {
             account,
             config,
@@ -306,7 +306,8 @@ fn to_backup(item: BackupItem<'_>, account: &str) -> std::result::Result<Backup,
     Ok(b)
 }
 
-/// Normalised status for an Oracle `state` (spec §4), case-insensitive.
+/// Normalised status for an Oracle `state` (`docs/providers/oracle.md#status-values`),
+/// case-insensitive.
 fn status(state: &str) -> Status {
     match state.trim().to_ascii_uppercase().as_str() {
         "COMPLETED" => Status::Available,

@@ -1,5 +1,5 @@
 //! Z.com account settings and their builder, fed by the config file's keys and the OpenStack
-//! `OS_*` environment variables alike (spec §3).
+//! `OS_*` environment variables alike (`docs/config.md#provider--zcom`).
 
 use reqwest::Url;
 
@@ -11,25 +11,25 @@ use crate::secret::Secret;
 
 /// Z.com account.
 #[derive(Clone, Debug)]
-pub struct ZcomConfig {
+pub(crate) struct ZcomConfig {
     /// Region such as `tyo1`; also the `location` of every row.
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// Keystone v2.0 base, e.g. `https://identity.tyo1.cloud.z.com/v2.0`.
-    pub identity_endpoint: Url,
+    pub(crate) identity_endpoint: Url,
     /// Compute base without the tenant, e.g. `https://compute.tyo1.cloud.z.com/v2`; when
     /// absent the token's service catalog gives it.
-    pub compute_endpoint: Option<Url>,
+    pub(crate) compute_endpoint: Option<Url>,
     /// Tenant id.
-    pub tenant_id: String,
+    pub(crate) tenant_id: String,
     /// How to authenticate.
-    pub auth: ZcomAuth,
+    pub(crate) auth: ZcomAuth,
     /// How its connections are made (`ca_file`, `http_proxy`).
-    pub transport: Transport,
+    pub(crate) transport: Transport,
 }
 
 /// Z.com credentials.
 #[derive(Clone, Debug)]
-pub enum ZcomAuth {
+pub(crate) enum ZcomAuth {
     /// Keystone v2 password credentials.
     Password {
         /// API user name.
@@ -43,7 +43,7 @@ pub enum ZcomAuth {
 
 /// Builds [`ZcomConfig`] from `[accounts.NAME]` keys or the `OS_*` variables.
 #[derive(Default)]
-pub struct ZcomBuilder {
+pub(crate) struct ZcomBuilder {
     values: Values,
 }
 

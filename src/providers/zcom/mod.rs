@@ -1,6 +1,6 @@
 //! Z.com (ConoHa-style OpenStack) adapter: a Keystone v2.0 token (`POST {identity}/tokens`,
 //! or one given in the config), then one unpaged `GET {compute}/{tenant_id}/backup`
-//! (providers.md §2). Each backup group (one VM's automatic-backup subscription) holds
+//! (`docs/providers/zcom.md`). Each backup group (one VM's automatic-backup subscription) holds
 //! backup runs; every run is one row.
 //!
 //! The vendor serves this JSON as `text/html`, and its documented example carries trailing
@@ -9,7 +9,7 @@
 
 mod config;
 
-pub use config::{ZcomAuth, ZcomBuilder, ZcomConfig};
+pub(crate) use config::{ZcomAuth, ZcomBuilder, ZcomConfig};
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
-pub const CAPABILITIES: Capabilities = Capabilities {
+pub(crate) const CAPABILITIES: Capabilities = Capabilities {
     provider: ProviderId::Zcom,
     auth: &["password (Keystone v2.0 token)", "token"],
     // The API takes no query parameters.
@@ -58,7 +58,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 const TOKEN_MIN_TTL: Duration = Duration::from_secs(60);
 
 /// One Z.com account.
-pub struct Zcom {
+pub(crate) struct Zcom {
     account: String,
     config: ZcomConfig,
     /// The token and compute base in use; it expires at the token's `expires` (a configured
@@ -76,7 +76,7 @@ struct Session {
 
 impl Zcom {
     /// The adapter for one account.
-    pub fn new(account: String, config: ZcomConfig) -> Zcom {
+    pub(crate) fn new(account: String, config: ZcomConfig) -> Zcom {
         Zcom {
             account,
             config,
@@ -154,8 +154,8 @@ impl Zcom {
 
     /// The `compute` endpoint of the token's service catalog (in the configured region when
     /// one is set). It already ends in `/{tenant_id}`. The token goes there, so it must be on
-    /// the identity endpoint's site over https (spec §7; see [`super::check_discovered`]);
-    /// `compute_endpoint` pins another.
+    /// the identity endpoint's site over https (`docs/config.md#urls-a-server-names`; see
+    /// [`super::check_discovered`]); `compute_endpoint` pins another.
     fn catalog_compute(&self, catalog: &[CatalogService]) -> Result<String> {
         let endpoints: Vec<&CatalogEndpoint> = catalog
             .iter()
@@ -538,7 +538,8 @@ fn to_backup(
     Ok(b)
 }
 
-/// Normalised status for a Z.com run `status` (spec §4), case-insensitive.
+/// Normalised status for a Z.com run `status` (`docs/providers/zcom.md#status-values`),
+/// case-insensitive.
 fn status(s: &str) -> Status {
     match s.trim().to_ascii_lowercase().as_str() {
         "available" => Status::Available,
