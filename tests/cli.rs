@@ -2361,6 +2361,10 @@ fn the_inventory_table_records_every_whole_listing_and_streams_ndjson() {
         .arg(&config));
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     assert_eq!(
+        stderr(&o),
+        "backups: warning: not recorded: [inventory] record = true records whole accounts, and --status filters rows\n"
+    );
+    assert_eq!(
         snapshots(&inv, backups::model::ProviderId::Huawei, "huawei-demo-sg").len(),
         1
     );

@@ -99,6 +99,12 @@ impl Recording {
         compares: bool,
     ) -> Result<Option<Recording>> {
         check_flags(args, row_filter, compares)?;
+        if let (true, false, Some(filter)) = (config.record, args.record, row_filter) {
+            // Said, not silent: the operator asked for every run to be recorded.
+            eprintln!(
+                "backups: warning: not recorded: [inventory] record = true records whole accounts, and {filter} filters rows"
+            );
+        }
         let record = args.record || (config.record && row_filter.is_none());
         let compare = compares && (record || args.inventory.is_some());
         if !record && !compare {

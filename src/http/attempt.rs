@@ -75,66 +75,87 @@ where
         http.origins.after(&origin, first, h2);
     }
     match sent {
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            let version = resp.version();
-            let retry_after = resp
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()));
-            tracing::info!(
-                target: "backups::http",
-                "{account}: {what} -> {status} in {} ms ({version:?}, retries {retry})",
-                t0.elapsed().as_millis()
-            );
-            if (300..400).contains(&status) {
-                return Err(refused_redirect(&resp, account, &what, status));
-            }
-            let headers = resp.headers().clone();
-            let result = body::read(resp, http.options.max_body, &what)
-                .await
-                .map(|body| Response {
-                    status,
-                    headers,
-                    body,
-                    request: what.clone(),
-                });
-            Ok(Outcome {
-                result,
-                transient: is_retryable_status(status),
-                retry_after,
-                what,
-            })
+        Ok(resp) => received(http, account, resp, what, t0, retry).await,
+        Err(e) => Ok(failed(http, account, e, what, t0, retry)),
+    }
+}
+
+/// The outcome of a response: its body read (within the cap), or the refusal of a redirect.
+async fn received(
+    http: &Http,
+    account: &str,
+    resp: reqwest::Response,
+    what: String,
+    t0: Instant,
+    retry: u32,
+) -> Result<Outcome> {
+    let status = resp.status().as_u16();
+    let version = resp.version();
+    let retry_after = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    tracing::info!(
+        target: "backups::http",
+        "{account}: {what} -> {status} in {} ms ({version:?}, retries {retry})",
+        t0.elapsed().as_millis()
+    );
+    if (300..400).contains(&status) {
+        return Err(refused_redirect(&resp, account, &what, status));
+    }
+    let headers = resp.headers().clone();
+    let result = body::read(resp, http.options.max_body, &what)
+        .await
+        .map(|body| Response {
+            status,
+            headers,
+            body,
+            request: what.clone(),
+        });
+    Ok(Outcome {
+        result,
+        transient: is_retryable_status(status),
+        retry_after,
+        what,
+    })
+}
+
+/// The outcome of a request that got no response: a timeout or a network error, both worth
+/// another try.
+fn failed(
+    http: &Http,
+    account: &str,
+    e: reqwest::Error,
+    what: String,
+    t0: Instant,
+    retry: u32,
+) -> Outcome {
+    let kind = if e.is_timeout() {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Network
+    };
+    tracing::info!(
+        target: "backups::http",
+        "{account}: {what} -> {kind:?} in {} ms (retries {retry})",
+        t0.elapsed().as_millis()
+    );
+    let message = match kind {
+        ErrorKind::Timeout => {
+            format!("timed out after {} s", http.options.timeout.as_secs_f64())
         }
-        Err(e) => {
-            let kind = if e.is_timeout() {
-                ErrorKind::Timeout
-            } else {
-                ErrorKind::Network
-            };
-            tracing::info!(
-                target: "backups::http",
-                "{account}: {what} -> {kind:?} in {} ms (retries {retry})",
-                t0.elapsed().as_millis()
-            );
-            let message = match kind {
-                ErrorKind::Timeout => {
-                    format!("timed out after {} s", http.options.timeout.as_secs_f64())
-                }
-                _ => transport_message(&e),
-            };
-            let err = Error::new(kind, message)
-                .with_account(account)
-                .with_request(&what, None)
-                .with_source(e);
-            Ok(Outcome {
-                result: Err(err),
-                transient: true,
-                retry_after: None,
-                what,
-            })
-        }
+        _ => transport_message(&e),
+    };
+    let err = Error::new(kind, message)
+        .with_account(account)
+        .with_request(&what, None)
+        .with_source(e);
+    Outcome {
+        result: Err(err),
+        transient: true,
+        retry_after: None,
+        what,
     }
 }
 

@@ -50,7 +50,11 @@ where
     T: Serialize + Sync,
     F: Fn(usize) -> &'static [u8] + Sync,
 {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    // Asked once: each call reads the cgroup's CPU quota files, and a streamed listing
+    // writes page by page.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores =
+        *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)));
     let serialise = |start: usize, chunk: &[T]| -> io::Result<Vec<u8>> {
         let mut buf = Vec::with_capacity(chunk.len() * 512);
         for (i, row) in chunk.iter().enumerate() {
