@@ -719,15 +719,23 @@ fn compact<'v>(key: &str, raw: &'v RawValue) -> Result<Written<'v>, String> {
 }
 
 /// How deep valid JSON text nests (0 for a scalar), and whether it has whitespace between
-/// its tokens. String literals are skipped with `memchr`.
+/// its tokens.
 fn shape(json: &str) -> (usize, bool) {
-    let bytes = json.as_bytes();
-    let (mut depth, mut deepest, mut spaced) = (0usize, 0usize, false);
+    let mut spaced = false;
+    let deepest = walk(json.as_bytes(), |_| spaced = true);
+    (deepest, spaced)
+}
+
+/// Walks valid JSON text, skipping string literals with `memchr`: calls `space(i)` for each
+/// whitespace byte between tokens and returns how deep the text nests (0 for a scalar). It
+/// runs on every unmapped field of every row.
+fn walk(bytes: &[u8], mut space: impl FnMut(usize)) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'"' => i = string_end(bytes, i + 1),
-            b' ' | b'\n' | b'\r' | b'\t' => spaced = true,
+            b' ' | b'\n' | b'\r' | b'\t' => space(i),
             b'[' | b'{' => {
                 depth += 1;
                 deepest = deepest.max(depth);
@@ -737,7 +745,7 @@ fn shape(json: &str) -> (usize, bool) {
         }
         i += 1;
     }
-    (deepest, spaced)
+    deepest
 }
 
 /// The index of the quote closing the string literal whose contents start at `i` (the
@@ -756,29 +764,15 @@ fn string_end(bytes: &[u8], mut i: usize) -> usize {
 }
 
 /// Appends valid JSON text without the whitespace between its tokens (a pretty-printed body
-/// must not put line breaks into an ndjson row); returns how deep it nests (0 for a scalar).
-/// String literals are skipped with `memchr` and runs between whitespace copied whole: this
-/// runs on every unmapped field of every row.
+/// must not put line breaks into an ndjson row), copying the runs between whitespace whole;
+/// returns how deep it nests (0 for a scalar).
 fn push_compact(out: &mut Vec<u8>, json: &str) -> usize {
     let bytes = json.as_bytes();
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let (mut i, mut start) = (0, 0);
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => i = string_end(bytes, i + 1),
-            b' ' | b'\n' | b'\r' | b'\t' => {
-                out.extend_from_slice(&bytes[start..i]);
-                start = i + 1;
-            }
-            b'[' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
+    let mut start = 0;
+    let deepest = walk(bytes, |i| {
+        out.extend_from_slice(&bytes[start..i]);
+        start = i + 1;
+    });
     out.extend_from_slice(&bytes[start.min(bytes.len())..]);
     deepest
 }
