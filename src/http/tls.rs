@@ -115,10 +115,10 @@ pub fn warm_native_roots() {
 
 /// The TLS settings of a client trusting the native roots plus `ca` (TLS 1.2 and 1.3, ring),
 /// offering HTTP/2 and HTTP/1.1 by ALPN. Building them reads no certificate: see
-/// [`TrustOnFirstUse`].
+/// [`DeferredWebPki`].
 pub(super) fn client_config(ca: Option<&CaBundle>) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(TrustOnFirstUse {
+    let verifier = Arc::new(DeferredWebPki {
         ca: ca.cloned(),
         provider: provider.clone(),
         verifier: OnceLock::new(),
@@ -137,13 +137,13 @@ pub(super) fn client_config(ca: Option<&CaBundle>) -> Result<ClientConfig, Strin
 /// when the first server certificate is checked rather than when the client is: the TCP
 /// connect and the ClientHello go out while the roots are still being read
 /// ([`warm_native_roots`]). Every check is the WebPKI verifier's; nothing is relaxed.
-struct TrustOnFirstUse {
+struct DeferredWebPki {
     ca: Option<CaBundle>,
     provider: Arc<CryptoProvider>,
     verifier: OnceLock<Option<Arc<WebPkiServerVerifier>>>,
 }
 
-impl TrustOnFirstUse {
+impl DeferredWebPki {
     /// The WebPKI verifier; `None` when there is no root to trust at all (every certificate
     /// then has an unknown issuer, as with an empty root store).
     fn verifier(&self) -> Result<&Arc<WebPkiServerVerifier>, rustls::Error> {
@@ -164,15 +164,15 @@ impl TrustOnFirstUse {
     }
 }
 
-impl std::fmt::Debug for TrustOnFirstUse {
+impl std::fmt::Debug for DeferredWebPki {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrustOnFirstUse")
+        f.debug_struct("DeferredWebPki")
             .field("ca", &self.ca)
             .finish_non_exhaustive()
     }
 }
 
-impl ServerCertVerifier for TrustOnFirstUse {
+impl ServerCertVerifier for DeferredWebPki {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
