@@ -2321,3 +2321,160 @@ async fn accounts_still_listing_at_the_deadline_fail_and_the_others_are_kept() {
     }
     f.assert_none();
 }
+
+// ---------------------------------------------------------------------------------------------
+// The remaining pages are asked for while the first one is still arriving.
+
+/// A Huawei ListBackups server of `total` rows (ids `b-00000`, …) that serves at most `cap`
+/// rows a page, whatever the limit. Page 0 sends its first bytes (`{"count": total, …` and
+/// half its rows), then holds the rest until a request for another offset arrives (at most
+/// 5 s): whether one did is `early`.
+struct Staggered {
+    base: String,
+    early: Arc<std::sync::atomic::AtomicBool>,
+    offsets: Arc<Mutex<Vec<u64>>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Staggered {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn staggered(total: u64, cap: u64) -> Staggered {
+    #[derive(Clone)]
+    struct St {
+        total: u64,
+        cap: u64,
+        other: Arc<tokio::sync::Notify>,
+        early: Arc<std::sync::atomic::AtomicBool>,
+        offsets: Arc<Mutex<Vec<u64>>>,
+    }
+    fn rows(from: u64, to: u64) -> String {
+        (from..to)
+            .map(|i| {
+                format!(
+                    r#"{{"id":"b-{i:05}","status":"available","resource_id":"r-{}"}}"#,
+                    i % 7
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+    async fn page(State(st): State<St>, req: Request) -> Response {
+        let query = req.uri().query().unwrap_or("").to_string();
+        let param = |k: &str| {
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let offset = param("offset").unwrap_or(0);
+        let limit = param("limit").unwrap_or(1000).min(st.cap);
+        st.offsets.lock().unwrap().push(offset);
+        let end = offset
+            .saturating_add(limit)
+            .min(st.total)
+            .max(offset.min(st.total));
+        let start = offset.min(st.total);
+        if offset != 0 {
+            st.other.notify_one();
+            let body = format!(
+                r#"{{"count":{},"backups":[{}]}}"#,
+                st.total,
+                rows(start, end)
+            );
+            return json_response(StatusCode::OK, body.into_bytes());
+        }
+        let half = (end / 2).max(1);
+        let head = format!(r#"{{"count":{},"backups":[{}"#, st.total, rows(0, half));
+        let tail_rows = rows(half, end);
+        let sep = if tail_rows.is_empty() { "" } else { "," };
+        let tail = format!("{sep}{tail_rows}]}}");
+        let rest = async move {
+            let waited = tokio::time::timeout(Duration::from_secs(5), st.other.notified()).await;
+            st.early.store(waited.is_ok(), Ordering::SeqCst);
+            Ok::<_, std::convert::Infallible>(Bytes::from(tail))
+        };
+        let stream = futures_util::StreamExt::chain(
+            futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(head))]),
+            futures_util::stream::once(rest),
+        );
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            Body::from_stream(stream),
+        )
+            .into_response()
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let early = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let offsets = Arc::new(Mutex::new(Vec::new()));
+    let st = St {
+        total,
+        cap,
+        other: Arc::new(tokio::sync::Notify::new()),
+        early: early.clone(),
+        offsets: offsets.clone(),
+    };
+    let router = Router::new().fallback(page).with_state(st);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Staggered {
+        base,
+        early,
+        offsets,
+        task,
+    }
+}
+
+/// The ids a Huawei account at `base` lists (AK/SK, project id given: no IAM call).
+async fn staggered_ids(base: &str) -> Vec<String> {
+    let accounts = parse_config(&format!(
+        "[accounts.staggered]\nprovider = \"huawei\"\nregion = \"ap-southeast-1\"\nendpoint = \"{base}\"\nproject_id = \"0123456789abcdef0123456789abcdef\"\naccess_key = \"HPUASTAGGERED0000001\"\nsecret_key = \"staggered-secret-key-0000000000000000000\"\n"
+    ));
+    let results = run_all(
+        &http(),
+        &accounts,
+        &Filter::default(),
+        &ListOptions::default(),
+    )
+    .await;
+    let rows = results[0].result.as_ref().expect("the account lists");
+    rows.iter().map(|r| r.id.clone()).collect()
+}
+
+#[tokio::test]
+async fn the_remaining_pages_are_asked_for_while_the_first_is_still_arriving() {
+    let server = staggered(3000, 1000).await;
+    let ids = staggered_ids(&server.base).await;
+    let want: Vec<String> = (0..3000).map(|i| format!("b-{i:05}")).collect();
+    assert_eq!(ids, want);
+    assert!(
+        server.early.load(Ordering::SeqCst),
+        "no other page was asked for before the first one ended"
+    );
+    let mut offsets = server.offsets.lock().unwrap().clone();
+    offsets.sort_unstable();
+    assert_eq!(offsets, [0, 1000, 2000, 3000]);
+}
+
+#[tokio::test]
+async fn a_first_page_shorter_than_asked_drops_the_early_pages_and_lists_every_row_once() {
+    // The server serves 400 rows a page though 1000 were asked for: the offsets asked for
+    // early (1000, 2000, …) would leave gaps, so they are dropped and the listing goes on
+    // from the first page's real length.
+    let server = staggered(2000, 400).await;
+    let ids = staggered_ids(&server.base).await;
+    let want: Vec<String> = (0..2000).map(|i| format!("b-{i:05}")).collect();
+    assert_eq!(ids, want);
+    let offsets = server.offsets.lock().unwrap().clone();
+    for o in [400, 800, 1200, 1600, 2000] {
+        assert!(
+            offsets.contains(&o),
+            "offset {o} was never asked for: {offsets:?}"
+        );
+    }
+}

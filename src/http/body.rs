@@ -5,6 +5,47 @@ use crate::error::{Error, ErrorKind, Result};
 
 use super::attempt::transport_message;
 
+/// How many bytes of a successful body [`Peek`] hands on: enough for the fields a page states
+/// before its rows (Huawei's `{"count": N, …`).
+pub(crate) const PEEK_BYTES: usize = 256;
+
+/// A watcher of the first bytes of the next successful (2xx) body read in its task
+/// ([`peeking`]): the paging loop learns a first page's total while the rest of the page is
+/// still arriving.
+#[derive(Debug)]
+pub(crate) struct Peek(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<Vec<u8>>>>);
+
+tokio::task_local! {
+    static PEEK: std::sync::Arc<Peek>;
+}
+
+/// Runs `work`, handing the first [`PEEK_BYTES`] (or the whole body, when shorter) of the
+/// first successful body it reads to the returned receiver. A body that is not a success, or
+/// no body at all, sends nothing (the receiver then reports the sender gone).
+pub(crate) fn peeking<F: std::future::Future>(
+    work: F,
+) -> (
+    impl std::future::Future<Output = F::Output>,
+    tokio::sync::oneshot::Receiver<Vec<u8>>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let peek = std::sync::Arc::new(Peek(std::sync::Mutex::new(Some(tx))));
+    (PEEK.scope(peek, work), rx)
+}
+
+/// Hands `body` to the task's [`Peek`], if any, once it holds [`PEEK_BYTES`] or is complete.
+fn peek(status: u16, body: &[u8], complete: bool) {
+    if !(200..300).contains(&status) || (!complete && body.len() < PEEK_BYTES) {
+        return;
+    }
+    let _ = PEEK.try_with(|p| {
+        let sender = p.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(tx) = sender {
+            let _ = tx.send(body[..body.len().min(PEEK_BYTES)].to_vec());
+        }
+    });
+}
+
 /// Reads `resp`'s body, at most `max` bytes; `what` (`METHOD /path`) names the request in
 /// errors.
 pub(super) async fn read(mut resp: reqwest::Response, max: usize, what: &str) -> Result<Vec<u8>> {
@@ -28,8 +69,12 @@ pub(super) async fn read(mut resp: reqwest::Response, max: usize, what: &str) ->
                     return Err(too_large(max).with_request(what, Some(status)));
                 }
                 body.extend_from_slice(&chunk);
+                peek(status, &body, false);
             }
-            Ok(None) => return Ok(body),
+            Ok(None) => {
+                peek(status, &body, true);
+                return Ok(body);
+            }
             Err(e) => {
                 let kind = if e.is_timeout() {
                     ErrorKind::Timeout

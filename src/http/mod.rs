@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
+pub(crate) use body::peeking;
 pub(crate) use client::Transport;
 pub(crate) use json::{json_error_message, parse_json, utf8_body};
 pub use proxy::ProxyEnv;

@@ -193,6 +193,15 @@ pub(crate) trait Provider: Send + Sync {
         Box::pin(list_pages(self, run))
     }
 
+    /// The total a first page states in its first bytes, and the page size it was asked for
+    /// (the stride of the remaining offsets), when the provider's pages state it before their
+    /// rows: the remaining pages can then be asked for while the first one is still
+    /// arriving. `None` (the default) for providers whose pages state none, and whenever
+    /// `prefix` does not start with it. A hint: the first page, once read, must agree.
+    fn total_in_prefix(&self, _prefix: &[u8]) -> Option<(u64, u64)> {
+        None
+    }
+
     /// The resources the last [`Provider::list`] found apart from their backups, for
     /// providers whose API lists resources (Cloud Foundry's service instances); empty for
     /// those that list only backups.
@@ -391,11 +400,58 @@ pub(crate) async fn list_pages<'a, P: Provider + ?Sized>(
         guard.page("")?;
         let at = cursor.clone();
         let slot = run.limiter.page();
-        let page = limit::in_page(
-            slot.clone(),
-            run.with_renewal(provider, || provider.list_page(run, at.as_ref())),
-        )
-        .await?;
+        let (page, slot) = if at.is_none() && run.options.parallel > 1 {
+            // The first page may state the total in its first bytes: the remaining pages are
+            // then asked for while it is still arriving.
+            let (page, prefix) = crate::http::peeking(limit::in_page(
+                slot.clone(),
+                run.with_renewal(provider, || provider.list_page(run, None)),
+            ));
+            let mut page: BoxFuture<'a, Result<Page>> = Box::pin(page);
+            let prefix = tokio::select! {
+                biased;
+                page = &mut page => Err(page),
+                Ok(prefix) = prefix => Ok(prefix),
+            };
+            let early = prefix
+                .as_ref()
+                .ok()
+                .and_then(|p| provider.total_in_prefix(p))
+                .filter(|&(total, stride)| stride > 0 && total > stride);
+            match (prefix, early) {
+                (Err(page), _) => (page?, slot),
+                (Ok(_), None) => (page.await?, slot),
+                (Ok(_), Some((total, stride))) => {
+                    reserve_for(run, &mut rows_out, total);
+                    let head = Head { page, slot, total };
+                    match parallel_offsets(
+                        provider,
+                        run,
+                        (&mut out, &mut rows_out),
+                        (stride, stride, total),
+                        &mut guard,
+                        Some(head),
+                    )
+                    .await?
+                    {
+                        Parallel::Next(Some(off)) => {
+                            cursor = Some(Cursor::Offset(off));
+                            continue;
+                        }
+                        Parallel::Next(None) => break,
+                        // The first page did not agree with its first bytes: on as if it had
+                        // just arrived (the pages asked for early are dropped unread).
+                        Parallel::Restart(page, slot) => (page, slot),
+                    }
+                }
+            }
+        } else {
+            let page = limit::in_page(
+                slot.clone(),
+                run.with_renewal(provider, || provider.list_page(run, at.as_ref())),
+            );
+            (page.await?, slot)
+        };
         let Page { rows, next, total } = page;
         if rows.is_empty() {
             break;
@@ -419,28 +475,22 @@ pub(crate) async fn list_pages<'a, P: Provider + ?Sized>(
                 // First page with a stated total: fetch the remaining pages in parallel.
                 if let (Some(total), true) = (total, prev.is_none() && run.options.parallel > 1) {
                     if total > *o {
-                        if run.sink.is_none() {
-                            // Sized once from the stated total (a hint, so capped), rather
-                            // than doubled page by page; trimmed below if the filter kept few.
-                            let hint = usize::try_from(total)
-                                .unwrap_or(usize::MAX)
-                                .min(MAX_RESERVED_ROWS);
-                            rows_out.reserve_exact(hint.saturating_sub(rows_out.len()));
-                        }
+                        reserve_for(run, &mut rows_out, total);
                         let next_start = parallel_offsets(
                             provider,
                             run,
                             (&mut out, &mut rows_out),
                             (*o, len, total),
                             &mut guard,
+                            None,
                         )
                         .await?;
                         match next_start {
-                            Some(off) => {
+                            Parallel::Next(Some(off)) => {
                                 cursor = Some(Cursor::Offset(off));
                                 continue;
                             }
-                            None => break,
+                            Parallel::Next(None) | Parallel::Restart(..) => break,
                         }
                     }
                 }
@@ -453,6 +503,34 @@ pub(crate) async fn list_pages<'a, P: Provider + ?Sized>(
         rows_out.shrink_to_fit();
     }
     Ok(rows_out)
+}
+
+/// Reserves room for `total` rows when they are collected rather than streamed: sized once
+/// from the stated total (a hint, so capped), rather than doubled page by page; trimmed at
+/// the end if the filter kept few.
+fn reserve_for(run: &Run<'_>, rows_out: &mut Vec<Backup>, total: u64) {
+    if run.sink.is_none() {
+        let hint = usize::try_from(total)
+            .unwrap_or(usize::MAX)
+            .min(MAX_RESERVED_ROWS);
+        rows_out.reserve_exact(hint.saturating_sub(rows_out.len()));
+    }
+}
+
+/// A first page still arriving when the remaining pages are asked for: its future, its slot
+/// in the memory budget, and the total its first bytes stated.
+struct Head<'a> {
+    page: BoxFuture<'a, Result<Page>>,
+    slot: Arc<limit::PageSlot>,
+    total: u64,
+}
+
+/// How [`parallel_offsets`] ended: where sequential paging goes on (`None`: the listing is
+/// complete), or, for a [`Head`] that disagreed with its first bytes (its total, or fewer
+/// rows than the page size asked for), that first page, for the caller to carry on from.
+enum Parallel {
+    Next(Option<u64>),
+    Restart(Page, Arc<limit::PageSlot>),
 }
 
 /// The most rows reserved ahead from a stated total: a count is only the server's word, and a
@@ -473,11 +551,20 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
     (out, rows_out): (&mut Collector<'_>, &mut Vec<Backup>),
     (start, stride, total): (u64, u64, u64),
     guard: &mut PageGuard,
-) -> Result<Option<u64>> {
-    let mut queue = offset_plan((start, stride, total), guard)?;
+    head: Option<Head<'a>>,
+) -> Result<Parallel> {
+    // With a head (the first page, still arriving), it is page 0 and the plan's pages follow.
+    let shift = usize::from(head.is_some());
+    let mut queue = offset_plan((start, stride, total), guard)?.map(move |(i, o)| (i + shift, o));
     // Requests complete in any order and a finished one frees its slot at once (no waiting
     // behind a slower page); pages are then handled strictly in offset order.
-    let mut inflight = FuturesUnordered::new();
+    type InFlight<'f> = BoxFuture<'f, (usize, u64, Result<Page>, Arc<limit::PageSlot>)>;
+    let mut inflight: FuturesUnordered<InFlight<'a>> = FuturesUnordered::new();
+    let mut head_total = None;
+    if let Some(Head { page, slot, total }) = head {
+        head_total = Some(total);
+        inflight.push(Box::pin(async move { (0, 0, page.await, slot) }));
+    }
     let mut done: BTreeMap<usize, (u64, Result<Page>, Arc<limit::PageSlot>)> = BTreeMap::new();
     let mut next = 0usize;
     let mut last_len = 0usize;
@@ -493,7 +580,7 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
                 break;
             };
             let slot = run.limiter.page();
-            inflight.push(async move {
+            inflight.push(Box::pin(async move {
                 let at = Cursor::Offset(offset);
                 let page = limit::in_page(
                     slot.clone(),
@@ -501,17 +588,29 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
                 )
                 .await;
                 (i, offset, page, slot)
-            });
+            }));
         }
         let Some((i, offset, page, slot)) = inflight.next().await else {
             break;
         };
-        guard.pages = guard.pages.saturating_add(1);
+        if i >= shift {
+            // (The head was counted as the first page already.)
+            guard.pages = guard.pages.saturating_add(1);
+        }
         let page = page?;
         done.insert(i, (offset, Ok(page), slot));
         while let Some((o, page, slot)) = done.remove(&next) {
             next += 1;
             let page = page?;
+            if let (Some(total), 0) = (head_total, o) {
+                if page.total != Some(total) || page.rows.len() as u64 != stride {
+                    return Ok(Parallel::Restart(page, slot));
+                }
+                let fresh = out.add(page.rows, None)?;
+                run.emit(rows_out, fresh).await;
+                drop(slot);
+                continue;
+            }
             last_offset = o;
             last_len = page.rows.len();
             if page.rows.is_empty() {
@@ -530,11 +629,11 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
         }
     }
     if ended || last_len == 0 {
-        return Ok(None);
+        return Ok(Parallel::Next(None));
     }
     last_offset
         .checked_add(last_len as u64)
-        .map(Some)
+        .map(|o| Parallel::Next(Some(o)))
         .ok_or_else(|| {
             paging_error(format!(
                 "offset {last_offset} plus a page does not fit in 64 bits"

@@ -393,6 +393,10 @@ impl Provider for Huawei {
         })
     }
 
+    fn total_in_prefix(&self, prefix: &[u8]) -> Option<(u64, u64)> {
+        count_first(prefix).map(|count| (count, self.page_size.get()))
+    }
+
     fn list_page<'a>(
         &'a self,
         run: &'a Run<'a>,
@@ -444,6 +448,26 @@ impl Provider for Huawei {
             Ok(Page { rows, next, total })
         })
     }
+}
+
+/// `N` when `body` starts `{"count": N,` (whitespace allowed between tokens), as CBR's
+/// ListBackups pages do: the total, read before the rows arrive.
+fn count_first(body: &[u8]) -> Option<u64> {
+    let mut rest = body;
+    let mut token = |t: &[u8]| -> Option<()> {
+        rest = rest.trim_ascii_start().strip_prefix(t)?;
+        Some(())
+    };
+    token(b"{")?;
+    token(b"\"count\"")?;
+    token(b":")?;
+    let digits = rest.trim_ascii_start();
+    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    let after = digits[len..].trim_ascii_start();
+    if len == 0 || len > 19 || after.first() != Some(&b',') || (digits[0] == b'0' && len > 1) {
+        return None;
+    }
+    std::str::from_utf8(&digits[..len]).ok()?.parse().ok()
 }
 
 /// Parses and maps one ListBackups page (CBR v3, `GET /v3/{project_id}/backups`): its `count`

@@ -750,3 +750,29 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_count_stated_first_is_read_from_the_first_bytes_only() {
+    use super::count_first;
+    assert_eq!(
+        count_first(br#"{"count":3000,"backups":[{"id""#),
+        Some(3000)
+    );
+    assert_eq!(
+        count_first(b"{ \"count\" :\n 12 , \"backups\": ["),
+        Some(12)
+    );
+    for not in [
+        &br#"{"backups":[],"count":3000}"#[..],
+        br#"{"count":3000}"#,
+        br#"{"count":-1,"backups":[]}"#,
+        br#"{"count":1e3,"backups":[]}"#,
+        br#"{"count":007,"backups":[]}"#,
+        br#"{"count":99999999999999999999,"backups":[]}"#,
+        br#"{"count":"5","backups":[]}"#,
+        br#"{"count":30"#,
+        b"",
+    ] {
+        assert_eq!(count_first(not), None, "{}", String::from_utf8_lossy(not));
+    }
+}
