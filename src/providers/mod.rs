@@ -600,16 +600,11 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
         let page = page?;
         done.insert(i, (offset, Ok(page), slot));
         while let Some((o, page, slot)) = done.remove(&next) {
+            let is_head = next < shift;
             next += 1;
             let page = page?;
-            if let (Some(total), 0) = (head_total, o) {
-                if page.total != Some(total) || page.rows.len() as u64 != stride {
-                    return Ok(Parallel::Restart(page, slot));
-                }
-                let fresh = out.add(page.rows, None)?;
-                run.emit(rows_out, fresh).await;
-                drop(slot);
-                continue;
+            if is_head && (page.total != head_total || page.rows.len() as u64 != stride) {
+                return Ok(Parallel::Restart(page, slot));
             }
             last_offset = o;
             last_len = page.rows.len();
@@ -622,8 +617,9 @@ async fn parallel_offsets<'a, P: Provider + ?Sized>(
                     "rows at offset {o} after an empty page at a lower offset; the listing is inconsistent"
                 )));
             }
-            let at = Cursor::Offset(o);
-            let fresh = out.add(page.rows, Some(&at))?;
+            // The head is "the first page" in messages, as it is when it comes alone.
+            let at = (!is_head).then_some(Cursor::Offset(o));
+            let fresh = out.add(page.rows, at.as_ref())?;
             run.emit(rows_out, fresh).await;
             drop(slot);
         }
