@@ -24,7 +24,7 @@ use crate::model::ExtraBuilder;
 pub(crate) struct Key<'a>(#[serde(borrow)] pub Cow<'a, str>);
 
 /// A vendor row read field by field: the keys it maps into typed fields, the rest into its
-/// [`ExtraBuilder`]. `Deserialize` for such a row is [`deserialize_row`].
+/// [`ExtraBuilder`]. Such a row is read as a [`Vendor`].
 pub(crate) trait VendorRow<'de>: Default {
     /// What the row is, for serde's messages (`a BackupResp object`).
     const EXPECTING: &'static str;
@@ -42,33 +42,37 @@ pub(crate) trait VendorRow<'de>: Default {
     fn extra(&mut self) -> &mut ExtraBuilder<'de>;
 }
 
-/// `Deserialize` for a [`VendorRow`]: a JSON object, every key it does not map kept raw.
-pub(crate) fn deserialize_row<'de, R: VendorRow<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<R, D::Error> {
-    struct RowVisitor<R>(PhantomData<R>);
-    impl<'de, R: VendorRow<'de>> Visitor<'de> for RowVisitor<R> {
-        type Value = R;
+/// A [`VendorRow`] read as a JSON object, every key it does not map kept raw: the one
+/// `Deserialize` every vendor row type shares (serde's trait cannot be implemented for every
+/// `VendorRow` at once, but for this wrapper it can). Take rows as `|Vendor(row): Vendor<T>|`.
+pub(crate) struct Vendor<R>(pub(crate) R);
 
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str(R::EXPECTING)
-        }
+impl<'de, R: VendorRow<'de>> Deserialize<'de> for Vendor<R> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RowVisitor<R>(PhantomData<R>);
+        impl<'de, R: VendorRow<'de>> Visitor<'de> for RowVisitor<R> {
+            type Value = R;
 
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<R, A::Error> {
-            let mut row = R::default();
-            while let Some(Key(key)) = map.next_key()? {
-                if !row.field(&key, &mut map)? {
-                    let value: &'de RawValue = map.next_value()?;
-                    row.extra().raw(key, value);
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(R::EXPECTING)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<R, A::Error> {
+                let mut row = R::default();
+                while let Some(Key(key)) = map.next_key()? {
+                    if !row.field(&key, &mut map)? {
+                        let value: &'de RawValue = map.next_value()?;
+                        row.extra().raw(key, value);
+                    }
                 }
+                if !row.complete() {
+                    return Err(de::Error::missing_field(R::REQUIRED));
+                }
+                Ok(row)
             }
-            if !row.complete() {
-                return Err(de::Error::missing_field(R::REQUIRED));
-            }
-            Ok(row)
         }
+        d.deserialize_map(RowVisitor(PhantomData)).map(Vendor)
     }
-    d.deserialize_map(RowVisitor(PhantomData))
 }
 
 /// Collects a page's items, refusing more than `max`.
@@ -340,19 +344,18 @@ mod tests {
         }
     }
 
-    impl<'de> Deserialize<'de> for Row<'de> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            deserialize_row(d)
-        }
-    }
-
     /// The ids and extras of a page, at most `max` rows.
     fn page(body: &str, max: usize) -> Result<(Vec<String>, Vec<String>), String> {
         let mut rows = Capped::new(max, "rows");
-        let others = rows_in_object(body.as_bytes(), "rows", false, |r: Row<'_>| {
-            let extra = r.rest.build()?;
-            rows.push((r.id.unwrap(), extra.as_json().to_string()))
-        })?;
+        let others = rows_in_object(
+            body.as_bytes(),
+            "rows",
+            false,
+            |Vendor(r): Vendor<Row<'_>>| {
+                let extra = r.rest.build()?;
+                rows.push((r.id.unwrap(), extra.as_json().to_string()))
+            },
+        )?;
         let count: Option<u64> = other(&others, "count")?;
         assert!(count.is_none() || count == Some(7));
         Ok(rows.into_vec().into_iter().unzip())
@@ -407,15 +410,18 @@ mod tests {
     #[test]
     fn a_bare_array_and_a_nullable_list() {
         let mut ids = Vec::new();
-        rows_in_array(br#"[{"id": "a"}, {"id": "b"}]"#, |r: Row<'_>| {
-            ids.push(r.id.unwrap());
-            Ok(())
-        })
+        rows_in_array(
+            br#"[{"id": "a"}, {"id": "b"}]"#,
+            |Vendor(r): Vendor<Row<'_>>| {
+                ids.push(r.id.unwrap());
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(ids, ["a", "b"]);
         for body in [r#"{"rows": null}"#, "{}"] {
             let others =
-                rows_in_object(body.as_bytes(), "rows", true, |_: Row<'_>| Ok(())).unwrap();
+                rows_in_object(body.as_bytes(), "rows", true, |_: Vendor<Row<'_>>| Ok(())).unwrap();
             assert!(others.is_empty());
         }
     }

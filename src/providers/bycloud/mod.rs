@@ -23,7 +23,7 @@ use crate::model::{
 };
 
 use super::page_size::PageSize;
-use super::rows::{self, Capped, VendorRow};
+use super::rows::{self, Capped, Vendor, VendorRow};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
 /// What this adapter supports.
@@ -242,12 +242,6 @@ impl<'de> VendorRow<'de> for BackupItem<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for BackupItem<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        rows::deserialize_row(d)
-    }
-}
-
 /// Maps one item (`docs/providers/bycloud.md#fields-and-mapping`). `Err` holds a message for a
 /// protocol error.
 fn to_backup(
@@ -311,10 +305,15 @@ fn parse_page(
 ) -> std::result::Result<Page, String> {
     let mut rows = Capped::new(max_rows, "rows");
     let mut last_id = None;
-    let others = rows::rows_in_object(body, "backups", true, |item: BackupItem<'_>| {
-        last_id.clone_from(&item.id);
-        rows.push(to_backup(item, account, location)?)
-    })?;
+    let others = rows::rows_in_object(
+        body,
+        "backups",
+        true,
+        |Vendor(item): Vendor<BackupItem<'_>>| {
+            last_id.clone_from(&item.id);
+            rows.push(to_backup(item, account, location)?)
+        },
+    )?;
     let full = rows.len() as u64 >= limit;
     let (more, marker) = match rows::other::<Option<ListMeta>>(&others, "meta")?.flatten() {
         Some(meta) => (meta.has_more.unwrap_or(full), meta.marker),

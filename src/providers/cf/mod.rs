@@ -26,7 +26,7 @@ use crate::model::{Backup, ExtraBuilder, Field, ProviderId, Status, Timestamp};
 use crate::secret::{sensitive_header, Secret};
 use crate::text;
 
-use super::rows::{self, Capped, VendorRow};
+use super::rows::{self, Capped, Vendor, VendorRow};
 use super::token::{Temporary, TokenCache};
 use super::{
     limit, BoxFuture, Capabilities, Cursor, KnownResource, Page, PageGuard, Provider, Run,
@@ -637,12 +637,6 @@ impl<'de> VendorRow<'de> for InstanceBackup<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for InstanceBackup<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        rows::deserialize_row(d)
-    }
-}
-
 /// Parses one instance's backups (its whole listing, one page), each mapped as it is read, at
 /// most `max_rows`. The error is a message for a protocol error.
 fn parse_page(
@@ -652,9 +646,12 @@ fn parse_page(
     max_rows: usize,
 ) -> std::result::Result<Vec<Backup>, String> {
     let mut rows = Capped::new(max_rows, "rows");
-    rows::rows_in_object(body, "backups", true, |item: InstanceBackup<'_>| {
-        rows.push(to_backup(item, account, instance)?)
-    })?;
+    rows::rows_in_object(
+        body,
+        "backups",
+        true,
+        |Vendor(item): Vendor<InstanceBackup<'_>>| rows.push(to_backup(item, account, instance)?),
+    )?;
     Ok(rows.into_vec())
 }
 

@@ -29,7 +29,7 @@ use crate::model::{
 use crate::secret::{sensitive_header, Secret};
 
 use super::page_size::PageSize;
-use super::rows::{self, Capped, VendorRow};
+use super::rows::{self, Capped, Vendor, VendorRow};
 use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
@@ -479,9 +479,12 @@ fn parse_page(
     max_rows: usize,
 ) -> std::result::Result<(Option<u64>, Vec<Backup>), String> {
     let mut rows = Capped::new(max_rows, "rows");
-    let others = rows::rows_in_object(body, "backups", false, |row: BackupResp<'_>| {
-        rows.push(to_backup(row, account)?)
-    })?;
+    let others = rows::rows_in_object(
+        body,
+        "backups",
+        false,
+        |Vendor(row): Vendor<BackupResp<'_>>| rows.push(to_backup(row, account)?),
+    )?;
     // Total or page size, depending on the deployment.
     let count = rows::other::<Option<u64>>(&others, "count")?.flatten();
     Ok((count, rows.into_vec()))
@@ -664,12 +667,6 @@ impl<'de> VendorRow<'de> for BackupResp<'de> {
 
     fn extra(&mut self) -> &mut ExtraBuilder<'de> {
         &mut self.rest
-    }
-}
-
-impl<'de> Deserialize<'de> for BackupResp<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        rows::deserialize_row(d)
     }
 }
 

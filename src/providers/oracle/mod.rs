@@ -12,7 +12,6 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use reqwest::{Method, Url};
 use serde::de::MapAccess;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -22,7 +21,7 @@ use crate::model::{non_empty, Backup, ExtraBuilder, Field, ProviderId, Status};
 use crate::secret::{sensitive_header, Secret};
 use crate::text;
 
-use super::rows::{self, Capped, VendorRow};
+use super::rows::{self, Capped, Vendor, VendorRow};
 use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
@@ -230,12 +229,6 @@ impl<'de> VendorRow<'de> for BackupItem<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for BackupItem<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        rows::deserialize_row(d)
-    }
-}
-
 /// Parses the list response (the whole listing, one page), each item mapped as it is read, at
 /// most `max_rows`: a bare array (the vendor page) or the `{"result":[…]}` envelope that
 /// juju's client and fixtures use for Compute Classic listings. The error is a message for a
@@ -246,7 +239,7 @@ fn parse_page(
     max_rows: usize,
 ) -> std::result::Result<Vec<Backup>, String> {
     let mut rows = Capped::new(max_rows, "rows");
-    let each = |item: BackupItem<'_>| rows.push(to_backup(item, account)?);
+    let each = |Vendor(item): Vendor<BackupItem<'_>>| rows.push(to_backup(item, account)?);
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => rows::rows_in_object(body, "result", false, each).map(drop)?,
         _ => rows::rows_in_array(body, each)?,

@@ -29,7 +29,7 @@ use crate::model::{
 };
 use crate::secret::{sensitive_header, Secret};
 
-use super::rows::{self, Capped, VendorRow};
+use super::rows::{self, Capped, Vendor, VendorRow};
 use super::token::{Temporary, TokenCache};
 use super::{BoxFuture, Capabilities, Cursor, Page, Provider, Run};
 
@@ -341,12 +341,6 @@ impl<'de> VendorRow<'de> for BackupGroup<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for BackupGroup<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        rows::deserialize_row(d)
-    }
-}
-
 /// One backup run: one backup operation, one row.
 #[derive(Default)]
 struct BackupRun<'a> {
@@ -380,12 +374,6 @@ impl<'de> VendorRow<'de> for BackupRun<'de> {
 
     fn extra(&mut self) -> &mut ExtraBuilder<'de> {
         &mut self.rest
-    }
-}
-
-impl<'de> Deserialize<'de> for BackupRun<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        rows::deserialize_row(d)
     }
 }
 
@@ -427,35 +415,43 @@ fn parse_groups(
     max_rows: usize,
 ) -> std::result::Result<Vec<Backup>, String> {
     let mut rows = Capped::new(max_rows, "backup runs");
-    rows::rows_in_object(body, "backup", false, |group: BackupGroup<'_>| {
-        // `complete` made sure of it.
-        let group_id = group.id.unwrap_or_default();
-        // Group-level fields not mapped go under `group`: group and run both may carry
-        // `type`, `created_at` and `volume_id` (the detail example), so flat keys would
-        // collide.
-        let group_extra = if group.rest.is_empty() {
-            None
-        } else {
-            let built = group
-                .rest
-                .build()
-                .map_err(|m| format!("backup group {group_id}: {m}"))?;
-            Some(built)
-        };
-        let runs = match group.backupruns {
-            None => return Ok(()),
-            Some(raw) if raw.get() == "null" => return Ok(()),
-            Some(raw) => raw,
-        };
-        let group = Group {
-            id: &group_id,
-            instance_id: group.instance_id.as_deref(),
-            extra: group_extra.as_ref(),
-        };
-        rows::rows_in_array(runs.get().as_bytes(), |run: BackupRun<'_>| {
-            rows.push(to_backup(run, &group, account, region)?)
-        })
-    })?;
+    rows::rows_in_object(
+        body,
+        "backup",
+        false,
+        |Vendor(group): Vendor<BackupGroup<'_>>| {
+            // `complete` made sure of it.
+            let group_id = group.id.unwrap_or_default();
+            // Group-level fields not mapped go under `group`: group and run both may carry
+            // `type`, `created_at` and `volume_id` (the detail example), so flat keys would
+            // collide.
+            let group_extra = if group.rest.is_empty() {
+                None
+            } else {
+                let built = group
+                    .rest
+                    .build()
+                    .map_err(|m| format!("backup group {group_id}: {m}"))?;
+                Some(built)
+            };
+            let runs = match group.backupruns {
+                None => return Ok(()),
+                Some(raw) if raw.get() == "null" => return Ok(()),
+                Some(raw) => raw,
+            };
+            let group = Group {
+                id: &group_id,
+                instance_id: group.instance_id.as_deref(),
+                extra: group_extra.as_ref(),
+            };
+            rows::rows_in_array(
+                runs.get().as_bytes(),
+                |Vendor(run): Vendor<BackupRun<'_>>| {
+                    rows.push(to_backup(run, &group, account, region)?)
+                },
+            )
+        },
+    )?;
     Ok(rows.into_vec())
 }
 
