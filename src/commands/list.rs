@@ -103,18 +103,25 @@ impl Listing<'_> {
             mut kept,
             written,
         } = streamed;
-        let mut recorded = Recorded::default();
         let finished = self.finished();
-        if let Some(rec) = &mut self.recording {
-            tokio::task::block_in_place(|| {
-                for (account, r) in self.accounts.iter().zip(&results) {
-                    let rows = kept.remove(&account.name).unwrap_or_default();
-                    let listing = r.result.as_ref().map(|_| rows.as_slice());
-                    rec.record(account, listing, finished, &mut recorded);
+        let recorded =
+            match &mut self.recording {
+                None => Recorded::default(),
+                Some(rec) => {
+                    // Each account's rows were kept by the writer, by account.
+                    let rows: Vec<Vec<Backup>> = self
+                        .accounts
+                        .iter()
+                        .map(|a| kept.remove(&a.name).unwrap_or_default())
+                        .collect();
+                    let listings = self.accounts.iter().zip(&results).zip(&rows).map(
+                        |((account, r), rows)| {
+                            (account, r.result.as_ref().map(|_| rows.as_slice()))
+                        },
+                    );
+                    tokio::task::block_in_place(|| rec.record_listings(listings, finished))
                 }
-                rec.prune(finished, &mut recorded);
-            });
-        }
+            };
         let failures = match written {
             // The reader is gone (`| head`): nothing more to say, not even the failures.
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Vec::new(),

@@ -229,9 +229,22 @@ impl Recording {
     ) -> Recorded {
         // Each run tries again: a long-running exporter outlives a busy moment.
         self.broken = false;
+        let listings = accounts
+            .iter()
+            .zip(results)
+            .map(|(account, r)| (account, r.result.as_ref().map(Vec::as_slice)));
+        self.record_listings(listings, finished)
+    }
+
+    /// Records each account's listing (its rows, or why it failed) as a snapshot taken at
+    /// `finished`, then prunes. Blocking, as [`Recording::record`] is.
+    pub(crate) fn record_listings<'r>(
+        &mut self,
+        listings: impl IntoIterator<Item = (&'r Account, std::result::Result<&'r [Backup], &'r Error>)>,
+        finished: DateTime<Utc>,
+    ) -> Recorded {
         let mut recorded = Recorded::default();
-        for (account, r) in accounts.iter().zip(results) {
-            let listing = r.result.as_ref().map(Vec::as_slice);
+        for (account, listing) in listings {
             self.record(account, listing, finished, &mut recorded);
         }
         self.prune(finished, &mut recorded);
